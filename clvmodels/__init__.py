@@ -1,0 +1,32 @@
+"""clvmodels: probabilistic customer lifetime value (BG/NBD, Gamma-Gamma) that is correct and fast."""
+
+from .data import calibration_holdout, rfm_summary
+from .datasets import load_cdnow, simulate_transactions
+from .exceptions import (
+    ConvergenceError,
+    DataError,
+    DataQualityWarning,
+    ModelFormatError,
+    NotFittedError,
+)
+from .models import BetaGeo, GammaGamma
+from .persistence import load
+from .value import customer_value
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BetaGeo",
+    "ConvergenceError",
+    "DataError",
+    "DataQualityWarning",
+    "GammaGamma",
+    "ModelFormatError",
+    "NotFittedError",
+    "calibration_holdout",
+    "customer_value",
+    "load",
+    "load_cdnow",
+    "rfm_summary",
+    "simulate_transactions",
+]

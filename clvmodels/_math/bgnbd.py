@@ -1,0 +1,118 @@
+r"""BG/NBD formulas (Fader, Hardie & Lee 2005, "Counting Your Customers the Easy Way").
+
+Customer history: ``x`` repeat purchases, the last at ``t_x``, observed for ``T``; parameters
+``r, alpha`` (Gamma purchase rates) and ``a, b`` (Beta dropout probabilities). Everything is in log
+space; Gauss hypergeometric functions are taken after Euler's transformation, whose parameters do
+not grow with ``x``, so nothing overflows for frequent customers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from . import NUMPY
+
+
+def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY):
+    r"""Log-likelihood of one customer's history (FHL 2005, eq. 6).
+
+    .. math::
+        L = \frac{B(a, b+x)}{B(a, b)} \frac{\Gamma(r+x)\alpha^r}{\Gamma(r)(\alpha+T)^{r+x}}
+          + \delta_{x>0} \frac{B(a+1, b+x-1)}{B(a, b)} \frac{\Gamma(r+x)\alpha^r}{\Gamma(r)(\alpha+t_x)^{r+x}}
+    """
+    base = xp.gammaln(r + x) - xp.gammaln(r) + r * xp.log(alpha) - xp.betaln(a, b)
+    alive = xp.betaln(a, b + x) - (r + x) * xp.log(alpha + T)
+    x1 = xp.maximum(x, 1)  # keeps the unused x == 0 branch finite (and its gradient NaN-free)
+    dead = xp.betaln(a + 1, b + x1 - 1) - (r + x) * xp.log(alpha + t_x)
+    return base + xp.where(x > 0, xp.logaddexp(alive, dead), alive)
+
+
+def loglik_grad(r, alpha, a, b, x, t_x, T):
+    """Per-customer log-likelihood and its gradient with respect to (r, alpha, a, b)."""
+    psi = special.digamma
+    x1 = np.maximum(x, 1)
+    alive = special.betaln(a, b + x) - (r + x) * np.log(alpha + T)
+    dead = special.betaln(a + 1, b + x1 - 1) - (r + x) * np.log(alpha + t_x)
+    w_dead = np.where(x > 0, special.expit(dead - alive), 0.0)  # posterior weight of "dropped out"
+    w_alive = 1.0 - w_dead
+    ll = loglik(r, alpha, a, b, x, t_x, T)
+    psi_abx = psi(a + b + x)
+    d_r = (psi(r + x) - psi(r) + np.log(alpha)
+           - w_alive * np.log(alpha + T) - w_dead * np.log(alpha + t_x))
+    d_alpha = r / alpha - (r + x) * (w_alive / (alpha + T) + w_dead / (alpha + t_x))
+    d_ab = psi(a + b)
+    d_a = w_alive * psi(a) + w_dead * psi(a + 1) - psi_abx - psi(a) + d_ab
+    d_b = w_alive * psi(b + x) + w_dead * psi(b + x1 - 1) - psi_abx - psi(b) + d_ab
+    return ll, np.stack([d_r, d_alpha, d_a, d_b])
+
+
+def _log_odds_dead(r, alpha, a, b, x, t_x, T):
+    """log P(dropped out | history) - log P(alive | history), -inf where x == 0."""
+    x1 = np.maximum(x, 1)
+    odds = np.log(a) - np.log(b + x1 - 1) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+    return np.where(x > 0, odds, -np.inf)
+
+
+def probability_alive(r, alpha, a, b, x, t_x, T):
+    r"""P(alive | x, t_x, T) (FHL 2005 note, eq. 13; Fader, Hardie & Lee 2008).
+
+    .. math:: \left[1 + \delta_{x>0} \frac{a}{b+x-1}
+              \left(\frac{\alpha+T}{\alpha+t_x}\right)^{r+x}\right]^{-1}
+    """
+    return special.expit(-_log_odds_dead(r, alpha, a, b, x, t_x, T))
+
+
+def _growth(r, alpha, a, b, x, T, t):
+    r"""The factor :math:`\frac{a+b+x-1}{a-1}[1 - (\frac{\alpha+T}{\alpha+T+t})^{r+x}
+    {}_2F_1(r+x, b+x; a+b+x-1; z)]`, z = t / (alpha+T+t), via Euler's transformation
+    :math:`(1-z)^{r+x} {}_2F_1(r+x, b+x; c; z) = (1-z)^{a-1} {}_2F_1(a+b-1-r, a-1; c; z)`.
+
+    The expression is continuous in ``a`` but 0/0 at a = 1; there ``a`` is moved 1e-8 away.
+    """
+    a = np.where(np.abs(a - 1.0) < 1e-8, 1.0 + 1e-8, a)
+    z = t / (alpha + T + t)
+    c = a + b + x - 1
+    log_1mz = np.log1p(-z)
+    f_minus_1 = special.hyp2f1(a + b - 1 - r, a - 1, c, z) - 1.0
+    g = -np.expm1((a - 1) * log_1mz) - np.exp((a - 1) * log_1mz) * f_minus_1
+    return c / (a - 1) * g
+
+
+def expected_purchases(r, alpha, a, b, x, t_x, T, t):
+    r"""E[Y(t) | x, t_x, T], expected purchases in the next ``t`` (FHL 2005, eq. 10).
+
+    .. math:: \frac{\frac{a+b+x-1}{a-1}\left[1-\left(\frac{\alpha+T}{\alpha+T+t}\right)^{r+x}
+              {}_2F_1\left(r+x, b+x; a+b+x-1; \frac{t}{\alpha+T+t}\right)\right]}
+              {1+\delta_{x>0}\frac{a}{b+x-1}\left(\frac{\alpha+T}{\alpha+t_x}\right)^{r+x}}
+    """
+    return _growth(r, alpha, a, b, x, T, t) * probability_alive(r, alpha, a, b, x, t_x, T)
+
+
+def expected_purchases_new(r, alpha, a, b, t):
+    r"""E[X(t)] for a customer just acquired (FHL 2005, eq. 9): eq. 10 with x = t_x = T = 0.
+
+    .. math:: \frac{a+b-1}{a-1}\left[1-\left(\frac{\alpha}{\alpha+t}\right)^r
+              {}_2F_1\left(r, b; a+b-1; \frac{t}{\alpha+t}\right)\right]
+    """
+    return _growth(r, alpha, a, b, 0.0, 0.0, t)
+
+
+def probability_of_purchases(r, alpha, a, b, n, t):
+    r"""P(X(t) = n) for a customer just acquired (FHL 2005, eq. 8).
+
+    .. math:: \frac{B(a,b+n)}{B(a,b)}\frac{\Gamma(r+n)}{\Gamma(r)n!}
+              \left(\frac{\alpha}{\alpha+t}\right)^r\left(\frac{t}{\alpha+t}\right)^n
+              + \delta_{n>0}\frac{B(a+1,b+n-1)}{B(a,b)}
+              \left[1-\left(\frac{\alpha}{\alpha+t}\right)^r\sum_{j=0}^{n-1}
+              \frac{\Gamma(r+j)}{\Gamma(r)j!}\left(\frac{t}{\alpha+t}\right)^j\right]
+
+    The bracket is the negative binomial tail P(NB(r, alpha/(alpha+t)) >= n) = I_z(n, r).
+    """
+    z = t / (alpha + t)
+    log_nb = (special.gammaln(r + n) - special.gammaln(r) - special.gammaln(n + 1)
+              + r * np.log1p(-z) + special.xlogy(n, z))
+    alive = np.exp(special.betaln(a, b + n) - special.betaln(a, b) + log_nb)
+    n1 = np.maximum(n, 1)
+    dead = np.exp(special.betaln(a + 1, b + n1 - 1) - special.betaln(a, b)) * special.betainc(n1, r, z)
+    return alive + np.where(n > 0, dead, 0.0)

@@ -1,0 +1,493 @@
+"""From a transaction log to the RFM frame, the calibration/holdout split, and input checks.
+
+The RFM frame (DESIGN.md) is indexed by customer, has the columns ``frequency`` (repeat purchase
+occasions), ``recency`` (first to last occasion), ``T`` (first occasion to the end of observation)
+and ``monetary_value`` (mean amount of the repeat occasions, 0 without any), and records its time
+unit in ``frame.attrs["time_unit"]``. Ends of windows are inclusive whole days.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DataError, DataQualityWarning
+from .units import check_unit, days_per_unit
+
+RFM_COLUMNS = ("frequency", "recency", "T")
+NEGATIVE_AMOUNT_POLICIES = ("raise", "drop")
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def read_transactions(source, columns: list[str]) -> pd.DataFrame:
+    """Return the named ``columns`` of a pandas or polars DataFrame, or of a CSV / Parquet file.
+
+    Raises DataError for a missing file, an unknown file type or a missing column.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        frame = _read_file(os.fspath(source), columns)
+    elif isinstance(source, pd.DataFrame):
+        frame = source
+    elif type(source).__module__.split(".")[0] == "polars":
+        _require_columns(source.columns, columns, "transactions")
+        return source.select(columns).to_pandas()
+    else:
+        raise DataError(
+            f"transactions must be a pandas or polars DataFrame or a path to a CSV or Parquet file, "
+            f"not {type(source).__name__}"
+        )
+    _require_columns(frame.columns, columns, "transactions")
+    return frame[columns]
+
+
+def _read_file(path: str, columns: list[str]) -> pd.DataFrame:
+    if not os.path.exists(path):
+        raise DataError(f"transactions file not found: {path!r}")
+    lower = path.lower()
+    try:
+        if lower.endswith((".parquet", ".pq")):
+            import pyarrow.parquet as pq
+
+            present = pq.read_schema(path).names
+            _require_columns(present, columns, path)
+            return pd.read_parquet(path, columns=columns)
+        if lower.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
+            sep = "\t" if lower.endswith(".tsv") else ","
+            present = pd.read_csv(path, sep=sep, nrows=0).columns
+            _require_columns(present, columns, path)
+            return pd.read_csv(path, sep=sep, usecols=columns)
+    except DataError:
+        raise
+    except Exception as err:  # a corrupt or unreadable file: say which and why
+        raise DataError(f"could not read {path!r}: {err}") from err
+    raise DataError(f"unknown file type for {path!r}: use .csv, .csv.gz, .tsv or .parquet")
+
+
+def _require_columns(present, needed, where: str) -> None:
+    missing = [c for c in needed if c not in list(present)]
+    if missing:
+        raise DataError(
+            f"missing column(s) {missing} in {where}; columns present: {list(present)}. "
+            "Name your columns with customer=, date= and amount=."
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# cleaning
+
+
+@dataclass
+class Transactions:
+    """A checked transaction log as arrays: customer codes, days, amounts, and what was excluded."""
+
+    codes: np.ndarray  # int64 index into ids
+    ids: pd.Index  # customer ids, sorted where sortable
+    day: np.ndarray  # int64 days since 1970-01-01
+    amount: np.ndarray | None  # float64
+    excluded: dict = field(default_factory=dict)
+
+
+def _as_day(value, name: str) -> int:
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as err:
+        raise DataError(f"{name}={value!r} is not a date; give e.g. '1997-09-30'") from err
+    if stamp is pd.NaT:
+        raise DataError(f"{name} is missing; give a date such as '1997-09-30'")
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_localize(None)
+    return int(np.datetime64(stamp.floor("D").to_datetime64(), "D").astype(np.int64))
+
+
+def _parse_dates(values: pd.Series, name: str, date_format: str | None) -> np.ndarray:
+    """Whole days since the epoch as int64, or DataError naming the unparseable values."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_localize(None)
+    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = pd.to_datetime(values, errors="coerce", format=date_format)
+        bad = parsed.isna().to_numpy() & values.notna().to_numpy()
+        if bad.any() and date_format is None:  # the format guessed from the first value: retry
+            parsed[bad] = pd.to_datetime(values[bad], errors="coerce", format="mixed")
+            bad = parsed.isna().to_numpy() & values.notna().to_numpy()
+        if bad.any():
+            first = np.flatnonzero(bad)[0]
+            raise DataError(
+                f"column {name!r}: {int(bad.sum())} value(s) could not be parsed as dates "
+                f"(first: {values.iloc[first]!r} at row {first}); fix them or pass date_format="
+            )
+        values = parsed
+    missing = values.isna().to_numpy()
+    if missing.any():
+        raise DataError(
+            f"column {name!r}: {int(missing.sum())} row(s) have no date "
+            f"(first at row {np.flatnonzero(missing)[0]}); drop or fill them"
+        )
+    return values.to_numpy().astype("datetime64[D]").astype(np.int64)
+
+
+def _parse_amounts(values: pd.Series, name: str) -> np.ndarray:
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = numeric.isna().to_numpy()
+    if bad.any():
+        first = np.flatnonzero(bad)[0]
+        raise DataError(
+            f"column {name!r}: {int(bad.sum())} amount(s) are missing or not numbers "
+            f"(first: {values.iloc[first]!r} at row {first}); drop or fix them"
+        )
+    amount = numeric.to_numpy(dtype=np.float64)
+    if not np.isfinite(amount).all():
+        raise DataError(f"column {name!r}: amounts must be finite; found infinity")
+    return amount
+
+
+def clean_transactions(
+    transactions,
+    *,
+    customer: str,
+    date: str,
+    amount: str | None,
+    last_day: int | None,
+    negative_amounts: str = "raise",
+    date_format: str | None = None,
+) -> Transactions:
+    """Read and check a transaction log; exclude rows after ``last_day`` (counted, with a warning)."""
+    if negative_amounts not in NEGATIVE_AMOUNT_POLICIES:
+        raise ValueError(f"negative_amounts must be one of {NEGATIVE_AMOUNT_POLICIES}")
+    columns = [customer, date] + ([amount] if amount is not None else [])
+    frame = read_transactions(transactions, columns)
+    if len(frame) == 0:
+        raise DataError("the transaction log is empty: there is nothing to summarise")
+
+    ids = frame[customer]
+    no_id = ids.isna().to_numpy()
+    if no_id.any():
+        raise DataError(
+            f"column {customer!r}: {int(no_id.sum())} row(s) have no customer id "
+            f"(first at row {np.flatnonzero(no_id)[0]}); drop or fill them"
+        )
+    day = _parse_dates(frame[date], date, date_format)
+    keep = np.ones(len(frame), dtype=bool)
+    excluded: dict[str, int] = {}
+
+    money = None
+    if amount is not None:
+        money = _parse_amounts(frame[amount], amount)
+        negative = money < 0
+        if negative.any():
+            first = np.flatnonzero(negative)[0]
+            if negative_amounts == "raise":
+                raise DataError(
+                    f"column {amount!r}: {int(negative.sum())} negative amount(s) "
+                    f"(first: {money[first]} at row {first}); refunds are not purchases: "
+                    "pass negative_amounts='drop' to exclude them (they are counted)"
+                )
+            excluded["negative_amount"] = int(negative.sum())
+            keep &= ~negative
+
+    if last_day is not None:
+        late = day > last_day
+        if late.any():
+            excluded["after_observation_end"] = int((late & keep).sum())
+            keep &= ~late
+
+    if excluded:
+        what = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in excluded.items() if n)
+        if what:
+            warnings.warn(f"excluded transactions: {what}", DataQualityWarning, stacklevel=3)
+    if not keep.all():
+        if not keep.any():
+            raise DataError("no transactions are left after the exclusions: " + str(excluded))
+        ids, day = ids[keep], day[keep]
+        money = money[keep] if money is not None else None
+
+    codes, uniques = _factorize_sorted(ids)
+    return Transactions(codes, uniques, day, money, excluded)
+
+
+def _factorize_sorted(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    try:
+        codes, uniques = pd.factorize(ids, sort=True)
+    except TypeError:  # ids of mixed, unorderable types keep their order of appearance
+        codes, uniques = pd.factorize(ids, sort=False)
+    return codes.astype(np.int64), pd.Index(uniques, name="customer_id")
+
+
+# ---------------------------------------------------------------------------------------------
+# periods
+
+FREQUENCIES = ("D", "W", "M", "Q", "Y")
+
+
+def _period_of_day(day: np.ndarray, freq: str) -> np.ndarray:
+    """Ordinal of the period (day, Monday-start week, month, quarter, year) holding each day."""
+    if freq == "D":
+        return day
+    if freq == "W":
+        return (day + 3) // 7  # 1970-01-01 was a Thursday
+    months = day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return {"M": months, "Q": months // 3, "Y": months // 12}[freq]
+
+
+def _period_start_day(period: np.ndarray, freq: str) -> np.ndarray:
+    if freq == "D":
+        return period
+    if freq == "W":
+        return period * 7 - 3
+    months = {"M": period, "Q": period * 3, "Y": period * 12}[freq]
+    return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+
+
+def _elapsed(start: np.ndarray, end: np.ndarray, freq: str, time_unit: str) -> np.ndarray:
+    """Time between two period ordinals in ``time_unit`` (exact period counts when they agree)."""
+    if time_unit == freq:
+        return (end - start).astype(np.float64)
+    days = _period_start_day(end, freq) - _period_start_day(start, freq)
+    return days / days_per_unit(time_unit)
+
+
+def _check_freq(freq: str, time_unit: str | None) -> tuple[str, str]:
+    if freq not in FREQUENCIES:
+        raise ValueError(f"freq must be one of {FREQUENCIES} (the period of a purchase occasion)")
+    return freq, check_unit(time_unit or freq)
+
+
+# ---------------------------------------------------------------------------------------------
+# RFM
+
+
+def _occasions(tx: Transactions, freq: str):
+    """Distinct (customer, period) purchase occasions, sorted, with amounts summed."""
+    period = _period_of_day(tx.day, freq)
+    pmin = period.min()
+    span = int(period.max() - pmin) + 1
+    key = tx.codes * span + (period - pmin)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    occ_key = key[starts]
+    occ_amount = None if tx.amount is None else np.add.reduceat(tx.amount[order], starts)
+    return occ_key // span, occ_key % span + pmin, occ_amount
+
+
+def _rfm_arrays(tx: Transactions, freq: str, time_unit: str, end_day: int) -> dict:
+    cust, period, amount = _occasions(tx, freq)
+    first_idx = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
+    last_idx = np.r_[first_idx[1:], len(cust)] - 1
+    frequency = (last_idx - first_idx).astype(np.int64)
+    first, last = period[first_idx], period[last_idx]
+    end = _period_of_day(np.array([end_day]), freq)[0]
+    out = {
+        "customer": cust[first_idx],
+        "frequency": frequency,
+        "recency": _elapsed(first, last, freq, time_unit),
+        "T": _elapsed(first, np.full_like(first, end), freq, time_unit),
+    }
+    if amount is not None:
+        repeat = amount.copy()
+        repeat[first_idx] = 0.0
+        total = np.add.reduceat(repeat, first_idx)
+        out["monetary_value"] = np.divide(
+            total, frequency, out=np.zeros_like(total), where=frequency > 0
+        )
+    return out
+
+
+def _frame(arrays: dict, ids: pd.Index, time_unit: str, excluded: dict, **attrs) -> pd.DataFrame:
+    index = ids[arrays.pop("customer")]
+    frame = pd.DataFrame(arrays, index=index)
+    frame.index.name = "customer_id"
+    frame.attrs.update(time_unit=time_unit, excluded=dict(excluded), **attrs)
+    return frame
+
+
+def rfm_summary(
+    transactions,
+    *,
+    customer: str = "customer_id",
+    date: str = "date",
+    amount: str | None = None,
+    observation_end=None,
+    freq: str = "D",
+    time_unit: str | None = None,
+    negative_amounts: str = "raise",
+    date_format: str | None = None,
+) -> pd.DataFrame:
+    """Summarise a transaction log into the RFM frame, one row per customer.
+
+    Parameters
+    ----------
+    transactions : pandas or polars DataFrame, or path to a CSV or Parquet file
+    customer, date, amount : str
+        Column names; without ``amount`` there is no ``monetary_value`` column.
+    observation_end : date-like, optional
+        Last day observed (inclusive); defaults to the last transaction date. Later transactions
+        are excluded and counted in ``frame.attrs["excluded"]``, with a DataQualityWarning.
+    freq : {"D", "W", "M", "Q", "Y"}
+        Period of a purchase occasion: purchases in one period are one occasion, amounts summed.
+    time_unit : {"D", "W", "M", "Q", "Y"}, optional
+        Unit of ``recency`` and ``T``; defaults to ``freq``. Recorded in ``frame.attrs``.
+    negative_amounts : {"raise", "drop"}
+        Refunds raise a DataError unless dropped (then counted).
+
+    Examples
+    --------
+    >>> import clvmodels
+    >>> rfm = clvmodels.rfm_summary(clvmodels.load_cdnow(), observation_end="1997-09-30",
+    ...                             freq="D", time_unit="W", amount="amount")
+    >>> rfm.loc[1, ["frequency", "recency", "T"]].round(2).tolist()
+    [2.0, 30.43, 38.86]
+    """
+    freq, time_unit = _check_freq(freq, time_unit)
+    last_day = None if observation_end is None else _as_day(observation_end, "observation_end")
+    tx = clean_transactions(
+        transactions, customer=customer, date=date, amount=amount, last_day=last_day,
+        negative_amounts=negative_amounts, date_format=date_format,
+    )
+    end_day = int(tx.day.max()) if last_day is None else last_day
+    arrays = _rfm_arrays(tx, freq, time_unit, end_day)
+    return _frame(
+        arrays, tx.ids, time_unit, tx.excluded,
+        freq=freq, observation_end=str(np.datetime64(end_day, "D")),
+    )
+
+
+def calibration_holdout(
+    transactions,
+    *,
+    calibration_end,
+    observation_end,
+    customer: str = "customer_id",
+    date: str = "date",
+    amount: str | None = None,
+    freq: str = "D",
+    time_unit: str | None = None,
+    negative_amounts: str = "raise",
+    date_format: str | None = None,
+) -> pd.DataFrame:
+    """RFM frame of the calibration window plus what each customer did in the holdout window.
+
+    Calibration is every transaction up to ``calibration_end`` (inclusive); holdout is
+    (``calibration_end``, ``observation_end``]. Customers whose first purchase falls in the holdout
+    are not in the frame; their number is in ``frame.attrs["excluded"]``. Added columns:
+    ``frequency_holdout`` (purchase occasions in the holdout), ``monetary_value_holdout`` (their
+    mean amount, 0 without any; only with ``amount``) and ``duration_holdout`` (holdout length in
+    ``time_unit``).
+    """
+    freq, time_unit = _check_freq(freq, time_unit)
+    cal_day = _as_day(calibration_end, "calibration_end")
+    end_day = _as_day(observation_end, "observation_end")
+    if end_day <= cal_day:
+        raise DataError(
+            f"observation_end ({observation_end}) must be after calibration_end ({calibration_end})"
+        )
+    tx = clean_transactions(
+        transactions, customer=customer, date=date, amount=amount, last_day=end_day,
+        negative_amounts=negative_amounts, date_format=date_format,
+    )
+    in_cal = tx.day <= cal_day
+    if not in_cal.any():
+        raise DataError(f"no transactions on or before calibration_end={calibration_end}")
+
+    cal = Transactions(tx.codes[in_cal], tx.ids, tx.day[in_cal], _take(tx.amount, in_cal))
+    arrays = _rfm_arrays(cal, freq, time_unit, cal_day)
+    known = np.zeros(len(tx.ids), dtype=bool)
+    known[arrays["customer"]] = True
+
+    hold_rows = ~in_cal & known[tx.codes]
+    new_customers = int(np.unique(tx.codes[~in_cal & ~known[tx.codes]]).size)
+    hold = Transactions(tx.codes[hold_rows], tx.ids, tx.day[hold_rows], _take(tx.amount, hold_rows))
+    count = np.zeros(len(tx.ids), dtype=np.int64)
+    spend = np.zeros(len(tx.ids), dtype=np.float64)
+    if hold_rows.any():
+        h_cust, _, h_amount = _occasions(hold, freq)
+        count += np.bincount(h_cust, minlength=len(tx.ids))
+        if h_amount is not None:
+            spend += np.bincount(h_cust, weights=h_amount, minlength=len(tx.ids))
+    rows = arrays["customer"]
+    arrays["frequency_holdout"] = count[rows]
+    if amount is not None:
+        arrays["monetary_value_holdout"] = np.divide(
+            spend[rows], count[rows], out=np.zeros(len(rows)), where=count[rows] > 0
+        )
+    cal_period, end_period = _period_of_day(np.array([cal_day, end_day]), freq)
+    duration = _elapsed(np.array([cal_period]), np.array([end_period]), freq, time_unit)[0]
+    arrays["duration_holdout"] = np.full(len(rows), duration)
+    excluded = dict(tx.excluded, first_purchase_in_holdout=new_customers)
+    return _frame(
+        arrays, tx.ids, time_unit, excluded, freq=freq,
+        calibration_end=str(np.datetime64(cal_day, "D")),
+        observation_end=str(np.datetime64(end_day, "D")),
+    )
+
+
+def _take(values: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
+    return None if values is None else values[mask]
+
+
+# ---------------------------------------------------------------------------------------------
+# checks on an RFM frame, and compression to unique rows
+
+
+def check_rfm(rfm, columns=RFM_COLUMNS) -> pd.DataFrame:
+    """Check an RFM frame; raise DataError naming the rule and the first offender."""
+    if not isinstance(rfm, pd.DataFrame):
+        raise DataError(
+            f"expected an RFM DataFrame (see clvmodels.rfm_summary), not {type(rfm).__name__}"
+        )
+    _require_columns(rfm.columns, list(columns), "the RFM frame")
+    if len(rfm) == 0:
+        raise DataError("the RFM frame has no customers")
+
+    def offenders(mask, rule):
+        if mask.any():
+            first = rfm.index[np.flatnonzero(mask)[0]]
+            raise DataError(f"{rule}; {int(mask.sum())} customer(s) violate this (first: {first!r})")
+
+    values = {}
+    for col in columns:
+        v = pd.to_numeric(rfm[col], errors="coerce").to_numpy(dtype=np.float64)
+        offenders(~np.isfinite(v), f"{col} must be a finite number")
+        offenders(v < 0, f"{col} must be >= 0")
+        values[col] = v
+    if "frequency" in values:
+        f = values["frequency"]
+        offenders(f != np.round(f), "frequency must be a whole number of repeat purchases")
+    if "recency" in values and "T" in values:
+        offenders(values["recency"] > values["T"] * (1 + 1e-12), "recency must be <= T")
+        if "frequency" in values:
+            offenders((values["frequency"] == 0) & (values["recency"] > 0),
+                      "recency must be 0 where frequency is 0")
+    return rfm
+
+
+def rfm_time_unit(rfm: pd.DataFrame) -> str | None:
+    """The time unit a frame records, if any."""
+    return rfm.attrs.get("time_unit")
+
+
+def unique_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compress rows to their unique values, listed in sorted order (so results do not depend on
+    the order of the customers).
+
+    Returns ``(first, inverse, counts)``: ``first`` indexes one row of each unique combination,
+    ``inverse`` maps every row to its unique row, ``counts`` is how many rows each stands for.
+    """
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for col in columns:
+        codes, uniques = pd.factorize(col)
+        key = pd.factorize(key * len(uniques) + codes)[0]
+    n_unique = int(key.max()) + 1 if len(key) else 0
+    first = np.empty(n_unique, dtype=np.int64)
+    first[key[::-1]] = np.arange(len(key) - 1, -1, -1)
+    order = np.lexsort([np.asarray(col)[first] for col in reversed(columns)])
+    rank = np.empty(n_unique, dtype=np.int64)
+    rank[order] = np.arange(n_unique)
+    inverse = rank[key]
+    return first[order], inverse, np.bincount(inverse, minlength=n_unique)

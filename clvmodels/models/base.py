@@ -1,0 +1,190 @@
+"""Maximum-likelihood machinery shared by the models: fit on log-parameters, covariance, summary."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from ..data import check_rfm, rfm_time_unit
+from ..exceptions import ConvergenceError, DataError, NotFittedError
+from ..units import UNIT_NAMES, days_per_unit
+
+
+EDGE = (1e-6, 1e6)  # estimates beyond these bounds mean the data do not identify the model
+
+
+class MaximumLikelihoodModel:
+    """Base of the maximum-likelihood models.
+
+    Subclasses define ``param_names``, ``_data(rfm)`` (the arrays the likelihood needs, already
+    compressed to unique rows, with their counts) and ``_loglik_grad(params, data)``.
+    The objective is the lifetimes one: mean negative log-likelihood + ``penalizer * sum(params**2)``.
+    """
+
+    param_names: tuple[str, ...] = ()
+
+    def __init__(self, penalizer: float = 0.0):
+        self.penalizer = penalizer
+
+    def _initial_params(self, data, weights) -> np.ndarray:
+        return np.ones(len(self.param_names))
+
+    # -- fitting -------------------------------------------------------------------------------
+    def fit(self, rfm: pd.DataFrame):
+        """Fit by maximum likelihood on the unique rows of ``rfm``; returns ``self``."""
+        if not (np.isfinite(self.penalizer) and self.penalizer >= 0):
+            raise ValueError(f"penalizer must be a finite number >= 0, not {self.penalizer!r}")
+        data, weights = self._data(rfm)
+        n = weights.sum()
+
+        def objective(log_params):
+            params = np.exp(log_params)
+            with np.errstate(all="ignore"):
+                ll, grad = self._loglik_grad(params, data)
+            value = -(weights @ ll) / n + self.penalizer * (params @ params)
+            gradient = (-(grad @ weights) / n + 2 * self.penalizer * params) * params
+            if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
+                return np.inf, np.zeros_like(log_params)
+            return value, gradient
+
+        start = np.log(self._initial_params(data, weights))
+        result = optimize.minimize(
+            objective, start, jac=True, method="L-BFGS-B",
+            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10},
+        )
+        params = np.exp(result.x)
+        grad_norm = np.max(np.abs(objective(result.x)[1]))
+        if not (np.all(np.isfinite(params)) and np.isfinite(result.fun) and grad_norm < 1e-5):
+            raise ConvergenceError(
+                f"{type(self).__name__} did not converge ({result.message}; largest gradient "
+                f"{grad_norm:.2g}). Try: a small penalizer (penalizer=0.001), rescaling time "
+                "(time_unit='W' rather than 'D'), removing customers with implausible histories, "
+                "or another model."
+            )
+        edge = (params < EDGE[0]) | (params > EDGE[1])
+        if edge.any():
+            where = ", ".join(f"{k} = {v:.3g}" for k, v in zip(self.param_names, params[edge]))
+            raise ConvergenceError(
+                f"{type(self).__name__}: the estimate ran to the edge of the parameter space "
+                f"({where}), so the data do not identify the model (for instance, almost nobody "
+                "purchased again). Try: a small penalizer (penalizer=0.001), a longer observation "
+                "window, or another model."
+            )
+        with np.errstate(all="ignore"):
+            ll, _ = self._loglik_grad(params, data)
+        self.params_ = pd.Series(params, index=list(self.param_names), dtype=float)
+        self.log_likelihood_ = float(weights @ ll)
+        self.n_customers_ = int(n)
+        self.time_unit_ = rfm_time_unit(rfm)
+        self.covariance_ = self._covariance(params, data, weights)
+        return self
+
+    def _covariance(self, params, data, weights) -> pd.DataFrame:
+        """Inverse Hessian of the penalised total negative log-likelihood, natural parameters.
+
+        The Hessian is central differences of the analytic gradient.
+        """
+        k = len(params)
+        n = weights.sum()
+
+        def grad(p):
+            with np.errstate(all="ignore"):
+                g = self._loglik_grad(p, data)[1] @ weights
+            return -g + 2 * self.penalizer * n * p
+
+        hessian = np.empty((k, k))
+        for j in range(k):
+            h = 1e-5 * params[j]
+            step = np.zeros(k)
+            step[j] = h
+            hessian[:, j] = (grad(params + step) - grad(params - step)) / (2 * h)
+        hessian = (hessian + hessian.T) / 2
+        names = list(self.param_names)
+        try:
+            np.linalg.cholesky(hessian)
+            cov = np.linalg.inv(hessian)
+        except np.linalg.LinAlgError:
+            warnings.warn(
+                f"{type(self).__name__}: the Hessian at the estimate is not positive definite, so "
+                "standard errors are unavailable (NaN); the estimate may sit on a flat ridge: try "
+                "a small penalizer",
+                RuntimeWarning, stacklevel=3,
+            )
+            cov = np.full((k, k), np.nan)
+        return pd.DataFrame(cov, index=names, columns=names)
+
+    # -- reporting -----------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet: call .fit(rfm) first, "
+                "or load a saved model with clvmodels.load(path)"
+            )
+
+    @property
+    def standard_errors_(self) -> pd.Series:
+        self._check_fitted()
+        return pd.Series(np.sqrt(np.diag(self.covariance_.to_numpy())), index=self.params_.index)
+
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """Estimates with standard errors and Wald intervals at ``level``."""
+        self._check_fitted()
+        z = stats.norm.ppf(0.5 + level / 2)
+        se = self.standard_errors_
+        table = pd.DataFrame({
+            "estimate": self.params_, "std_error": se,
+            "lower": self.params_ - z * se, "upper": self.params_ + z * se,
+        }).rename_axis("parameter")
+        table.attrs.update(
+            model=type(self).__name__, log_likelihood=self.log_likelihood_,
+            n_customers=self.n_customers_, time_unit=self.time_unit_, level=level,
+        )
+        return table
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        if not hasattr(self, "params_"):
+            return f"{name}(penalizer={self.penalizer})"
+        params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        unit = UNIT_NAMES.get(self.time_unit_, "unknown units")
+        return (f"{name}({params}; fitted on {self.n_customers_} customers in {unit}, "
+                f"log-likelihood {self.log_likelihood_:.2f})")
+
+    def save(self, path) -> None:
+        """Save the fitted model as JSON (format-versioned plain data); read it with clvmodels.load."""
+        from ..persistence import save
+
+        save(self, path)
+
+    # -- prediction helpers ------------------------------------------------------------------------
+    def _prepare(self, rfm: pd.DataFrame, columns) -> pd.DataFrame:
+        """Check a frame for prediction: fitted model, valid columns, the same time unit."""
+        self._check_fitted()
+        check_rfm(rfm, columns)
+        unit = rfm_time_unit(rfm)
+        if unit is not None and self.time_unit_ is not None and unit != self.time_unit_:
+            raise DataError(
+                f"the model was fitted in {UNIT_NAMES[self.time_unit_]} but this frame is in "
+                f"{UNIT_NAMES[unit]}; rebuild the frame with time_unit={self.time_unit_!r}"
+            )
+        return rfm
+
+    def _horizon(self, t, rfm: pd.DataFrame | None = None) -> np.ndarray | float:
+        """A horizon in the model's time unit: a number, array, Series aligned to ``rfm``, or a
+        ``pd.Timedelta`` (converted with the model's unit)."""
+        if isinstance(t, (pd.Timedelta, np.timedelta64)):
+            if self.time_unit_ is None:
+                raise ValueError("this model has no time unit, so give the horizon as a number")
+            t = pd.Timedelta(t) / pd.Timedelta(days=days_per_unit(self.time_unit_))
+        if isinstance(t, pd.Series) and rfm is not None:
+            missing = ~rfm.index.isin(t.index)
+            if missing.any():
+                raise DataError(f"the horizon Series has no value for {int(missing.sum())} customer(s)")
+            t = t.reindex(rfm.index)
+        value = np.asarray(t, dtype=np.float64)
+        if not np.all(np.isfinite(value)) or np.any(value < 0):
+            raise ValueError("the horizon t must be finite and >= 0")
+        return value

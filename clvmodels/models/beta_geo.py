@@ -1,0 +1,86 @@
+"""BG/NBD purchase model fitted by maximum likelihood."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._math import bgnbd
+from ..data import RFM_COLUMNS, check_rfm, unique_rows
+from .base import MaximumLikelihoodModel
+
+
+def rfm_arrays(rfm: pd.DataFrame, columns=RFM_COLUMNS) -> list[np.ndarray]:
+    return [rfm[c].to_numpy(dtype=np.float64) for c in columns]
+
+
+class BetaGeo(MaximumLikelihoodModel):
+    """BG/NBD model (Fader, Hardie & Lee 2005) of repeat purchases and dropout.
+
+    Parameters ``r, alpha`` (Gamma heterogeneity of purchase rates) and ``a, b`` (Beta
+    heterogeneity of dropout probabilities), in the time unit of the frame it is fitted on.
+
+    Examples
+    --------
+    >>> import clvmodels
+    >>> rfm = clvmodels.rfm_summary(clvmodels.load_cdnow(), observation_end="1997-09-30",
+    ...                             time_unit="W")
+    >>> model = clvmodels.BetaGeo().fit(rfm)
+    >>> model.params_.round(4).tolist()
+    [0.2426, 4.4136, 0.7929, 2.4259]
+    >>> round(model.log_likelihood_, 2)
+    -9582.43
+    """
+
+    param_names = ("r", "alpha", "a", "b")
+
+    def _data(self, rfm):
+        check_rfm(rfm)
+        x, t_x, T = rfm_arrays(rfm)
+        first, _, counts = unique_rows(x, t_x, T)
+        return (x[first], t_x[first], T[first]), counts.astype(np.float64)
+
+    def _initial_params(self, data, weights):
+        x, _, T = data
+        mean_x = max(np.average(x, weights=weights), 0.1)
+        return np.array([1.0, max(np.average(T, weights=weights) / mean_x, 1e-3), 1.0, 1.0])
+
+    def _loglik_grad(self, params, data):
+        return bgnbd.loglik_grad(*params, *data)
+
+    def _per_unique_row(self, rfm, compute, name: str, t=None) -> pd.Series:
+        """Evaluate ``compute(x, t_x, T[, t])`` once per unique history and spread it back."""
+        self._prepare(rfm, RFM_COLUMNS)
+        columns = rfm_arrays(rfm)
+        if t is not None:
+            columns.append(np.broadcast_to(t, columns[0].shape))
+        first, inverse, _ = unique_rows(*columns)
+        values = compute(*self.params_.to_numpy(), *(c[first] for c in columns))[inverse]
+        return pd.Series(values, index=rfm.index, name=name)
+
+    def expected_purchases(self, rfm: pd.DataFrame, t) -> pd.Series:
+        """Expected purchases of each customer in the next ``t`` (model time unit), given the history.
+
+        ``t`` is a number, a per-customer Series, or a ``pd.Timedelta``. FHL 2005, eq. 10.
+        """
+        return self._per_unique_row(
+            rfm, bgnbd.expected_purchases, "expected_purchases", self._horizon(t, rfm)
+        )
+
+    def probability_alive(self, rfm: pd.DataFrame) -> pd.Series:
+        """Probability that each customer is still active at the end of observation (FHL 2008)."""
+        return self._per_unique_row(rfm, bgnbd.probability_alive, "probability_alive")
+
+    def expected_purchases_new_customer(self, t):
+        """Expected purchases by ``t`` of a customer just acquired (FHL 2005, eq. 9)."""
+        self._check_fitted()
+        return bgnbd.expected_purchases_new(*self.params_.to_numpy(), self._horizon(t))
+
+    def probability_of_purchases(self, n, t):
+        """P(X(t) = n): probability that a customer just acquired makes ``n`` repeat purchases by
+        ``t`` (FHL 2005, eq. 8). ``n`` and ``t`` broadcast."""
+        self._check_fitted()
+        n = np.asarray(n)
+        if np.any(n < 0) or np.any(n != np.round(n)):
+            raise ValueError("n must be whole numbers >= 0")
+        return bgnbd.probability_of_purchases(*self.params_.to_numpy(), n, self._horizon(t))

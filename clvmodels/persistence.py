@@ -1,0 +1,117 @@
+"""Saving and loading fitted models as plain JSON with a format version; nothing is pickled."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import ModelFormatError
+from .models import BetaGeo, GammaGamma
+
+FORMAT = "clvmodels.model"
+FORMAT_VERSION = 1
+MODELS = {cls.__name__: cls for cls in (BetaGeo, GammaGamma)}
+
+
+def _number(value: float):
+    return None if math.isnan(value) else float(value)
+
+
+def model_to_dict(model) -> dict:
+    """The plain-data form of a fitted model."""
+    model._check_fitted()
+    extra = {"n_zero_frequency": model.n_zero_frequency_} if hasattr(model, "n_zero_frequency_") else {}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": type(model).__name__,
+        "penalizer": model.penalizer,
+        "time_unit": model.time_unit_,
+        "params": {k: float(v) for k, v in model.params_.items()},
+        "covariance": [[_number(v) for v in row] for row in model.covariance_.to_numpy()],
+        "log_likelihood": model.log_likelihood_,
+        "n_customers": model.n_customers_,
+        **extra,
+    }
+
+
+def model_from_dict(data: dict):
+    """Rebuild a fitted model from :func:`model_to_dict` output; ModelFormatError if it is not one."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ModelFormatError("not a clvmodels model file (its 'format' is not 'clvmodels.model')")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise ModelFormatError(
+            f"model file format version {data.get('format_version')!r} is not supported by this "
+            f"clvmodels (it reads version {FORMAT_VERSION}); refit or upgrade clvmodels"
+        )
+    cls = MODELS.get(data.get("model"))
+    if cls is None:
+        raise ModelFormatError(f"unknown model {data.get('model')!r}; known: {sorted(MODELS)}")
+    try:
+        model = cls(penalizer=data["penalizer"])
+        names = list(cls.param_names)
+        model.params_ = pd.Series([float(data["params"][k]) for k in names], index=names)
+        cov = np.array([[np.nan if v is None else v for v in row] for row in data["covariance"]],
+                       dtype=float)
+        model.covariance_ = pd.DataFrame(cov.reshape(len(names), len(names)), index=names,
+                                         columns=names)
+        model.log_likelihood_ = float(data["log_likelihood"])
+        model.n_customers_ = int(data["n_customers"])
+        model.time_unit_ = data["time_unit"]
+        if "n_zero_frequency" in data:
+            model.n_zero_frequency_ = int(data["n_zero_frequency"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFormatError(f"the {cls.__name__} model file is incomplete or damaged: {err!r}") from err
+    return model
+
+
+def write_atomic(path, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file in the target folder, then rename it to
+    ``path``: a run killed at any moment leaves either no file or a complete one."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json_atomic(data: dict, path) -> None:
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=2, allow_nan=False)
+
+    write_atomic(path, write)
+
+
+def write_table_atomic(frame: pd.DataFrame, path) -> None:
+    """Write a table as Parquet (``.parquet``) or CSV (anything else), atomically."""
+    if os.fspath(path).lower().endswith((".parquet", ".pq")):
+        write_atomic(path, lambda tmp: frame.to_parquet(tmp))
+    else:
+        write_atomic(path, lambda tmp: frame.to_csv(tmp))
+
+
+def save(model, path) -> None:
+    """Save a fitted model as JSON."""
+    write_json_atomic(model_to_dict(model), path)
+
+
+def load(path):
+    """Load a model saved with ``model.save(path)``; ModelFormatError for anything else."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except json.JSONDecodeError as err:
+        raise ModelFormatError(f"{os.fspath(path)!r} is not a JSON model file: {err}") from err
+    return model_from_dict(data)

@@ -1,0 +1,22 @@
+"""Published reference values, each with its source. Tests compare against these and nothing else."""
+
+# Fader, Hardie & Lee (2005), "Counting Your Customers the Easy Way: An Alternative to the
+# Pareto/NBD Model", Marketing Science 24(2), section 5: BG/NBD on the CDNOW sample
+# (2,357 customers, weeks 1-39 calibration), time unit weeks.
+BGNBD_CDNOW = {"r": 0.2426, "alpha": 4.4137, "a": 0.7930, "b": 2.4262}
+BGNBD_CDNOW_LL = -9582.4
+
+# Same paper, Figure 4 / the accompanying spreadsheet (brucehardie.com/notes/004): mean purchases
+# in weeks 40-78 by number of repeat purchases in weeks 1-39 (0, 1, ..., 6, 7+).
+HOLDOUT_BY_FREQUENCY_EXPECTED = [0.225, 0.523, 1.044, 1.520, 2.164, 2.654, 3.504, 6.157]
+HOLDOUT_BY_FREQUENCY_ACTUAL = [0.237, 0.697, 1.393, 1.560, 2.532, 2.947, 3.862, 6.359]
+
+# Fader & Hardie (2013), "The Gamma-Gamma Model of Monetary Value" (brucehardie.com/notes/025):
+# the 946 CDNOW-sample customers with at least one repeat purchase in weeks 1-39.
+GAMMA_GAMMA_CDNOW = {"p": 6.25, "q": 3.74, "v": 15.44}
+GAMMA_GAMMA_CDNOW_CUSTOMERS = 946
+
+# The paper's customer summary (lifetimes ships it as cdnow_customers_summary.csv): customer 1.
+CDNOW_CUSTOMER_1 = {"frequency": 2, "recency": 30.43, "T": 38.86}
+CDNOW_SAMPLE_SHAPE = (6919, 2357)  # transactions, customers
+CDNOW_MASTER_SHAPE = (69659, 23570)

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+import clvmodels
+
+from .test_models import lifetimes_pair
+
+
+def test_clv_matches_lifetimes_within_one_percent(fitted, cdnow_calibration):
+    bg, gg = fitted
+    f = cdnow_calibration
+    ours = clvmodels.customer_value(bg, gg, f, horizon=12, discount_rate=0.01)
+    lbg, lgg = lifetimes_pair(bg, gg)
+    theirs = lgg.customer_lifetime_value(lbg, f["frequency"], f["recency"], f["T"],
+                                         f["monetary_value"], time=12, discount_rate=0.01, freq="W")
+    np.testing.assert_allclose(ours, theirs, rtol=0.01)
+    assert ours.name == "clv" and ours.index.equals(f.index)
+
+
+def test_clv_without_discount_is_spend_times_purchases(fitted, cdnow_calibration):
+    bg, gg = fitted
+    f = cdnow_calibration
+    clv = clvmodels.customer_value(bg, gg, f, horizon=6, discount_rate=0.0, margin=0.3)
+    weeks = 6 * 365.25 / 12 / 7
+    expected = 0.3 * gg.expected_spend(f) * bg.expected_purchases(f, weeks)
+    np.testing.assert_allclose(clv, expected, rtol=1e-12)
+    quarterly = clvmodels.customer_value(bg, gg, f, horizon=2, period="Q", discount_rate=0.0,
+                                         margin=0.3)
+    np.testing.assert_allclose(quarterly, expected, rtol=1e-12)
+
+
+def test_continuous_discounting_is_the_limit_of_fine_periods(fitted, cdnow_calibration):
+    bg, gg = fitted
+    f = cdnow_calibration.iloc[:300]
+    continuous = clvmodels.customer_value(bg, gg, f, horizon=12, discount_rate=0.01,
+                                          discounting="continuous")
+    # 365.25 daily periods at the equivalent daily rate: half a day of discounting from it
+    daily_rate = 1.01 ** (12 / 365.25) - 1
+    daily = clvmodels.customer_value(bg, gg, f, horizon=365.25, period="D",
+                                     discount_rate=daily_rate)
+    np.testing.assert_allclose(continuous, daily, rtol=2e-4)
+    assert (continuous > daily).all()
+    monthly = clvmodels.customer_value(bg, gg, f, horizon=12, discount_rate=0.01)
+    assert (continuous > monthly).all()  # purchases are discounted earlier than month-end
+
+
+def test_fractional_horizon_keeps_its_last_partial_period(fitted, cdnow_calibration):
+    bg, gg = fitted
+    f = cdnow_calibration
+    value = {h: clvmodels.customer_value(bg, gg, f, horizon=h, discount_rate=0.0) for h in (12, 12.5, 13)}
+    assert (value[12] < value[12.5]).all() and (value[12.5] < value[13]).all()
+
+
+def test_clv_argument_checks(fitted, cdnow_calibration):
+    bg, gg = fitted
+    with pytest.raises(ValueError, match="discounting"):
+        clvmodels.customer_value(bg, gg, cdnow_calibration, discounting="yearly")
+    with pytest.raises(ValueError, match="discount_rate"):
+        clvmodels.customer_value(bg, gg, cdnow_calibration, discount_rate=-2)
