@@ -57,21 +57,21 @@ def customer_value(
     first, inverse, _ = unique_rows(x, t_x, T)
     histories = rfm.iloc[first]
 
-    def purchases(t: float) -> np.ndarray:
-        return purchase_model.expected_purchases(histories, t).to_numpy()
+    def purchases(times: np.ndarray) -> np.ndarray:  # unique histories x times
+        return purchase_model.expected_purchases_path(histories, times).to_numpy()
 
     if discounting == "periodic":
         steps = np.minimum(np.arange(1, int(np.ceil(horizon)) + 1), horizon)  # a last partial period
-        cumulative = np.stack([np.zeros(len(first))] + [purchases(k * length) for k in steps])
-        per_period = np.diff(cumulative, axis=0)
-        discounted = (per_period / (1 + discount_rate) ** steps[:, None]).sum(axis=0)
+        cumulative = np.hstack([np.zeros((len(first), 1)), purchases(steps * length)])
+        discounted = np.diff(cumulative, axis=1) @ (1 + discount_rate) ** -steps
     else:
         end = horizon * length
         rate = np.log1p(discount_rate) / length  # continuous rate per model time unit
         nodes, weights = np.polynomial.legendre.leggauss(GAUSS_NODES)
         taus = (nodes + 1) * end / 2
-        integral = sum(w * np.exp(-rate * tau) * purchases(tau) for w, tau in zip(weights, taus))
-        discounted = np.exp(-rate * end) * purchases(end) + rate * integral * end / 2
+        path = purchases(np.r_[taus, end])
+        integral = path[:, :-1] @ (weights * np.exp(-rate * taus)) * end / 2
+        discounted = np.exp(-rate * end) * path[:, -1] + rate * integral
 
     spend = spend_model.expected_spend(rfm).to_numpy()
     return pd.Series(margin * spend * discounted[inverse], index=rfm.index, name="clv")

@@ -268,3 +268,35 @@ def test_load_rejects_other_files(fitted, tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(ModelFormatError, match="incomplete"):
         clvmodels.load(path)
+
+
+def test_gamma_gamma_total_equals_the_per_customer_formula():
+    from clvmodels._math import gamma_gamma
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(1, 30, 500).astype(float)
+    m = rng.gamma(3, 10, 500)
+    stats = gamma_gamma.sufficient_statistics(x, m)
+    params = np.array([6.25, 3.74, 15.44])
+    total, grad = gamma_gamma.total_loglik_grad(*params, stats)
+    assert total == pytest.approx(gamma_gamma.loglik(*params, x, m).sum(), rel=1e-12)
+    for i in range(3):
+        step = np.zeros(3)
+        step[i] = 1e-6 * params[i]
+        up = gamma_gamma.loglik(*(params + step), x, m).sum()
+        down = gamma_gamma.loglik(*(params - step), x, m).sum()
+        assert grad[i] == pytest.approx((up - down) / (2 * step[i]), rel=1e-5)
+
+
+def test_bgnbd_gradient_matches_finite_differences(cdnow_calibration):
+    f = cdnow_calibration
+    data = [f[c].to_numpy(float) for c in ["frequency", "recency", "T"]]
+    params = np.array([0.3, 5.0, 0.6, 2.0])
+    ll, grad = bgnbd.loglik_grad(*params, *data)
+    np.testing.assert_allclose(ll, bgnbd.loglik(*params, *data), rtol=1e-12)
+    for i in range(4):
+        step = np.zeros(4)
+        step[i] = 1e-6 * params[i]
+        numeric = (bgnbd.loglik(*(params + step), *data).sum()
+                   - bgnbd.loglik(*(params - step), *data).sum()) / (2 * step[i])
+        assert grad[i].sum() == pytest.approx(numeric, rel=1e-5)

@@ -18,3 +18,10 @@ NUMPY = SimpleNamespace(
     maximum=np.maximum,
     where=np.where,
 )
+
+
+def levels(x) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of ``x`` and the index of each row into them: functions of ``x`` alone
+    (frequencies take few values) then run once per distinct value."""
+    values, index = np.unique(x, return_inverse=True)
+    return values, index.reshape(np.shape(x))

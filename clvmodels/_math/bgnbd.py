@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from . import NUMPY
+from . import NUMPY, levels
 
 
 def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY):
@@ -28,22 +28,30 @@ def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY):
     return base + xp.where(x > 0, xp.logaddexp(alive, dead), alive)
 
 
-def loglik_grad(r, alpha, a, b, x, t_x, T):
-    """Per-customer log-likelihood and its gradient with respect to (r, alpha, a, b)."""
+def loglik_grad(r, alpha, a, b, x, t_x, T, x_levels=None):
+    """Per-customer log-likelihood (eq. 6, as :func:`loglik`) and its gradient in (r, alpha, a, b).
+
+    The special functions depend on ``x`` alone, so they run once per distinct ``x``
+    (``x_levels`` from :func:`levels`, computed here if not given).
+    """
     psi = special.digamma
-    x1 = np.maximum(x, 1)
-    alive = special.betaln(a, b + x) - (r + x) * np.log(alpha + T)
-    dead = special.betaln(a + 1, b + x1 - 1) - (r + x) * np.log(alpha + t_x)
-    w_dead = np.where(x > 0, special.expit(dead - alive), 0.0)  # posterior weight of "dropped out"
+    ux, ix = levels(x) if x_levels is None else x_levels
+    ux1 = np.maximum(ux, 1)
+    base = (special.gammaln(r + ux) - special.gammaln(r) + r * np.log(alpha)
+            - special.betaln(a, b))[ix]
+    log_alpha_T, log_alpha_tx = np.log(alpha + T), np.log(alpha + t_x)
+    alive = special.betaln(a, b + ux)[ix] - (r + x) * log_alpha_T
+    dead = special.betaln(a + 1, b + ux1 - 1)[ix] - (r + x) * log_alpha_tx
+    repeat = x > 0
+    ll = base + np.where(repeat, np.logaddexp(alive, dead), alive)
+    w_dead = np.where(repeat, special.expit(dead - alive), 0.0)  # P(dropped out | history)
     w_alive = 1.0 - w_dead
-    ll = loglik(r, alpha, a, b, x, t_x, T)
-    psi_abx = psi(a + b + x)
-    d_r = (psi(r + x) - psi(r) + np.log(alpha)
-           - w_alive * np.log(alpha + T) - w_dead * np.log(alpha + t_x))
+    psi_ab = psi(a + b)
+    d_r = (psi(r + ux) - psi(r))[ix] + np.log(alpha) - w_alive * log_alpha_T - w_dead * log_alpha_tx
     d_alpha = r / alpha - (r + x) * (w_alive / (alpha + T) + w_dead / (alpha + t_x))
-    d_ab = psi(a + b)
-    d_a = w_alive * psi(a) + w_dead * psi(a + 1) - psi_abx - psi(a) + d_ab
-    d_b = w_alive * psi(b + x) + w_dead * psi(b + x1 - 1) - psi_abx - psi(b) + d_ab
+    psi_abx = psi(a + b + ux)[ix]
+    d_a = w_alive * psi(a) + w_dead * psi(a + 1) - psi_abx - psi(a) + psi_ab
+    d_b = (w_alive * psi(b + ux)[ix] + w_dead * psi(b + ux1 - 1)[ix] - psi_abx - psi(b) + psi_ab)
     return ll, np.stack([d_r, d_alpha, d_a, d_b])
 
 
@@ -63,8 +71,8 @@ def probability_alive(r, alpha, a, b, x, t_x, T):
     return special.expit(-_log_odds_dead(r, alpha, a, b, x, t_x, T))
 
 
-def _growth(r, alpha, a, b, x, T, t):
-    r"""The factor :math:`\frac{a+b+x-1}{a-1}[1 - (\frac{\alpha+T}{\alpha+T+t})^{r+x}
+def expected_purchases_if_alive(r, alpha, a, b, x, T, t):
+    r"""Expected purchases in the next ``t`` of a customer alive at ``T``: the factor :math:`\frac{a+b+x-1}{a-1}[1 - (\frac{\alpha+T}{\alpha+T+t})^{r+x}
     {}_2F_1(r+x, b+x; a+b+x-1; z)]`, z = t / (alpha+T+t), via Euler's transformation
     :math:`(1-z)^{r+x} {}_2F_1(r+x, b+x; c; z) = (1-z)^{a-1} {}_2F_1(a+b-1-r, a-1; c; z)`.
 
@@ -86,7 +94,7 @@ def expected_purchases(r, alpha, a, b, x, t_x, T, t):
               {}_2F_1\left(r+x, b+x; a+b+x-1; \frac{t}{\alpha+T+t}\right)\right]}
               {1+\delta_{x>0}\frac{a}{b+x-1}\left(\frac{\alpha+T}{\alpha+t_x}\right)^{r+x}}
     """
-    return _growth(r, alpha, a, b, x, T, t) * probability_alive(r, alpha, a, b, x, t_x, T)
+    return expected_purchases_if_alive(r, alpha, a, b, x, T, t) * probability_alive(r, alpha, a, b, x, t_x, T)
 
 
 def expected_purchases_new(r, alpha, a, b, t):
@@ -95,7 +103,7 @@ def expected_purchases_new(r, alpha, a, b, t):
     .. math:: \frac{a+b-1}{a-1}\left[1-\left(\frac{\alpha}{\alpha+t}\right)^r
               {}_2F_1\left(r, b; a+b-1; \frac{t}{\alpha+t}\right)\right]
     """
-    return _growth(r, alpha, a, b, 0.0, 0.0, t)
+    return expected_purchases_if_alive(r, alpha, a, b, 0.0, 0.0, t)
 
 
 def probability_of_purchases(r, alpha, a, b, n, t):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from . import NUMPY
+from . import NUMPY, levels
 
 
 def loglik(p, q, v, x, m, xp=NUMPY):
@@ -24,16 +24,34 @@ def loglik(p, q, v, x, m, xp=NUMPY):
             + (px - 1) * xp.log(m) + px * xp.log(x) - (px + q) * xp.log(v + x * m))
 
 
-def loglik_grad(p, q, v, x, m):
-    """Per-customer log-likelihood and its gradient with respect to (p, q, v)."""
+def sufficient_statistics(x, m, weights=None) -> dict:
+    """What the Gamma-Gamma likelihood needs of the data beyond ``log(v + x m)``: totals that do not
+    depend on the parameters, and the distinct frequencies with their counts."""
+    w = np.ones_like(x) if weights is None else weights
+    ux, ix = levels(x)
+    log_m, log_x = np.log(m), np.log(x)
+    return {
+        "x": x, "m": m, "w": w, "wx": w * x, "n": w.sum(),
+        "levels": ux, "level_counts": np.bincount(ix, weights=w),
+        "sum_x_log_mx": (w * x) @ (log_m + log_x), "sum_log_m": w @ log_m,
+    }
+
+
+def total_loglik_grad(p, q, v, stats: dict) -> tuple[float, np.ndarray]:
+    """Total of :func:`loglik` over customers, and its gradient in (p, q, v), from
+    :func:`sufficient_statistics`: per evaluation, one logarithm per customer."""
     psi = special.digamma
-    px = p * x
-    log_vxm = np.log(v + x * m)
-    psi_pxq = psi(px + q)
-    d_p = x * (psi_pxq - psi(px) + np.log(m) + np.log(x) - log_vxm)
-    d_q = psi_pxq - psi(q) + np.log(v) - log_vxm
-    d_v = q / v - (px + q) / (v + x * m)
-    return loglik(p, q, v, x, m), np.stack([d_p, d_q, d_v])
+    pu, counts, n = p * stats["levels"], stats["level_counts"], stats["n"]
+    vxm = v + stats["x"] * stats["m"]
+    log_vxm = np.log(vxm)
+    wx_log, w_log = stats["wx"] @ log_vxm, stats["w"] @ log_vxm
+    ll = (counts @ (special.gammaln(pu + q) - special.gammaln(pu)) + n * (q * np.log(v) - special.gammaln(q))
+          + p * stats["sum_x_log_mx"] - stats["sum_log_m"] - p * wx_log - q * w_log)
+    psi_puq = psi(pu + q)
+    d_p = (counts * stats["levels"]) @ (psi_puq - psi(pu)) + stats["sum_x_log_mx"] - wx_log
+    d_q = counts @ psi_puq - n * psi(q) + n * np.log(v) - w_log
+    d_v = n * q / v - (p * stats["wx"] + q * stats["w"]) @ (1.0 / vxm)
+    return float(ll), np.array([d_p, d_q, d_v])
 
 
 def expected_spend(p, q, v, x, m):

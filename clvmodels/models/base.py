@@ -19,8 +19,9 @@ EDGE = (1e-6, 1e6)  # estimates beyond these bounds mean the data do not identif
 class MaximumLikelihoodModel:
     """Base of the maximum-likelihood models.
 
-    Subclasses define ``param_names``, ``_data(rfm)`` (the arrays the likelihood needs, already
-    compressed to unique rows, with their counts) and ``_loglik_grad(params, data)``.
+    Subclasses define ``param_names``, ``_data(rfm)`` (what the likelihood needs, compressed to
+    unique rows with their counts or to sufficient statistics, and the number of customers),
+    ``_initial_params(data)`` and ``_loglik_grad(params, data)`` (total log-likelihood, gradient).
     The objective is the lifetimes one: mean negative log-likelihood + ``penalizer * sum(params**2)``.
     """
 
@@ -29,28 +30,24 @@ class MaximumLikelihoodModel:
     def __init__(self, penalizer: float = 0.0):
         self.penalizer = penalizer
 
-    def _initial_params(self, data, weights) -> np.ndarray:
-        return np.ones(len(self.param_names))
-
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, rfm: pd.DataFrame):
         """Fit by maximum likelihood on the unique rows of ``rfm``; returns ``self``."""
         if not (np.isfinite(self.penalizer) and self.penalizer >= 0):
             raise ValueError(f"penalizer must be a finite number >= 0, not {self.penalizer!r}")
-        data, weights = self._data(rfm)
-        n = weights.sum()
+        data, n = self._data(rfm)
 
         def objective(log_params):
             params = np.exp(log_params)
             with np.errstate(all="ignore"):
                 ll, grad = self._loglik_grad(params, data)
-            value = -(weights @ ll) / n + self.penalizer * (params @ params)
-            gradient = (-(grad @ weights) / n + 2 * self.penalizer * params) * params
+            value = -ll / n + self.penalizer * (params @ params)
+            gradient = (-grad / n + 2 * self.penalizer * params) * params
             if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
                 return np.inf, np.zeros_like(log_params)
             return value, gradient
 
-        start = np.log(self._initial_params(data, weights))
+        start = np.log(self._initial_params(data))
         result = optimize.minimize(
             objective, start, jac=True, method="L-BFGS-B",
             options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10},
@@ -76,23 +73,22 @@ class MaximumLikelihoodModel:
         with np.errstate(all="ignore"):
             ll, _ = self._loglik_grad(params, data)
         self.params_ = pd.Series(params, index=list(self.param_names), dtype=float)
-        self.log_likelihood_ = float(weights @ ll)
+        self.log_likelihood_ = float(ll)
         self.n_customers_ = int(n)
         self.time_unit_ = rfm_time_unit(rfm)
-        self.covariance_ = self._covariance(params, data, weights)
+        self.covariance_ = self._covariance(params, data, n)
         return self
 
-    def _covariance(self, params, data, weights) -> pd.DataFrame:
+    def _covariance(self, params, data, n) -> pd.DataFrame:
         """Inverse Hessian of the penalised total negative log-likelihood, natural parameters.
 
         The Hessian is central differences of the analytic gradient.
         """
         k = len(params)
-        n = weights.sum()
 
         def grad(p):
             with np.errstate(all="ignore"):
-                g = self._loglik_grad(p, data)[1] @ weights
+                g = self._loglik_grad(p, data)[1]
             return -g + 2 * self.penalizer * n * p
 
         hessian = np.empty((k, k))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._math import bgnbd
+from .._math import bgnbd, levels
 from ..data import RFM_COLUMNS, check_rfm, unique_rows
 from .base import MaximumLikelihoodModel
 
@@ -38,15 +38,18 @@ class BetaGeo(MaximumLikelihoodModel):
         check_rfm(rfm)
         x, t_x, T = rfm_arrays(rfm)
         first, _, counts = unique_rows(x, t_x, T)
-        return (x[first], t_x[first], T[first]), counts.astype(np.float64)
+        x, t_x, T = x[first], t_x[first], T[first]
+        return (x, t_x, T, levels(x), counts.astype(np.float64)), len(rfm)
 
-    def _initial_params(self, data, weights):
-        x, _, T = data
+    def _initial_params(self, data):
+        x, _, T, _, weights = data
         mean_x = max(np.average(x, weights=weights), 0.1)
         return np.array([1.0, max(np.average(T, weights=weights) / mean_x, 1e-3), 1.0, 1.0])
 
     def _loglik_grad(self, params, data):
-        return bgnbd.loglik_grad(*params, *data)
+        *histories, weights = data
+        ll, grad = bgnbd.loglik_grad(*params, *histories)
+        return weights @ ll, grad @ weights
 
     def _per_unique_row(self, rfm, compute, name: str, t=None) -> pd.Series:
         """Evaluate ``compute(x, t_x, T[, t])`` once per unique history and spread it back."""
@@ -63,9 +66,27 @@ class BetaGeo(MaximumLikelihoodModel):
 
         ``t`` is a number, a per-customer Series, or a ``pd.Timedelta``. FHL 2005, eq. 10.
         """
-        return self._per_unique_row(
-            rfm, bgnbd.expected_purchases, "expected_purchases", self._horizon(t, rfm)
-        )
+        t = self._horizon(t, rfm)
+        if t.ndim == 0:
+            path = self.expected_purchases_path(rfm, [float(t)])
+            return path.iloc[:, 0].rename("expected_purchases")
+        return self._per_unique_row(rfm, bgnbd.expected_purchases, "expected_purchases", t)
+
+    def expected_purchases_path(self, rfm: pd.DataFrame, times) -> pd.DataFrame:
+        """Cumulative expected purchases of each customer at several horizons ``times``: one column
+        per horizon. The history is compressed once; the hypergeometric part, which depends on
+        (frequency, T) alone, runs once per distinct pair."""
+        self._prepare(rfm, RFM_COLUMNS)
+        times = np.atleast_1d(self._horizon(times))
+        params = self.params_.to_numpy()
+        x, t_x, T = rfm_arrays(rfm)
+        first, inverse, _ = unique_rows(x, t_x, T)
+        x, t_x, T = x[first], t_x[first], T[first]
+        pairs, pair_of, _ = unique_rows(x, T)
+        if_alive = bgnbd.expected_purchases_if_alive(
+            *params, x[pairs, None], T[pairs, None], times[None, :])
+        values = if_alive[pair_of] * bgnbd.probability_alive(*params, x, t_x, T)[:, None]
+        return pd.DataFrame(values[inverse], index=rfm.index, columns=times)
 
     def probability_alive(self, rfm: pd.DataFrame) -> pd.Series:
         """Probability that each customer is still active at the end of observation (FHL 2008)."""

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._math import gamma_gamma
-from ..data import check_rfm, unique_rows
+from ..data import check_rfm
 from ..exceptions import DataError, DataQualityWarning
 from .base import MaximumLikelihoodModel
 
@@ -61,15 +61,14 @@ class GammaGamma(MaximumLikelihoodModel):
                 )
         logger.info("GammaGamma: fitting on %d customers with frequency > 0 (%d with frequency 0 "
                     "left out)", x.size, self.n_zero_frequency_)
-        first, _, counts = unique_rows(x, m)
-        return (x[first], m[first]), counts.astype(np.float64)
+        # (frequency, monetary value) pairs are nearly all distinct: sufficient statistics instead
+        return gamma_gamma.sufficient_statistics(x, m), x.size
 
-    def _initial_params(self, data, weights):
-        _, m = data
-        return np.array([1.0, 2.0, max(np.average(m, weights=weights), 1e-3)])
+    def _initial_params(self, stats):
+        return np.array([1.0, 2.0, max(np.average(stats["m"], weights=stats["w"]), 1e-3)])
 
-    def _loglik_grad(self, params, data):
-        return gamma_gamma.loglik_grad(*params, *data)
+    def _loglik_grad(self, params, stats):
+        return gamma_gamma.total_loglik_grad(*params, stats)
 
     def expected_spend(self, rfm: pd.DataFrame) -> pd.Series:
         """Expected value of each customer's future purchases, shrunk toward the population mean
