@@ -7,6 +7,7 @@ import pandas as pd
 
 from .._math import bgnbd, levels
 from ..data import RFM_COLUMNS, check_rfm, unique_rows
+from ..exceptions import DataError
 from .base import MaximumLikelihoodModel
 
 
@@ -37,6 +38,11 @@ class BetaGeo(MaximumLikelihoodModel):
     def _data(self, rfm):
         check_rfm(rfm)
         x, t_x, T = rfm_arrays(rfm)
+        if not (x > 0).any():
+            raise DataError(
+                "no customer made a repeat purchase, so BG/NBD cannot estimate purchase rates "
+                "(they run off to zero); use a longer observation window"
+            )
         first, _, counts = unique_rows(x, t_x, T)
         x, t_x, T = x[first], t_x[first], T[first]
         return (x, t_x, T, levels(x), counts.astype(np.float64)), len(rfm)
