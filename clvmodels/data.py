@@ -268,7 +268,7 @@ def _occasions(tx: Transactions, freq: str):
     pmin = period.min()
     span = int(period.max() - pmin) + 1
     key = tx.codes * span + (period - pmin)
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)
     key = key[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     occ_key = key[starts]

@@ -182,8 +182,8 @@ def test_numerics_at_the_edges(params):
         assert np.all(np.isfinite(e)) and np.all(e >= 0)
     p = bgnbd.probability_alive(*params, x, t_x, T)
     assert np.all((p >= 0) & (p <= 1))
-    ll, grad = bgnbd.loglik_grad(*params, x, t_x, T)
-    assert np.all(np.isfinite(ll)) and np.all(np.isfinite(grad))
+    ll, grad = bgnbd.total_loglik_grad(*params, x, t_x, T, np.ones_like(x))
+    assert np.isfinite(ll) and np.all(np.isfinite(grad))
 
 
 def test_a_equal_to_one_is_continuous():
@@ -291,12 +291,14 @@ def test_gamma_gamma_total_equals_the_per_customer_formula():
 def test_bgnbd_gradient_matches_finite_differences(cdnow_calibration):
     f = cdnow_calibration
     data = [f[c].to_numpy(float) for c in ["frequency", "recency", "T"]]
-    params = np.array([0.3, 5.0, 0.6, 2.0])
-    ll, grad = bgnbd.loglik_grad(*params, *data)
-    np.testing.assert_allclose(ll, bgnbd.loglik(*params, *data), rtol=1e-12)
-    for i in range(4):
-        step = np.zeros(4)
-        step[i] = 1e-6 * params[i]
-        numeric = (bgnbd.loglik(*(params + step), *data).sum()
-                   - bgnbd.loglik(*(params - step), *data).sum()) / (2 * step[i])
-        assert grad[i].sum() == pytest.approx(numeric, rel=1e-5)
+    weights = np.random.default_rng(0).integers(1, 4, len(f)).astype(float)
+    for params in ([0.3, 5.0, 0.6, 2.0], [0.24, 4.4, 1.0, 1.0], [2.0, 0.5, 3.0, 0.4]):
+        params = np.array(params)
+        ll, grad = bgnbd.total_loglik_grad(*params, *data, weights)
+        assert ll == pytest.approx(weights @ bgnbd.loglik(*params, *data), rel=1e-12)
+        for i in range(4):
+            step = np.zeros(4)
+            step[i] = 1e-6 * params[i]
+            numeric = (weights @ bgnbd.loglik(*(params + step), *data)
+                       - weights @ bgnbd.loglik(*(params - step), *data)) / (2 * step[i])
+            assert grad[i] == pytest.approx(numeric, rel=1e-5, abs=1e-6)

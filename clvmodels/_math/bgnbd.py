@@ -28,31 +28,41 @@ def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY):
     return base + xp.where(x > 0, xp.logaddexp(alive, dead), alive)
 
 
-def loglik_grad(r, alpha, a, b, x, t_x, T, x_levels=None):
-    """Per-customer log-likelihood (eq. 6, as :func:`loglik`) and its gradient in (r, alpha, a, b).
+def total_loglik_grad(r, alpha, a, b, x, t_x, T, weights, x_levels=None):
+    """Weighted total of :func:`loglik` over customers, and its gradient in (r, alpha, a, b).
 
-    The special functions depend on ``x`` alone, so they run once per distinct ``x``
-    (``x_levels`` from :func:`levels`, computed here if not given).
+    Functions of ``x`` alone run once per distinct ``x`` (``x_levels`` from
+    :func:`clvmodels._math.levels`, computed here if not given) and are summed with the counts of
+    each level; per customer only ``log(alpha + T)``, ``log(alpha + t_x)`` and the posterior weight
+    of having dropped out remain, thanks to psi(a+1) - psi(a) = 1/a and
+    psi(b+x-1) = psi(b+x) - 1/(b+x-1).
     """
     psi = special.digamma
     ux, ix = levels(x) if x_levels is None else x_levels
-    ux1 = np.maximum(ux, 1)
-    base = (special.gammaln(r + ux) - special.gammaln(r) + r * np.log(alpha)
-            - special.betaln(a, b))[ix]
-    log_alpha_T, log_alpha_tx = np.log(alpha + T), np.log(alpha + t_x)
-    alive = special.betaln(a, b + ux)[ix] - (r + x) * log_alpha_T
-    dead = special.betaln(a + 1, b + ux1 - 1)[ix] - (r + x) * log_alpha_tx
+    counts = np.bincount(ix, weights=weights, minlength=ux.size)
+    n = counts.sum()
+    ux1 = np.maximum(ux, 1)  # keeps the unused x == 0 branch finite
+    rx = r + x
+    log_T, log_tx = np.log(alpha + T), np.log(alpha + t_x)
+    beta_alive = special.betaln(a, b + ux)
+    alive = beta_alive[ix] - rx * log_T
+    gap = (special.betaln(a + 1, b + ux1 - 1) - beta_alive)[ix] - rx * (log_tx - log_T)
     repeat = x > 0
-    ll = base + np.where(repeat, np.logaddexp(alive, dead), alive)
-    w_dead = np.where(repeat, special.expit(dead - alive), 0.0)  # P(dropped out | history)
-    w_alive = 1.0 - w_dead
-    psi_ab = psi(a + b)
-    d_r = (psi(r + ux) - psi(r))[ix] + np.log(alpha) - w_alive * log_alpha_T - w_dead * log_alpha_tx
-    d_alpha = r / alpha - (r + x) * (w_alive / (alpha + T) + w_dead / (alpha + t_x))
-    psi_abx = psi(a + b + ux)[ix]
-    d_a = w_alive * psi(a) + w_dead * psi(a + 1) - psi_abx - psi(a) + psi_ab
-    d_b = (w_alive * psi(b + ux)[ix] + w_dead * psi(b + ux1 - 1)[ix] - psi_abx - psi(b) + psi_ab)
-    return ll, np.stack([d_r, d_alpha, d_a, d_b])
+    w_dead = np.where(repeat, special.expit(gap), 0.0)  # P(dropped out | history)
+    softplus = np.where(repeat, np.logaddexp(0.0, gap), 0.0)  # log(e^alive + e^dead) - alive
+    ww = weights * w_dead
+    ll = (counts @ (special.gammaln(r + ux) - special.gammaln(r))
+          + n * (r * np.log(alpha) - special.betaln(a, b)) + weights @ (alive + softplus))
+    d_r = (counts @ (psi(r + ux) - psi(r)) + n * np.log(alpha)
+           - weights @ log_T - ww @ (log_tx - log_T))
+    inv_T = 1.0 / (alpha + T)
+    d_alpha = n * r / alpha - (weights * rx) @ inv_T - (ww * rx) @ (1.0 / (alpha + t_x) - inv_T)
+    psi_abx = counts @ psi(a + b + ux)
+    d_a = ww.sum() / a - psi_abx + n * psi(a + b)
+    dead_by_level = np.bincount(ix, weights=ww, minlength=ux.size)
+    d_b = (counts @ psi(b + ux) - dead_by_level @ (1.0 / (b + ux1 - 1))
+           - psi_abx - n * psi(b) + n * psi(a + b))
+    return float(ll), np.array([d_r, d_alpha, d_a, d_b])
 
 
 def _log_odds_dead(r, alpha, a, b, x, t_x, T):

@@ -53,9 +53,8 @@ class BetaGeo(MaximumLikelihoodModel):
         return np.array([1.0, max(np.average(T, weights=weights) / mean_x, 1e-3), 1.0, 1.0])
 
     def _loglik_grad(self, params, data):
-        *histories, weights = data
-        ll, grad = bgnbd.loglik_grad(*params, *histories)
-        return weights @ ll, grad @ weights
+        x, t_x, T, x_levels, weights = data
+        return bgnbd.total_loglik_grad(*params, x, t_x, T, weights, x_levels)
 
     def _per_unique_row(self, rfm, compute, name: str, t=None) -> pd.Series:
         """Evaluate ``compute(x, t_x, T[, t])`` once per unique history and spread it back."""
