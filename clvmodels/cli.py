@@ -9,7 +9,7 @@ import warnings
 import pandas as pd
 
 from . import BetaGeo, GammaGamma, calibration_holdout, customer_value, load_cdnow, rfm_summary
-from .exceptions import DataError, ModelFormatError
+from .exceptions import DataError, DataQualityWarning, ModelFormatError
 from .persistence import write_table_atomic
 
 EXIT_BAD_INPUT = 2
@@ -23,7 +23,7 @@ def demo(args) -> None:
           f"{len(transactions):,} transactions to {observation_end:%Y-%m-%d}\n")
 
     with warnings.catch_warnings():  # the calibration window excludes the holdout on purpose
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", DataQualityWarning)
         split = calibration_holdout(transactions, calibration_end="1997-09-30",
                                     observation_end=observation_end, time_unit="W")
     check = BetaGeo().fit(split)

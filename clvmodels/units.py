@@ -28,7 +28,3 @@ def days_per_unit(unit: str) -> float:
     """Length of one ``unit`` in days."""
     return DAYS_PER_UNIT[check_unit(unit)]
 
-
-def months_to_units(months: float, unit: str) -> float:
-    """Convert a number of months into ``unit`` (a month is 30.4375 days)."""
-    return months * DAYS_PER_UNIT["M"] / days_per_unit(unit)
