@@ -28,35 +28,40 @@ def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY):
     return base + xp.where(x > 0, xp.logaddexp(alive, dead), alive)
 
 
-def total_loglik_grad(r, alpha, a, b, x, t_x, T, weights, x_levels=None):
+def total_loglik_grad(r, alpha, a, b, x, t_x, T, weights, x_levels=None, time_levels=None):
     """Weighted total of :func:`loglik` over customers, and its gradient in (r, alpha, a, b).
 
-    Functions of ``x`` alone run once per distinct ``x`` (``x_levels`` from
-    :func:`clvmodels._math.levels`, computed here if not given) and are summed with the counts of
-    each level; per customer only ``log(alpha + T)``, ``log(alpha + t_x)`` and the posterior weight
-    of having dropped out remain, thanks to psi(a+1) - psi(a) = 1/a and
-    psi(b+x-1) = psi(b+x) - 1/(b+x-1).
+    Functions of ``x`` alone run once per distinct ``x`` and are summed with the counts of each
+    level, thanks to psi(a+1) - psi(a) = 1/a and psi(b+x-1) = psi(b+x) - 1/(b+x-1); logarithms
+    and reciprocals of ``alpha + t_x`` and ``alpha + T`` run once per distinct time (few at a daily
+    grain). ``x_levels`` and ``time_levels`` are :func:`clvmodels._math.levels` of ``x`` and of
+    ``[t_x, T]``, computed here if not given.
     """
     psi = special.digamma
     ux, ix = levels(x) if x_levels is None else x_levels
+    ut, (itx, iT) = levels(np.stack([t_x, T])) if time_levels is None else time_levels
     counts = np.bincount(ix, weights=weights, minlength=ux.size)
     n = counts.sum()
     ux1 = np.maximum(ux, 1)  # keeps the unused x == 0 branch finite
     rx = r + x
-    log_T, log_tx = np.log(alpha + T), np.log(alpha + t_x)
+    log_t, inv_t = np.log(alpha + ut), 1.0 / (alpha + ut)
+    log_T, log_tx = log_t[iT], log_t[itx]
     beta_alive = special.betaln(a, b + ux)
     alive = beta_alive[ix] - rx * log_T
     gap = (special.betaln(a + 1, b + ux1 - 1) - beta_alive)[ix] - rx * (log_tx - log_T)
     repeat = x > 0
-    w_dead = np.where(repeat, special.expit(gap), 0.0)  # P(dropped out | history)
-    softplus = np.where(repeat, np.logaddexp(0.0, gap), 0.0)  # log(e^alive + e^dead) - alive
+    # one exponential serves both log(1 + e^gap) = log(e^alive + e^dead) - alive and the
+    # posterior probability of having dropped out, e^gap / (1 + e^gap) (np.logaddexp is slow)
+    e = np.exp(-np.abs(gap))
+    softplus = np.where(repeat, np.maximum(gap, 0.0) + np.log1p(e), 0.0)
+    w_dead = np.where(repeat, np.where(gap >= 0, 1.0, e) / (1.0 + e), 0.0)
     ww = weights * w_dead
     ll = (counts @ (special.gammaln(r + ux) - special.gammaln(r))
           + n * (r * np.log(alpha) - special.betaln(a, b)) + weights @ (alive + softplus))
     d_r = (counts @ (psi(r + ux) - psi(r)) + n * np.log(alpha)
            - weights @ log_T - ww @ (log_tx - log_T))
-    inv_T = 1.0 / (alpha + T)
-    d_alpha = n * r / alpha - (weights * rx) @ inv_T - (ww * rx) @ (1.0 / (alpha + t_x) - inv_T)
+    inv_T = inv_t[iT]
+    d_alpha = n * r / alpha - (weights * rx) @ inv_T - (ww * rx) @ (inv_t[itx] - inv_T)
     psi_abx = counts @ psi(a + b + ux)
     d_a = ww.sum() / a - psi_abx + n * psi(a + b)
     dead_by_level = np.bincount(ix, weights=ww, minlength=ux.size)

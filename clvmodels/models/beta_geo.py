@@ -45,16 +45,17 @@ class BetaGeo(MaximumLikelihoodModel):
             )
         first, _, counts = unique_rows(x, t_x, T)
         x, t_x, T = x[first], t_x[first], T[first]
-        return (x, t_x, T, levels(x), counts.astype(np.float64)), len(rfm)
+        time_levels = levels(np.stack([t_x, T]))
+        return (x, t_x, T, levels(x), time_levels, counts.astype(np.float64)), len(rfm)
 
     def _initial_params(self, data):
-        x, _, T, _, weights = data
+        x, _, T, _, _, weights = data
         mean_x = max(np.average(x, weights=weights), 0.1)
         return np.array([1.0, max(np.average(T, weights=weights) / mean_x, 1e-3), 1.0, 1.0])
 
     def _loglik_grad(self, params, data):
-        x, t_x, T, x_levels, weights = data
-        return bgnbd.total_loglik_grad(*params, x, t_x, T, weights, x_levels)
+        x, t_x, T, x_levels, time_levels, weights = data
+        return bgnbd.total_loglik_grad(*params, x, t_x, T, weights, x_levels, time_levels)
 
     def _per_unique_row(self, rfm, compute, name: str, t=None) -> pd.Series:
         """Evaluate ``compute(x, t_x, T[, t])`` once per unique history and spread it back."""
