@@ -129,7 +129,10 @@ def _parse_dates(values: pd.Series, name: str, date_format: str | None) -> np.nd
             f"column {name!r}: {int(missing.sum())} row(s) have no date "
             f"(first at row {np.flatnonzero(missing)[0]}); drop or fill them"
         )
-    return values.to_numpy().astype("datetime64[D]").astype(np.int64)
+    stamps = values.to_numpy()
+    unit, count = np.datetime_data(stamps.dtype)
+    per_day = int(np.timedelta64(1, "D") // np.timedelta64(count, unit))
+    return stamps.view(np.int64) // per_day  # floor division: whole days, also before 1970
 
 
 def _parse_amounts(values: pd.Series, name: str) -> np.ndarray:
@@ -212,6 +215,14 @@ def clean_transactions(
 
 
 def _factorize_sorted(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of the customer ids and the ids in sorted order (order of appearance where
+    the ids cannot be ordered). Ids that are already sorted are coded by their runs."""
+    if ids.is_monotonic_increasing:
+        values = ids.to_numpy()
+        change = _run_starts(values)
+        codes = np.cumsum(change, dtype=np.int64)
+        codes -= 1
+        return codes, pd.Index(values[change], name="customer_id")
     try:
         codes, uniques = pd.factorize(ids, sort=True)
     except TypeError:  # ids of mixed, unorderable types keep their order of appearance
@@ -263,22 +274,36 @@ def _check_freq(freq: str, time_unit: str | None) -> tuple[str, str]:
 
 
 def _occasions(tx: Transactions, freq: str):
-    """Distinct (customer, period) purchase occasions, sorted, with amounts summed."""
+    """Distinct (customer, period) purchase occasions, sorted, with amounts summed.
+
+    A log already ordered by customer and date (a common export) skips the sort.
+    """
     period = _period_of_day(tx.day, freq)
     pmin = period.min()
-    span = int(period.max() - pmin) + 1
-    key = tx.codes * span + (period - pmin)
-    order = np.argsort(key)
-    key = key[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    occ_key = key[starts]
-    occ_amount = None if tx.amount is None else np.add.reduceat(tx.amount[order], starts)
-    return occ_key // span, occ_key % span + pmin, occ_amount
+    key = tx.codes * (int(period.max() - pmin) + 1)
+    key += period
+    key -= pmin
+    codes, amount = tx.codes, tx.amount
+    if not np.all(key[1:] >= key[:-1]):
+        order = np.argsort(key)
+        key, codes, period = key[order], codes[order], period[order]
+        amount = None if amount is None else amount[order]
+    starts = np.flatnonzero(_run_starts(key))
+    occ_amount = None if amount is None else np.add.reduceat(amount, starts)
+    return codes[starts], period[starts], occ_amount
+
+
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    """Boolean mask of the rows where a run of equal values starts."""
+    starts = np.empty(len(values), dtype=bool)
+    starts[:1] = True
+    np.not_equal(values[1:], values[:-1], out=starts[1:])
+    return starts
 
 
 def _rfm_arrays(tx: Transactions, freq: str, time_unit: str, end_day: int) -> dict:
     cust, period, amount = _occasions(tx, freq)
-    first_idx = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
+    first_idx = np.flatnonzero(_run_starts(cust))
     last_idx = np.r_[first_idx[1:], len(cust)] - 1
     frequency = (last_idx - first_idx).astype(np.int64)
     first, last = period[first_idx], period[last_idx]
@@ -339,7 +364,8 @@ def rfm_summary(
     Examples
     --------
     >>> import clvmodels
-    >>> rfm = clvmodels.rfm_summary(clvmodels.load_cdnow(), observation_end="1997-09-30",
+    >>> tx = clvmodels.load_cdnow()
+    >>> rfm = clvmodels.rfm_summary(tx[tx.date <= "1997-09-30"], observation_end="1997-09-30",
     ...                             freq="D", time_unit="W", amount="amount")
     >>> rfm.loc[1, ["frequency", "recency", "T"]].round(2).tolist()
     [2.0, 30.43, 38.86]
@@ -473,21 +499,25 @@ def rfm_time_unit(rfm: pd.DataFrame) -> str | None:
 
 
 def unique_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Compress rows to their unique values, listed in sorted order (so results do not depend on
-    the order of the customers).
+    """Compress rows to their unique values, listed in sorted (lexicographic) order, so results do
+    not depend on the order of the customers.
 
     Returns ``(first, inverse, counts)``: ``first`` indexes one row of each unique combination,
     ``inverse`` maps every row to its unique row, ``counts`` is how many rows each stands for.
+    Each column is factorised with sorted codes and the codes are combined in mixed radix, so the
+    order of the combined key is the lexicographic order of the rows.
     """
     key = np.zeros(len(columns[0]), dtype=np.int64)
+    size = 1
     for col in columns:
-        codes, uniques = pd.factorize(col)
-        key = pd.factorize(key * len(uniques) + codes)[0]
-    n_unique = int(key.max()) + 1 if len(key) else 0
+        codes, uniques = pd.factorize(col, sort=True)
+        if size * len(uniques) >= 2**62:  # re-number the key so far before it could overflow
+            key, kept = pd.factorize(key, sort=True)
+            size = len(kept)
+        key = key * len(uniques) + codes
+        size *= len(uniques)
+    inverse, kept = pd.factorize(key, sort=True)
+    n_unique = len(kept)
     first = np.empty(n_unique, dtype=np.int64)
-    first[key[::-1]] = np.arange(len(key) - 1, -1, -1)
-    order = np.lexsort([np.asarray(col)[first] for col in reversed(columns)])
-    rank = np.empty(n_unique, dtype=np.int64)
-    rank[order] = np.arange(n_unique)
-    inverse = rank[key]
-    return first[order], inverse, np.bincount(inverse, minlength=n_unique)
+    first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)
+    return first, inverse.astype(np.int64), np.bincount(inverse, minlength=n_unique)

@@ -302,3 +302,15 @@ def test_bgnbd_gradient_matches_finite_differences(cdnow_calibration):
             numeric = (weights @ bgnbd.loglik(*(params + step), *data)
                        - weights @ bgnbd.loglik(*(params - step), *data)) / (2 * step[i])
             assert grad[i] == pytest.approx(numeric, rel=1e-5, abs=1e-6)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.one_of(st.lists(st.integers(0, 50), min_size=1, max_size=40),
+                 st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=40)))
+def test_levels_index_every_row_into_its_sorted_distinct_value(values):
+    from clvmodels._math import levels
+
+    x = np.array(values, dtype=float)
+    distinct, index = levels(x)
+    np.testing.assert_array_equal(distinct, np.unique(x))
+    np.testing.assert_array_equal(distinct[index], x)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from . import NUMPY, levels
+from . import NUMPY, dot, levels
 
 
 def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY):
@@ -57,15 +57,14 @@ def total_loglik_grad(r, alpha, a, b, x, t_x, T, weights, x_levels=None, time_le
     w_dead = np.where(repeat, np.where(gap >= 0, 1.0, e) / (1.0 + e), 0.0)
     ww = weights * w_dead
     ll = (counts @ (special.gammaln(r + ux) - special.gammaln(r))
-          + n * (r * np.log(alpha) - special.betaln(a, b)) + weights @ (alive + softplus))
+          + n * (r * np.log(alpha) - special.betaln(a, b)) + dot(weights, alive + softplus))
     d_r = (counts @ (psi(r + ux) - psi(r)) + n * np.log(alpha)
-           - weights @ log_T - ww @ (log_tx - log_T))
+           - dot(weights, log_T) - dot(ww, log_tx - log_T))
     inv_T = inv_t[iT]
-    d_alpha = n * r / alpha - (weights * rx) @ inv_T - (ww * rx) @ (inv_t[itx] - inv_T)
+    d_alpha = n * r / alpha - dot(weights * rx, inv_T) - dot(ww * rx, inv_t[itx] - inv_T)
     psi_abx = counts @ psi(a + b + ux)
     d_a = ww.sum() / a - psi_abx + n * psi(a + b)
-    dead_by_level = np.bincount(ix, weights=ww, minlength=ux.size)
-    d_b = (counts @ psi(b + ux) - dead_by_level @ (1.0 / (b + ux1 - 1))
+    d_b = (counts @ psi(b + ux) - dot(ww, (1.0 / (b + ux1 - 1))[ix])
            - psi_abx - n * psi(b) + n * psi(a + b))
     return float(ll), np.array([d_r, d_alpha, d_a, d_b])
 

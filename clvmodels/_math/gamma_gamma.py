@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from . import NUMPY, levels
+from . import NUMPY, dot, levels
 
 
 def loglik(p, q, v, x, m, xp=NUMPY):
@@ -33,7 +33,7 @@ def sufficient_statistics(x, m, weights=None) -> dict:
     return {
         "x": x, "m": m, "w": w, "wx": w * x, "n": w.sum(),
         "levels": ux, "level_counts": np.bincount(ix, weights=w),
-        "sum_x_log_mx": (w * x) @ (log_m + log_x), "sum_log_m": w @ log_m,
+        "sum_x_log_mx": dot(w * x, log_m + log_x), "sum_log_m": dot(w, log_m),
     }
 
 
@@ -44,13 +44,13 @@ def total_loglik_grad(p, q, v, stats: dict) -> tuple[float, np.ndarray]:
     pu, counts, n = p * stats["levels"], stats["level_counts"], stats["n"]
     vxm = v + stats["x"] * stats["m"]
     log_vxm = np.log(vxm)
-    wx_log, w_log = stats["wx"] @ log_vxm, stats["w"] @ log_vxm
+    wx_log, w_log = dot(stats["wx"], log_vxm), dot(stats["w"], log_vxm)
     ll = (counts @ (special.gammaln(pu + q) - special.gammaln(pu)) + n * (q * np.log(v) - special.gammaln(q))
           + p * stats["sum_x_log_mx"] - stats["sum_log_m"] - p * wx_log - q * w_log)
     psi_puq = psi(pu + q)
     d_p = (counts * stats["levels"]) @ (psi_puq - psi(pu)) + stats["sum_x_log_mx"] - wx_log
     d_q = counts @ psi_puq - n * psi(q) + n * np.log(v) - w_log
-    d_v = n * q / v - (p * stats["wx"] + q * stats["w"]) @ (1.0 / vxm)
+    d_v = n * q / v - dot(p * stats["wx"] + q * stats["w"], 1.0 / vxm)
     return float(ll), np.array([d_p, d_q, d_v])
 
 

@@ -24,7 +24,8 @@ class BetaGeo(MaximumLikelihoodModel):
     Examples
     --------
     >>> import clvmodels
-    >>> rfm = clvmodels.rfm_summary(clvmodels.load_cdnow(), observation_end="1997-09-30",
+    >>> tx = clvmodels.load_cdnow()
+    >>> rfm = clvmodels.rfm_summary(tx[tx.date <= "1997-09-30"], observation_end="1997-09-30",
     ...                             time_unit="W")
     >>> model = clvmodels.BetaGeo().fit(rfm)
     >>> model.params_.round(4).tolist()
@@ -44,9 +45,17 @@ class BetaGeo(MaximumLikelihoodModel):
                 "(they run off to zero); use a longer observation window"
             )
         first, _, counts = unique_rows(x, t_x, T)
-        x, t_x, T = x[first], t_x[first], T[first]
-        time_levels = levels(np.stack([t_x, T]))
-        return (x, t_x, T, levels(x), time_levels, counts.astype(np.float64)), len(rfm)
+        return self._histories(x[first], t_x[first], T[first], counts.astype(np.float64)), len(rfm)
+
+    @staticmethod
+    def _histories(x, t_x, T, weights):
+        return x, t_x, T, levels(x), levels(np.stack([t_x, T])), weights
+
+    def _subsample(self, data, fraction, rng):
+        x, t_x, T, _, _, weights = data
+        kept = rng.binomial(weights.astype(np.int64), fraction).astype(np.float64)
+        rows = kept > 0
+        return self._histories(x[rows], t_x[rows], T[rows], kept[rows]), kept.sum()
 
     def _initial_params(self, data):
         x, _, T, _, _, weights = data

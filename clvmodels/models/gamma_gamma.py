@@ -27,7 +27,8 @@ class GammaGamma(MaximumLikelihoodModel):
     Examples
     --------
     >>> import clvmodels
-    >>> rfm = clvmodels.rfm_summary(clvmodels.load_cdnow(), observation_end="1997-09-30",
+    >>> tx = clvmodels.load_cdnow()
+    >>> rfm = clvmodels.rfm_summary(tx[tx.date <= "1997-09-30"], observation_end="1997-09-30",
     ...                             time_unit="W", amount="amount")
     >>> clvmodels.GammaGamma().fit(rfm).params_.round(2).tolist()
     [6.25, 3.74, 15.44]
@@ -63,6 +64,10 @@ class GammaGamma(MaximumLikelihoodModel):
                     "left out)", x.size, self.n_zero_frequency_)
         # (frequency, monetary value) pairs are nearly all distinct: sufficient statistics instead
         return gamma_gamma.sufficient_statistics(x, m), x.size
+
+    def _subsample(self, stats, fraction, rng):
+        rows = rng.random(stats["x"].size) < fraction
+        return gamma_gamma.sufficient_statistics(stats["x"][rows], stats["m"][rows]), rows.sum()
 
     def _initial_params(self, stats):
         return np.array([1.0, 2.0, max(np.average(stats["m"], weights=stats["w"]), 1e-3)])
