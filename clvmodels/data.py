@@ -280,17 +280,33 @@ def _occasions(tx: Transactions, freq: str):
     """
     period = _period_of_day(tx.day, freq)
     pmin = period.min()
-    key = tx.codes * (int(period.max() - pmin) + 1)
+    span = int(period.max() - pmin) + 1
+    key = tx.codes * span
     key += period
     key -= pmin
-    codes, amount = tx.codes, tx.amount
+    amount = tx.amount
     if not np.all(key[1:] >= key[:-1]):
-        order = np.argsort(key)
-        key, codes, period = key[order], codes[order], period[order]
+        key, order = _sort_with_order(key)
         amount = None if amount is None else amount[order]
     starts = np.flatnonzero(_run_starts(key))
+    occ_key = key[starts]
     occ_amount = None if amount is None else np.add.reduceat(amount, starts)
-    return codes[starts], period[starts], occ_amount
+    return occ_key // span, occ_key % span + pmin, occ_amount
+
+
+def _sort_with_order(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted non-negative keys and the order that sorts them. The row number rides in the low
+    bits of the key where it fits, since a plain sort is several times faster than argsort."""
+    bits = max(int(len(key) - 1).bit_length(), 1)
+    if int(key.max()) >= 1 << (63 - bits):
+        order = np.argsort(key)
+        return key[order], order
+    packed = key << bits
+    packed |= np.arange(len(key))
+    packed.sort()
+    order = packed & ((1 << bits) - 1)
+    packed >>= bits
+    return packed, order
 
 
 def _run_starts(values: np.ndarray) -> np.ndarray:
