@@ -9,13 +9,15 @@ from .exceptions import (
     ModelFormatError,
     NotFittedError,
 )
-from .models import BetaGeo, GammaGamma
+from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
 from .persistence import load
 from .value import customer_value
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BayesianBetaGeo",
+    "BayesianGammaGamma",
     "BetaGeo",
     "ConvergenceError",
     "DataError",

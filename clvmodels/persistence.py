@@ -11,11 +11,14 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import ModelFormatError
-from .models import BetaGeo, GammaGamma
+from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
 
 FORMAT = "clvmodels.model"
 FORMAT_VERSION = 1
 MODELS = {cls.__name__: cls for cls in (BetaGeo, GammaGamma)}
+BAYESIAN_MODELS = {cls.__name__: cls for cls in (BayesianBetaGeo, BayesianGammaGamma)}
+BAYESIAN_SETTINGS = ("priors", "draws", "tune", "chains", "method", "sampler", "target_accept",
+                     "random_state", "init", "advi_iterations")
 
 
 def _number(value: float):
@@ -40,8 +43,8 @@ def model_to_dict(model) -> dict:
     }
 
 
-def model_from_dict(data: dict):
-    """Rebuild a fitted model from :func:`model_to_dict` output; ModelFormatError if it is not one."""
+def check_format(data) -> None:
+    """ModelFormatError unless ``data`` is a clvmodels model of the version this code reads."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ModelFormatError("not a clvmodels model file (its 'format' is not 'clvmodels.model')")
     if data.get("format_version") != FORMAT_VERSION:
@@ -49,9 +52,15 @@ def model_from_dict(data: dict):
             f"model file format version {data.get('format_version')!r} is not supported by this "
             f"clvmodels (it reads version {FORMAT_VERSION}); refit or upgrade clvmodels"
         )
+
+
+def model_from_dict(data: dict):
+    """Rebuild a fitted model from :func:`model_to_dict` output; ModelFormatError if it is not one."""
+    check_format(data)
     cls = MODELS.get(data.get("model"))
     if cls is None:
-        raise ModelFormatError(f"unknown model {data.get('model')!r}; known: {sorted(MODELS)}")
+        known = sorted(MODELS) + sorted(BAYESIAN_MODELS)
+        raise ModelFormatError(f"unknown model {data.get('model')!r}; known: {known}")
     try:
         model = cls(penalizer=data["penalizer"])
         names = list(cls.param_names)
@@ -102,16 +111,70 @@ def write_table_atomic(frame: pd.DataFrame, path) -> None:
         write_atomic(path, lambda tmp: frame.to_csv(tmp))
 
 
+def bayesian_to_dict(model, posterior_file: str) -> dict:
+    model._check_fitted()
+    settings = {k: getattr(model, k) for k in BAYESIAN_SETTINGS}
+    if settings["priors"] is not None:
+        settings["priors"] = {k: list(v) for k, v in settings["priors"].items()}
+    extra = {"n_zero_frequency": model.n_zero_frequency_} if hasattr(model, "n_zero_frequency_") else {}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": type(model).__name__,
+        "settings": settings,
+        "time_unit": model.time_unit_,
+        "n_customers": model.n_customers_,
+        "prior": {k: list(v) for k, v in model.prior_.items()},
+        "posterior_file": posterior_file,
+        **extra,
+    }
+
+
+def bayesian_from_dict(data: dict, folder: str):
+    import arviz as az
+
+    cls = BAYESIAN_MODELS[data["model"]]
+    try:
+        model = cls(**data["settings"])
+        path = os.path.join(folder, os.path.basename(data["posterior_file"]))
+        if not os.path.exists(path):
+            raise ModelFormatError(f"the posterior file {path!r} named in the model file is missing")
+        idata = az.from_netcdf(path)
+        for group in idata.groups():
+            getattr(idata, group).load()  # read it all now: no file left open
+        model.idata_ = idata
+        model.time_unit_ = data["time_unit"]
+        model.n_customers_ = int(data["n_customers"])
+        model.prior_ = {k: tuple(v) for k, v in data["prior"].items()}
+        model.params_ = pd.Series([float(idata.posterior[k].mean()) for k in cls.param_names],
+                                  index=list(cls.param_names))
+        if "n_zero_frequency" in data:
+            model.n_zero_frequency_ = int(data["n_zero_frequency"])
+    except (KeyError, TypeError, ValueError, OSError) as err:
+        raise ModelFormatError(f"the {cls.__name__} model file is incomplete or damaged: {err!r}") from err
+    return model
+
+
 def save(model, path) -> None:
-    """Save a fitted model as JSON."""
-    write_json_atomic(model_to_dict(model), path)
+    """Save a fitted model as JSON; a Bayesian model's posterior goes to ``<name>.nc`` beside it."""
+    if type(model).__name__ in BAYESIAN_MODELS:
+        model._check_fitted()
+        base = os.path.splitext(os.fspath(path))[0] + ".nc"
+        write_atomic(base, lambda tmp: model.idata_.to_netcdf(tmp))
+        write_json_atomic(bayesian_to_dict(model, os.path.basename(base)), path)
+    else:
+        write_json_atomic(model_to_dict(model), path)
 
 
 def load(path):
-    """Load a model saved with ``model.save(path)``; ModelFormatError for anything else."""
+    """Load a model saved with ``model.save(path)``; ModelFormatError for anything else. Only data
+    are read (JSON, netCDF): loading never runs code from the file."""
     try:
         with open(path) as f:
             data = json.load(f)
     except json.JSONDecodeError as err:
         raise ModelFormatError(f"{os.fspath(path)!r} is not a JSON model file: {err}") from err
+    if isinstance(data, dict) and data.get("model") in BAYESIAN_MODELS:
+        check_format(data)
+        return bayesian_from_dict(data, os.path.dirname(os.path.abspath(path)))
     return model_from_dict(data)

@@ -5,11 +5,27 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .data import RFM_COLUMNS, check_rfm, rfm_time_unit, unique_rows
+from .data import RFM_COLUMNS, check_rfm, rfm_time_unit
+from .models.base import CHUNK_ELEMENTS, summarise_draws
 from .units import days_per_unit
 
 DISCOUNTING = ("periodic", "continuous")
 GAUSS_NODES = 32  # Gauss-Legendre nodes for continuous discounting: exact to ~1e-12 here
+
+
+def discount_schedule(horizon: float, discount_rate: float, length: float, discounting: str):
+    """Times ``t_k`` and coefficients ``c_k`` such that the discounted expected purchases are
+    ``sum_k c_k E(t_k)``, with ``E(t)`` the cumulative expected purchases (see customer_value)."""
+    if discounting == "periodic":
+        steps = np.minimum(np.arange(1, int(np.ceil(horizon)) + 1), horizon)  # a last partial period
+        factors = (1 + discount_rate) ** -steps
+        return steps * length, factors - np.r_[factors[1:], 0.0]  # summation by parts
+    end = horizon * length
+    rate = np.log1p(discount_rate) / length  # continuous rate per model time unit
+    nodes, weights = np.polynomial.legendre.leggauss(GAUSS_NODES)
+    taus = (nodes + 1) * end / 2
+    # by parts: integral of e^(-rate t) dE(t) = e^(-rate end) E(end) + rate * integral E(t) e^(-rate t) dt
+    return np.r_[taus, end], np.r_[rate * weights * np.exp(-rate * taus) * end / 2, np.exp(-rate * end)]
 
 
 def customer_value(
@@ -22,7 +38,9 @@ def customer_value(
     period: str = "M",
     discounting: str = "periodic",
     margin: float = 1.0,
-) -> pd.Series:
+    interval: float | None = None,
+    max_draws: int | None = None,
+):
     r"""Discounted expected value of each customer over the next ``horizon`` periods.
 
     ``horizon`` counts periods of length ``period`` (default months of 30.4375 days, whatever the
@@ -40,6 +58,11 @@ def customer_value(
     .. math:: \mathrm{CLV} = \mathrm{margin} \cdot m \int_0^{HL} (1+d)^{-\tau/L}\, dE(\tau)
 
     evaluated by parts with Gauss-Legendre quadrature.
+
+    With Bayesian models the value is computed draw by draw (purchase and spend draws paired),
+    so the posterior of CLV carries the uncertainty of both; the result is its posterior mean,
+    and with ``interval=0.94`` a DataFrame of ``mean``, ``lower``, ``upper`` (equal-tailed).
+    ``max_draws`` thins the posterior. Work is done in chunks of customers, so memory is bounded.
     """
     check_rfm(rfm, RFM_COLUMNS)
     if discounting not in DISCOUNTING:
@@ -51,27 +74,22 @@ def customer_value(
     unit = getattr(purchase_model, "time_unit_", None) or rfm_time_unit(rfm)
     if unit is None:
         raise ValueError("the model and the frame record no time unit: set rfm.attrs['time_unit']")
-    length = days_per_unit(period) / days_per_unit(unit)
+    times, coefficients = discount_schedule(
+        horizon, discount_rate, days_per_unit(period) / days_per_unit(unit), discounting)
 
-    x, t_x, T = (rfm[c].to_numpy(dtype=np.float64) for c in RFM_COLUMNS)
-    first, inverse, _ = unique_rows(x, t_x, T)
-    histories = rfm.iloc[first]
+    purchases, n_histories, inverse = purchase_model._discounted_purchases_draws(
+        rfm, times, coefficients, max_draws)
+    spend = spend_model._spend_draws(rfm, max_draws)
+    draws_p, draws_s = purchases(np.arange(1)).shape[1], spend(np.arange(1)).shape[1]
+    n_draws = min(draws_p, draws_s) if min(draws_p, draws_s) > 1 else max(draws_p, draws_s)
+    if n_histories * draws_p <= CHUNK_ELEMENTS:  # small enough to evaluate every history once
+        table = purchases(np.arange(n_histories))
+        purchases = table.__getitem__
 
-    def purchases(times: np.ndarray) -> np.ndarray:  # unique histories x times
-        return purchase_model.expected_purchases_path(histories, times).to_numpy()
+    def compute(rows):
+        p, s = purchases(inverse[rows]), spend(rows)
+        if p.shape[1] > 1 and s.shape[1] > 1:
+            p, s = p[:, :n_draws], s[:, :n_draws]
+        return margin * s * p
 
-    if discounting == "periodic":
-        steps = np.minimum(np.arange(1, int(np.ceil(horizon)) + 1), horizon)  # a last partial period
-        cumulative = np.hstack([np.zeros((len(first), 1)), purchases(steps * length)])
-        discounted = np.diff(cumulative, axis=1) @ (1 + discount_rate) ** -steps
-    else:
-        end = horizon * length
-        rate = np.log1p(discount_rate) / length  # continuous rate per model time unit
-        nodes, weights = np.polynomial.legendre.leggauss(GAUSS_NODES)
-        taus = (nodes + 1) * end / 2
-        path = purchases(np.r_[taus, end])
-        integral = path[:, :-1] @ (weights * np.exp(-rate * taus)) * end / 2
-        discounted = np.exp(-rate * end) * path[:, -1] + rate * integral
-
-    spend = spend_model.expected_spend(rfm).to_numpy()
-    return pd.Series(margin * spend * discounted[inverse], index=rfm.index, name="clv")
+    return summarise_draws(compute, len(rfm), n_draws, interval, "clv", rfm.index)

@@ -314,3 +314,27 @@ def test_levels_index_every_row_into_its_sorted_distinct_value(values):
     distinct, index = levels(x)
     np.testing.assert_array_equal(distinct, np.unique(x))
     np.testing.assert_array_equal(distinct[index], x)
+
+
+def test_loglik_with_levels_is_the_same_formula(cdnow_calibration):
+    from clvmodels._math import gamma_gamma, levels
+
+    f = cdnow_calibration
+    x, t_x, T = (f[c].to_numpy(float) for c in ["frequency", "recency", "T"])
+    params = (0.3, 5.0, 0.6, 2.0)
+    np.testing.assert_allclose(
+        bgnbd.loglik(*params, x, t_x, T, x_levels=levels(x), time_levels=levels(np.stack([t_x, T]))),
+        bgnbd.loglik(*params, x, t_x, T), rtol=1e-13)
+    repeat = f[f["frequency"] > 0]
+    xr, m = repeat["frequency"].to_numpy(float), repeat["monetary_value"].to_numpy()
+    np.testing.assert_allclose(gamma_gamma.loglik(6.0, 3.0, 15.0, xr, m, x_levels=levels(xr)),
+                               gamma_gamma.loglik(6.0, 3.0, 15.0, xr, m), rtol=1e-13)
+
+
+def test_hypergeometric_fallback_where_scipy_fails():
+    # scipy's hyp2f1 returns inf for the Euler-transformed parameters here (c - A - B = 1 near
+    # z = 1); the untransformed series gives the value: c/(a-1) * (1 - 0.67233 * 19.30836)
+    args = (0.0632084056568283, 0.0625, 0.0632084056568283, 3.0)
+    value = bgnbd.expected_purchases(*args, np.array([0.0]), np.array([0.0]), np.array([0.125]), 100.0)
+    expected = (args[2] + args[3] - 1) / (args[2] - 1) * (1 - 0.6723251162582844 * 19.308361504689884)
+    assert value[0] == pytest.approx(expected, rel=1e-9)

@@ -14,17 +14,29 @@ from scipy import special
 from . import NUMPY, dot, levels
 
 
-def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY):
+def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY, x_levels=None, time_levels=None):
     r"""Log-likelihood of one customer's history (FHL 2005, eq. 6).
 
     .. math::
         L = \frac{B(a, b+x)}{B(a, b)} \frac{\Gamma(r+x)\alpha^r}{\Gamma(r)(\alpha+T)^{r+x}}
           + \delta_{x>0} \frac{B(a+1, b+x-1)}{B(a, b)} \frac{\Gamma(r+x)\alpha^r}{\Gamma(r)(\alpha+t_x)^{r+x}}
+
+    ``xp`` is the array namespace (numpy here, PyTensor in the Bayesian model). With
+    ``x_levels`` (distinct x and each row's index, :func:`clvmodels._math.levels`) and
+    ``time_levels`` (the same for ``[t_x, T]``) the special functions and logarithms run once per
+    distinct value; the result is the same.
     """
-    base = xp.gammaln(r + x) - xp.gammaln(r) + r * xp.log(alpha) - xp.betaln(a, b)
-    alive = xp.betaln(a, b + x) - (r + x) * xp.log(alpha + T)
-    x1 = xp.maximum(x, 1)  # keeps the unused x == 0 branch finite (and its gradient NaN-free)
-    dead = xp.betaln(a + 1, b + x1 - 1) - (r + x) * xp.log(alpha + t_x)
+    ux, ix = (x, slice(None)) if x_levels is None else x_levels
+    if time_levels is None:
+        log_T, log_tx = xp.log(alpha + T), xp.log(alpha + t_x)
+    else:
+        ut, (itx, iT) = time_levels
+        log_t = xp.log(alpha + ut)
+        log_T, log_tx = log_t[iT], log_t[itx]
+    ux1 = xp.maximum(ux, 1)  # keeps the unused x == 0 branch finite (and its gradient NaN-free)
+    base = (xp.gammaln(r + ux) - xp.gammaln(r) + r * xp.log(alpha) - xp.betaln(a, b))[ix]
+    alive = xp.betaln(a, b + ux)[ix] - (r + x) * log_T
+    dead = xp.betaln(a + 1, b + ux1 - 1)[ix] - (r + x) * log_tx
     return base + xp.where(x > 0, xp.logaddexp(alive, dead), alive)
 
 
@@ -93,11 +105,17 @@ def expected_purchases_if_alive(r, alpha, a, b, x, T, t):
     The expression is continuous in ``a`` but 0/0 at a = 1; there ``a`` is moved 1e-8 away.
     """
     a = np.where(np.abs(a - 1.0) < 1e-8, 1.0 + 1e-8, a)
+    r, alpha, a, b, x, T, t = np.broadcast_arrays(r, alpha, a, b, x, T, t)
     z = t / (alpha + T + t)
     c = a + b + x - 1
     log_1mz = np.log1p(-z)
-    f_minus_1 = special.hyp2f1(a + b - 1 - r, a - 1, c, z) - 1.0
-    g = -np.expm1((a - 1) * log_1mz) - np.exp((a - 1) * log_1mz) * f_minus_1
+    f = special.hyp2f1(a + b - 1 - r, a - 1, c, z)
+    failed = ~np.isfinite(f)  # scipy fails near z = 1 when c - A - B is a whole number:
+    if failed.any():  # there the untransformed series is finite, (1-z)^(r+x-a+1) 2F1(r+x, b+x; c; z)
+        i = failed
+        f[i] = np.exp((r[i] + x[i] - a[i] + 1) * log_1mz[i]) * special.hyp2f1(
+            r[i] + x[i], b[i] + x[i], c[i], z[i])
+    g = -np.expm1((a - 1) * log_1mz) - np.exp((a - 1) * log_1mz) * (f - 1.0)
     return c / (a - 1) * g
 
 

@@ -13,14 +13,19 @@ from scipy import special
 from . import NUMPY, dot, levels
 
 
-def loglik(p, q, v, x, m, xp=NUMPY):
+def loglik(p, q, v, x, m, xp=NUMPY, x_levels=None):
     r"""Log-density of the mean spend ``m`` of ``x`` purchases (Fader & Hardie 2013, eq. 4).
 
     .. math:: \frac{\Gamma(px+q)}{\Gamma(px)\Gamma(q)}
               \frac{v^q\, m^{px-1} x^{px}}{(v + x m)^{px+q}}
+
+    ``xp`` is the array namespace; with ``x_levels`` (distinct x and each row's index) the
+    Gamma functions run once per distinct x.
     """
+    ux, ix = (x, slice(None)) if x_levels is None else x_levels
+    pu = p * ux
     px = p * x
-    return (xp.gammaln(px + q) - xp.gammaln(px) - xp.gammaln(q) + q * xp.log(v)
+    return ((xp.gammaln(pu + q) - xp.gammaln(pu))[ix] - xp.gammaln(q) + q * xp.log(v)
             + (px - 1) * xp.log(m) + px * xp.log(x) - (px + q) * xp.log(v + x * m))
 
 
@@ -32,7 +37,7 @@ def sufficient_statistics(x, m, weights=None) -> dict:
     log_m, log_x = np.log(m), np.log(x)
     return {
         "x": x, "m": m, "w": w, "wx": w * x, "n": w.sum(),
-        "levels": ux, "level_counts": np.bincount(ix, weights=w),
+        "levels": ux, "level_index": ix, "level_counts": np.bincount(ix, weights=w),
         "sum_x_log_mx": dot(w * x, log_m + log_x), "sum_log_m": dot(w, log_m),
     }
 

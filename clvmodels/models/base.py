@@ -13,11 +13,61 @@ from ..exceptions import ConvergenceError, DataError, NotFittedError
 from ..units import UNIT_NAMES, days_per_unit
 
 
+CHUNK_ELEMENTS = 4_000_000  # rows x draws evaluated at once: about 32 MB per array
 LBFGS_OPTIONS = {"maxiter": 2000, "ftol": 1e-10, "gtol": 1e-7}
 WARM_START_CUSTOMERS = 20_000  # larger fits start from the estimate on this many customers
 
 
-class MaximumLikelihoodModel:
+class FittedModel:
+    """What every model shares: the not-fitted error, frame checks, horizons, saving."""
+
+    fitted_attribute = "params_"
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, self.fitted_attribute):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet: call .fit(rfm) first, "
+                "or load a saved model with clvmodels.load(path)"
+            )
+
+    def _prepare(self, rfm: pd.DataFrame, columns) -> pd.DataFrame:
+        """Check a frame for prediction: fitted model, valid columns, the same time unit."""
+        self._check_fitted()
+        check_rfm(rfm, columns)
+        unit = rfm_time_unit(rfm)
+        if unit is not None and self.time_unit_ is not None and unit != self.time_unit_:
+            raise DataError(
+                f"the model was fitted in {UNIT_NAMES[self.time_unit_]} but this frame is in "
+                f"{UNIT_NAMES[unit]}; rebuild the frame with time_unit={self.time_unit_!r}"
+            )
+        return rfm
+
+    def _horizon(self, t, rfm: pd.DataFrame | None = None) -> np.ndarray | float:
+        """A horizon in the model's time unit: a number, array, Series aligned to ``rfm``, or a
+        ``pd.Timedelta`` (converted with the model's unit)."""
+        if isinstance(t, (pd.Timedelta, np.timedelta64)):
+            if self.time_unit_ is None:
+                raise ValueError("this model has no time unit, so give the horizon as a number")
+            t = pd.Timedelta(t) / pd.Timedelta(days=days_per_unit(self.time_unit_))
+        if isinstance(t, pd.Series) and rfm is not None:
+            missing = ~rfm.index.isin(t.index)
+            if missing.any():
+                raise DataError(f"the horizon Series has no value for {int(missing.sum())} customer(s)")
+            t = t.reindex(rfm.index)
+        value = np.asarray(t, dtype=np.float64)
+        if not np.all(np.isfinite(value)) or np.any(value < 0):
+            raise ValueError("the horizon t must be finite and >= 0")
+        return value
+
+    def save(self, path) -> None:
+        """Save the fitted model as format-versioned plain data (JSON; a posterior goes to a netCDF
+        file beside it); read it back with clvmodels.load."""
+        from ..persistence import save
+
+        save(self, path)
+
+
+class MaximumLikelihoodModel(FittedModel):
     """Base of the maximum-likelihood models.
 
     Subclasses define ``param_names``, ``_data(rfm)`` (what the likelihood needs, compressed to
@@ -129,13 +179,6 @@ class MaximumLikelihoodModel:
         return pd.DataFrame(cov, index=names, columns=names)
 
     # -- reporting -----------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "params_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet: call .fit(rfm) first, "
-                "or load a saved model with clvmodels.load(path)"
-            )
-
     @property
     def standard_errors_(self) -> pd.Series:
         self._check_fitted()
@@ -165,38 +208,28 @@ class MaximumLikelihoodModel:
         return (f"{name}({params}; fitted on {self.n_customers_} customers in {unit}, "
                 f"log-likelihood {self.log_likelihood_:.2f})")
 
-    def save(self, path) -> None:
-        """Save the fitted model as JSON (format-versioned plain data); read it with clvmodels.load."""
-        from ..persistence import save
 
-        save(self, path)
-
-    # -- prediction helpers ------------------------------------------------------------------------
-    def _prepare(self, rfm: pd.DataFrame, columns) -> pd.DataFrame:
-        """Check a frame for prediction: fitted model, valid columns, the same time unit."""
-        self._check_fitted()
-        check_rfm(rfm, columns)
-        unit = rfm_time_unit(rfm)
-        if unit is not None and self.time_unit_ is not None and unit != self.time_unit_:
-            raise DataError(
-                f"the model was fitted in {UNIT_NAMES[self.time_unit_]} but this frame is in "
-                f"{UNIT_NAMES[unit]}; rebuild the frame with time_unit={self.time_unit_!r}"
-            )
-        return rfm
-
-    def _horizon(self, t, rfm: pd.DataFrame | None = None) -> np.ndarray | float:
-        """A horizon in the model's time unit: a number, array, Series aligned to ``rfm``, or a
-        ``pd.Timedelta`` (converted with the model's unit)."""
-        if isinstance(t, (pd.Timedelta, np.timedelta64)):
-            if self.time_unit_ is None:
-                raise ValueError("this model has no time unit, so give the horizon as a number")
-            t = pd.Timedelta(t) / pd.Timedelta(days=days_per_unit(self.time_unit_))
-        if isinstance(t, pd.Series) and rfm is not None:
-            missing = ~rfm.index.isin(t.index)
-            if missing.any():
-                raise DataError(f"the horizon Series has no value for {int(missing.sum())} customer(s)")
-            t = t.reindex(rfm.index)
-        value = np.asarray(t, dtype=np.float64)
-        if not np.all(np.isfinite(value)) or np.any(value < 0):
-            raise ValueError("the horizon t must be finite and >= 0")
-        return value
+def summarise_draws(compute, n_rows: int, n_draws: int, interval, name: str, index,
+                    expand=None, return_draws: bool = False):
+    """Posterior mean (and equal-tailed interval) of ``compute(rows) -> (len(rows), n_draws)``,
+    evaluated in chunks of rows; ``expand`` maps customers to rows (unique histories)."""
+    if return_draws:
+        rows = np.arange(n_rows) if expand is None else expand
+        if len(rows) > 10_000:
+            raise ValueError("return_draws is for small sets (<= 10,000 customers): pass a subset")
+        return pd.DataFrame(compute(rows), index=index)
+    if interval is not None and not 0 < interval < 1:
+        raise ValueError(f"interval must be a probability mass in (0, 1), not {interval!r}")
+    chunk = max(1, CHUNK_ELEMENTS // max(n_draws, 1))
+    out = np.empty((n_rows, 1 if interval is None else 3))
+    for start in range(0, n_rows, chunk):
+        rows = np.arange(start, min(start + chunk, n_rows))
+        values = compute(rows)
+        out[rows, 0] = values.mean(axis=1)
+        if interval is not None:
+            out[rows, 1:] = np.quantile(values, [(1 - interval) / 2, (1 + interval) / 2], axis=1).T
+    if expand is not None:
+        out = out[expand]
+    if interval is None:
+        return pd.Series(out[:, 0], index=index, name=name)
+    return pd.DataFrame(out, index=index, columns=["mean", "lower", "upper"])

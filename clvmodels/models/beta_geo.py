@@ -15,6 +15,29 @@ def rfm_arrays(rfm: pd.DataFrame, columns=RFM_COLUMNS) -> list[np.ndarray]:
     return [rfm[c].to_numpy(dtype=np.float64) for c in columns]
 
 
+def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients):
+    """Per-draw ``sum_k coefficients[k] * E[purchases by times[k] | history]``.
+
+    ``params`` are the four parameters as row vectors of draws (shape (1, D); one draw for a
+    maximum-likelihood fit). Returns ``(compute, n_histories, inverse)``: ``compute(rows)`` gives
+    the (len(rows), D) values for rows of unique histories, ``inverse`` maps customers to them.
+    The hypergeometric part runs once per distinct (frequency, T) pair, draw and time.
+    """
+    x, t_x, T = rfm_arrays(rfm)
+    first, inverse, _ = unique_rows(x, t_x, T)
+    x, t_x, T = x[first][:, None], t_x[first][:, None], T[first][:, None]
+    pairs, pair_of, _ = unique_rows(x[:, 0], T[:, 0])
+    if_alive = bgnbd.expected_purchases_if_alive(
+        *(p[..., None] for p in params), x[pairs, :, None], T[pairs, :, None],
+        np.asarray(times, dtype=float)[None, None, :])
+    factor = if_alive @ np.asarray(coefficients, dtype=float)  # (pairs, draws)
+
+    def compute(rows):
+        return factor[pair_of[rows]] * bgnbd.probability_alive(*params, x[rows], t_x[rows], T[rows])
+
+    return compute, len(first), inverse
+
+
 class BetaGeo(MaximumLikelihoodModel):
     """BG/NBD model (Fader, Hardie & Lee 2005) of repeat purchases and dropout.
 
@@ -111,6 +134,11 @@ class BetaGeo(MaximumLikelihoodModel):
         """Expected purchases by ``t`` of a customer just acquired (FHL 2005, eq. 9)."""
         self._check_fitted()
         return bgnbd.expected_purchases_new(*self.params_.to_numpy(), self._horizon(t))
+
+    def _discounted_purchases_draws(self, rfm, times, coefficients, max_draws=None):
+        self._prepare(rfm, RFM_COLUMNS)
+        params = [np.array([[v]]) for v in self.params_.to_numpy()]
+        return discounted_purchases_draws(rfm, params, times, coefficients)
 
     def probability_of_purchases(self, n, t):
         """P(X(t) = n): probability that a customer just acquired makes ``n`` repeat purchases by

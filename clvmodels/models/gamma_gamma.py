@@ -18,6 +18,24 @@ SPEND_COLUMNS = ("frequency", "monetary_value")
 CORRELATION_WARNING = 0.3  # |Pearson r| of frequency and monetary value above which we warn
 
 
+def spend_draws(rfm: pd.DataFrame, params):
+    """Per-draw expected spend: ``compute(rows)`` gives (len(rows), D) values for ``params`` as
+    row vectors of D draws; customers with frequency 0 get the population mean p v / (q - 1)."""
+    x = rfm["frequency"].to_numpy(dtype=np.float64)[:, None]
+    m = np.where(x > 0, rfm["monetary_value"].to_numpy(dtype=np.float64)[:, None], 0.0)
+    if np.any(x == 0) and np.any(params[1] <= 1):
+        raise DataError(
+            "q <= 1 (in the estimate or in some posterior draws): the population mean spend is "
+            "infinite, so customers with frequency 0 have no expected spend; predict only "
+            "customers with frequency > 0"
+        )
+
+    def compute(rows):
+        return gamma_gamma.expected_spend(*params, x[rows], m[rows])
+
+    return compute
+
+
 class GammaGamma(MaximumLikelihoodModel):
     """Gamma-Gamma model of spend per purchase (Colombo & Jiang 1999; Fader & Hardie 2013).
 
@@ -78,14 +96,9 @@ class GammaGamma(MaximumLikelihoodModel):
     def expected_spend(self, rfm: pd.DataFrame) -> pd.Series:
         """Expected value of each customer's future purchases, shrunk toward the population mean
         (Fader & Hardie 2013, eq. 5); the population mean for customers with frequency 0."""
+        values = self._spend_draws(rfm)(np.arange(len(rfm)))[:, 0]
+        return pd.Series(values, index=rfm.index, name="expected_spend")
+
+    def _spend_draws(self, rfm, max_draws=None):
         self._prepare(rfm, SPEND_COLUMNS)
-        p, q, v = self.params_.to_numpy()
-        x = rfm["frequency"].to_numpy(dtype=np.float64)
-        m = np.where(x > 0, rfm["monetary_value"].to_numpy(dtype=np.float64), 0.0)
-        if q <= 1 and np.any(x == 0):
-            raise DataError(
-                f"q = {q:.3g} <= 1: the population mean spend is infinite, so customers with "
-                "frequency 0 have no expected spend; predict only customers with frequency > 0"
-            )
-        return pd.Series(gamma_gamma.expected_spend(p, q, v, x, m), index=rfm.index,
-                         name="expected_spend")
+        return spend_draws(rfm, [np.array([[v]]) for v in self.params_.to_numpy()])
