@@ -1,0 +1,184 @@
+"""Bayesian BG/NBD: clvmodels against PyMC-Marketing, and the 1M-customer pipeline.
+
+Peer comparison: CDNOW (2,357 customers) and the same data repeated 10 times with new ids
+(23,570), NUTS with 4 chains x 1000 draws x 1000 tune; wall time of the whole fit (model build,
+compilation, sampling), each fit in its own process. PyMC-Marketing runs from its own virtual
+environment (its pins may clash with ours):
+
+    python3 -m venv .venv-peer && .venv-peer/bin/pip install "pymc-marketing==0.19.2"
+    .venv/bin/python benchmarks/bayesian.py peer --peer-python .venv-peer/bin/python
+
+Scale: simulated customers, Bayesian BG/NBD + Gamma-Gamma, then 12-month CLV with a 94 % interval
+for every customer; times per step, peak memory, convergence:
+
+    .venv/bin/python benchmarks/bayesian.py scale --customers 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cdnow_rfm(repeat: int):
+    """The CDNOW weeks 1-39 frame, repeated with new ids; returns a pandas frame."""
+    import pandas as pd
+
+    import clvmodels
+
+    tx = clvmodels.load_cdnow()
+    tx = tx[tx["date"] <= "1997-09-30"]
+    rfm = clvmodels.rfm_summary(tx, observation_end="1997-09-30", time_unit="W", amount="amount")
+    frames = [rfm.reset_index(drop=True) for _ in range(repeat)]
+    out = pd.concat(frames, ignore_index=True)
+    out.index.name = "customer_id"
+    out.attrs = rfm.attrs
+    return out
+
+
+def fit_ours(path: str, draws: int, tune: int, chains: int) -> dict:
+    import pandas as pd
+
+    import clvmodels
+
+    rfm = pd.read_csv(path, index_col="customer_id")
+    rfm.attrs["time_unit"] = "W"
+    t = time.perf_counter()
+    model = clvmodels.BayesianBetaGeo(draws=draws, tune=tune, chains=chains, random_state=1)
+    model.fit(rfm)
+    seconds = time.perf_counter() - t
+    summary = model.summary()
+    return {"seconds": seconds, "r_hat_max": float(summary["r_hat"].max()),
+            "ess_bulk_min": float(summary["ess_bulk"].min()),
+            "means": summary["mean"].round(4).to_dict()}
+
+
+def fit_peer(path: str, draws: int, tune: int, chains: int) -> dict:
+    import arviz as az
+    import pandas as pd
+    from pymc_marketing.clv import BetaGeoModel
+
+    rfm = pd.read_csv(path)
+    t = time.perf_counter()
+    model = BetaGeoModel(data=rfm[["customer_id", "frequency", "recency", "T"]])
+    model.fit(draws=draws, tune=tune, chains=chains, random_seed=1, progressbar=False)
+    seconds = time.perf_counter() - t
+    summary = az.summary(model.idata, var_names=["r", "alpha", "a", "b"])
+    return {"seconds": seconds, "r_hat_max": float(summary["r_hat"].max()),
+            "ess_bulk_min": float(summary["ess_bulk"].min()),
+            "means": summary["mean"].round(4).to_dict()}
+
+
+def child(args) -> None:
+    warnings.simplefilter("ignore")
+    runner = {"ours": fit_ours, "peer": fit_peer}[args.library]
+    result = runner(args.path, args.draws, args.tune, args.chains)
+    result["peak_rss_mib"] = peak_rss_mib()
+    print(json.dumps(result))
+
+
+def peer(args) -> None:
+    python_for = {"clvmodels": sys.executable, "PyMC-Marketing": args.peer_python}
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for repeat in args.repeats:
+            path = os.path.join(folder, f"cdnow_x{repeat}.csv")
+            cdnow_rfm(repeat).to_csv(path)
+            for name, python in python_for.items():
+                library = "ours" if name == "clvmodels" else "peer"
+                out = subprocess.run(
+                    [python, __file__, "child", library, path, "--draws", str(args.draws),
+                     "--tune", str(args.tune), "--chains", str(args.chains)],
+                    capture_output=True, text=True, cwd=os.path.dirname(HERE),
+                )
+                if out.returncode:
+                    raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
+                result = json.loads(out.stdout.strip().splitlines()[-1])
+                rows.append((2357 * repeat, name, result))
+                print(f"{2357 * repeat:>7,} customers  {name:15s} {result['seconds']:7.1f} s  "
+                      f"peak {result['peak_rss_mib']:,.0f} MiB  r_hat <= {result['r_hat_max']:.3f}  "
+                      f"ESS >= {result['ess_bulk_min']:.0f}  {result['means']}", flush=True)
+    print("\n| customers | clvmodels (s) | PyMC-Marketing (s) | ratio |\n| --- | --- | --- | --- |")
+    for n in sorted({r[0] for r in rows}):
+        ours = next(r[2]["seconds"] for r in rows if r[0] == n and r[1] == "clvmodels")
+        theirs = next(r[2]["seconds"] for r in rows if r[0] == n and r[1] == "PyMC-Marketing")
+        print(f"| {n:,} | {ours:.1f} | {theirs:.1f} | {theirs / ours:.1f}x |")
+
+
+def scale(args) -> None:
+    warnings.simplefilter("ignore")
+    import clvmodels
+
+    steps = {}
+    t = time.perf_counter()
+    tx = clvmodels.simulate_transactions(args.customers, seed=args.seed)
+    rfm = clvmodels.rfm_summary(tx, amount="amount", time_unit="W",
+                                observation_end=tx.attrs["observation_end"])
+    del tx
+    steps["simulate + rfm"] = time.perf_counter() - t
+    settings = dict(draws=args.draws, tune=args.tune, chains=args.chains, random_state=1)
+    t = time.perf_counter()
+    bg = clvmodels.BayesianBetaGeo(**settings).fit(rfm)
+    steps["BG/NBD NUTS"] = time.perf_counter() - t
+    t = time.perf_counter()
+    gg = clvmodels.BayesianGammaGamma(**settings).fit(rfm)
+    steps["Gamma-Gamma NUTS"] = time.perf_counter() - t
+    t = time.perf_counter()
+    clv = clvmodels.customer_value(bg, gg, rfm, horizon=12, discount_rate=0.01, interval=0.94,
+                                   max_draws=args.clv_draws)
+    steps["CLV 94% interval"] = time.perf_counter() - t
+    total = sum(v for k, v in steps.items() if k != "simulate + rfm")
+    print(f"{args.customers:,} customers; NUTS {args.chains} chains x {args.draws} draws x "
+          f"{args.tune} tune; CLV over {args.clv_draws} posterior draws\n")
+    print("| step | seconds |\n| --- | --- |")
+    for k, v in steps.items():
+        print(f"| {k} | {v:.1f} |")
+    print(f"| fits + CLV | {total:.1f} |")
+    print(f"| peak RSS (MiB) | {peak_rss_mib():,.0f} |\n")
+    for model in (bg, gg):
+        s = model.summary()
+        print(f"{type(model).__name__}: r_hat <= {s['r_hat'].max():.3f}, bulk ESS >= "
+              f"{s['ess_bulk'].min():.0f}; means {s['mean'].round(4).to_dict()}")
+    print(f"total CLV {clv['mean'].sum():,.0f} (94% interval per customer; median width "
+          f"{(clv['upper'] - clv['lower']).median():.2f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("peer")
+    p.add_argument("--peer-python", default=".venv-peer/bin/python")
+    p.add_argument("--repeats", type=int, nargs="+", default=[1, 10])
+    p.set_defaults(run=peer)
+    s = sub.add_parser("scale")
+    s.add_argument("--customers", type=int, default=1_000_000)
+    s.add_argument("--seed", type=int, default=2026)
+    s.add_argument("--clv-draws", type=int, default=500)
+    s.set_defaults(run=scale)
+    c = sub.add_parser("child")
+    c.add_argument("library")
+    c.add_argument("path")
+    c.set_defaults(run=child)
+    for q in (p, s, c):
+        q.add_argument("--draws", type=int, default=1000)
+        q.add_argument("--tune", type=int, default=1000)
+        q.add_argument("--chains", type=int, default=4)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
