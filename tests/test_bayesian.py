@@ -1,6 +1,5 @@
 """Bayesian BG/NBD and Gamma-Gamma. The NUTS fits are marked slow (they still run in CI)."""
 
-import warnings
 
 import numpy as np
 import pandas as pd

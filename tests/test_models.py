@@ -338,3 +338,11 @@ def test_hypergeometric_fallback_where_scipy_fails():
     value = bgnbd.expected_purchases(*args, np.array([0.0]), np.array([0.0]), np.array([0.125]), 100.0)
     expected = (args[2] + args[3] - 1) / (args[2] - 1) * (1 - 0.6723251162582844 * 19.308361504689884)
     assert value[0] == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_plus_b_equal_to_one_is_continuous():
+    # x = 0 and a + b = 1 make c = a + b + x - 1 = 0 (found by hypothesis: a=0.95, b=0.05)
+    args = (np.array([0.0]), np.array([0.0]), np.array([1.0]), 10.0)
+    at_one = bgnbd.expected_purchases(1.0, 1.0, 0.95, 0.05, *args)
+    near = bgnbd.expected_purchases(1.0, 1.0, 0.95, 0.05 + 1e-5, *args)
+    assert np.isfinite(at_one).all() and at_one == pytest.approx(near, rel=1e-3)

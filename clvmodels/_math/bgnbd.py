@@ -102,9 +102,11 @@ def expected_purchases_if_alive(r, alpha, a, b, x, T, t):
     {}_2F_1(r+x, b+x; a+b+x-1; z)]`, z = t / (alpha+T+t), via Euler's transformation
     :math:`(1-z)^{r+x} {}_2F_1(r+x, b+x; c; z) = (1-z)^{a-1} {}_2F_1(a+b-1-r, a-1; c; z)`.
 
-    The expression is continuous in ``a`` but 0/0 at a = 1; there ``a`` is moved 1e-8 away.
+    The expression is continuous in ``a`` and ``b`` but 0/0 at a = 1 and 0 * inf at
+    a + b + x = 1; there ``a`` or ``b`` is moved 1e-8 away.
     """
     a = np.where(np.abs(a - 1.0) < 1e-8, 1.0 + 1e-8, a)
+    b = np.where(np.abs(a + b + x - 1.0) < 1e-8, b + 2e-8, b)  # c = 0 (x = 0, a + b = 1): likewise
     r, alpha, a, b, x, T, t = np.broadcast_arrays(r, alpha, a, b, x, T, t)
     z = t / (alpha + T + t)
     c = a + b + x - 1

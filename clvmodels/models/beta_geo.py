@@ -16,7 +16,8 @@ def rfm_arrays(rfm: pd.DataFrame, columns=RFM_COLUMNS) -> list[np.ndarray]:
 
 
 def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients):
-    """Per-draw ``sum_k coefficients[k] * E[purchases by times[k] | history]``.
+    """Per-draw ``sum_k coefficients[k] * E[purchases by times[k] | history]`` (a matrix of
+    coefficients gives one column per coefficient column).
 
     ``params`` are the four parameters as row vectors of draws (shape (1, D); one draw for a
     maximum-likelihood fit). Returns ``(compute, n_histories, inverse)``: ``compute(rows)`` gives
@@ -30,10 +31,12 @@ def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients):
     if_alive = bgnbd.expected_purchases_if_alive(
         *(p[..., None] for p in params), x[pairs, :, None], T[pairs, :, None],
         np.asarray(times, dtype=float)[None, None, :])
-    factor = if_alive @ np.asarray(coefficients, dtype=float)  # (pairs, draws)
+    factor = if_alive @ np.asarray(coefficients, dtype=float)  # (pairs, draws[, columns])
 
     def compute(rows):
-        return factor[pair_of[rows]] * bgnbd.probability_alive(*params, x[rows], t_x[rows], T[rows])
+        alive = bgnbd.probability_alive(*params, x[rows], t_x[rows], T[rows])
+        values = factor[pair_of[rows]]
+        return values * (alive if values.ndim == 2 else alive[..., None])
 
     return compute, len(first), inverse
 
@@ -112,18 +115,12 @@ class BetaGeo(MaximumLikelihoodModel):
 
     def expected_purchases_path(self, rfm: pd.DataFrame, times) -> pd.DataFrame:
         """Cumulative expected purchases of each customer at several horizons ``times``: one column
-        per horizon. The history is compressed once; the hypergeometric part, which depends on
-        (frequency, T) alone, runs once per distinct pair."""
-        self._prepare(rfm, RFM_COLUMNS)
+        per horizon, evaluated once per unique history (the hypergeometric part once per
+        distinct (frequency, T) pair)."""
         times = np.atleast_1d(self._horizon(times))
-        params = self.params_.to_numpy()
-        x, t_x, T = rfm_arrays(rfm)
-        first, inverse, _ = unique_rows(x, t_x, T)
-        x, t_x, T = x[first], t_x[first], T[first]
-        pairs, pair_of, _ = unique_rows(x, T)
-        if_alive = bgnbd.expected_purchases_if_alive(
-            *params, x[pairs, None], T[pairs, None], times[None, :])
-        values = if_alive[pair_of] * bgnbd.probability_alive(*params, x, t_x, T)[:, None]
+        compute, n_histories, inverse = self._discounted_purchases_draws(
+            rfm, times, np.eye(len(times)))
+        values = compute(np.arange(n_histories))[:, 0, :]  # the one "draw" of an estimate
         return pd.DataFrame(values[inverse], index=rfm.index, columns=times)
 
     def probability_alive(self, rfm: pd.DataFrame) -> pd.Series:
