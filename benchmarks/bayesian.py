@@ -129,7 +129,8 @@ def scale(args) -> None:
                                 observation_end=tx.attrs["observation_end"])
     del tx
     steps["simulate + rfm"] = time.perf_counter() - t
-    settings = dict(draws=args.draws, tune=args.tune, chains=args.chains, random_state=1)
+    settings = dict(draws=args.draws, tune=args.tune, chains=args.chains, random_state=1,
+                    sampler=args.sampler)
     t = time.perf_counter()
     bg = clvmodels.BayesianBetaGeo(**settings).fit(rfm)
     steps["BG/NBD NUTS"] = time.perf_counter() - t
@@ -141,7 +142,7 @@ def scale(args) -> None:
                                    max_draws=args.clv_draws)
     steps["CLV 94% interval"] = time.perf_counter() - t
     total = sum(v for k, v in steps.items() if k != "simulate + rfm")
-    print(f"{args.customers:,} customers; NUTS {args.chains} chains x {args.draws} draws x "
+    print(f"{args.customers:,} customers; NUTS ({args.sampler}) {args.chains} chains x {args.draws} draws x "
           f"{args.tune} tune; CLV over {args.clv_draws} posterior draws\n")
     print("| step | seconds |\n| --- | --- |")
     for k, v in steps.items():
@@ -167,6 +168,7 @@ def main() -> None:
     s.add_argument("--customers", type=int, default=1_000_000)
     s.add_argument("--seed", type=int, default=2026)
     s.add_argument("--clv-draws", type=int, default=500)
+    s.add_argument("--sampler", default="pymc", choices=["pymc", "nutpie", "numpyro"])
     s.set_defaults(run=scale)
     c = sub.add_parser("child")
     c.add_argument("library")

@@ -1,0 +1,285 @@
+"""The heuristic CLV formulas that marketers use, exactly as written in practitioner guides.
+
+Each formula is a plain function of its inputs (numbers or numpy arrays), named and documented
+with the formula; see ``HEURISTICS.md`` of the project for the sources. ``measure_inputs`` and
+``retention_table`` measure the inputs of these formulas from a transaction log.
+
+The worked coffee-chain case (averages over five customers):
+
+>>> from clvmodels import heuristics as h
+>>> s, c, a, t, r, p, i = 5.90, 4.2, 24.30, 20, 0.75, 0.213, 0.10
+>>> simple = h.simple_ltv(a, t)
+>>> custom = h.custom_ltv(s, c, p, t)
+>>> traditional = h.traditional_ltv(p * simple, r, i)
+>>> [round(v, 2) for v in (simple, custom, traditional, h.average_ltv(simple, custom, traditional))]
+[25272.0, 5489.27, 11534.86, 14098.71]
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from .data import _period_of_day, _period_start_day, clean_transactions
+from .exceptions import DataError
+from .units import UNIT_NAMES, check_unit
+
+__all__ = [
+    "average_order_value", "purchase_frequency", "customer_value_per_period",
+    "repeat_customer_rate", "retention_rate", "churn_rate", "arpu", "lifespan_from_churn",
+    "simple_ltv", "custom_ltv", "traditional_ltv", "average_ltv", "arpu_churn_ltv",
+    "aov_frequency_lifespan_ltv", "ltv_cac_ratio", "rfm_scores", "rfm_segment_names",
+    "hiatus_inactive", "retention_table", "measure_inputs", "LogInputs",
+]
+
+
+def _positive(value, name: str):
+    value = np.asarray(value, dtype=np.float64)
+    if np.any(value <= 0):
+        raise ValueError(f"{name} must be > 0")
+    return value
+
+
+def _scalar(value):
+    return float(value) if np.ndim(value) == 0 else value
+
+
+# ---------------------------------------------------------------------------------------------
+# per-period averages: the building blocks
+
+
+def average_order_value(revenue, orders):
+    """AOV = total revenue / number of orders."""
+    return _scalar(np.asarray(revenue, dtype=np.float64) / _positive(orders, "orders"))
+
+
+def purchase_frequency(orders, customers):
+    """Purchase frequency = number of orders in a period / unique customers in that period."""
+    return _scalar(np.asarray(orders, dtype=np.float64) / _positive(customers, "customers"))
+
+
+def customer_value_per_period(aov, frequency):
+    """Customer value (per period) = purchase frequency x AOV."""
+    return _scalar(np.asarray(frequency, dtype=np.float64) * np.asarray(aov, dtype=np.float64))
+
+
+def repeat_customer_rate(repeat_customers, customers):
+    """Repeat customer rate = customers with more than one purchase / unique customers."""
+    return _scalar(np.asarray(repeat_customers, dtype=np.float64) / _positive(customers, "customers"))
+
+
+def retention_rate(customers_start, customers_end, customers_new):
+    """Retention rate = (E - N) / S as a fraction (x 100 for the percentage), with S customers at
+    the start of the period, E at its end and N acquired during it.
+
+    >>> retention_rate(200, 180, 30)
+    0.75
+    """
+    start = _positive(customers_start, "customers_start")
+    return _scalar((np.asarray(customers_end, dtype=np.float64) - customers_new) / start)
+
+
+def churn_rate(retention):
+    """Churn rate = 1 - retention rate (fractions)."""
+    return _scalar(1.0 - np.asarray(retention, dtype=np.float64))
+
+
+def arpu(revenue, months):
+    """ARPU: revenue from each customer / months as a customer, averaged over customers."""
+    return float(np.mean(np.asarray(revenue, dtype=np.float64) / _positive(months, "months")))
+
+
+def lifespan_from_churn(churn):
+    """Average customer lifespan, in periods, implied by a constant churn rate per period:
+    1 / churn (the mean of the geometric number of periods a customer stays)."""
+    return _scalar(1.0 / _positive(churn, "churn rate"))
+
+
+# ---------------------------------------------------------------------------------------------
+# the LTV formulas
+
+
+def simple_ltv(weekly_spend, lifespan_years, weeks_per_year=52):
+    """Simple LTV = a x 52 x t: average spend per week a, lifespan t in years."""
+    return _scalar(np.asarray(weekly_spend, dtype=np.float64) * weeks_per_year * lifespan_years)
+
+
+def custom_ltv(spend_per_visit, visits_per_week, margin, lifespan_years, weeks_per_year=52):
+    """Custom LTV = t x (52 x s x c x p): spend per visit s, visits per week c, margin p."""
+    s, c = np.asarray(spend_per_visit, dtype=np.float64), np.asarray(visits_per_week, dtype=np.float64)
+    return _scalar(lifespan_years * (weeks_per_year * s * c * margin))
+
+
+def traditional_ltv(lifetime_margin, retention_rate, discount_rate):
+    """Traditional LTV = m x r / (1 + i - r): lifetime gross margin m, retention r, discount i.
+
+    ``m x r / (1 + i - r)`` is the sum over periods k >= 1 of ``m r^k / (1 + i)^k``."""
+    r = np.asarray(retention_rate, dtype=np.float64)
+    if np.any((r < 0) | (r > 1)):
+        raise ValueError("retention_rate must be a fraction in [0, 1]")
+    denominator = _positive(1.0 + np.asarray(discount_rate, dtype=np.float64) - r,
+                            "1 + discount_rate - retention_rate")
+    return _scalar(np.asarray(lifetime_margin, dtype=np.float64) * r / denominator)
+
+
+def average_ltv(*ltvs):
+    """Average LTV = (Simple LTV + Custom LTV + Traditional LTV) / 3 (any number of LTVs)."""
+    if not ltvs:
+        raise ValueError("give at least one LTV to average")
+    return _scalar(np.mean(np.asarray(ltvs, dtype=np.float64), axis=0))
+
+
+def arpu_churn_ltv(arpu, churn_rate, margin=1.0):
+    """Subscription LTV = ARPU / churn rate x gross margin (monthly ARPU, monthly churn)."""
+    return _scalar(np.asarray(arpu, dtype=np.float64) * margin / _positive(churn_rate, "churn_rate"))
+
+
+def aov_frequency_lifespan_ltv(aov, frequency, lifespan):
+    """The "simplest" LTV = AOV x purchase frequency x lifespan (frequency per period, lifespan in
+    periods)."""
+    return _scalar(np.asarray(aov, dtype=np.float64) * frequency * lifespan)
+
+
+def ltv_cac_ratio(ltv, cac):
+    """LTV : CAC; guides ask for at least 3 for a healthy subscription business."""
+    return _scalar(np.asarray(ltv, dtype=np.float64) / _positive(cac, "cac"))
+
+
+# ---------------------------------------------------------------------------------------------
+# segmentation
+
+SEGMENTS = (  # (name, recency scores, frequency-monetary scores); first match wins
+    ("champions", (4, 5), (4, 5)),
+    ("loyal", (3, 5), (3, 5)),
+    ("new or promising", (4, 5), (1, 2)),
+    ("at risk", (1, 2), (3, 5)),
+    ("needs attention", (3, 3), (1, 2)),
+    ("hibernating", (1, 2), (1, 2)),
+)
+
+
+def rfm_scores(rfm: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
+    """Quintile scores 1..``bins`` per dimension (5 best): R from the time since the last purchase
+    (``T - recency``, shorter is better), F from ``frequency``, M from ``monetary_value``.
+    Tied values share a score (average percentile ranks cut in equal bins)."""
+    def score(values):
+        ranks = pd.Series(values, index=rfm.index).rank(method="average", pct=True)
+        return np.ceil(ranks * bins).clip(1, bins).astype(int)
+
+    return pd.DataFrame({
+        "R": score(-(rfm["T"] - rfm["recency"])),
+        "F": score(rfm["frequency"]),
+        "M": score(rfm["monetary_value"]) if "monetary_value" in rfm else 1,
+    }, index=rfm.index)
+
+
+def rfm_segment_names(scores: pd.DataFrame) -> pd.Series:
+    """Named segments from R and the mean of F and M (see ``SEGMENTS``)."""
+    fm = np.round((scores["F"] + scores["M"]) / 2)
+    names = np.full(len(scores), "others", dtype=object)
+    for name, (r_lo, r_hi), (fm_lo, fm_hi) in reversed(SEGMENTS):
+        hit = scores["R"].between(r_lo, r_hi) & fm.between(fm_lo, fm_hi)
+        names[hit.to_numpy()] = name
+    return pd.Series(names, index=scores.index, name="segment")
+
+
+def hiatus_inactive(recency, T, hiatus):
+    """Hiatus rule: a customer is inactive when the time since the last purchase, ``T - recency``,
+    exceeds ``hiatus`` (all in one time unit)."""
+    return np.asarray(T, dtype=np.float64) - np.asarray(recency, dtype=np.float64) > hiatus
+
+
+# ---------------------------------------------------------------------------------------------
+# the inputs of the formulas, measured from a transaction log
+
+
+def _active_periods(transactions, period, customer, date, amount):
+    """Checked log, the period ordinal of each transaction, and each customer's first period."""
+    check_unit(period)
+    tx = clean_transactions(transactions, customer=customer, date=date, amount=amount, last_day=None)
+    ordinal = _period_of_day(tx.day, period)
+    first = np.full(len(tx.ids), np.iinfo(np.int64).max)
+    np.minimum.at(first, tx.codes, ordinal)
+    return tx, ordinal, first
+
+
+def _label(ordinal: np.ndarray, period: str) -> pd.Index:
+    days = _period_start_day(ordinal, period).astype("datetime64[D]")
+    return pd.Index(days, name=f"{UNIT_NAMES[period]} starting")
+
+
+def retention_table(transactions, *, period: str = "M", customer: str = "customer_id",
+                    date: str = "date") -> pd.DataFrame:
+    """Per calendar period (``"D"``, ``"W"``, ``"M"``, ``"Q"``, ``"Y"``): S = customers who bought
+    in the previous period, E = customers who bought in this one, N = customers whose first
+    purchase is in this one, and ``retention_rate`` = (E - N) / S (NaN where S = 0)."""
+    tx, ordinal, first = _active_periods(transactions, period, customer, date, None)
+    _, pair = np.unique(tx.codes * (ordinal.max() + 1) + ordinal, return_index=True)
+    span = np.arange(ordinal.min(), ordinal.max() + 1)
+    active = np.bincount(ordinal[pair] - span[0], minlength=span.size)
+    new = np.bincount(first - span[0], minlength=span.size)
+    start = np.concatenate([[0], active[:-1]])
+    return pd.DataFrame({
+        "customers_start": start,
+        "customers_end": active,
+        "customers_new": new,
+        "retention_rate": np.divide(active - new, start, out=np.full(span.size, np.nan),
+                                    where=start > 0),
+    }, index=_label(span, period))
+
+
+@dataclass(frozen=True)
+class LogInputs:
+    """Formula inputs measured from a transaction log (``period`` is the unit of the rates)."""
+
+    period: str
+    customers: int
+    orders: int
+    revenue: float
+    average_order_value: float
+    purchase_frequency: float  # orders per customer per period, over periods as a customer
+    customer_value_per_period: float
+    repeat_customer_rate: float
+    retention_rate: float  # mean of (E - N) / S over the periods with S > 0
+    churn_rate: float
+    lifespan: float  # in periods, 1 / churn
+    arpu: float  # revenue per customer per period as a customer, averaged
+
+    def as_series(self) -> pd.Series:
+        return pd.Series(asdict(self))
+
+
+def measure_inputs(transactions, *, period: str = "M", customer: str = "customer_id",
+                   date: str = "date", amount: str = "amount") -> LogInputs:
+    """Measure AOV, purchase frequency, repeat rate, retention, churn, lifespan and ARPU.
+
+    Orders are transactions (rows). A customer's time as a customer counts the periods from their
+    first period to the log's last period, both included.
+
+    >>> import clvmodels
+    >>> inputs = measure_inputs(clvmodels.load_cdnow(), period="M")
+    >>> round(inputs.average_order_value, 2), round(inputs.repeat_customer_rate, 3)
+    (35.28, 0.489)
+    """
+    tx, ordinal, first = _active_periods(transactions, period, customer, date, amount)
+    periods = (ordinal.max() - first + 1).astype(np.float64)
+    orders = np.bincount(tx.codes, minlength=len(tx.ids))
+    revenue = np.bincount(tx.codes, weights=tx.amount, minlength=len(tx.ids))
+    rates = retention_table(transactions, period=period, customer=customer, date=date)
+    measured = rates["retention_rate"].dropna()
+    if measured.empty:
+        raise DataError(f"the log spans one {UNIT_NAMES[period][:-1]}: retention needs at least two")
+    retention = float(measured.mean())
+    aov = average_order_value(revenue.sum(), orders.sum())
+    frequency = purchase_frequency(orders.sum(), periods.sum())
+    return LogInputs(
+        period=period, customers=len(tx.ids), orders=int(orders.sum()), revenue=float(revenue.sum()),
+        average_order_value=aov, purchase_frequency=frequency,
+        customer_value_per_period=customer_value_per_period(aov, frequency),
+        repeat_customer_rate=repeat_customer_rate((orders > 1).sum(), len(tx.ids)),
+        retention_rate=retention, churn_rate=churn_rate(retention),
+        lifespan=lifespan_from_churn(churn_rate(retention)) if retention < 1 else np.inf,
+        arpu=arpu(revenue, periods),
+    )
