@@ -97,6 +97,19 @@ def probability_alive(r, alpha, a, b, x, t_x, T):
     return special.expit(-_log_odds_dead(r, alpha, a, b, x, t_x, T))
 
 
+def probability_any_purchase(r, alpha, a, b, x, t_x, T, t):
+    r"""P(at least one purchase in the next ``t`` | x, t_x, T).
+
+    Alive at T, the purchase rate has the posterior Gamma(r + x, alpha + T) and a customer can
+    only drop out right after a purchase, so none happens in the next ``t`` with probability
+    :math:`E[e^{-\lambda t}]` (the x = 0 term of FHL 2005, eq. 8, updated by the history):
+
+    .. math:: P(\text{alive} \mid x, t_x, T)\left[1 - \left(\frac{\alpha+T}{\alpha+T+t}\right)^{r+x}\right]
+    """
+    some_if_alive = -np.expm1(-(r + x) * np.log1p(t / (alpha + T)))
+    return probability_alive(r, alpha, a, b, x, t_x, T) * some_if_alive
+
+
 def expected_purchases_if_alive(r, alpha, a, b, x, T, t):
     r"""Expected purchases in the next ``t`` of a customer alive at ``T``: the factor :math:`\frac{a+b+x-1}{a-1}[1 - (\frac{\alpha+T}{\alpha+T+t})^{r+x}
     {}_2F_1(r+x, b+x; a+b+x-1; z)]`, z = t / (alpha+T+t), via Euler's transformation

@@ -244,6 +244,19 @@ class BayesianBetaGeo(BayesianModel):
             len(x), params[0].shape[1], interval, "probability_alive", rfm.index,
             expand=inverse, return_draws=return_draws)
 
+    def probability_any_purchase(self, rfm, t, *, interval=None, max_draws=None,
+                                 return_draws=False):
+        """Posterior mean (and interval) of P(at least one purchase in the next ``t``)."""
+        t = self._horizon(t)
+        if np.ndim(t):
+            raise ValueError("give one horizon for all customers (a number or a Timedelta)")
+        (x, t_x, T), inverse = self._histories(rfm)
+        params = self._param_rows(max_draws)
+        return summarise_draws(
+            lambda rows: bgnbd.probability_any_purchase(*params, x[rows], t_x[rows], T[rows], t),
+            len(x), params[0].shape[1], interval, "probability_any_purchase", rfm.index,
+            expand=inverse, return_draws=return_draws)
+
     def expected_purchases(self, rfm, t, *, interval=None, max_draws=None, return_draws=False):
         """Posterior mean (and interval) of the purchases in the next ``t`` (a number, or a
         ``pd.Timedelta``), given each customer's history."""

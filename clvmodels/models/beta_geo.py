@@ -127,6 +127,11 @@ class BetaGeo(MaximumLikelihoodModel):
         """Probability that each customer is still active at the end of observation (FHL 2008)."""
         return self._per_unique_row(rfm, bgnbd.probability_alive, "probability_alive")
 
+    def probability_any_purchase(self, rfm: pd.DataFrame, t) -> pd.Series:
+        """Probability that each customer makes at least one purchase in the next ``t``."""
+        return self._per_unique_row(rfm, bgnbd.probability_any_purchase, "probability_any_purchase",
+                                    self._horizon(t, rfm))
+
     def expected_purchases_new_customer(self, t):
         """Expected purchases by ``t`` of a customer just acquired (FHL 2005, eq. 9)."""
         self._check_fitted()
