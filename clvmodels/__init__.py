@@ -1,5 +1,7 @@
 """clvmodels: probabilistic customer lifetime value (BG/NBD, Gamma-Gamma) that is correct and fast."""
 
+from . import baselines, heuristics
+from .backtesting import BacktestResult, backtest
 from .data import calibration_holdout, rfm_summary
 from .datasets import load_cdnow, simulate_transactions
 from .exceptions import (
@@ -16,6 +18,7 @@ from .value import customer_value
 __version__ = "0.1.0"
 
 __all__ = [
+    "BacktestResult",
     "BayesianBetaGeo",
     "BayesianGammaGamma",
     "BetaGeo",
@@ -25,8 +28,11 @@ __all__ = [
     "GammaGamma",
     "ModelFormatError",
     "NotFittedError",
+    "backtest",
+    "baselines",
     "calibration_holdout",
     "customer_value",
+    "heuristics",
     "load",
     "load_cdnow",
     "rfm_summary",

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 
 import pandas as pd
 
-from . import BetaGeo, GammaGamma, calibration_holdout, customer_value, load_cdnow, rfm_summary
+from . import (
+    BetaGeo,
+    GammaGamma,
+    calibration_holdout,
+    customer_value,
+    load_cdnow,
+    rfm_summary,
+)
+from .backtesting import METHODS
 from .exceptions import DataError, DataQualityWarning, ModelFormatError
 from .persistence import write_table_atomic
+from .units import DAYS_PER_UNIT
 
 EXIT_BAD_INPUT = 2
 
@@ -51,6 +61,24 @@ def demo(args) -> None:
     print(f"wrote {len(scores):,} customer scores to {args.out}")
 
 
+def backtest(args) -> None:
+    """Backtest the models against the heuristic baselines and write the tables and report."""
+    from .backtesting import backtest as run_backtest
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)  # exclusions are counted in the report
+        result = run_backtest(
+            args.transactions, calibration_end=args.calibration_end,
+            observation_end=args.observation_end, methods=args.methods,
+            customer=args.customer_column, date=args.date_column, amount=args.amount_column,
+            freq=args.freq, time_unit=args.time_unit,
+        )
+    files = result.write(args.out)
+    print(result.summary()[["purchases_mae", "spend_mae", "spearman", "top_decile_capture",
+                            "alive_auc"]].round(3).to_string(), "\n")
+    print(f"wrote {', '.join(os.path.basename(f) for f in files)} to {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clvmodels", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +86,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["sample", "master"], default="sample")
     p.add_argument("--out", default="cdnow_scores.csv", help="scores file (.csv or .parquet)")
     p.set_defaults(run=demo)
+
+    p = commands.add_parser("backtest", help="compare the models with the heuristic formulas")
+    p.add_argument("--transactions", required=True, help="transaction log (.csv or .parquet)")
+    p.add_argument("--calibration-end", required=True, nargs="+",
+                   help="last calibration day; several for a rolling origin")
+    p.add_argument("--observation-end", required=True, nargs="+",
+                   help="last holdout day (one, or one per calibration end)")
+    p.add_argument("--freq", default="D", choices=list(DAYS_PER_UNIT))
+    p.add_argument("--time-unit", default="W", choices=list(DAYS_PER_UNIT))
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=None,
+                   help="default: all")
+    p.add_argument("--customer-column", default="customer_id")
+    p.add_argument("--date-column", default="date")
+    p.add_argument("--amount-column", default="amount")
+    p.add_argument("--out", required=True, help="folder for metrics.csv, predictions.parquet, "
+                   "calibration.csv, report.md and the figures")
+    p.set_defaults(run=backtest)
     return parser
 
 

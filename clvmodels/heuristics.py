@@ -27,11 +27,28 @@ from .exceptions import DataError
 from .units import UNIT_NAMES, check_unit
 
 __all__ = [
-    "average_order_value", "purchase_frequency", "customer_value_per_period",
-    "repeat_customer_rate", "retention_rate", "churn_rate", "arpu", "lifespan_from_churn",
-    "simple_ltv", "custom_ltv", "traditional_ltv", "average_ltv", "arpu_churn_ltv",
-    "aov_frequency_lifespan_ltv", "ltv_cac_ratio", "rfm_scores", "rfm_segment_names",
-    "hiatus_inactive", "retention_table", "measure_inputs", "LogInputs",
+    "LogInputs",
+    "aov_frequency_lifespan_ltv",
+    "arpu",
+    "arpu_churn_ltv",
+    "average_ltv",
+    "average_order_value",
+    "churn_rate",
+    "custom_ltv",
+    "customer_value_per_period",
+    "hiatus_inactive",
+    "lifespan_from_churn",
+    "ltv_cac_ratio",
+    "measure_inputs",
+    "purchase_frequency",
+    "repeat_customer_rate",
+    "retention_rate",
+    "retention_table",
+    "rfm_score_edges",
+    "rfm_scores",
+    "rfm_segment_names",
+    "simple_ltv",
+    "traditional_ltv",
 ]
 
 
@@ -160,19 +177,32 @@ SEGMENTS = (  # (name, recency scores, frequency-monetary scores); first match w
 )
 
 
-def rfm_scores(rfm: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
-    """Quintile scores 1..``bins`` per dimension (5 best): R from the time since the last purchase
-    (``T - recency``, shorter is better), F from ``frequency``, M from ``monetary_value``.
-    Tied values share a score (average percentile ranks cut in equal bins)."""
-    def score(values):
-        ranks = pd.Series(values, index=rfm.index).rank(method="average", pct=True)
-        return np.ceil(ranks * bins).clip(1, bins).astype(int)
+def _rfm_dimensions(rfm: pd.DataFrame) -> dict:
+    """The three RFM dimensions, each oriented so that larger is better."""
+    dims = {"R": -(rfm["T"] - rfm["recency"]).to_numpy(float),
+            "F": rfm["frequency"].to_numpy(float)}
+    if "monetary_value" in rfm:
+        dims["M"] = rfm["monetary_value"].to_numpy(float)
+    return dims
 
-    return pd.DataFrame({
-        "R": score(-(rfm["T"] - rfm["recency"])),
-        "F": score(rfm["frequency"]),
-        "M": score(rfm["monetary_value"]) if "monetary_value" in rfm else 1,
-    }, index=rfm.index)
+
+def rfm_score_edges(rfm: pd.DataFrame, bins: int = 5) -> dict:
+    """Inner quantile edges (at 1/bins, ..., (bins-1)/bins) of each RFM dimension of ``rfm``."""
+    levels = np.arange(1, bins) / bins
+    return {k: np.quantile(v, levels) for k, v in _rfm_dimensions(rfm).items()}
+
+
+def rfm_scores(rfm: pd.DataFrame, bins: int = 5, edges: dict | None = None) -> pd.DataFrame:
+    """Quintile scores 1..``bins`` per dimension (``bins`` best): R from the time since the last
+    purchase (``T - recency``, shorter is better), F from ``frequency``, M from
+    ``monetary_value`` (1 without it). ``edges`` (:func:`rfm_score_edges` of a reference frame)
+    score new customers on the reference's scale; by default ``rfm`` is its own reference.
+    A value equal to an edge takes the lower score, so ties share a score."""
+    edges = rfm_score_edges(rfm, bins) if edges is None else edges
+    dims = _rfm_dimensions(rfm)
+    scores = {k: 1 + np.searchsorted(edges[k], dims[k], side="left") if k in dims
+              else np.ones(len(rfm), dtype=np.int64) for k in ("R", "F", "M")}
+    return pd.DataFrame(scores, index=rfm.index)
 
 
 def rfm_segment_names(scores: pd.DataFrame) -> pd.Series:

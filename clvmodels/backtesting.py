@@ -1,0 +1,261 @@
+"""Backtest the models against the heuristic baselines on the same customers and holdout.
+
+Every method is fitted on the calibration window and scored on the holdout; the supervised
+baselines learn from an earlier split that ends at the calibration end, so nothing of the holdout
+leaks into any forecast.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import baselines, metrics
+from .data import calibration_holdout, clean_transactions
+from .exceptions import DataError, DataQualityWarning
+from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
+
+METHODS = ("bgnbd_gg", "bayes_bgnbd_gg", "run_rate", "cohort_average", "simple_ltv",
+           "traditional_ltv", "rfm_segment", "hiatus", "gradient_boosting")
+SUPERVISED = {"rfm_segment", "gradient_boosting"}
+LOWER_IS_BETTER = ("purchases_mae", "purchases_rmse", "spend_mae", "spend_rmse")
+ABSOLUTE_IS_BETTER = ("purchases_bias_pct", "spend_bias_pct")
+HIGHER_IS_BETTER = ("spearman", "top_decile_capture", "gini", "purchases_spearman",
+                    "purchases_top_decile_capture", "purchases_gini", "alive_auc")
+BAYES_DEFAULTS = dict(draws=500, tune=500, chains=2)
+
+
+@dataclass
+class ModelPair:
+    """A purchase model and a spend model, answering as one method."""
+
+    purchases: object
+    spend: object
+
+    def expected_purchases(self, rfm, t):
+        return self.purchases.expected_purchases(rfm, t)
+
+    def expected_spend(self, rfm):
+        return self.spend.expected_spend(rfm)
+
+    def probability_any_purchase(self, rfm, t):
+        return self.purchases.probability_any_purchase(rfm, t)
+
+
+@dataclass
+class Origin:
+    """What one calibration end gives every method to fit on."""
+
+    calibration_end: pd.Timestamp
+    split: pd.DataFrame  # calibration RFM with the holdout columns
+    earlier: pd.DataFrame | None  # earlier calibration/holdout split for the supervised methods
+    log: pd.DataFrame  # the calibration-window transactions
+
+
+def _fit(method: str, origin: Origin, options: dict):
+    split, log = origin.split, origin.log
+    if method == "bgnbd_gg":
+        return ModelPair(BetaGeo().fit(split), GammaGamma().fit(split))
+    if method == "bayes_bgnbd_gg":
+        settings = {**BAYES_DEFAULTS, "random_state": options["random_state"],
+                    **options.get("bayes", {})}
+        return ModelPair(BayesianBetaGeo(**settings).fit(split),
+                         BayesianGammaGamma(**settings).fit(split))
+    if method == "run_rate":
+        return baselines.RunRate().fit(split)
+    if method == "cohort_average":
+        return baselines.CohortAverage().fit(split)
+    if method == "simple_ltv":
+        return baselines.SimpleLTV(period=options["retention_period"]).fit(split, log)
+    if method == "traditional_ltv":
+        return baselines.TraditionalLTV(period=options["retention_period"]).fit(split, log)
+    if method == "hiatus":
+        return baselines.Hiatus(options["hiatus"]).fit(split)
+    if method == "rfm_segment":
+        return baselines.RFMSegment().fit(origin.earlier)
+    if method == "gradient_boosting":
+        return baselines.GradientBoosting(random_state=options["random_state"]).fit(origin.earlier)
+    raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+
+
+@dataclass
+class BacktestResult:
+    """``metrics``: one row per method and calibration end (and their ``mean`` when there are
+    several); ``predictions``: one row per method, calibration end and customer; ``calibration``:
+    mean predicted and actual holdout purchases by calibration frequency; ``excluded``: per
+    calibration end, the customers and transactions left out and why."""
+
+    metrics: pd.DataFrame
+    predictions: pd.DataFrame
+    calibration: pd.DataFrame
+    excluded: dict = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """The metrics averaged over calibration ends, one row per method."""
+        rows = self.metrics[self.metrics["calibration_end"] == "mean"]
+        if rows.empty:
+            rows = self.metrics
+        return rows.drop(columns="calibration_end").set_index("method")
+
+    def winners(self) -> pd.DataFrame:
+        """For each metric: the best method, its value, and the best probabilistic model."""
+        table = self.summary()
+        rows = []
+        for metric in (*LOWER_IS_BETTER, *ABSOLUTE_IS_BETTER, *HIGHER_IS_BETTER):
+            values = table[metric].dropna()
+            if values.empty:
+                continue
+            key = values.abs() if metric in ABSOLUTE_IS_BETTER else values
+            best = key.idxmax() if metric in HIGHER_IS_BETTER else key.idxmin()
+            rows.append({"metric": metric, "best": best, "value": values[best]})
+        return pd.DataFrame(rows).set_index("metric")
+
+    def report(self, figures: dict | None = None) -> str:
+        """A Markdown report: data, the metrics, who wins what (in words), the calibration table."""
+        from .reporting import backtest_report
+
+        return backtest_report(self, figures or {})
+
+    def write(self, out_dir) -> list[str]:
+        """Write metrics.csv, calibration.csv, predictions.parquet, the figures and report.md into
+        ``out_dir`` (created if needed); every file is written atomically."""
+        from .persistence import write_atomic
+        from .reporting import write_figures
+
+        os.makedirs(out_dir, exist_ok=True)
+        paths = {name: os.path.join(out_dir, name) for name in
+                 ("metrics.csv", "calibration.csv", "predictions.parquet", "report.md")}
+        write_atomic(paths["metrics.csv"], lambda tmp: self.metrics.to_csv(tmp, index=False))
+        write_atomic(paths["calibration.csv"], lambda tmp: self.calibration.to_csv(tmp))
+        write_atomic(paths["predictions.parquet"],
+                     lambda tmp: self.predictions.to_parquet(tmp, index=False))
+        figures = write_figures(self, out_dir)
+
+        def write_report(tmp):
+            with open(tmp, "w") as f:
+                f.write(self.report(figures))
+
+        write_atomic(paths["report.md"], write_report)
+        return [*paths.values(), *(os.path.join(out_dir, f) for f in figures.values())]
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, (list, tuple, pd.Index, np.ndarray)) else [value]
+
+
+def backtest(
+    transactions,
+    *,
+    calibration_end,
+    observation_end,
+    methods=None,
+    customer: str = "customer_id",
+    date: str = "date",
+    amount: str = "amount",
+    freq: str = "D",
+    time_unit: str = "W",
+    retention_period: str = "M",
+    hiatus=baselines.SIX_MONTHS,
+    bayes_options: dict | None = None,
+    random_state: int = 0,
+) -> BacktestResult:
+    """Fit every method on the calibration window and score it on the holdout, same customers.
+
+    ``calibration_end`` may be a list (rolling origin): each is scored against its own
+    ``observation_end`` (a list of the same length) or the one ``observation_end``. Methods
+    (default all of ``METHODS``): ``bgnbd_gg`` (BG/NBD + Gamma-Gamma, maximum likelihood),
+    ``bayes_bgnbd_gg`` (their Bayesian fit, posterior means; ``bayes_options`` go to the models,
+    default 2 chains x 500 draws), and the baselines of :mod:`clvmodels.baselines`. The
+    supervised baselines learn from the split that ends at the calibration end and whose
+    holdout is as long as the test holdout, or half the calibration window if that is shorter.
+
+    Forecasts for each customer: holdout purchases, holdout spend (= purchases x expected spend
+    per purchase) and an alive score for "any purchase in the holdout": the models' probability
+    of it; the hiatus flag, or the supervised baselines' probability; for the others the
+    expected purchases (which rank the same way). Metrics: :func:`metrics.forecast_metrics`.
+    """
+    methods = list(METHODS if methods is None else _as_list(methods))
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+    ends = [pd.Timestamp(c) for c in _as_list(calibration_end)]
+    observed = [pd.Timestamp(o) for o in _as_list(observation_end)]
+    if len(observed) == 1:
+        observed = observed * len(ends)
+    if len(observed) != len(ends):
+        raise ValueError("give one observation_end, or one per calibration_end")
+    options = dict(random_state=random_state, retention_period=retention_period, hiatus=hiatus,
+                   bayes=bayes_options or {})
+
+    tx = clean_transactions(transactions, customer=customer, date=date, amount=amount,
+                            last_day=None)
+    log = pd.DataFrame({"customer_id": tx.ids[tx.codes], "date": tx.day.astype("datetime64[D]"),
+                        "amount": tx.amount})
+    first_day = log["date"].min()
+
+    metric_rows, predictions, tables, excluded = [], [], [], {}
+    for cal_end, obs_end in zip(ends, observed):
+        origin = _origin(log, cal_end, obs_end, first_day, freq, time_unit,
+                         needs_earlier=bool(SUPERVISED & set(methods)))
+        label = f"{cal_end:%Y-%m-%d}"
+        excluded[label] = origin.split.attrs.get("excluded", {})
+        split = origin.split
+        duration = float(split["duration_holdout"].iloc[0])  # the same for every customer
+        actual_purchases = split["frequency_holdout"].to_numpy(float)
+        actual_spend = actual_purchases * split["monetary_value_holdout"].to_numpy(float)
+        for method in methods:
+            fitted = _fit(method, origin, options)
+            purchases = fitted.expected_purchases(split, duration).to_numpy()
+            spend = purchases * fitted.expected_spend(split).to_numpy()
+            alive = _alive_score(fitted, split, duration, purchases)
+            metric_rows.append({"calibration_end": label, "method": method,
+                                **metrics.forecast_metrics(purchases, actual_purchases, spend,
+                                                           actual_spend, alive)})
+            predictions.append(pd.DataFrame({
+                "calibration_end": label, "method": method, "customer_id": split.index,
+                "calibration_frequency": split["frequency"].to_numpy(),
+                "actual_purchases": actual_purchases, "predicted_purchases": purchases,
+                "actual_spend": actual_spend, "predicted_spend": spend, "alive_score": alive,
+            }))
+            table = metrics.calibration_table(split["frequency"], purchases, actual_purchases)
+            tables.append(table.reset_index().assign(calibration_end=label, method=method))
+
+    table = pd.DataFrame(metric_rows)
+    if len(ends) > 1:
+        mean = table.drop(columns="calibration_end").groupby("method", sort=False).mean()
+        table = pd.concat([table, mean.reset_index().assign(calibration_end="mean")],
+                          ignore_index=True)
+    calibration = pd.concat(tables, ignore_index=True).set_index(
+        ["calibration_end", "method", "calibration_frequency"])
+    return BacktestResult(table, pd.concat(predictions, ignore_index=True), calibration, excluded)
+
+
+def _alive_score(fitted, split, duration, purchases) -> np.ndarray:
+    """The model's probability of any purchase in the holdout; a baseline's probability alive;
+    otherwise the expected purchases (a score that ranks the same way)."""
+    if hasattr(fitted, "probability_any_purchase"):
+        return fitted.probability_any_purchase(split, duration).to_numpy()
+    if hasattr(fitted, "probability_alive"):
+        return fitted.probability_alive(split).to_numpy()
+    return purchases
+
+
+def _origin(log, cal_end, obs_end, first_day, freq, time_unit, needs_earlier) -> Origin:
+    if cal_end <= first_day:
+        raise DataError(f"calibration_end {cal_end:%Y-%m-%d} is on or before the first "
+                        f"transaction ({first_day:%Y-%m-%d}): nothing to calibrate on")
+    columns = dict(amount="amount", freq=freq, time_unit=time_unit)
+    earlier = None
+    with warnings.catch_warnings():  # later transactions are left out on purpose (and counted)
+        warnings.simplefilter("ignore", DataQualityWarning)
+        split = calibration_holdout(log, calibration_end=cal_end, observation_end=obs_end,
+                                    **columns)
+        if needs_earlier:
+            window = min(obs_end - cal_end, (cal_end - first_day) / 2).floor("D")
+            earlier = calibration_holdout(log, calibration_end=cal_end - window,
+                                          observation_end=cal_end, **columns)
+    return Origin(cal_end, split, earlier, log[log["date"] <= cal_end])

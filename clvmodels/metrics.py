@@ -1,0 +1,105 @@
+"""Forecast metrics of a backtest: errors, rank agreement, lift, and the calibration table.
+
+Ranking metrics are tie-aware: customers with equal predictions share their place, so a method
+that predicts the same for everyone captures exactly 10 % in the top decile and has Gini 0.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+def mae(predicted, actual) -> float:
+    """Mean absolute error."""
+    return float(np.mean(np.abs(np.asarray(predicted) - actual)))
+
+
+def rmse(predicted, actual) -> float:
+    """Root mean squared error."""
+    return float(np.sqrt(np.mean((np.asarray(predicted) - actual) ** 2)))
+
+
+def bias_pct(predicted, actual) -> float:
+    """Bias of the total in percent: 100 (sum predicted - sum actual) / sum actual."""
+    total = float(np.sum(actual))
+    return float(100 * (np.sum(predicted) - total) / total) if total else np.nan
+
+
+def spearman(predicted, actual) -> float:
+    """Spearman rank correlation (NaN when either side is constant)."""
+    predicted, actual = np.asarray(predicted), np.asarray(actual)
+    if np.ptp(predicted) == 0 or np.ptp(actual) == 0:
+        return np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(stats.spearmanr(predicted, actual).statistic)
+
+
+def gain_curve(predicted, actual) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative share of customers (x) and of the actual total (y), customers ranked by
+    ``predicted`` from highest; tied predictions form one straight segment."""
+    predicted, actual = np.asarray(predicted, float), np.asarray(actual, float)
+    order = np.argsort(-predicted, kind="stable")
+    ranked, values = predicted[order], actual[order]
+    ends = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True]) + 1  # end of each tie group
+    total = values.sum()
+    x = np.r_[0.0, ends / len(values)]
+    y = np.r_[0.0, np.cumsum(values)[ends - 1] / total] if total else np.r_[0.0, x[1:]]
+    return x, y
+
+
+def top_decile_capture(predicted, actual, share: float = 0.1) -> float:
+    """Share of the actual total held by the ``share`` of customers ranked highest."""
+    x, y = gain_curve(predicted, actual)
+    return float(np.interp(share, x, y))
+
+
+def gini(predicted, actual) -> float:
+    """Gini of the lift (gain) curve: twice the area between it and the diagonal (0 for a random
+    or constant ranking; the larger, the more of the actual total the top ranks hold)."""
+    x, y = gain_curve(predicted, actual)
+    return float(2 * np.trapezoid(y, x) - 1)
+
+
+def roc_auc(score, active) -> float:
+    """Area under the ROC curve of ``score`` for the binary outcome ``active`` (ties count half;
+    NaN when only one outcome occurs): the Mann-Whitney statistic."""
+    score, active = np.asarray(score, float), np.asarray(active, bool)
+    n_pos, n_neg = active.sum(), (~active).sum()
+    if n_pos == 0 or n_neg == 0:
+        return np.nan
+    ranks = stats.rankdata(score)
+    return float((ranks[active].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def calibration_table(frequency, predicted, actual, max_frequency: int = 7) -> pd.DataFrame:
+    """Mean predicted and actual holdout purchases by calibration frequency 0..max (last: max+)."""
+    bucket = np.minimum(np.asarray(frequency).astype(int), max_frequency)
+    table = pd.DataFrame({"bucket": bucket, "predicted": predicted, "actual": actual})
+    table = table.groupby("bucket").agg(customers=("actual", "size"), predicted=("predicted", "mean"),
+                                        actual=("actual", "mean"))
+    table.index = [str(b) if b < max_frequency else f"{max_frequency}+" for b in table.index]
+    table.index.name = "calibration_frequency"
+    return table
+
+
+def forecast_metrics(predicted_purchases, actual_purchases, predicted_spend, actual_spend,
+                     alive_score) -> dict:
+    """The backtest's metric row. Unprefixed rank metrics (``spearman``, ``top_decile_capture``,
+    ``gini``) are on spend, the quantity a CLV ranking is for; ``purchases_*`` on purchases."""
+    row = {}
+    for name, predicted, actual in (("purchases", predicted_purchases, actual_purchases),
+                                    ("spend", predicted_spend, actual_spend)):
+        prefix = "purchases_" if name == "purchases" else ""
+        row[f"{name}_mae"] = mae(predicted, actual)
+        row[f"{name}_rmse"] = rmse(predicted, actual)
+        row[f"{name}_bias_pct"] = bias_pct(predicted, actual)
+        row[f"{prefix}spearman"] = spearman(predicted, actual)
+        row[f"{prefix}top_decile_capture"] = top_decile_capture(predicted, actual)
+        row[f"{prefix}gini"] = gini(predicted, actual)
+    row["alive_auc"] = roc_auc(alive_score, np.asarray(actual_purchases) > 0)
+    return row

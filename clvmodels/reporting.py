@@ -1,0 +1,116 @@
+"""The backtest report: Markdown tables, who wins in words, and its figures."""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+
+import numpy as np
+import pandas as pd
+
+from .backtesting import ABSOLUTE_IS_BETTER, HIGHER_IS_BETTER
+
+MODELS = {"bgnbd_gg", "bayes_bgnbd_gg"}
+HEADLINE = ["purchases_mae", "purchases_rmse", "purchases_bias_pct", "spend_mae", "spend_bias_pct",
+            "spearman", "top_decile_capture", "gini", "alive_auc"]
+DESCRIPTIONS = {
+    "purchases_mae": "mean absolute error of holdout purchases",
+    "purchases_rmse": "RMSE of holdout purchases",
+    "purchases_bias_pct": "bias of total holdout purchases (closest to 0 %)",
+    "spend_mae": "mean absolute error of holdout spend",
+    "spend_rmse": "RMSE of holdout spend",
+    "spend_bias_pct": "bias of total holdout spend (closest to 0 %)",
+    "spearman": "rank correlation with holdout spend",
+    "top_decile_capture": "share of holdout spend in the predicted top 10 %",
+    "gini": "Gini of the spend lift curve",
+    "purchases_spearman": "rank correlation with holdout purchases",
+    "purchases_top_decile_capture": "share of holdout purchases in the predicted top 10 %",
+    "purchases_gini": "Gini of the purchases lift curve",
+    "alive_auc": "ROC AUC for any purchase in the holdout",
+}
+
+
+def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
+    """A GitHub Markdown table of ``frame`` (index as the first column), numbers rounded."""
+    def cell(value):
+        if isinstance(value, (float, np.floating)):
+            return "n/a" if np.isnan(value) else f"{value:,.{digits}f}"
+        return str(value)
+
+    header = [frame.index.name or "", *map(str, frame.columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for key, row in frame.iterrows():
+        lines.append("| " + " | ".join([cell(key), *(cell(v) for v in row)]) + " |")
+    return "\n".join(lines)
+
+
+def _verdicts(result) -> list[str]:
+    """One sentence per metric: the best method, and how the best model compares."""
+    table = result.summary()
+    lines = []
+    for metric, row in result.winners().iterrows():
+        values = table[metric]
+        models = values[values.index.isin(MODELS)].dropna()
+        sentence = f"- **{DESCRIPTIONS[metric]}** (`{metric}`): best is `{row['best']}` " \
+                   f"({row['value']:.3f})"
+        if row["best"] not in MODELS and not models.empty:
+            key = models.abs() if metric in ABSOLUTE_IS_BETTER else models
+            model = key.idxmax() if metric in HIGHER_IS_BETTER else key.idxmin()
+            sentence += f"; the best model, `{model}`, has {models[model]:.3f}"
+        elif row["best"] in MODELS:
+            sentence += "; a probabilistic model wins"
+        lines.append(sentence + ".")
+    undefined = table.index[table["spearman"].isna()].tolist()
+    if undefined:
+        lines.append(f"- Rank correlation is undefined for {', '.join(map('`{}`'.format, undefined))}:"
+                     " it predicts the same for every customer.")
+    return lines
+
+
+def backtest_report(result, figures: dict) -> str:
+    """The Markdown report of a :class:`~clvmodels.backtest.BacktestResult`."""
+    origins = [c for c in result.metrics["calibration_end"].unique() if c != "mean"]
+    customers = result.predictions.groupby("calibration_end")["customer_id"].nunique()
+    lines = ["# Backtest: models against heuristic formulas", ""]
+    for origin in origins:
+        left_out = result.excluded.get(origin, {})
+        note = "; ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in left_out.items() if v)
+        lines.append(f"- calibration to {origin}: {customers[origin]:,} customers scored on the "
+                     f"holdout" + (f" (left out: {note})" if note else ""))
+    what = "mean over the calibration ends" if len(origins) > 1 else "one calibration end"
+    lines += ["", f"## Who wins ({what})", "", *_verdicts(result), "",
+              "## Metrics", "", markdown_table(result.summary()[HEADLINE]), ""]
+    if len(origins) > 1:
+        per_origin = result.metrics[result.metrics["calibration_end"] != "mean"]
+        pivot = per_origin.pivot(index="method", columns="calibration_end", values="spearman")
+        lines += ["Spend rank correlation per calibration end:", "", markdown_table(pivot), ""]
+    first = result.calibration.xs(origins[0], level="calibration_end")
+    predicted = first["predicted"].unstack("calibration_frequency")
+    actual = first["actual"].unstack("calibration_frequency").iloc[:1].rename(index=lambda _: "actual")
+    columns = list(first.index.get_level_values("calibration_frequency").unique())
+    table = pd.concat([actual, predicted])[columns]
+    table.index.name = "mean holdout purchases"
+    lines += [f"## Calibration by calibration frequency ({origins[0]})", "", markdown_table(table),
+              ""]
+    for title, name in figures.items():
+        lines += [f"![{title}]({name})", ""]
+    return "\n".join(lines)
+
+
+def write_figures(result, out_dir) -> dict:
+    """Render the lift curves and the metric bars as PNGs in ``out_dir``; {title: file name}."""
+    from matplotlib.figure import Figure  # no pyplot: nothing global changes
+
+    from .persistence import write_atomic
+    from .plotting import plot_backtest_metrics, plot_lift_curves
+
+    figures = {}
+    for title, name, draw in (
+        ("Lift curves", "lift_spend.png", lambda ax: plot_lift_curves(result.predictions, ax=ax)),
+        ("Ranking metrics", "metrics.png", lambda ax: plot_backtest_metrics(result.summary(), ax=ax)),
+    ):
+        figure = Figure(figsize=(7, 4.5), layout="constrained")
+        draw(figure.subplots())
+        write_atomic(os.path.join(out_dir, name), partial(figure.savefig, dpi=110, format="png"))
+        figures[title] = name
+    return figures

@@ -1,0 +1,252 @@
+"""Baselines, forecast metrics and the backtest harness."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.metrics import roc_auc_score
+
+import clvmodels
+from clvmodels import baselines, heuristics, metrics
+from clvmodels.backtesting import METHODS, backtest
+
+CAL, OBS = "1997-09-30", "1998-06-30"
+FAST = [m for m in METHODS if m != "bayes_bgnbd_gg"]
+
+
+@pytest.fixture(scope="module")
+def result(cdnow):
+    return backtest(cdnow, calibration_end=CAL, observation_end=OBS,
+                    bayes_options=dict(random_state=3))
+
+
+# -- metrics -----------------------------------------------------------------------------------
+
+def test_rank_metrics_against_scipy_and_sklearn():
+    rng = np.random.default_rng(0)
+    actual = rng.poisson(1.0, 500) * rng.gamma(2, 20, 500)
+    predicted = actual + rng.normal(0, 30, 500)
+    assert metrics.spearman(predicted, actual) == pytest.approx(stats.spearmanr(predicted, actual)[0])
+    active = actual > 0
+    assert metrics.roc_auc(predicted, active) == pytest.approx(roc_auc_score(active, predicted))
+    assert metrics.roc_auc(np.round(predicted, -1), active) == pytest.approx(
+        roc_auc_score(active, np.round(predicted, -1)))  # ties count half in both
+
+
+def test_gain_curve_top_decile_and_gini():
+    actual = np.array([10.0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    assert metrics.top_decile_capture(actual, actual) == 1.0  # perfect: the one buyer on top
+    assert metrics.top_decile_capture(-actual, actual) == 0.0  # worst: ranked last
+    constant = np.ones(10)
+    assert metrics.top_decile_capture(constant, actual) == pytest.approx(0.1)
+    assert metrics.gini(constant, actual) == pytest.approx(0.0)
+    # perfect ranking of a single buyer among 10: curve (0,0)-(0.1,1)-(1,1), area 0.95
+    assert metrics.gini(actual, actual) == pytest.approx(0.9)
+    assert np.isnan(metrics.spearman(constant, actual))
+
+
+def test_errors_and_bias():
+    assert metrics.mae([1, 2], [2, 4]) == 1.5
+    assert metrics.rmse([1, 2], [2, 4]) == pytest.approx(np.sqrt(2.5))
+    assert metrics.bias_pct([1, 2], [2, 4]) == -50.0
+
+
+def test_calibration_table_buckets():
+    table = metrics.calibration_table([0, 1, 9, 12], [0.1, 0.5, 3, 5], [0, 1, 2, 6])
+    assert table.index.tolist() == ["0", "1", "7+"]
+    assert table.loc["7+", "actual"] == 4 and table.loc["7+", "customers"] == 2
+
+
+# -- baselines ---------------------------------------------------------------------------------
+
+def test_run_rate_and_cohort_average(cdnow_calibration):
+    rfm = cdnow_calibration
+    run = baselines.RunRate().fit(rfm)
+    expected = rfm["frequency"] / rfm["T"] * 39
+    np.testing.assert_allclose(run.expected_purchases(rfm, 39), expected)
+    spend = run.expected_spend(rfm)
+    repeat = rfm["frequency"] > 0
+    np.testing.assert_allclose(spend[repeat], rfm.loc[repeat, "monetary_value"])
+    aov = (rfm["frequency"] * rfm["monetary_value"]).sum() / rfm["frequency"].sum()
+    np.testing.assert_allclose(spend[~repeat], aov)
+    cohort = baselines.CohortAverage().fit(rfm)
+    purchases = cohort.expected_purchases(rfm, 39)
+    assert purchases.nunique() == 1
+    assert purchases.iloc[0] == pytest.approx(rfm["frequency"].sum() / rfm["T"].sum() * 39)
+    assert cohort.expected_spend(rfm).iloc[0] == pytest.approx(aov)
+
+
+def test_traditional_ltv_matches_the_formula_per_customer(cdnow_calibration):
+    """customer_value over a long horizon, discounted monthly at i, equals m r / (1 + i - r) with
+    m the customer's own margin per month (rate x month x spend x margin)."""
+    rfm = cdnow_calibration.head(200)
+    model = baselines.TraditionalLTV(retention=0.6, period="M").fit(rfm)
+    clv = model.customer_value(rfm, horizon=600, discount_rate=0.1, period="M", margin=0.3)
+    weeks_per_month = 365.25 / 12 / 7
+    monthly_margin = (rfm["frequency"] / rfm["T"] * weeks_per_month
+                      * model.expected_spend(rfm) * 0.3)
+    np.testing.assert_allclose(clv, heuristics.traditional_ltv(monthly_margin.to_numpy(), 0.6, 0.1),
+                               rtol=1e-9)
+
+
+def test_simple_ltv_caps_at_the_lifespan(cdnow_calibration):
+    rfm = cdnow_calibration
+    model = baselines.SimpleLTV(retention=0.75, period="W").fit(rfm)
+    assert model.lifespan_ == pytest.approx(4.0)  # 1 / (1 - 0.75) weeks
+    np.testing.assert_allclose(model.expected_purchases(rfm, 100),
+                               rfm["frequency"] / rfm["T"] * 4)
+
+
+def test_retention_baselines_measure_from_the_log_or_say_how(cdnow, cdnow_calibration):
+    with pytest.raises(clvmodels.DataError, match="retention"):
+        baselines.SimpleLTV().fit(cdnow_calibration)
+    log = cdnow[cdnow.date <= CAL]
+    model = baselines.TraditionalLTV().fit(cdnow_calibration, log)
+    assert model.retention_ == pytest.approx(heuristics.measure_inputs(log).retention_rate)
+
+
+def test_hiatus_rule(cdnow_calibration):
+    rfm = cdnow_calibration
+    model = baselines.Hiatus(pd.Timedelta(weeks=10)).fit(rfm)
+    alive = model.probability_alive(rfm)
+    np.testing.assert_array_equal(alive, (rfm["T"] - rfm["recency"] <= 10).astype(float))
+    purchases = model.expected_purchases(rfm, 39)
+    assert (purchases[alive == 0] == 0).all()
+
+
+def test_supervised_baselines_need_an_earlier_window(cdnow_calibration):
+    rfm = cdnow_calibration.drop(columns=["frequency_holdout"])
+    with pytest.raises(clvmodels.DataError, match="earlier window"):
+        baselines.GradientBoosting().fit(rfm)
+
+
+def test_rfm_segment_means_and_fallback(cdnow):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", clvmodels.DataQualityWarning)
+        earlier = clvmodels.calibration_holdout(cdnow, calibration_end="1997-06-30",
+                                                observation_end=CAL, amount="amount", time_unit="W")
+    model = baselines.RFMSegment(min_customers=1).fit(earlier)
+    scores = heuristics.rfm_scores(earlier)
+    means = earlier.groupby([scores.R, scores.F, scores.M])["frequency_holdout"].mean()
+    key = tuple(scores.iloc[0])
+    window = earlier["duration_holdout"].iloc[0]
+    assert model.expected_purchases(earlier.iloc[:1], window).iloc[0] == pytest.approx(means[key])
+    coarse = baselines.RFMSegment(min_customers=10**9).fit(earlier)  # everything falls back
+    overall = earlier["frequency_holdout"].mean()
+    np.testing.assert_allclose(coarse.expected_purchases(earlier, window), overall)
+
+
+def test_gradient_boosting_probability_scales_with_the_window(cdnow):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", clvmodels.DataQualityWarning)
+        earlier = clvmodels.calibration_holdout(cdnow, calibration_end="1997-06-30",
+                                                observation_end=CAL, amount="amount", time_unit="W")
+    model = baselines.GradientBoosting().fit(earlier)
+    w = model.window_
+    one = model.probability_any_purchase(earlier, w)
+    two = model.probability_any_purchase(earlier, 2 * w)
+    np.testing.assert_allclose(1 - two, (1 - one) ** 2, atol=1e-12)
+    np.testing.assert_allclose(model.expected_purchases(earlier, 2 * w),
+                               2 * model.expected_purchases(earlier, w))
+
+
+def test_bgnbd_probability_any_purchase_matches_simulation():
+    """Simulated BG/NBD customers: the predicted probability of a purchase in the holdout agrees
+    with the share who did buy, bucket by bucket of the prediction."""
+    tx = clvmodels.simulate_transactions(60_000, seed=11)
+    end = pd.Timestamp(tx.attrs["observation_end"])
+    cal_end = end - pd.Timedelta(weeks=26)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", clvmodels.DataQualityWarning)
+        split = clvmodels.calibration_holdout(tx, calibration_end=cal_end, observation_end=end,
+                                              time_unit="W")
+    model = clvmodels.BetaGeo().fit(split)
+    model.params_[:] = [tx.attrs["bgnbd"][k] for k in ("r", "alpha", "a", "b")]  # true values
+    p = model.probability_any_purchase(split, split["duration_holdout"].iloc[0])
+    bought = split["frequency_holdout"] > 0
+    buckets = pd.qcut(p, 5, duplicates="drop")
+    table = pd.DataFrame({"p": p, "bought": bought}).groupby(buckets, observed=True).mean()
+    np.testing.assert_allclose(table["p"], table["bought"], atol=0.015)
+
+
+# -- the harness -------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_backtest_on_cdnow(result, cdnow_calibration, fitted):
+    table = result.metrics.set_index("method")
+    assert list(table.index) == list(METHODS)
+    for column in ("purchases_mae", "purchases_rmse", "purchases_bias_pct", "spend_mae",
+                   "spend_bias_pct", "spearman", "top_decile_capture", "alive_auc"):
+        assert column in table
+    bg, gg = fitted
+    rows = result.predictions[result.predictions.method == "bgnbd_gg"].set_index("customer_id")
+    np.testing.assert_allclose(rows["predicted_purchases"], bg.expected_purchases(
+        cdnow_calibration, 39), rtol=1e-9)
+    np.testing.assert_allclose(rows["actual_purchases"], cdnow_calibration["frequency_holdout"])
+    actual_spend = cdnow_calibration["frequency_holdout"] * cdnow_calibration["monetary_value_holdout"]
+    np.testing.assert_allclose(rows["actual_spend"], actual_spend)
+    np.testing.assert_allclose(rows["predicted_spend"], rows["predicted_purchases"]
+                               * gg.expected_spend(cdnow_calibration))
+    # every method scored the same customers
+    assert result.predictions.groupby("method").size().nunique() == 1
+    assert table.loc["bgnbd_gg", "purchases_mae"] == pytest.approx(
+        metrics.mae(rows["predicted_purchases"], rows["actual_purchases"]))
+    # the Bayesian posterior means land near the maximum-likelihood forecasts
+    assert table.loc["bayes_bgnbd_gg", "purchases_mae"] == pytest.approx(
+        table.loc["bgnbd_gg", "purchases_mae"], rel=0.02)
+    assert table.loc["cohort_average", "top_decile_capture"] == pytest.approx(0.1)
+    report = result.report()
+    assert "best is" in report and "bgnbd_gg" in report
+
+
+def test_no_holdout_leakage(cdnow):
+    """Changing what happens after the calibration end changes no forecast."""
+    later = cdnow.date > CAL
+    altered = cdnow.copy()
+    altered.loc[later, "amount"] *= 3
+    altered = altered[~later | (altered.index % 2 == 0)]
+    a = backtest(cdnow, calibration_end=CAL, observation_end=OBS, methods=FAST)
+    b = backtest(altered, calibration_end=CAL, observation_end=OBS, methods=FAST)
+    columns = ["predicted_purchases", "predicted_spend", "alive_score"]
+    pd.testing.assert_frame_equal(a.predictions[columns], b.predictions[columns])
+    assert not np.allclose(a.predictions["actual_spend"], b.predictions["actual_spend"])
+
+
+def test_rolling_origin(cdnow):
+    ends = ["1997-06-30", "1997-09-30"]
+    obs = ["1997-12-31", "1998-03-31"]
+    result = backtest(cdnow, calibration_end=ends, observation_end=obs,
+                      methods=["bgnbd_gg", "run_rate"])
+    table = result.metrics
+    assert set(table["calibration_end"]) == {"1997-06-30", "1997-09-30", "mean"}
+    per = table[table.calibration_end != "mean"].groupby("method")["spearman"].mean()
+    mean = table[table.calibration_end == "mean"].set_index("method")["spearman"]
+    pd.testing.assert_series_equal(per.sort_index(), mean.sort_index(), check_names=False)
+    single = backtest(cdnow, calibration_end=ends[0], observation_end=obs[0], methods=["run_rate"])
+    np.testing.assert_allclose(single.metrics["spearman"].iloc[0],
+                               table.set_index(["calibration_end", "method"]).loc[
+                                   ("1997-06-30", "run_rate"), "spearman"])
+
+
+def test_backtest_bad_arguments(cdnow):
+    with pytest.raises(ValueError, match="unknown method"):
+        backtest(cdnow, calibration_end=CAL, observation_end=OBS, methods=["magic"])
+    with pytest.raises(ValueError, match="one per calibration_end"):
+        backtest(cdnow, calibration_end=[CAL, CAL], observation_end=[OBS, OBS, OBS])
+    with pytest.raises(clvmodels.DataError, match="first transaction"):
+        backtest(cdnow, calibration_end="1996-01-01", observation_end=OBS, methods=["run_rate"])
+
+
+@pytest.mark.slow
+def test_write_outputs(result, tmp_path):
+    files = result.write(tmp_path / "bt")
+    names = sorted(p.split("/")[-1] for p in files)
+    assert names == ["calibration.csv", "lift_spend.png", "metrics.csv", "metrics.png",
+                     "predictions.parquet", "report.md"]
+    metrics_csv = pd.read_csv(tmp_path / "bt" / "metrics.csv")
+    assert metrics_csv["method"].tolist() == list(METHODS)
+    predictions = pd.read_parquet(tmp_path / "bt" / "predictions.parquet")
+    assert len(predictions) == len(METHODS) * 2357
+    assert "![Lift curves](lift_spend.png)" in (tmp_path / "bt" / "report.md").read_text()
