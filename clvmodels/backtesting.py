@@ -18,6 +18,7 @@ from . import baselines, metrics
 from .data import calibration_holdout, clean_transactions
 from .exceptions import DataError, DataQualityWarning
 from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
+from .scoring import ModelPair
 
 METHODS = ("bgnbd_gg", "bayes_bgnbd_gg", "run_rate", "cohort_average", "simple_ltv",
            "traditional_ltv", "rfm_segment", "hiatus", "gradient_boosting")
@@ -30,23 +31,6 @@ BAYES_DEFAULTS = dict(draws=500, tune=500, chains=2)
 
 
 @dataclass
-class ModelPair:
-    """A purchase model and a spend model, answering as one method."""
-
-    purchases: object
-    spend: object
-
-    def expected_purchases(self, rfm, t):
-        return self.purchases.expected_purchases(rfm, t)
-
-    def expected_spend(self, rfm):
-        return self.spend.expected_spend(rfm)
-
-    def probability_any_purchase(self, rfm, t):
-        return self.purchases.probability_any_purchase(rfm, t)
-
-
-@dataclass
 class Origin:
     """What one calibration end gives every method to fit on."""
 
@@ -56,15 +40,21 @@ class Origin:
     log: pd.DataFrame  # the calibration-window transactions
 
 
+def spend_fit_rows(split: pd.DataFrame) -> pd.DataFrame:
+    """Gamma-Gamma needs a positive mean value per repeat purchase: customers whose repeat
+    purchases are all worth 0 are left out of the spend fit (they are still scored)."""
+    return split[(split["frequency"] == 0) | (split["monetary_value"] > 0)]
+
+
 def _fit(method: str, origin: Origin, options: dict):
     split, log = origin.split, origin.log
     if method == "bgnbd_gg":
-        return ModelPair(BetaGeo().fit(split), GammaGamma().fit(split))
+        return ModelPair(BetaGeo().fit(split), GammaGamma().fit(spend_fit_rows(split)))
     if method == "bayes_bgnbd_gg":
         settings = {**BAYES_DEFAULTS, "random_state": options["random_state"],
                     **options.get("bayes", {})}
         return ModelPair(BayesianBetaGeo(**settings).fit(split),
-                         BayesianGammaGamma(**settings).fit(split))
+                         BayesianGammaGamma(**settings).fit(spend_fit_rows(split)))
     if method == "run_rate":
         return baselines.RunRate().fit(split)
     if method == "cohort_average":
@@ -202,8 +192,11 @@ def backtest(
         origin = _origin(log, cal_end, obs_end, first_day, freq, time_unit,
                          needs_earlier=bool(SUPERVISED & set(methods)))
         label = f"{cal_end:%Y-%m-%d}"
-        excluded[label] = origin.split.attrs.get("excluded", {})
         split = origin.split
+        zero_value = len(split) - len(spend_fit_rows(split))
+        excluded[label] = {**split.attrs.get("excluded", {}),
+                           **({"zero_value_repeat_buyers_out_of_spend_fit": zero_value}
+                              if zero_value else {})}
         duration = float(split["duration_holdout"].iloc[0])  # the same for every customer
         actual_purchases = split["frequency_holdout"].to_numpy(float)
         actual_spend = actual_purchases * split["monetary_value_holdout"].to_numpy(float)

@@ -42,9 +42,6 @@ class Baseline(FittedModel):
         self._fit(rfm)
         return self
 
-    def _fit(self, rfm):
-        pass
-
     # -- the vocabulary --------------------------------------------------------------------------
     def expected_purchases(self, rfm: pd.DataFrame, t) -> pd.Series:
         """Expected repeat purchases of each customer in the next ``t`` (time units or Timedelta)."""

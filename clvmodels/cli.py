@@ -79,6 +79,34 @@ def backtest(args) -> None:
     print(f"wrote {', '.join(os.path.basename(f) for f in files)} to {args.out}")
 
 
+def fit(args) -> None:
+    """Fit the model pair on a transaction file and save it."""
+    from .batch import fit_file
+
+    pair = fit_file(args.transactions, args.out, observation_end=args.observation_end,
+                    calibration_end=args.calibration_end, freq=args.freq,
+                    time_unit=args.time_unit, model=args.model, quiet=args.quiet)
+    if not args.quiet:
+        for model in (pair.purchases, pair.spend):
+            print(f"{model!r}\n{model.summary().round(4).to_string()}\n")
+        print(f"saved the model to {args.out}")
+
+
+def score(args) -> None:
+    """Score every customer with a saved model pair."""
+    from .batch import score_file
+
+    stats = score_file(args.model, args.out, transactions=args.transactions, rfm=args.rfm,
+                       observation_end=args.observation_end, freq=args.freq,
+                       time_unit=args.time_unit, horizon=args.horizon,
+                       discount_rate=args.discount_rate, quiet=args.quiet,
+                       engine=args.engine, scheduler=args.scheduler)
+    if not args.quiet:
+        left_out = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in stats.excluded.items() if n)
+        print(f"scored {stats.customers:,} customers from {stats.rows:,} rows into {args.out}"
+              + (f" (transactions left out: {left_out})" if left_out else ""))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clvmodels", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +131,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for metrics.csv, predictions.parquet, "
                    "calibration.csv, report.md and the figures")
     p.set_defaults(run=backtest)
+
+    p = commands.add_parser("fit", help="fit BG/NBD + Gamma-Gamma on a transaction file")
+    p.add_argument("--transactions", required=True, help="transaction log (.csv or .parquet) "
+                   "with columns customer_id, date, amount")
+    p.add_argument("--calibration-end", help="fit only on transactions up to this day")
+    p.add_argument("--observation-end", required=True, help="last day observed")
+    p.add_argument("--freq", default="D", choices=list(DAYS_PER_UNIT))
+    p.add_argument("--time-unit", default="W", choices=list(DAYS_PER_UNIT))
+    p.add_argument("--model", default="bgnbd_gg", choices=["bgnbd_gg", "bayes_bgnbd_gg"])
+    p.add_argument("--out", required=True, help="model file (.json)")
+    p.add_argument("--quiet", action="store_true", help="no progress, no summary")
+    p.set_defaults(run=fit)
+
+    p = commands.add_parser("score", help="score every customer with a fitted model")
+    p.add_argument("--model", required=True, help="model file written by 'clvmodels fit'")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--transactions", help="transaction log (.csv or .parquet)")
+    source.add_argument("--rfm", help="RFM table (.csv or .parquet) with customer_id, frequency, "
+                        "recency, T, monetary_value in the model's time unit")
+    p.add_argument("--observation-end", help="last day observed (default: the last transaction)")
+    p.add_argument("--freq", default="D", choices=list(DAYS_PER_UNIT))
+    p.add_argument("--time-unit", choices=list(DAYS_PER_UNIT),
+                   help="default: the model's time unit")
+    p.add_argument("--horizon", type=float, default=12, help="months (default 12)")
+    p.add_argument("--discount-rate", type=float, default=0.01, help="per month (default 0.01)")
+    p.add_argument("--out", required=True, help="scores file (.parquet or .csv)")
+    p.add_argument("--engine", choices=["local", "dask"], default="local")
+    p.add_argument("--scheduler", help="dask scheduler address (default: a LocalCluster)")
+    p.add_argument("--quiet", action="store_true", help="no progress, no summary")
+    p.set_defaults(run=score)
     return parser
 
 
@@ -113,6 +171,9 @@ def main(argv=None) -> int:
     except (DataError, ModelFormatError) as err:
         print(f"clvmodels {args.command}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"clvmodels {args.command}: interrupted; no output was written", file=sys.stderr)
+        return 130
     return 0
 
 

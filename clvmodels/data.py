@@ -150,8 +150,8 @@ def _parse_amounts(values: pd.Series, name: str) -> np.ndarray:
     return amount
 
 
-def clean_transactions(
-    transactions,
+def check_rows(
+    frame: pd.DataFrame,
     *,
     customer: str,
     date: str,
@@ -159,15 +159,12 @@ def clean_transactions(
     last_day: int | None,
     negative_amounts: str = "raise",
     date_format: str | None = None,
-) -> Transactions:
-    """Read and check a transaction log; exclude rows after ``last_day`` (counted, with a warning)."""
+) -> tuple[pd.Series, np.ndarray, np.ndarray | None, dict]:
+    """Check the rows of a log (ids present, dates and amounts parse, refunds per the policy) and
+    leave out rows after ``last_day``: returns kept ids, days, amounts, and counts of what was
+    left out. Used whole (``clean_transactions``) or chunk by chunk (streaming)."""
     if negative_amounts not in NEGATIVE_AMOUNT_POLICIES:
         raise ValueError(f"negative_amounts must be one of {NEGATIVE_AMOUNT_POLICIES}")
-    columns = [customer, date] + ([amount] if amount is not None else [])
-    frame = read_transactions(transactions, columns)
-    if len(frame) == 0:
-        raise DataError("the transaction log is empty: there is nothing to summarise")
-
     ids = frame[customer]
     no_id = ids.isna().to_numpy()
     if no_id.any():
@@ -199,17 +196,40 @@ def clean_transactions(
         if late.any():
             excluded["after_observation_end"] = int((late & keep).sum())
             keep &= ~late
-
-    if excluded:
-        what = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in excluded.items() if n)
-        if what:
-            warnings.warn(f"excluded transactions: {what}", DataQualityWarning, stacklevel=3)
     if not keep.all():
-        if not keep.any():
-            raise DataError("no transactions are left after the exclusions: " + str(excluded))
         ids, day = ids[keep], day[keep]
         money = money[keep] if money is not None else None
+    return ids, day, money, excluded
 
+
+def warn_excluded(excluded: dict, stacklevel: int = 3) -> None:
+    """One DataQualityWarning listing what was left out, if anything."""
+    what = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in excluded.items() if n)
+    if what:
+        warnings.warn(f"excluded transactions: {what}", DataQualityWarning, stacklevel=stacklevel)
+
+
+def clean_transactions(
+    transactions,
+    *,
+    customer: str,
+    date: str,
+    amount: str | None,
+    last_day: int | None,
+    negative_amounts: str = "raise",
+    date_format: str | None = None,
+) -> Transactions:
+    """Read and check a transaction log; exclude rows after ``last_day`` (counted, with a warning)."""
+    columns = [customer, date] + ([amount] if amount is not None else [])
+    frame = read_transactions(transactions, columns)
+    if len(frame) == 0:
+        raise DataError("the transaction log is empty: there is nothing to summarise")
+    ids, day, money, excluded = check_rows(
+        frame, customer=customer, date=date, amount=amount, last_day=last_day,
+        negative_amounts=negative_amounts, date_format=date_format)
+    warn_excluded(excluded, stacklevel=4)
+    if len(day) == 0:
+        raise DataError("no transactions are left after the exclusions: " + str(excluded))
     codes, uniques = _factorize_sorted(ids)
     return Transactions(codes, uniques, day, money, excluded)
 

@@ -15,6 +15,7 @@ from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
 
 FORMAT = "clvmodels.model"
 FORMAT_VERSION = 1
+PAIR = "ModelPair"  # a purchase model and a spend model in one file
 MODELS = {cls.__name__: cls for cls in (BetaGeo, GammaGamma)}
 BAYESIAN_MODELS = {cls.__name__: cls for cls in (BayesianBetaGeo, BayesianGammaGamma)}
 BAYESIAN_SETTINGS = ("priors", "draws", "tune", "chains", "method", "sampler", "target_accept",
@@ -166,15 +167,48 @@ def save(model, path) -> None:
         write_json_atomic(model_to_dict(model), path)
 
 
+def save_pair(pair, path) -> None:
+    """Save a ModelPair as one JSON file; Bayesian posteriors go to ``<name>.purchases.nc`` and
+    ``<name>.spend.nc`` beside it."""
+    stem = os.path.splitext(os.fspath(path))[0]
+    parts = {}
+    for role in ("purchases", "spend"):
+        model = getattr(pair, role)
+        if type(model).__name__ in BAYESIAN_MODELS:
+            model._check_fitted()
+            posterior = f"{stem}.{role}.nc"
+            write_atomic(posterior, model.idata_.to_netcdf)
+            parts[role] = bayesian_to_dict(model, os.path.basename(posterior))
+        else:
+            parts[role] = model_to_dict(model)
+    write_json_atomic({"format": FORMAT, "format_version": FORMAT_VERSION, "model": PAIR, **parts},
+                      path)
+
+
+def _from_dict(data, folder):
+    if isinstance(data, dict) and data.get("model") == PAIR:
+        from .scoring import ModelPair
+
+        check_format(data)
+        try:
+            return ModelPair(*(_from_dict(data[role], folder) for role in ("purchases", "spend")))
+        except KeyError as err:
+            raise ModelFormatError(f"the model pair file has no {err} model") from err
+    if isinstance(data, dict) and data.get("model") in BAYESIAN_MODELS:
+        check_format(data)
+        return bayesian_from_dict(data, folder)
+    return model_from_dict(data)
+
+
 def load(path):
-    """Load a model saved with ``model.save(path)``; ModelFormatError for anything else. Only data
-    are read (JSON, netCDF): loading never runs code from the file."""
+    """Load a model saved with ``model.save(path)`` (a ModelPair gives a ModelPair);
+    ModelFormatError for anything else. Only data are read (JSON, netCDF): loading never runs code
+    from the file."""
     try:
         with open(path) as f:
             data = json.load(f)
     except json.JSONDecodeError as err:
         raise ModelFormatError(f"{os.fspath(path)!r} is not a JSON model file: {err}") from err
-    if isinstance(data, dict) and data.get("model") in BAYESIAN_MODELS:
-        check_format(data)
-        return bayesian_from_dict(data, os.path.dirname(os.path.abspath(path)))
-    return model_from_dict(data)
+    except OSError as err:
+        raise ModelFormatError(f"cannot read the model file: {err}") from err
+    return _from_dict(data, os.path.dirname(os.path.abspath(path)))

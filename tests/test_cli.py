@@ -35,7 +35,7 @@ def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
 
 
 def test_bad_input_exits_2(tmp_path, capsys, monkeypatch):
-    import clvmodels.cli as cli
+    from clvmodels import cli
 
     def bad(*args, **kwargs):
         raise cli.DataError("column 'date': 1 value(s) could not be parsed as dates")

@@ -5,7 +5,10 @@ import pandas as pd
 import polars as pl
 import pytest
 from lifetimes import utils as lifetimes_utils
-from lifetimes.datasets import load_cdnow_summary, load_cdnow_summary_data_with_monetary_value
+from lifetimes.datasets import (
+    load_cdnow_summary,
+    load_cdnow_summary_data_with_monetary_value,
+)
 
 import clvmodels
 from clvmodels import DataError, DataQualityWarning

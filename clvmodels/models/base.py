@@ -12,7 +12,6 @@ from ..data import check_rfm, rfm_time_unit
 from ..exceptions import ConvergenceError, DataError, NotFittedError
 from ..units import UNIT_NAMES, days_per_unit
 
-
 CHUNK_ELEMENTS = 4_000_000  # rows x draws evaluated at once: about 32 MB per array
 LBFGS_OPTIONS = {"maxiter": 2000, "ftol": 1e-10, "gtol": 1e-7}
 WARM_START_CUSTOMERS = 20_000  # larger fits start from the estimate on this many customers
@@ -83,11 +82,18 @@ class MaximumLikelihoodModel(FittedModel):
         self.penalizer = penalizer
 
     # -- fitting -------------------------------------------------------------------------------
-    def fit(self, rfm: pd.DataFrame):
-        """Fit by maximum likelihood on the unique rows of ``rfm``; returns ``self``."""
+    def fit(self, rfm: pd.DataFrame, weights=None):
+        """Fit by maximum likelihood on the unique rows of ``rfm``; returns ``self``.
+
+        ``weights`` (optional, one per row) counts how many customers each row stands for: a
+        table of unique rows with their counts fits exactly like the customers themselves."""
         if not (np.isfinite(self.penalizer) and self.penalizer >= 0):
             raise ValueError(f"penalizer must be a finite number >= 0, not {self.penalizer!r}")
-        data, n = self._data(rfm)
+        if weights is not None:
+            weights = np.asarray(weights, dtype=np.float64)
+            if weights.shape != (len(rfm),) or not np.all(np.isfinite(weights) & (weights >= 0)):
+                raise DataError("weights must be one finite number >= 0 per row of the frame")
+        data, n = self._data(rfm, weights)
         objective = self._objective(data, n)
         start = np.log(self._initial_params(data))
         if n > 2 * WARM_START_CUSTOMERS:
@@ -124,7 +130,7 @@ class MaximumLikelihoodModel(FittedModel):
             )
         self.params_ = pd.Series(params, index=list(self.param_names), dtype=float)
         self.log_likelihood_ = float(-n * (value - self.penalizer * (params @ params)))
-        self.n_customers_ = int(n)
+        self.n_customers_ = int(round(n))
         self.time_unit_ = rfm_time_unit(rfm)
         self.covariance_ = self._covariance(hessian)
         return self

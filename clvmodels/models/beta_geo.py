@@ -62,16 +62,19 @@ class BetaGeo(MaximumLikelihoodModel):
 
     param_names = ("r", "alpha", "a", "b")
 
-    def _data(self, rfm):
+    def _data(self, rfm, weights=None):
         check_rfm(rfm)
         x, t_x, T = rfm_arrays(rfm)
-        if not (x > 0).any():
+        if not (x[weights > 0] if weights is not None else x > 0).any():
             raise DataError(
                 "no customer made a repeat purchase, so BG/NBD cannot estimate purchase rates "
                 "(they run off to zero); use a longer observation window"
             )
-        first, _, counts = unique_rows(x, t_x, T)
-        return self._histories(x[first], t_x[first], T[first], counts.astype(np.float64)), len(rfm)
+        first, inverse, counts = unique_rows(x, t_x, T)
+        if weights is not None:
+            counts = np.bincount(inverse, weights=weights, minlength=len(first))
+        n = len(rfm) if weights is None else weights.sum()
+        return self._histories(x[first], t_x[first], T[first], counts.astype(np.float64)), n
 
     @staticmethod
     def _histories(x, t_x, T, weights):

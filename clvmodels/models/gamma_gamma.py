@@ -54,15 +54,16 @@ class GammaGamma(MaximumLikelihoodModel):
 
     param_names = ("p", "q", "v")
 
-    def _data(self, rfm):
+    def _data(self, rfm, weights=None):
         check_rfm(rfm, SPEND_COLUMNS)
         x = rfm["frequency"].to_numpy(dtype=np.float64)
         m = rfm["monetary_value"].to_numpy(dtype=np.float64)
-        repeat = x > 0
-        self.n_zero_frequency_ = int((~repeat).sum())
+        w = np.ones(len(x)) if weights is None else weights
+        repeat = (x > 0) & (w > 0)
+        self.n_zero_frequency_ = int(w[x == 0].sum())
         if not repeat.any():
             raise DataError("GammaGamma needs customers with frequency > 0; this frame has none")
-        x, m = x[repeat], m[repeat]
+        x, m, w = x[repeat], m[repeat], w[repeat]
         nonpositive = m <= 0
         if nonpositive.any():
             first = rfm.index[np.flatnonzero(repeat)[np.flatnonzero(nonpositive)[0]]]
@@ -78,14 +79,16 @@ class GammaGamma(MaximumLikelihoodModel):
                     "Gamma-Gamma model assumes they are independent, so its spend predictions "
                     "may be biased", DataQualityWarning, stacklevel=3,
                 )
+        stats = gamma_gamma.sufficient_statistics(x, m, w)
         logger.info("GammaGamma: fitting on %d customers with frequency > 0 (%d with frequency 0 "
-                    "left out)", x.size, self.n_zero_frequency_)
+                    "left out)", stats["n"], self.n_zero_frequency_)
         # (frequency, monetary value) pairs are nearly all distinct: sufficient statistics instead
-        return gamma_gamma.sufficient_statistics(x, m), x.size
+        return stats, stats["n"]
 
     def _subsample(self, stats, fraction, rng):
         rows = rng.random(stats["x"].size) < fraction
-        return gamma_gamma.sufficient_statistics(stats["x"][rows], stats["m"][rows]), rows.sum()
+        sub = gamma_gamma.sufficient_statistics(stats["x"][rows], stats["m"][rows], stats["w"][rows])
+        return sub, sub["n"]
 
     def _initial_params(self, stats):
         return np.array([1.0, 2.0, max(np.average(stats["m"], weights=stats["w"]), 1e-3)])
