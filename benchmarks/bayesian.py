@@ -33,6 +33,11 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def peak_children_rss_mib() -> float:
+    """Peak RSS of the largest finished child process (the sampler's chain processes)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def cdnow_rfm(repeat: int):
     """The CDNOW weeks 1-39 frame, repeated with new ids; returns a pandas frame."""
     import pandas as pd
@@ -148,7 +153,11 @@ def scale(args) -> None:
     for k, v in steps.items():
         print(f"| {k} | {v:.1f} |")
     print(f"| fits + CLV | {total:.1f} |")
-    print(f"| peak RSS (MiB) | {peak_rss_mib():,.0f} |\n")
+    cores = min(args.chains, os.cpu_count() or 1)
+    print(f"| peak RSS, main process (MiB) | {peak_rss_mib():,.0f} |")
+    print(f"| peak RSS, largest chain process (MiB) | {peak_children_rss_mib():,.0f} |")
+    print(f"| bound on the peak of all processes (MiB) | "
+          f"{peak_rss_mib() + cores * peak_children_rss_mib():,.0f} |\n")
     for model in (bg, gg):
         s = model.summary()
         print(f"{type(model).__name__}: r_hat <= {s['r_hat'].max():.3f}, bulk ESS >= "

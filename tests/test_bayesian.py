@@ -182,3 +182,19 @@ def test_map_advi_and_a_convergence_warning(cdnow_calibration, fitted):
     np.testing.assert_allclose(advi.params_, fitted[0].params_, rtol=0.1)
     with pytest.warns(ConvergenceWarning, match="may not have converged"):
         clvmodels.BayesianBetaGeo(draws=30, tune=30, chains=2, random_state=0).fit(f)
+
+
+def test_numpy_likelihood_op_equals_the_pytensor_graph(cdnow_calibration):
+    """PyMC's own sampler evaluates the likelihood with the MLE's numpy code: same log density
+    and gradient as the PyTensor graph of the formula."""
+    for model, frame in ((clvmodels.BayesianBetaGeo(), cdnow_calibration),
+                         (clvmodels.BayesianGammaGamma(), cdnow_calibration)):
+        data, _ = model.mle_class()._data(frame)
+        graph, native = model._pymc_model(data), model._pymc_model(data, numpy_loglik=True)
+        rng = np.random.default_rng(1)
+        for _ in range(3):
+            point = {f"log_{k}": rng.normal(0.5, 0.5) for k in model.param_names}
+            assert native.compile_logp()(point) == pytest.approx(graph.compile_logp()(point),
+                                                                 rel=1e-10)
+            np.testing.assert_allclose(native.compile_dlogp()(point), graph.compile_dlogp()(point),
+                                       rtol=1e-7)
