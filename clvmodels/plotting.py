@@ -307,9 +307,9 @@ def plot_lorenz(clv, ax=None):
 # Bayesian models (ArviZ)
 
 
-def plot_posterior(model, hdi_prob: float = 0.94, ax=None):
-    """Posterior densities of the parameters, with the HDI and the maximum-likelihood estimate
-    of the same data as reference lines where ``model.mle_`` is set (ArviZ)."""
+def plot_posterior(model, reference=None, hdi_prob: float = 0.94, ax=None):
+    """Posterior densities of the parameters with their HDI (ArviZ); ``reference`` (a mapping
+    of parameter to value, such as the maximum-likelihood ``params_``) adds reference lines."""
     import arviz as az
 
     names = list(model.param_names)
@@ -318,7 +318,8 @@ def plot_posterior(model, hdi_prob: float = 0.94, ax=None):
 
         ax = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), layout="constrained")[1]
     return az.plot_posterior(model.idata_, var_names=names, hdi_prob=hdi_prob, ax=ax,
-                             ref_val=getattr(model, "mle_", None))
+                             ref_val=None if reference is None else
+                             {k: [{"ref_val": float(v)}] for k, v in dict(reference).items()})
 
 
 def plot_trace(model):

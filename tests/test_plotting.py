@@ -113,7 +113,7 @@ def test_bayesian_plots(cdnow_calibration):
     model = clvmodels.BayesianBetaGeo(draws=200, tune=200, chains=2, random_state=2)
     with pytest.warns(Warning):  # few draws: the convergence warning is expected
         model.fit(cdnow_calibration)
-    axes = plotting.plot_posterior(model)
+    axes = plotting.plot_posterior(model, reference=clvmodels.BetaGeo().fit(cdnow_calibration).params_)
     assert len(axes) == 4 and axes[0].get_title() == "r"
     axes = plotting.plot_trace(model)
     assert axes.shape == (4, 2)
