@@ -40,10 +40,10 @@ gg.params_ = pd.Series(pair.spend.params_.to_numpy(), index=["p", "q", "v"])
 bg.predict = bg.conditional_expected_number_of_purchases_up_to_time
 out = rfm.assign(
     expected_purchases=bg.conditional_expected_number_of_purchases_up_to_time(
-        52.18, rfm.frequency, rfm.recency, rfm.T),
-    probability_alive=bg.conditional_probability_alive(rfm.frequency, rfm.recency, rfm.T),
-    expected_spend=gg.conditional_expected_average_profit(rfm.frequency, rfm.monetary_value),
-    clv=gg.customer_lifetime_value(bg, rfm.frequency, rfm.recency, rfm.T, rfm.monetary_value,
+        52.18, rfm["frequency"], rfm["recency"], rfm["T"]),
+    probability_alive=bg.conditional_probability_alive(rfm["frequency"], rfm["recency"], rfm["T"]),
+    expected_spend=gg.conditional_expected_average_profit(rfm["frequency"], rfm["monetary_value"]),
+    clv=gg.customer_lifetime_value(bg, rfm["frequency"], rfm["recency"], rfm["T"], rfm["monetary_value"],
                                    time=12, discount_rate=0.01, freq="W"),
 )
 out.to_parquet(sys.argv[4])

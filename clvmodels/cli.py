@@ -103,7 +103,8 @@ def score(args) -> None:
                        engine=args.engine, scheduler=args.scheduler)
     if not args.quiet:
         left_out = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in stats.excluded.items() if n)
-        print(f"scored {stats.customers:,} customers from {stats.rows:,} rows into {args.out}"
+        source = f" from {stats.rows:,} rows" if stats.rows else ""
+        print(f"scored {stats.customers:,} customers{source} into {args.out}"
               + (f" (transactions left out: {left_out})" if left_out else ""))
 
 

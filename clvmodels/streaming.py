@@ -114,12 +114,14 @@ def stream_rfm(
     partition_rows: int = PARTITION_ROWS,
     stats: StreamStats | None = None,
     progress=None,
+    spill_dir=None,
 ) -> Iterator[pd.DataFrame]:
     """RFM frames of a transaction file, one per partition of its customers; together they are
     exactly ``rfm_summary`` of the whole file (same arguments), each customer in one of them.
 
     ``stats`` (a :class:`StreamStats`) is filled in as the file is read; ``progress(rows)`` is
-    called after each chunk of pass 1.
+    called after each chunk of pass 1. Spill files go to a temporary folder in ``spill_dir``
+    (default: the system's temporary folder) and are deleted as they are read.
     """
     freq, time_unit = _check_freq(freq, time_unit)
     path = os.fspath(path)
@@ -128,8 +130,7 @@ def stream_rfm(
     columns = [customer, date] + ([amount] if amount is not None else [])
     total = count_rows(path) if os.path.exists(path) else 0
     k = stats.planned_partitions = max(1, -(-total // partition_rows))
-    with tempfile.TemporaryDirectory(prefix="clvmodels-spill-",
-                                     dir=os.path.dirname(os.path.abspath(path))) as spill:
+    with tempfile.TemporaryDirectory(prefix="clvmodels-spill-", dir=spill_dir) as spill:
         held: list = []  # (ids, day, amount) per chunk when nothing is spilled
         max_day = None
         for chunk in read_chunks(path, columns, chunk_rows):

@@ -37,19 +37,20 @@ def model_file(logs):
 
 
 @pytest.mark.parametrize("name", ["master.csv", "master.parquet"])
-def test_streamed_rfm_equals_the_in_memory_one(logs, name):
+def test_streamed_rfm_equals_the_in_memory_one(logs, name, tmp_path):
     tx, folder = logs
     expected = clvmodels.rfm_summary(tx, amount="amount", time_unit="W", observation_end="1998-03-31")
     stats = StreamStats()
     with pytest.warns(clvmodels.DataQualityWarning, match="after observation end"):
         parts = list(stream_rfm(folder / name, observation_end="1998-03-31", time_unit="W",
-                                chunk_rows=7_000, partition_rows=20_000, stats=stats))
+                                chunk_rows=7_000, partition_rows=20_000, stats=stats,
+                                spill_dir=tmp_path))
     assert stats.planned_partitions == 4 and len(parts) == 4
     got = pd.concat(parts).sort_index()
     pd.testing.assert_frame_equal(got, expected)
     assert stats.customers == len(expected) and stats.rows == len(tx)
     assert stats.excluded == expected.attrs["excluded"]
-    assert not any(n.startswith("clvmodels-spill") for n in os.listdir(folder))  # cleaned up
+    assert list(tmp_path.iterdir()) == []  # the spill files are gone
 
 
 def test_fit_file_equals_the_python_api(logs, model_file):
@@ -238,7 +239,7 @@ def test_dask_engine_survives_a_killed_worker(logs, model_file, cluster, tmp_pat
 
     def kill_a_worker_after_the_first_partition(done):
         if done == 1:  # mid-run: one partition written, 15 to go
-            victim = sorted(pids)[0]
+            victim = min(pids)
             os.kill(pids[victim], signal.SIGKILL)
             killed.append(victim)
 

@@ -4,13 +4,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
 
-import clvmodels  # noqa: E402
-from clvmodels import metrics, plotting  # noqa: E402
+import clvmodels
+from clvmodels import metrics, plotting
 
 CAL = "1997-09-30"
 

@@ -130,7 +130,7 @@ class MaximumLikelihoodModel(FittedModel):
             )
         self.params_ = pd.Series(params, index=list(self.param_names), dtype=float)
         self.log_likelihood_ = float(-n * (value - self.penalizer * (params @ params)))
-        self.n_customers_ = int(round(n))
+        self.n_customers_ = round(n)
         self.time_unit_ = rfm_time_unit(rfm)
         self.covariance_ = self._covariance(hessian)
         return self

@@ -30,6 +30,7 @@ import pandas as pd
 
 from .._math import bgnbd, gamma_gamma
 from ..data import RFM_COLUMNS, rfm_time_unit, unique_rows
+from ..exceptions import ConvergenceError, DataError
 from .base import FittedModel, summarise_draws
 from .beta_geo import BetaGeo, discounted_purchases_draws, rfm_arrays
 from .gamma_gamma import SPEND_COLUMNS, GammaGamma, spend_draws
@@ -215,7 +216,7 @@ class BayesianModel(FittedModel):
 
         try:
             mle = self.mle_class().fit(rfm)
-        except Exception:  # no usable mode: PyMC's own initialisation
+        except (ConvergenceError, DataError, ValueError, np.linalg.LinAlgError):  # no usable mode
             return {"init": "jitter+adapt_full", "target_accept": self.target_accept}
         theta = mle.params_.to_numpy()
         cov = mle.covariance_.to_numpy() / np.outer(theta, theta)  # delta method: log scale
