@@ -297,7 +297,7 @@ class BayesianBetaGeo(BayesianModel):
     mle_class = BetaGeo
 
     def _default_priors(self, data):
-        x, t_x, T, _, _, weights = data
+        _, _, T, _, _, weights = data
         return {"r": (0.0, 2.0), "alpha": (float(np.log(np.average(T, weights=weights) + 1e-9)), 3.0),
                 "a": (0.0, 2.0), "b": (0.0, 2.0)}
 
