@@ -74,7 +74,8 @@ def plot_backtest_metrics(metric_table: pd.DataFrame,
                 color=PALETTE[i % len(PALETTE)], label=column)
     ax.set_yticks(positions + height * (len(columns) - 1) / 2, table.index)
     ax.set_xlim(0, 1)
-    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.1),
+              ncol=len(columns))
     return _style(ax, "Backtest: ranking metrics per method (higher is better)", "value", "")
 
 

@@ -225,7 +225,9 @@ class BayesianModel(FittedModel):
         mean = np.log(theta)
         rng = np.random.default_rng(self.random_state)
         starts = rng.multivariate_normal(mean, 4 * cov, size=self.chains)
-        potential = QuadPotentialFullAdapt(len(theta), mean, cov, initial_weight=10)
+        with warnings.catch_warnings():  # chosen on purpose: measured in the docstring above
+            warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental")
+            potential = QuadPotentialFullAdapt(len(theta), mean, cov, initial_weight=10)
         step = pm.NUTS(potential=potential, target_accept=self.target_accept)
         return {"step": step, "initvals": [
             {f"log_{k}": v for k, v in zip(self.param_names, start)} for start in starts]}
