@@ -18,7 +18,7 @@ from . import baselines, metrics
 from .data import calibration_holdout, clean_transactions
 from .exceptions import DataError, DataQualityWarning
 from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
-from .scoring import ModelPair
+from .scoring import ModelPair, spend_fit_rows
 
 METHODS = ("bgnbd_gg", "bayes_bgnbd_gg", "run_rate", "cohort_average", "simple_ltv",
            "traditional_ltv", "rfm_segment", "hiatus", "gradient_boosting")
@@ -34,16 +34,9 @@ BAYES_DEFAULTS = dict(draws=500, tune=500, chains=2)
 class Origin:
     """What one calibration end gives every method to fit on."""
 
-    calibration_end: pd.Timestamp
     split: pd.DataFrame  # calibration RFM with the holdout columns
     earlier: pd.DataFrame | None  # earlier calibration/holdout split for the supervised methods
     log: pd.DataFrame  # the calibration-window transactions
-
-
-def spend_fit_rows(split: pd.DataFrame) -> pd.DataFrame:
-    """Gamma-Gamma needs a positive mean value per repeat purchase: customers whose repeat
-    purchases are all worth 0 are left out of the spend fit (they are still scored)."""
-    return split[(split["frequency"] == 0) | (split["monetary_value"] > 0)]
 
 
 def _fit(method: str, origin: Origin, options: dict):
@@ -92,7 +85,7 @@ class BacktestResult:
         return rows.drop(columns="calibration_end").set_index("method")
 
     def winners(self) -> pd.DataFrame:
-        """For each metric: the best method, its value, and the best probabilistic model."""
+        """For each metric, the best method and its value (mean over calibration ends)."""
         table = self.summary()
         rows = []
         for metric in (*LOWER_IS_BETTER, *ABSOLUTE_IS_BETTER, *HIGHER_IS_BETTER):
@@ -251,4 +244,4 @@ def _origin(log, cal_end, obs_end, first_day, freq, time_unit, needs_earlier) ->
             window = min(obs_end - cal_end, (cal_end - first_day) / 2).floor("D")
             earlier = calibration_holdout(log, calibration_end=cal_end - window,
                                           observation_end=cal_end, **columns)
-    return Origin(cal_end, split, earlier, log[log["date"] <= cal_end])
+    return Origin(split, earlier, log[log["date"] <= cal_end])

@@ -19,7 +19,7 @@ import pandas as pd
 from .data import RFM_COLUMNS, check_rfm
 from .exceptions import DataError
 from .persistence import load
-from .scoring import ModelPair
+from .scoring import ModelPair, spend_fit_rows
 from .streaming import CHUNK_ROWS, StreamStats, count_rows, read_chunks, stream_rfm
 
 RFM_INPUT_COLUMNS = ["customer_id", *RFM_COLUMNS, "monetary_value"]
@@ -190,7 +190,6 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
     (``"bayes_bgnbd_gg"``) on a transaction file and save the pair to ``out`` (JSON). With
     ``calibration_end`` the fit sees only the transactions up to it (for a later check on the
     rest); otherwise everything up to ``observation_end``."""
-    from .backtesting import spend_fit_rows
     from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
 
     if model not in FIT_MODELS:

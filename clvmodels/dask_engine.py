@@ -31,7 +31,7 @@ from .data import (
     check_rows,
 )
 from .exceptions import DataError
-from .scoring import ModelPair
+from .scoring import ModelPair, spend_fit_rows
 
 
 def _require_dask():
@@ -95,7 +95,6 @@ def _unique_histories(frame: pd.DataFrame) -> pd.DataFrame:
 
 def fit(rfm, *, time_unit: str, penalizer: float = 0.0) -> ModelPair:
     """Fit BG/NBD + Gamma-Gamma (maximum likelihood) on a dask RFM frame."""
-    from .backtesting import spend_fit_rows
     from .models import BetaGeo, GammaGamma
 
     meta = pd.DataFrame({"frequency": pd.Series([], dtype=rfm["frequency"].dtype),

@@ -11,6 +11,12 @@ from .units import days_per_unit
 from .value import customer_value
 
 
+def spend_fit_rows(rfm: pd.DataFrame) -> pd.DataFrame:
+    """Gamma-Gamma needs a positive mean value per repeat purchase: customers whose repeat
+    purchases are all worth 0 are left out of the spend fit (they are still scored)."""
+    return rfm[(rfm["frequency"] == 0) | (rfm["monetary_value"] > 0)]
+
+
 @dataclass
 class ModelPair:
     """BG/NBD (``purchases``) and Gamma-Gamma (``spend``), maximum-likelihood or Bayesian."""
