@@ -11,16 +11,19 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterable
 from contextlib import contextmanager
 
 import pandas as pd
 
 from .data import RFM_COLUMNS, check_rfm
-from .exceptions import DataError
+from .exceptions import DataError, DataQualityWarning
+from .metrics import calibration_table
 from .persistence import load
 from .scoring import ModelPair, spend_fit_rows
 from .streaming import CHUNK_ROWS, StreamStats, count_rows, read_chunks, stream_rfm
+from .units import days_per_unit
 
 RFM_INPUT_COLUMNS = ["customer_id", *RFM_COLUMNS, "monetary_value"]
 FIT_MODELS = ("bgnbd_gg", "bayes_bgnbd_gg")
@@ -184,12 +187,26 @@ def _score_on_dask(pair, out, *, transactions, rfm, observation_end, freq, time_
     return StreamStats(customers=written, partitions=scores.npartitions)
 
 
+def _streamed_rfm(transactions, end, freq, time_unit, quiet) -> pd.DataFrame:
+    total = count_rows(os.fspath(transactions)) if os.path.exists(transactions) else 0
+    progress = Progress(total, "reading transactions", quiet=quiet)
+    try:
+        return pd.concat(list(stream_rfm(transactions, observation_end=end, freq=freq,
+                                         time_unit=time_unit, progress=progress)))
+    finally:
+        progress.close()
+
+
 def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="D",
-             time_unit="W", model="bgnbd_gg", quiet=False, bayes_options=None) -> ModelPair:
+             time_unit="W", model="bgnbd_gg", quiet=False, bayes_options=None):
     """Fit BG/NBD + Gamma-Gamma (``model="bgnbd_gg"``) or their Bayesian versions
-    (``"bayes_bgnbd_gg"``) on a transaction file and save the pair to ``out`` (JSON). With
-    ``calibration_end`` the fit sees only the transactions up to it (for a later check on the
-    rest); otherwise everything up to ``observation_end``."""
+    (``"bayes_bgnbd_gg"``) on a transaction file and save the pair to ``out`` (JSON).
+
+    With ``calibration_end`` the fit sees only the transactions up to it, and the rest, to
+    ``observation_end``, checks it: returns ``(pair, check)`` with ``check`` the mean purchases
+    after the calibration end, actual and expected, by calibration frequency (holdout purchases
+    are the occasions after it: full-window frequency minus calibration frequency, exact for
+    ``freq="D"``). Without it, fits on everything to ``observation_end``; ``check`` is None."""
     from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
 
     if model not in FIT_MODELS:
@@ -200,13 +217,10 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
             raise DataError(f"calibration_end ({calibration_end}) must be before observation_end "
                             f"({observation_end})")
         end = calibration_end
-    progress = Progress(count_rows(os.fspath(transactions)) if os.path.exists(transactions) else 0,
-                        "reading transactions", quiet=quiet)
-    try:
-        rfm = pd.concat(list(stream_rfm(transactions, observation_end=end, freq=freq,
-                                        time_unit=time_unit, progress=progress)))
-    finally:
-        progress.close()
+    with warnings.catch_warnings():
+        if calibration_end is not None:  # the holdout is left out of the fit on purpose
+            warnings.simplefilter("ignore", DataQualityWarning)
+        rfm = _streamed_rfm(transactions, end, freq, time_unit, quiet)
     if model == "bgnbd_gg":
         pair = ModelPair(BetaGeo().fit(rfm), GammaGamma().fit(spend_fit_rows(rfm)))
     else:
@@ -214,4 +228,10 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
         pair = ModelPair(BayesianBetaGeo(**settings).fit(rfm),
                          BayesianGammaGamma(**settings).fit(spend_fit_rows(rfm)))
     pair.save(out)
-    return pair
+    if calibration_end is None:
+        return pair, None
+    full = _streamed_rfm(transactions, observation_end, freq, time_unit, quiet)
+    holdout = full["frequency"].reindex(rfm.index) - rfm["frequency"]
+    days = (pd.Timestamp(observation_end) - pd.Timestamp(calibration_end)).days
+    expected = pair.purchases.expected_purchases(rfm, days / days_per_unit(time_unit))
+    return pair, calibration_table(rfm["frequency"], expected, holdout)

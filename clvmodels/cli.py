@@ -83,12 +83,16 @@ def fit(args) -> None:
     """Fit the model pair on a transaction file and save it."""
     from .batch import fit_file
 
-    pair = fit_file(args.transactions, args.out, observation_end=args.observation_end,
-                    calibration_end=args.calibration_end, freq=args.freq,
-                    time_unit=args.time_unit, model=args.model, quiet=args.quiet)
+    pair, check = fit_file(args.transactions, args.out, observation_end=args.observation_end,
+                           calibration_end=args.calibration_end, freq=args.freq,
+                           time_unit=args.time_unit, model=args.model, quiet=args.quiet)
     if not args.quiet:
         for model in (pair.purchases, pair.spend):
             print(f"{model!r}\n{model.summary().round(4).to_string()}\n")
+        if check is not None:
+            print(f"Holdout check: mean purchases from {args.calibration_end} to "
+                  f"{args.observation_end} by calibration frequency")
+            print(check.round(3).T.to_string(), "\n")
         print(f"saved the model to {args.out}")
 
 
@@ -136,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("fit", help="fit BG/NBD + Gamma-Gamma on a transaction file")
     p.add_argument("--transactions", required=True, help="transaction log (.csv or .parquet) "
                    "with columns customer_id, date, amount")
-    p.add_argument("--calibration-end", help="fit only on transactions up to this day")
+    p.add_argument("--calibration-end", help="fit only on transactions up to this day and check "
+                   "the forecast against the rest")
     p.add_argument("--observation-end", required=True, help="last day observed")
     p.add_argument("--freq", default="D", choices=list(DAYS_PER_UNIT))
     p.add_argument("--time-unit", default="W", choices=list(DAYS_PER_UNIT))

@@ -270,3 +270,25 @@ def test_score_command_on_dask(logs, model_file, tmp_path, capsys):
     a = pd.read_parquet(out).set_index("customer_id").sort_index()
     b = pd.read_parquet(local).set_index("customer_id").sort_index()
     pd.testing.assert_frame_equal(a, b, rtol=1e-12)
+
+
+def test_fit_with_a_calibration_end_checks_the_holdout(cdnow, tmp_path, capsys):
+    """The streamed holdout check equals the in-memory calibration/holdout table (FHL 2005)."""
+    log = tmp_path / "cdnow.csv"
+    cdnow.to_csv(log, index=False)
+    pair, check = fit_file(log, tmp_path / "m.json", calibration_end="1997-09-30",
+                           observation_end=END, quiet=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", clvmodels.DataQualityWarning)
+        split = clvmodels.calibration_holdout(cdnow, calibration_end="1997-09-30",
+                                              observation_end=END, time_unit="W")
+    np.testing.assert_allclose(pair.purchases.params_, clvmodels.BetaGeo().fit(split).params_,
+                               rtol=1e-6)
+    # the paper's holdout table: actual 0.237 ... 6.359, expected 0.225 ... 6.157
+    np.testing.assert_allclose(check["actual"], [0.237, 0.697, 1.393, 1.560, 2.532, 2.947, 3.862,
+                                                 6.359], atol=5e-4)
+    np.testing.assert_allclose(check["predicted"], [0.225, 0.523, 1.044, 1.520, 2.164, 2.654,
+                                                    3.504, 6.157], atol=5e-4)
+    assert main(["fit", "--transactions", str(log), "--calibration-end", "1997-09-30",
+                 "--observation-end", END, "--out", str(tmp_path / "m2.json")]) == 0
+    assert "Holdout check" in capsys.readouterr().out
