@@ -13,6 +13,7 @@ from .exceptions import (
 )
 from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
 from .persistence import load
+from .scoring import ModelPair
 from .value import customer_value
 
 __version__ = "0.1.0"
@@ -26,6 +27,7 @@ __all__ = [
     "DataError",
     "DataQualityWarning",
     "GammaGamma",
+    "ModelPair",
     "ModelFormatError",
     "NotFittedError",
     "backtest",
