@@ -17,12 +17,14 @@ import pandas as pd
 from . import baselines, metrics
 from .data import calibration_holdout, clean_transactions
 from .exceptions import DataError, DataQualityWarning
+from .heuristics import measure_inputs
 from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
 from .scoring import ModelPair, spend_fit_rows
 
 METHODS = ("bgnbd_gg", "bayes_bgnbd_gg", "run_rate", "cohort_average", "simple_ltv",
            "traditional_ltv", "rfm_segment", "hiatus", "gradient_boosting")
 SUPERVISED = {"rfm_segment", "gradient_boosting"}
+RETENTION = {"simple_ltv", "traditional_ltv"}
 LOWER_IS_BETTER = ("purchases_mae", "purchases_rmse", "spend_mae", "spend_rmse")
 ABSOLUTE_IS_BETTER = ("purchases_bias_pct", "spend_bias_pct")
 HIGHER_IS_BETTER = ("spearman", "top_decile_capture", "gini", "purchases_spearman",
@@ -36,11 +38,11 @@ class Origin:
 
     split: pd.DataFrame  # calibration RFM with the holdout columns
     earlier: pd.DataFrame | None  # earlier calibration/holdout split for the supervised methods
-    log: pd.DataFrame  # the calibration-window transactions
+    retention: float | None  # per retention period, measured on the calibration window's log
 
 
 def _fit(method: str, origin: Origin, options: dict):
-    split, log = origin.split, origin.log
+    split = origin.split
     if method == "bgnbd_gg":
         return ModelPair(BetaGeo().fit(split), GammaGamma().fit(spend_fit_rows(split)))
     if method == "bayes_bgnbd_gg":
@@ -53,9 +55,9 @@ def _fit(method: str, origin: Origin, options: dict):
     if method == "cohort_average":
         return baselines.CohortAverage().fit(split)
     if method == "simple_ltv":
-        return baselines.SimpleLTV(period=options["retention_period"]).fit(split, log)
+        return baselines.SimpleLTV(origin.retention, options["retention_period"]).fit(split)
     if method == "traditional_ltv":
-        return baselines.TraditionalLTV(period=options["retention_period"]).fit(split, log)
+        return baselines.TraditionalLTV(origin.retention, options["retention_period"]).fit(split)
     if method == "hiatus":
         return baselines.Hiatus(options["hiatus"]).fit(split)
     if method == "rfm_segment":
@@ -183,7 +185,9 @@ def backtest(
     metric_rows, predictions, tables, excluded = [], [], [], {}
     for cal_end, obs_end in zip(ends, observed):
         origin = _origin(log, cal_end, obs_end, first_day, freq, time_unit,
-                         needs_earlier=bool(SUPERVISED & set(methods)))
+                         needs_earlier=bool(SUPERVISED & set(methods)),
+                         retention_period=(retention_period if RETENTION & set(methods)
+                                           else None))
         label = f"{cal_end:%Y-%m-%d}"
         split = origin.split
         zero_value = len(split) - len(spend_fit_rows(split))
@@ -230,7 +234,8 @@ def _alive_score(fitted, split, duration, purchases) -> np.ndarray:
     return purchases
 
 
-def _origin(log, cal_end, obs_end, first_day, freq, time_unit, needs_earlier) -> Origin:
+def _origin(log, cal_end, obs_end, first_day, freq, time_unit, needs_earlier,
+            retention_period) -> Origin:
     if cal_end <= first_day:
         raise DataError(f"calibration_end {cal_end:%Y-%m-%d} is on or before the first "
                         f"transaction ({first_day:%Y-%m-%d}): nothing to calibrate on")
@@ -244,4 +249,8 @@ def _origin(log, cal_end, obs_end, first_day, freq, time_unit, needs_earlier) ->
             window = min(obs_end - cal_end, (cal_end - first_day) / 2).floor("D")
             earlier = calibration_holdout(log, calibration_end=cal_end - window,
                                           observation_end=cal_end, **columns)
-    return Origin(split, earlier, log[log["date"] <= cal_end])
+    retention = None
+    if retention_period is not None:  # measured once for the methods that need it
+        retention = measure_inputs(log[log["date"] <= cal_end],
+                                   period=retention_period).retention_rate
+    return Origin(split, earlier, retention)

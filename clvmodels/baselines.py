@@ -58,12 +58,10 @@ class Baseline(FittedModel):
         """Discounted value over a horizon: ``clvmodels.customer_value(self, self, rfm, ...)``."""
         return customer_value(self, self, rfm, **options)
 
-    def _own_spend(self, rfm) -> np.ndarray:
+    def _spend(self, rfm) -> np.ndarray:
         """A customer's mean repeat purchase value; the cohort's AOV without repeat purchases."""
         x, m = rfm["frequency"].to_numpy(float), rfm["monetary_value"].to_numpy(float)
         return np.where(x > 0, m, self.average_order_value_)
-
-    _spend = _own_spend
 
     @staticmethod
     def _own_rate(rfm) -> np.ndarray:

@@ -30,8 +30,8 @@ FIT_MODELS = ("bgnbd_gg", "bayes_bgnbd_gg")
 
 
 class Progress:
-    """Progress of ``total`` units: a bar when ``stream`` is a terminal, else a line every
-    ``every`` seconds; silent when ``quiet``."""
+    """Progress of ``total`` units (or the total given with the first update): a bar when
+    ``stream`` is a terminal, else a line every ``every`` seconds; silent when ``quiet``."""
 
     def __init__(self, total: int, what: str, *, quiet: bool = False, stream=None,
                  every: float = 10.0):
@@ -40,7 +40,9 @@ class Progress:
         self.tty = self.stream.isatty()
         self.start = self.last = time.monotonic()
 
-    def __call__(self, done: int) -> None:
+    def __call__(self, done: int, total: int | None = None) -> None:
+        if total is not None:
+            self.total = max(total, 1)
         if self.quiet:
             return
         now = time.monotonic()
@@ -130,9 +132,8 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
     if engine != "local":
         raise ValueError(f"engine must be 'local' or 'dask', not {engine!r}")
     stats = StreamStats()
-    source = transactions if rfm is None else rfm
-    progress = Progress(count_rows(os.fspath(source)) if os.path.exists(source) else 0,
-                        "reading transactions" if rfm is None else "scoring", quiet=quiet)
+    progress = (Progress(0, "reading transactions", quiet=quiet) if rfm is None  # total: below
+                else Progress(count_rows(os.fspath(rfm)), "scoring", quiet=quiet))
     if rfm is None:
         frames = stream_rfm(transactions, observation_end=observation_end, freq=freq,
                             time_unit=time_unit or pair.purchases.time_unit_, stats=stats,
@@ -188,8 +189,7 @@ def _score_on_dask(pair, out, *, transactions, rfm, observation_end, freq, time_
 
 
 def _streamed_rfm(transactions, end, freq, time_unit, quiet) -> pd.DataFrame:
-    total = count_rows(os.fspath(transactions)) if os.path.exists(transactions) else 0
-    progress = Progress(total, "reading transactions", quiet=quiet)
+    progress = Progress(0, "reading transactions", quiet=quiet)  # stream_rfm gives the total
     try:
         return pd.concat(list(stream_rfm(transactions, observation_end=end, freq=freq,
                                          time_unit=time_unit, progress=progress)))

@@ -20,16 +20,7 @@ import logging
 import pandas as pd
 
 from .batch import atomic_table_writer
-from .data import (
-    RFM_COLUMNS,
-    Transactions,
-    _as_day,
-    _check_freq,
-    _factorize_sorted,
-    _frame,
-    _rfm_arrays,
-    check_rows,
-)
+from .data import RFM_COLUMNS, _as_day, _check_freq, check_rows, rfm_from_rows
 from .exceptions import DataError
 from .scoring import ModelPair, spend_fit_rows
 
@@ -56,9 +47,8 @@ def _partition_rfm(frame, customer, date, amount, end_day, freq, time_unit, date
                                     amount=amount, last_day=end_day, date_format=date_format)
     if len(day) == 0:
         return _empty_rfm(amount is not None)
-    codes, uniques = _factorize_sorted(ids)
-    arrays = _rfm_arrays(Transactions(codes, uniques, day, money), freq, time_unit, end_day)
-    out = _frame(arrays, uniques, time_unit, {})
+    out = rfm_from_rows(ids, day, money, freq=freq, time_unit=time_unit, end_day=end_day,
+                        excluded={})
     return out.reset_index().astype({"customer_id": frame[customer].dtype})
 
 

@@ -368,6 +368,16 @@ def _frame(arrays: dict, ids: pd.Index, time_unit: str, excluded: dict, **attrs)
     return frame
 
 
+def rfm_from_rows(ids, day: np.ndarray, money: np.ndarray | None, *, freq: str, time_unit: str,
+                  end_day: int, excluded: dict) -> pd.DataFrame:
+    """The RFM frame of checked rows (``check_rows`` output) holding every transaction of their
+    customers: what the streaming and Dask engines build per partition."""
+    codes, uniques = _factorize_sorted(pd.Series(ids))
+    arrays = _rfm_arrays(Transactions(codes, uniques, day, money), freq, time_unit, end_day)
+    return _frame(arrays, uniques, time_unit, excluded, freq=freq,
+                  observation_end=str(np.datetime64(end_day, "D")))
+
+
 def rfm_summary(
     transactions,
     *,

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .data import _period_of_day, _period_start_day, clean_transactions
+from .data import _occasions, _period_start_day, _run_starts, clean_transactions
 from .exceptions import DataError
 from .units import UNIT_NAMES, check_unit
 
@@ -226,12 +226,12 @@ def hiatus_inactive(recency, T, hiatus):
 
 
 def _active_periods(transactions, period, customer, date, amount):
-    """Checked log, the period ordinal of each transaction, and each customer's first period."""
+    """The checked log, its distinct (customer, period) pairs (customer codes and period
+    ordinals, sorted by customer then period) and each customer's first period."""
     check_unit(period)
     tx = clean_transactions(transactions, customer=customer, date=date, amount=amount, last_day=None)
-    ordinal = _period_of_day(tx.day, period)
-    first = np.full(len(tx.ids), np.iinfo(np.int64).max)
-    np.minimum.at(first, tx.codes, ordinal)
+    codes, ordinal, _ = _occasions(tx, period)
+    first = ordinal[_run_starts(codes)]  # every customer has a pair; the first is the earliest
     return tx, ordinal, first
 
 
@@ -245,10 +245,13 @@ def retention_table(transactions, *, period: str = "M", customer: str = "custome
     """Per calendar period (``"D"``, ``"W"``, ``"M"``, ``"Q"``, ``"Y"``): S = customers who bought
     in the previous period, E = customers who bought in this one, N = customers whose first
     purchase is in this one, and ``retention_rate`` = (E - N) / S (NaN where S = 0)."""
-    tx, ordinal, first = _active_periods(transactions, period, customer, date, None)
-    _, pair = np.unique(tx.codes * (ordinal.max() + 1) + ordinal, return_index=True)
-    span = np.arange(ordinal.min(), ordinal.max() + 1)
-    active = np.bincount(ordinal[pair] - span[0], minlength=span.size)
+    _, ordinal, first = _active_periods(transactions, period, customer, date, None)
+    return _retention(ordinal, first, period)
+
+
+def _retention(active_periods: np.ndarray, first: np.ndarray, period: str) -> pd.DataFrame:
+    span = np.arange(active_periods.min(), active_periods.max() + 1)
+    active = np.bincount(active_periods - span[0], minlength=span.size)
     new = np.bincount(first - span[0], minlength=span.size)
     start = np.concatenate([[0], active[:-1]])
     return pd.DataFrame({
@@ -297,8 +300,7 @@ def measure_inputs(transactions, *, period: str = "M", customer: str = "customer
     periods = (ordinal.max() - first + 1).astype(np.float64)
     orders = np.bincount(tx.codes, minlength=len(tx.ids))
     revenue = np.bincount(tx.codes, weights=tx.amount, minlength=len(tx.ids))
-    rates = retention_table(transactions, period=period, customer=customer, date=date)
-    measured = rates["retention_rate"].dropna()
+    measured = _retention(ordinal, first, period)["retention_rate"].dropna()
     if measured.empty:
         raise DataError(f"the log spans one {UNIT_NAMES[period][:-1]}: retention needs at least two")
     retention = float(measured.mean())

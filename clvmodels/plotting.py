@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
-from .data import clean_transactions
+from .data import _as_day, _occasions, _run_starts, clean_transactions
 from .exceptions import DataError
 from .units import UNIT_NAMES, days_per_unit
 
@@ -179,10 +179,6 @@ def plot_period_transactions(model, rfm: pd.DataFrame, max_frequency: int = 7, a
                   "customers")
 
 
-def _day(value) -> int:
-    return int(np.datetime64(pd.Timestamp(value), "D").astype(np.int64))
-
-
 def tracking_table(model, transactions, *, calibration_end, observation_end=None,
                    customer="customer_id", date="date", period_days: int = 7) -> pd.DataFrame:
     """Repeat transactions (purchase days after the first) per period of ``period_days``,
@@ -191,12 +187,11 @@ def tracking_table(model, transactions, *, calibration_end, observation_end=None
     (FHL 2005, eq. 9), summed over customers, evaluated once per first-purchase day."""
     tx = clean_transactions(transactions, customer=customer, date=date, amount=None,
                             last_day=None)
-    first = np.full(len(tx.ids), np.iinfo(np.int64).max)
-    np.minimum.at(first, tx.codes, tx.day)
-    end_day = int(tx.day.max()) if observation_end is None else _day(observation_end)
-    cohort = first <= _day(calibration_end)
-    occasions = np.unique(tx.codes * (end_day + 1) + np.minimum(tx.day, end_day + 1))
-    codes, days = occasions // (end_day + 1), occasions % (end_day + 1)
+    end_day = (int(tx.day.max()) if observation_end is None
+               else _as_day(observation_end, "observation_end"))
+    codes, days, _ = _occasions(tx, "D")  # purchase days, sorted by customer and day
+    first = days[_run_starts(codes)]  # per customer code
+    cohort = first <= _as_day(calibration_end, "calibration_end")
     repeat = (days > first[codes]) & cohort[codes] & (days <= end_day)
     start = int(first[cohort].min())
     n_periods = (end_day - start) // period_days + 1
@@ -245,7 +240,8 @@ def alive_path(model, transactions, customer_id, *, observation_end=None,
     if customer_id not in tx.ids:
         raise DataError(f"customer {customer_id!r} is not in the transactions")
     days = np.unique(tx.day[tx.codes == tx.ids.get_loc(customer_id)])
-    end = int(tx.day.max()) if observation_end is None else _day(observation_end)
+    end = int(tx.day.max()) if observation_end is None else _as_day(observation_end,
+                                                                         "observation_end")
     grid = np.arange(days[0], end + 1)
     done = np.searchsorted(days, grid, side="right")  # purchase days up to each grid day
     unit = days_per_unit(model.time_unit_)

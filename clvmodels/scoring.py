@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from .data import RFM_COLUMNS
+from .data import RFM_COLUMNS, unique_rows
 from .units import days_per_unit
 from .value import customer_value
 
@@ -50,8 +51,14 @@ class ModelPair:
         t = horizon * days_per_unit(period) / days_per_unit(unit)
         out = rfm.loc[:, [*RFM_COLUMNS, "monetary_value"]].copy()
         options = dict(max_draws=max_draws) if self.bayesian else {}
-        out["expected_purchases"] = self.purchases.expected_purchases(rfm, t, **options)
-        out["probability_alive"] = self.purchases.probability_alive(rfm, **options)
+        # the purchase model's answers depend on the history only: compute them once per
+        # unique (frequency, recency, T) row and spread them back
+        first, inverse, _ = unique_rows(*(rfm[c].to_numpy(np.float64) for c in RFM_COLUMNS))
+        histories = rfm.iloc[first]
+        out["expected_purchases"] = self.purchases.expected_purchases(
+            histories, t, **options).to_numpy()[inverse]
+        out["probability_alive"] = self.purchases.probability_alive(
+            histories, **options).to_numpy()[inverse]
         out["expected_spend"] = self.spend.expected_spend(rfm, **options)
         value = customer_value(self.purchases, self.spend, rfm, horizon=horizon,
                                discount_rate=discount_rate, period=period,

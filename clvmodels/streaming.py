@@ -19,14 +19,11 @@ import numpy as np
 import pandas as pd
 
 from .data import (
-    Transactions,
     _as_day,
     _check_freq,
-    _factorize_sorted,
-    _frame,
     _require_columns,
-    _rfm_arrays,
     check_rows,
+    rfm_from_rows,
     warn_excluded,
 )
 from .exceptions import DataError
@@ -119,8 +116,8 @@ def stream_rfm(
     """RFM frames of a transaction file, one per partition of its customers; together they are
     exactly ``rfm_summary`` of the whole file (same arguments), each customer in one of them.
 
-    ``stats`` (a :class:`StreamStats`) is filled in as the file is read; ``progress(rows)`` is
-    called after each chunk of pass 1. Spill files go to a temporary folder in ``spill_dir``
+    ``stats`` (a :class:`StreamStats`) is filled in as the file is read; ``progress(rows, total)`` is
+    called after each chunk of pass 1 (``total``: the rows of the file). Spill files go to a temporary folder in ``spill_dir``
     (default: the system's temporary folder) and are deleted as they are read.
     """
     freq, time_unit = _check_freq(freq, time_unit)
@@ -152,7 +149,7 @@ def stream_rfm(
                 else:
                     _spill(spill, stats.rows, ids, day, money, k)
             if progress is not None:
-                progress(stats.rows)
+                progress(stats.rows, total)
         if stats.rows == 0:
             raise DataError(f"{path} has no transactions")
         if max_day is None:
@@ -163,15 +160,13 @@ def stream_rfm(
         for part in parts:
             if not part:
                 continue
-            ids = np.concatenate([p[0] for p in part])
-            day = np.concatenate([p[1] for p in part])
-            money = None if amount is None else np.concatenate([p[2] for p in part])
-            codes, uniques = _factorize_sorted(pd.Series(ids))
-            arrays = _rfm_arrays(Transactions(codes, uniques, day, money), freq, time_unit, end_day)
-            stats.customers += len(uniques)
+            frame = rfm_from_rows(
+                np.concatenate([p[0] for p in part]), np.concatenate([p[1] for p in part]),
+                None if amount is None else np.concatenate([p[2] for p in part]),
+                freq=freq, time_unit=time_unit, end_day=end_day, excluded=stats.excluded)
+            stats.customers += len(frame)
             stats.partitions += 1
-            yield _frame(arrays, uniques, time_unit, stats.excluded, freq=freq,
-                         observation_end=str(np.datetime64(end_day, "D")))
+            yield frame
 
 
 def _spill(folder: str, tag: int, ids: pd.Series, day, money, k: int) -> None:

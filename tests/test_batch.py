@@ -229,7 +229,7 @@ def test_dask_engine_survives_a_killed_worker(logs, model_file, cluster, tmp_pat
 
     from clvmodels import dask_engine
 
-    tx, folder = logs
+    tx, _ = logs
     big = pd.concat([tx.assign(customer_id=tx.customer_id + k * 100_000) for k in range(4)])
     frame = dd.from_pandas(big, npartitions=16)
     rfm = dask_engine.rfm_summary(frame, observation_end=END, time_unit="W")

@@ -91,7 +91,7 @@ def test_value_plots(fitted, cdnow_calibration):
     ax = plotting.plot_clv_distribution(clv)
     assert sum(p.get_height() for p in ax.patches) == (clv > 0).sum()
     ax = plotting.plot_lorenz(clv)
-    x, y = metrics.gain_curve(clv, clv)
+    _, y = metrics.gain_curve(clv, clv)
     np.testing.assert_allclose(ax.lines[0].get_ydata(), 100 * y)
     assert f"{metrics.gini(clv, clv):.2f}" in ax.get_title(loc="left")
 

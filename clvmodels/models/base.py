@@ -94,6 +94,10 @@ class MaximumLikelihoodModel(FittedModel):
             if weights.shape != (len(rfm),) or not np.all(np.isfinite(weights) & (weights >= 0)):
                 raise DataError("weights must be one finite number >= 0 per row of the frame")
         data, n = self._data(rfm, weights)
+        return self._fit_data(data, n, rfm_time_unit(rfm))
+
+    def _fit_data(self, data, n, time_unit):
+        """Fit on what ``_data`` prepared (``n`` customers, in ``time_unit``); returns ``self``."""
         objective = self._objective(data, n)
         start = np.log(self._initial_params(data))
         if n > 2 * WARM_START_CUSTOMERS:
@@ -131,7 +135,7 @@ class MaximumLikelihoodModel(FittedModel):
         self.params_ = pd.Series(params, index=list(self.param_names), dtype=float)
         self.log_likelihood_ = float(-n * (value - self.penalizer * (params @ params)))
         self.n_customers_ = round(n)
-        self.time_unit_ = rfm_time_unit(rfm)
+        self.time_unit_ = time_unit
         self.covariance_ = self._covariance(hessian)
         return self
 

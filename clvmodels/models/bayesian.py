@@ -171,7 +171,10 @@ class BayesianModel(FittedModel):
             raise ValueError(f"sampler must be one of {list(SAMPLERS)}, not {self.sampler!r}")
         if SAMPLERS[self.sampler] and importlib.util.find_spec(self.sampler) is None:
             raise ImportError(f"sampler={self.sampler!r} needs the package: pip install {self.sampler}")
-        data, n = self.mle_class()._data(rfm)
+        mle = self.mle_class()
+        data, n = mle._data(rfm)  # checks the frame; GammaGamma counts frequency-0 customers
+        if hasattr(mle, "n_zero_frequency_"):
+            self.n_zero_frequency_ = mle.n_zero_frequency_
         model = self._pymc_model(data, numpy_loglik=self.sampler == "pymc")
         names = list(self.param_names)
         with model:
@@ -179,7 +182,8 @@ class BayesianModel(FittedModel):
                 # chains on every core; PyMC's sampler gets a dense mass matrix (the r-alpha and
                 # a-b pairs are strongly correlated: 3 leapfrog steps a draw instead of 10)
                 kwargs = ({"nuts_sampler": self.sampler, "target_accept": self.target_accept}
-                          if SAMPLERS[self.sampler] else self._pymc_nuts_settings(rfm))
+                          if SAMPLERS[self.sampler]
+                          else self._pymc_nuts_settings(mle, data, n, rfm_time_unit(rfm)))
                 with warnings.catch_warnings():  # chosen on purpose, measured above
                     warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental")
                     idata = pm.sample(
@@ -203,7 +207,7 @@ class BayesianModel(FittedModel):
             self._warn_if_not_converged()
         return self
 
-    def _pymc_nuts_settings(self, rfm) -> dict:
+    def _pymc_nuts_settings(self, mle, data, n, time_unit) -> dict:
         """With ``init="laplace"``: chains start dispersed around the maximum-likelihood estimate
         (draws from N(mode, 4 x its covariance), in log parameters) and the dense mass matrix
         starts from that covariance, so no warm-up is spent finding the scale of a posterior that
@@ -215,7 +219,7 @@ class BayesianModel(FittedModel):
         from pymc.step_methods.hmc.quadpotential import QuadPotentialFullAdapt
 
         try:
-            mle = self.mle_class().fit(rfm)
+            mle._fit_data(data, n, time_unit)
         except (ConvergenceError, DataError, ValueError, np.linalg.LinAlgError):  # no usable mode
             return {"init": "jitter+adapt_full", "target_accept": self.target_accept}
         theta = mle.params_.to_numpy()
@@ -430,12 +434,6 @@ class BayesianGammaGamma(BayesianModel):
         ll = gamma_gamma.loglik(params["p"], params["q"], params["v"], stats["x"], stats["m"],
                                 xp=xp, x_levels=(stats["levels"], stats["level_index"]))
         return pt.dot(stats["w"], ll)
-
-    def fit(self, rfm):
-        model = GammaGamma()
-        model._data(rfm)  # checks and counts the customers with frequency 0
-        self.n_zero_frequency_ = model.n_zero_frequency_
-        return super().fit(rfm)
 
     def _spend_draws(self, rfm, max_draws=None):
         self._prepare(rfm, SPEND_COLUMNS)
