@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 
 from . import baselines, metrics
+from .columns import as_day
 from .data import calibration_holdout, clean_transactions
 from .exceptions import DataError, DataQualityWarning
+from .interface import given, name
 from .heuristics import measure_inputs
 from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
 from .scoring import ModelPair, spend_fit_rows
@@ -41,15 +43,36 @@ class Origin:
     retention: float | None  # per retention period, measured on the calibration window's log
 
 
+class PurchasesOnly:
+    """A purchase model standing alone in a purchase-only backtest: every purchase is worth
+    1, so "spend" is purchases and no spend model is fitted."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def expected_purchases(self, rfm, t):
+        return self.model.expected_purchases(rfm, t)
+
+    def probability_any_purchase(self, rfm, t):
+        return self.model.probability_any_purchase(rfm, t)
+
+    def expected_spend(self, rfm):
+        return pd.Series(1.0, index=rfm.index, name="expected_spend")
+
+
 def _fit(method: str, origin: Origin, options: dict):
     split = origin.split
+    spend = options["with_amounts"]
     if method == "bgnbd_gg":
-        return ModelPair(BetaGeo().fit(split), GammaGamma().fit(spend_fit_rows(split)))
+        purchases = BetaGeo().fit(split)
+        return (ModelPair(purchases, GammaGamma().fit(spend_fit_rows(split))) if spend
+                else PurchasesOnly(purchases))
     if method == "bayes_bgnbd_gg":
         settings = {**BAYES_DEFAULTS, "random_state": options["random_state"],
                     **options.get("bayes", {})}
-        return ModelPair(BayesianBetaGeo(**settings).fit(split),
-                         BayesianGammaGamma(**settings).fit(spend_fit_rows(split)))
+        purchases = BayesianBetaGeo(**settings).fit(split)
+        return (ModelPair(purchases, BayesianGammaGamma(**settings).fit(spend_fit_rows(split)))
+                if spend else PurchasesOnly(purchases))
     if method == "run_rate":
         return baselines.RunRate().fit(split)
     if method == "cohort_average":
@@ -78,19 +101,23 @@ class BacktestResult:
     predictions: pd.DataFrame
     calibration: pd.DataFrame
     excluded: dict = field(default_factory=dict)
+    failures: dict = field(default_factory=dict)  # method -> {calibration end: reason}
+    data: dict = field(default_factory=dict)  # what was judged: customers, dates, unit
 
     def summary(self) -> pd.DataFrame:
         """The metrics averaged over calibration ends, one row per method."""
         rows = self.metrics[self.metrics["calibration_end"] == "mean"]
         if rows.empty:
             rows = self.metrics
-        return rows.drop(columns="calibration_end").set_index("method")
+        return rows.drop(columns=["calibration_end", "error"], errors="ignore").set_index("method")
 
     def winners(self) -> pd.DataFrame:
         """For each metric, the best method and its value (mean over calibration ends)."""
         table = self.summary()
         rows = []
         for metric in (*LOWER_IS_BETTER, *ABSOLUTE_IS_BETTER, *HIGHER_IS_BETTER):
+            if metric not in table:
+                continue
             values = table[metric].dropna()
             if values.empty:
                 continue
@@ -108,7 +135,7 @@ class BacktestResult:
     def write(self, out_dir) -> list[str]:
         """Write metrics.csv, calibration.csv, predictions.parquet, the figures and report.md into
         ``out_dir`` (created if needed); every file is written atomically."""
-        from .persistence import write_atomic
+        from .files import write_atomic
         from .reporting import write_figures
 
         os.makedirs(out_dir, exist_ok=True)
@@ -143,6 +170,9 @@ def backtest(
     amount: str = "amount",
     freq: str = "D",
     time_unit: str = "W",
+    date_format: str | None = None,
+    sep: str | None = None,
+    negative_amounts: str = "raise",
     retention_period: str = "M",
     hiatus=baselines.SIX_MONTHS,
     bayes_options: dict | None = None,
@@ -162,28 +192,49 @@ def backtest(
     per purchase) and an alive score for "any purchase in the holdout": the models' probability
     of it; the hiatus flag, or the supervised baselines' probability; for the others the
     expected purchases (which rank the same way). Metrics: :func:`metrics.forecast_metrics`.
+
+    ``amount=None`` runs a purchase-only backtest for logs without amounts: every purchase is
+    worth 1, no spend model is fitted and only purchase and alive metrics are reported. A
+    method that fails (a fit that does not converge, a formula whose input cannot be measured)
+    is reported with its reason in ``metrics["error"]``, ``failures`` and the report; the others
+    go on. A holdout that reaches more than 7 days past the last transaction is refused.
+    ``date_format``, ``sep`` and ``negative_amounts`` read the log as in
+    :func:`clvmodels.rfm_summary`.
+
+    Returns
+    -------
+    BacktestResult
     """
     methods = list(METHODS if methods is None else _as_list(methods))
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
-    ends = [pd.Timestamp(c) for c in _as_list(calibration_end)]
-    observed = [pd.Timestamp(o) for o in _as_list(observation_end)]
+        raise DataError(f"unknown method(s) {unknown} in {name('methods')}; choose from "
+                        f"{', '.join(METHODS)}")
+    ends = [as_day(c, "calibration_end") for c in _as_list(calibration_end)]
+    observed = [as_day(o, "observation_end") for o in _as_list(observation_end)]
     if len(observed) == 1:
         observed = observed * len(ends)
     if len(observed) != len(ends):
-        raise ValueError("give one observation_end, or one per calibration_end")
+        raise DataError(f"{len(_as_list(observation_end))} values of {name('observation_end')} "
+                        f"for {len(ends)} of {name('calibration_end')}: give one "
+                        f"{name('observation_end')}, or one per {name('calibration_end')}, in "
+                        "the same order")
+    with_amounts = amount is not None
     options = dict(random_state=random_state, retention_period=retention_period, hiatus=hiatus,
-                   bayes=bayes_options or {})
+                   bayes=bayes_options or {}, with_amounts=with_amounts)
 
     tx = clean_transactions(transactions, customer=customer, date=date, amount=amount,
-                            last_day=None)
+                            last_day=None, date_format=date_format, sep=sep,
+                            negative_amounts=negative_amounts)
+    last_day = int(tx.day.max())
+    _check_windows(ends, observed, int(tx.day.min()), last_day)
     log = pd.DataFrame({"customer_id": tx.ids[tx.codes], "date": tx.day.astype("datetime64[D]"),
-                        "amount": tx.amount})
+                        "amount": tx.amount if with_amounts else 1.0})
     first_day = log["date"].min()
 
-    metric_rows, predictions, tables, excluded = [], [], [], {}
-    for cal_end, obs_end in zip(ends, observed):
+    metric_rows, predictions, tables, excluded, failures = [], [], [], {}, {}
+    for cal_day, obs_day in zip(ends, observed):
+        cal_end, obs_end = (pd.Timestamp(np.datetime64(d, "D")) for d in (cal_day, obs_day))
         origin = _origin(log, cal_end, obs_end, first_day, freq, time_unit,
                          needs_earlier=bool(SUPERVISED & set(methods)),
                          retention_period=(retention_period if RETENTION & set(methods)
@@ -193,35 +244,78 @@ def backtest(
         zero_value = len(split) - len(spend_fit_rows(split))
         excluded[label] = {**split.attrs.get("excluded", {}),
                            **({"zero_value_repeat_buyers_out_of_spend_fit": zero_value}
-                              if zero_value else {})}
+                              if zero_value and with_amounts else {})}
         duration = float(split["duration_holdout"].iloc[0])  # the same for every customer
         actual_purchases = split["frequency_holdout"].to_numpy(float)
         actual_spend = actual_purchases * split["monetary_value_holdout"].to_numpy(float)
         for method in methods:
-            fitted = _fit(method, origin, options)
-            purchases = fitted.expected_purchases(split, duration).to_numpy()
-            spend = purchases * fitted.expected_spend(split).to_numpy()
-            alive = _alive_score(fitted, split, duration, purchases)
-            metric_rows.append({"calibration_end": label, "method": method,
-                                **metrics.forecast_metrics(purchases, actual_purchases, spend,
-                                                           actual_spend, alive)})
+            try:
+                fitted = _fit(method, origin, options)
+                purchases = fitted.expected_purchases(split, duration).to_numpy()
+                spend = purchases * fitted.expected_spend(split).to_numpy()
+                alive = _alive_score(fitted, split, duration, purchases)
+                row = metrics.forecast_metrics(purchases, actual_purchases, spend, actual_spend,
+                                               alive)
+            except Exception as err:  # noqa: BLE001 - one method's failure is reported, not fatal
+                reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+                failures.setdefault(method, {})[label] = reason
+                metric_rows.append({"calibration_end": label, "method": method,
+                                    "error": reason})
+                continue
+            if not with_amounts:  # purchase-only: "spend" is purchases again
+                row = {k: v for k, v in row.items() if k.startswith(("purchases_", "alive"))}
+            metric_rows.append({"calibration_end": label, "method": method, **row,
+                                "error": ""})
             predictions.append(pd.DataFrame({
                 "calibration_end": label, "method": method, "customer_id": split.index,
                 "calibration_frequency": split["frequency"].to_numpy(),
                 "actual_purchases": actual_purchases, "predicted_purchases": purchases,
-                "actual_spend": actual_spend, "predicted_spend": spend, "alive_score": alive,
+                **({"actual_spend": actual_spend, "predicted_spend": spend}
+                   if with_amounts else {}),
+                "alive_score": alive,
             }))
             table = metrics.calibration_table(split["frequency"], purchases, actual_purchases)
             tables.append(table.reset_index().assign(calibration_end=label, method=method))
+    if not predictions:
+        raise DataError("every method failed: " + "; ".join(
+            f"{m} ({next(iter(r.values()))})" for m, r in failures.items()))
 
     table = pd.DataFrame(metric_rows)
     if len(ends) > 1:
-        mean = table.drop(columns="calibration_end").groupby("method", sort=False).mean()
+        numeric = table.drop(columns=["calibration_end", "error"])
+        mean = numeric.groupby("method", sort=False).mean()
+        failed = table.groupby("method", sort=False)["error"].agg(lambda e: "; ".join(x for x in e if x))
+        mean = mean.assign(error=failed.reindex(mean.index))
         table = pd.concat([table, mean.reset_index().assign(calibration_end="mean")],
                           ignore_index=True)
     calibration = pd.concat(tables, ignore_index=True).set_index(
         ["calibration_end", "method", "calibration_frequency"])
-    return BacktestResult(table, pd.concat(predictions, ignore_index=True), calibration, excluded)
+    data = {"customers": int(len(tx.ids)), "transactions": int(len(tx.day)),
+            "first_transaction": str(np.datetime64(int(tx.day.min()), "D")),
+            "last_transaction": str(np.datetime64(last_day, "D")), "time_unit": time_unit,
+            "amounts": with_amounts}
+    return BacktestResult(table, pd.concat(predictions, ignore_index=True), calibration,
+                          excluded, failures, data)
+
+
+def _check_windows(ends: list[int], observed: list[int], first_day: int, last_day: int) -> None:
+    """A DataError where a holdout reaches past the data: its forecast would cover days that
+    have no actuals (an observation end up to 7 days after the last transaction is accepted:
+    a log may end on a quiet day)."""
+    for cal_day, obs_day in zip(ends, observed):
+        if obs_day <= cal_day:
+            raise DataError(f"{given('observation_end', np.datetime64(obs_day, 'D'))} must be "
+                            f"after {given('calibration_end', np.datetime64(cal_day, 'D'))}")
+        if obs_day - last_day > 7:
+            raise DataError(
+                f"{given('observation_end', np.datetime64(obs_day, 'D'))} is "
+                f"{obs_day - last_day:,} days after the last transaction of the log "
+                f"({np.datetime64(last_day, 'D')}): the forecast would cover days without "
+                f"actuals. Set {name('observation_end')} to the last day the log covers")
+        if cal_day >= last_day:
+            raise DataError(f"{given('calibration_end', np.datetime64(cal_day, 'D'))} is on or "
+                            f"after the last transaction ({np.datetime64(last_day, 'D')}): "
+                            "there is no holdout to check against")
 
 
 def _alive_score(fitted, split, duration, purchases) -> np.ndarray:

@@ -9,21 +9,32 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable
-from contextlib import contextmanager
+from contextlib import closing
 
+import numpy as np
 import pandas as pd
 
+from .columns import RowNames, ids_are_integers, normalize_ids
 from .data import RFM_COLUMNS, check_rfm
 from .exceptions import DataError, DataQualityWarning
+from .files import (
+    atomic_table_writer,
+    check_input_file,
+    check_output_path,
+    count_rows,
+    read_chunks,
+    table_kind,
+)
+from .interface import given
 from .metrics import calibration_table
 from .persistence import load
 from .scoring import ModelPair, spend_fit_rows
-from .streaming import CHUNK_ROWS, StreamStats, count_rows, read_chunks, stream_rfm
-from .units import days_per_unit
+from .streaming import CHUNK_ROWS, StreamStats, stream_rfm
+from .units import check_unit, days_per_unit
+from .value import check_value_settings
 
 RFM_INPUT_COLUMNS = ["customer_id", *RFM_COLUMNS, "monetary_value"]
 FIT_MODELS = ("bgnbd_gg", "bayes_bgnbd_gg")
@@ -63,49 +74,72 @@ class Progress:
             self.stream.write("\n")
 
 
-@contextmanager
-def atomic_table_writer(path):
-    """``write(frame)`` appends rows to a Parquet (``.parquet``) or CSV file that appears at
-    ``path`` only when the block ends without error; no output at all otherwise."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise DataError(f"the output folder {folder!r} does not exist")
-    parquet = path.lower().endswith((".parquet", ".pq"))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
-    os.close(fd)
-    state = {"writer": None, "rows": 0}
+class SeenIds:
+    """Customer ids met so far in a file read in chunks, as 64-bit hashes: a customer on two
+    rows of an RFM table is an error that names the id and its row."""
 
-    def write(frame: pd.DataFrame) -> None:
-        if parquet:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+    def __init__(self):
+        self.hashes = np.empty(0, dtype=np.uint64)
 
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if state["writer"] is None:
-                state["writer"] = pq.ParquetWriter(tmp, table.schema)
-            state["writer"].write_table(table)
-        else:
-            frame.to_csv(tmp, mode="a", header=state["rows"] == 0, index=False)
-        state["rows"] += len(frame)
+    def add(self, ids: pd.Index, rows: RowNames) -> None:
+        hashes = pd.util.hash_array(ids.to_numpy())
+        if len(self.hashes):
+            at = np.minimum(np.searchsorted(self.hashes, hashes), len(self.hashes) - 1)
+            again = self.hashes[at] == hashes
+            if again.any():
+                first = int(np.flatnonzero(again)[0])
+                raise DataError(f"customer id {ids[first]!r} on {rows(first)} of {rows.source!r} "
+                                "appears on an earlier row too: an RFM table has one row per "
+                                "customer")
+        self.hashes = np.sort(np.concatenate([self.hashes, hashes]))
+
+
+def rfm_chunks(path, chunk_rows: int = CHUNK_ROWS, *, time_unit: str | None = None,
+               sep: str | None = None) -> Iterable[pd.DataFrame]:
+    """An RFM table (customer_id, frequency, recency, T, monetary_value) read in chunks, each
+    checked like a frame (and its ids across chunks), each recording ``time_unit``."""
+    path = check_input_file(path, "RFM file")
+    rows = RowNames("line" if table_kind(path) == "csv" else "row", source=path)
+    integer = True
+    if table_kind(path) == "csv":  # ids are text in CSV: integers only if all of them are
+        for ids in read_chunks(path, ["customer_id"], chunk_rows, sep=sep,
+                               text_columns=["customer_id"]):
+            if not ids_are_integers(normalize_ids(ids["customer_id"], "customer_id", rows)):
+                integer = False
+                break
+    seen, offset = SeenIds(), 0
+    for chunk in read_chunks(path, RFM_INPUT_COLUMNS, chunk_rows, sep=sep,
+                             text_columns=["customer_id"]):
+        ids = normalize_ids(chunk["customer_id"], "customer_id", rows.at(offset))
+        chunk = chunk.assign(customer_id=ids.astype(np.int64) if integer else ids)
+        frame = chunk.set_index("customer_id")
+        frame.attrs["time_unit"] = time_unit
+        try:
+            check_rfm(frame, [*RFM_COLUMNS, "monetary_value"])
+        except DataError as err:
+            raise DataError(f"{path!r}, rows {offset + 1:,}-{offset + len(chunk):,}: {err}") from err
+        seen.add(frame.index, rows.at(offset))
+        offset += len(chunk)
+        yield frame
+
+
+def recorded_time_unit(path) -> str | None:
+    """The time unit a Parquet RFM table records (pandas keeps ``DataFrame.attrs`` in the file's
+    metadata); None for CSV, which records nothing."""
+    path = check_input_file(path, "RFM file")
+    if table_kind(path) != "parquet":
+        return None
+    import json
+
+    import pyarrow.parquet as pq
 
     try:
-        yield write
-        if state["writer"] is not None:
-            state["writer"].close()
-        os.replace(tmp, path)
-    except BaseException:
-        if state["writer"] is not None:
-            state["writer"].close()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def rfm_chunks(path, chunk_rows: int = CHUNK_ROWS) -> Iterable[pd.DataFrame]:
-    """An RFM table (customer_id, frequency, recency, T, monetary_value) read in chunks."""
-    for chunk in read_chunks(path, RFM_INPUT_COLUMNS, chunk_rows):
-        yield check_rfm(chunk.set_index("customer_id"), [*RFM_COLUMNS, "monetary_value"])
+        metadata = pq.read_schema(path).metadata or {}
+        attrs = json.loads(metadata.get(b"PANDAS_ATTRS", b"{}"))
+    except Exception:  # noqa: BLE001 - no readable record is no record
+        return None
+    unit = attrs.get("time_unit") if isinstance(attrs, dict) else None
+    return unit if isinstance(unit, str) else None
 
 
 def score_file(model, out, *, transactions=None, rfm=None, observation_end=None, freq="D",
@@ -114,35 +148,59 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
                scheduler=None) -> StreamStats:
     """Score every customer of ``transactions`` (or an ``rfm`` table) with ``model`` (a
     ModelPair or the path of one) into ``out`` (.parquet or .csv), one row per customer.
-    ``engine="dask"`` runs on the cluster at ``scheduler`` (a LocalCluster without one)."""
-    pair = load(model) if isinstance(model, (str, os.PathLike)) else model
+
+    An ``rfm`` table must be in the model's time unit: a Parquet file written from an RFM frame
+    records it; for any other, ``time_unit`` must say which it is. ``stream_options`` go to :func:`clvmodels.streaming.stream_rfm` (column
+    names, ``date_format``, ``sep``, ``negative_amounts``...). ``engine="dask"`` runs on the
+    cluster at ``scheduler`` (a LocalCluster without one)."""
+    pair = load(model, role="pair") if isinstance(model, (str, os.PathLike)) else model
     if not isinstance(pair, ModelPair):
         raise DataError("scoring needs a purchase and a spend model: a file written by "
                         "'clvmodels fit' (or ModelPair.save)")
     if (transactions is None) == (rfm is None):
         raise DataError("give exactly one input: transactions or an RFM table")
+    check_value_settings(horizon, discount_rate)
     for path in (transactions, rfm):
-        if path is not None and not os.path.exists(path):
-            raise DataError(f"file not found: {os.fspath(path)!r}")
+        if path is not None:
+            check_input_file(path, "transactions file" if path is transactions else "RFM file")
+    check_output_path(out)
+    model_unit = pair.purchases.time_unit_
+    if rfm is not None:
+        recorded = recorded_time_unit(rfm)
+        if recorded is not None and time_unit is not None and recorded != time_unit:
+            raise DataError(f"the RFM table records time unit {recorded!r} but "
+                            f"{given('time_unit', time_unit)} says otherwise: drop the flag or "
+                            "rebuild the table")
+        time_unit = time_unit or recorded
+        if time_unit is None:
+            raise DataError(f"an RFM table records no time unit: give {given('time_unit', model_unit)} "
+                            "if its recency and T are in the model's unit "
+                            f"({model_unit}), or rebuild it in that unit")
+        check_unit(time_unit)
+        if time_unit != model_unit:
+            raise DataError(f"the RFM table is in {given('time_unit', time_unit)} but the model "
+                            f"was fitted in {model_unit!r}: rebuild the table in {model_unit!r}")
+    options = dict(stream_options or {})
     if engine == "dask":
         return _score_on_dask(pair, out, transactions=transactions, rfm=rfm,
                               observation_end=observation_end, freq=freq,
-                              time_unit=time_unit or pair.purchases.time_unit_, horizon=horizon,
-                              discount_rate=discount_rate, quiet=quiet, scheduler=scheduler)
+                              time_unit=time_unit or model_unit, horizon=horizon,
+                              discount_rate=discount_rate, quiet=quiet, scheduler=scheduler,
+                              options=options)
     if engine != "local":
-        raise ValueError(f"engine must be 'local' or 'dask', not {engine!r}")
+        raise DataError(f"{given('engine', engine)}: use 'local' or 'dask'")
     stats = StreamStats()
     progress = (Progress(0, "reading transactions", quiet=quiet) if rfm is None  # total: below
                 else Progress(count_rows(os.fspath(rfm)), "scoring", quiet=quiet))
     if rfm is None:
         frames = stream_rfm(transactions, observation_end=observation_end, freq=freq,
-                            time_unit=time_unit or pair.purchases.time_unit_, stats=stats,
-                            progress=progress, chunk_rows=chunk_rows, **(stream_options or {}))
+                            time_unit=time_unit or model_unit, stats=stats,
+                            progress=progress, chunk_rows=chunk_rows, **options)
     else:
-        frames = rfm_chunks(rfm, chunk_rows)
+        frames = rfm_chunks(rfm, chunk_rows, time_unit=time_unit, sep=options.get("sep"))
     scoring = None
     try:
-        with atomic_table_writer(out) as write:
+        with closing(frames), atomic_table_writer(out) as write:
             for frame in frames:
                 if rfm is None and scoring is None:  # pass 1 is done: now partitions are scored
                     progress.close()
@@ -161,21 +219,18 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
 
 
 def _score_on_dask(pair, out, *, transactions, rfm, observation_end, freq, time_unit, horizon,
-                   discount_rate, quiet, scheduler) -> StreamStats:
+                   discount_rate, quiet, scheduler, options) -> StreamStats:
     from . import dask_engine
 
     client = dask_engine.start_client(scheduler)
     try:
         if rfm is not None:
-            frame = dask_engine.read_transactions(rfm, RFM_INPUT_COLUMNS)
+            frame = dask_engine.read_rfm(rfm, sep=options.get("sep"))
+            excluded = {}
         else:
-            tx = dask_engine.read_transactions(transactions, ["customer_id", "date", "amount"])
-            if observation_end is None:
-                import dask.dataframe as dd
-
-                observation_end = dd.to_datetime(tx["date"]).max().compute()
-            frame = dask_engine.rfm_summary(tx, observation_end=observation_end, freq=freq,
-                                            time_unit=time_unit)
+            frame, excluded = dask_engine.rfm_from_file(
+                transactions, observation_end=observation_end, freq=freq, time_unit=time_unit,
+                **options)
         scores = dask_engine.score(pair, frame, horizon=horizon, discount_rate=discount_rate)
         progress = Progress(scores.npartitions, "scoring partitions", quiet=quiet)
         written = dask_engine.write_scores(scores, out, client, progress)
@@ -185,20 +240,22 @@ def _score_on_dask(pair, out, *, transactions, rfm, observation_end, freq, time_
         client.close()
         if scheduler is None and cluster is not None:
             cluster.close()
-    return StreamStats(customers=written, partitions=scores.npartitions)
+    return StreamStats(customers=written, partitions=scores.npartitions, excluded=excluded)
 
 
-def _streamed_rfm(transactions, end, freq, time_unit, quiet) -> pd.DataFrame:
+def _streamed_rfm(transactions, end, freq, time_unit, quiet, options) -> pd.DataFrame:
     progress = Progress(0, "reading transactions", quiet=quiet)  # stream_rfm gives the total
     try:
-        return pd.concat(list(stream_rfm(transactions, observation_end=end, freq=freq,
-                                         time_unit=time_unit, progress=progress)))
+        with closing(stream_rfm(transactions, observation_end=end, freq=freq,
+                                time_unit=time_unit, progress=progress, **options)) as parts:
+            return pd.concat(list(parts))
     finally:
         progress.close()
 
 
 def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="D",
-             time_unit="W", model="bgnbd_gg", quiet=False, bayes_options=None):
+             time_unit="W", model="bgnbd_gg", quiet=False, bayes_options=None,
+             penalizer: float = 0.0, stream_options=None):
     """Fit BG/NBD + Gamma-Gamma (``model="bgnbd_gg"``) or their Bayesian versions
     (``"bayes_bgnbd_gg"``) on a transaction file and save the pair to ``out`` (JSON).
 
@@ -206,23 +263,31 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
     ``observation_end``, checks it: returns ``(pair, check)`` with ``check`` the mean purchases
     after the calibration end, actual and expected, by calibration frequency (holdout purchases
     are the occasions after it: full-window frequency minus calibration frequency, exact for
-    ``freq="D"``). Without it, fits on everything to ``observation_end``; ``check`` is None."""
+    ``freq="D"``). Without it, fits on everything to ``observation_end``; ``check`` is None.
+    ``penalizer`` goes to the maximum-likelihood models, ``bayes_options`` to the Bayesian
+    ones, ``stream_options`` to :func:`clvmodels.streaming.stream_rfm` (column names,
+    ``date_format``, ``sep``, ``negative_amounts``)."""
+    from .columns import as_day
     from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
 
     if model not in FIT_MODELS:
-        raise ValueError(f"model must be one of {FIT_MODELS}, not {model!r}")
+        raise DataError(f"{given('model', model)}: use one of {FIT_MODELS}")
+    check_output_path(out)
+    options = dict(stream_options or {})
     end = observation_end
+    end_day = as_day(observation_end, "observation_end")
     if calibration_end is not None:
-        if pd.Timestamp(calibration_end) >= pd.Timestamp(observation_end):
-            raise DataError(f"calibration_end ({calibration_end}) must be before observation_end "
-                            f"({observation_end})")
+        if as_day(calibration_end, "calibration_end") >= end_day:
+            raise DataError(f"{given('calibration_end', calibration_end)} must be before "
+                            f"{given('observation_end', observation_end)}")
         end = calibration_end
     with warnings.catch_warnings():
         if calibration_end is not None:  # the holdout is left out of the fit on purpose
             warnings.simplefilter("ignore", DataQualityWarning)
-        rfm = _streamed_rfm(transactions, end, freq, time_unit, quiet)
+        rfm = _streamed_rfm(transactions, end, freq, time_unit, quiet, options)
     if model == "bgnbd_gg":
-        pair = ModelPair(BetaGeo().fit(rfm), GammaGamma().fit(spend_fit_rows(rfm)))
+        pair = ModelPair(BetaGeo(penalizer).fit(rfm),
+                         GammaGamma(penalizer).fit(spend_fit_rows(rfm)))
     else:
         settings = dict(bayes_options or {})
         pair = ModelPair(BayesianBetaGeo(**settings).fit(rfm),
@@ -230,8 +295,8 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
     pair.save(out)
     if calibration_end is None:
         return pair, None
-    full = _streamed_rfm(transactions, observation_end, freq, time_unit, quiet)
+    full = _streamed_rfm(transactions, observation_end, freq, time_unit, quiet, options)
     holdout = full["frequency"].reindex(rfm.index) - rfm["frequency"]
-    days = (pd.Timestamp(observation_end) - pd.Timestamp(calibration_end)).days
+    days = end_day - as_day(calibration_end, "calibration_end")
     expected = pair.purchases.expected_purchases(rfm, days / days_per_unit(time_unit))
     return pair, calibration_table(rfm["frequency"], expected, holdout)

@@ -1,9 +1,16 @@
-"""The ``clvmodels`` command line."""
+"""The ``clvmodels`` command line.
+
+Exit codes: 0 done; 2 bad input (a file, column, value or flag), with one line naming it and the
+fix; 3 a model that could not be fitted (with the remedies); 130 interrupted (Ctrl-C), 143
+terminated (SIGTERM): in both cases no output and no temporary file is left behind.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import signal
 import sys
 import warnings
 
@@ -18,11 +25,22 @@ from . import (
     rfm_summary,
 )
 from .backtesting import METHODS
-from .exceptions import DataError, DataQualityWarning, ModelFormatError
-from .persistence import write_table_atomic
+from .exceptions import ConvergenceError, DataError, DataQualityWarning, ModelFormatError
+from .files import write_table_atomic
+from .interface import command_line
 from .units import DAYS_PER_UNIT
 
 EXIT_BAD_INPUT = 2
+EXIT_NOT_FITTED = 3
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+# Python argument -> command-line flag, where it is not "--" + the name with dashes
+FLAGS = {"customer": "--customer-col", "date": "--date-col", "amount": "--amount-col",
+         "rfm": "--rfm", "model": "--model"}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every clean-up on the way out runs."""
 
 
 def demo(args) -> None:
@@ -64,28 +82,56 @@ def demo(args) -> None:
 def backtest(args) -> None:
     """Backtest the models against the heuristic baselines and write the tables and report."""
     from .backtesting import backtest as run_backtest
+    from .files import check_input_file, table_columns
 
+    amount = args.amount_col
+    if amount is None:  # not named: the "amount" column if there is one, else purchase-only
+        present = table_columns(check_input_file(args.transactions, "transactions file"),
+                                args.sep)
+        amount = "amount" if "amount" in present else None
+        if amount is None:
+            print(f"no 'amount' column in {args.transactions}: a purchase-only backtest (no "
+                  "spend model, no spend metrics); name the amounts with --amount-col",
+                  file=sys.stderr)
+    bayes = {"draws": args.draws, "tune": args.draws} if args.draws else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)  # exclusions are counted in the report
         result = run_backtest(
             args.transactions, calibration_end=args.calibration_end,
             observation_end=args.observation_end, methods=args.methods,
-            customer=args.customer_column, date=args.date_column, amount=args.amount_column,
-            freq=args.freq, time_unit=args.time_unit,
+            customer=args.customer_col, date=args.date_col, amount=amount,
+            freq=args.freq, time_unit=args.time_unit, date_format=args.date_format,
+            sep=args.sep, negative_amounts=args.negative_amounts, bayes_options=bayes,
+            random_state=args.random_state,
         )
     files = result.write(args.out)
-    print(result.summary()[["purchases_mae", "spend_mae", "spearman", "top_decile_capture",
-                            "alive_auc"]].round(3).to_string(), "\n")
+    shown = [c for c in ("purchases_mae", "spend_mae", "spearman", "purchases_spearman",
+                         "top_decile_capture", "alive_auc") if c in result.summary()]
+    print(result.summary()[shown].round(3).to_string(), "\n")
+    for method, reasons in result.failures.items():
+        for label, reason in reasons.items():
+            print(f"{method} failed at calibration end {label}: {reason}", file=sys.stderr)
     print(f"wrote {', '.join(os.path.basename(f) for f in files)} to {args.out}")
+
+
+def _read_options(args) -> dict:
+    """The flags that say how to read a transaction log."""
+    return dict(customer=args.customer_col, date=args.date_col, amount=args.amount_col,
+                date_format=args.date_format, sep=args.sep,
+                negative_amounts=args.negative_amounts)
 
 
 def fit(args) -> None:
     """Fit the model pair on a transaction file and save it."""
     from .batch import fit_file
 
+    bayes = {k: v for k, v in dict(draws=args.draws, tune=args.tune, chains=args.chains,
+                                   random_state=args.random_state).items() if v is not None}
     pair, check = fit_file(args.transactions, args.out, observation_end=args.observation_end,
                            calibration_end=args.calibration_end, freq=args.freq,
-                           time_unit=args.time_unit, model=args.model, quiet=args.quiet)
+                           time_unit=args.time_unit, model=args.model, quiet=args.quiet,
+                           penalizer=args.penalizer, bayes_options=bayes,
+                           stream_options=_read_options(args))
     if not args.quiet:
         for model in (pair.purchases, pair.spend):
             print(f"{model!r}\n{model.summary().round(4).to_string()}\n")
@@ -104,7 +150,9 @@ def score(args) -> None:
                        observation_end=args.observation_end, freq=args.freq,
                        time_unit=args.time_unit, horizon=args.horizon,
                        discount_rate=args.discount_rate, quiet=args.quiet,
-                       engine=args.engine, scheduler=args.scheduler)
+                       engine=args.engine, scheduler=args.scheduler,
+                       stream_options=(_read_options(args) if args.rfm is None
+                                       else {"sep": args.sep}))
     if not args.quiet:
         left_out = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in stats.excluded.items() if n)
         source = f" from {stats.rows:,} rows" if stats.rows else ""
@@ -112,9 +160,56 @@ def score(args) -> None:
               + (f" (transactions left out: {left_out})" if left_out else ""))
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one line for a bad flag: the flag, what is wrong, and where help is."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _number(low: float, strict: bool, what: str, high: float = math.inf):
+    """An argparse type: a finite number above ``low`` (or at least it), at most ``high``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        ok = math.isfinite(value) and (value > low if strict else value >= low) and value <= high
+        if not ok:
+            raise argparse.ArgumentTypeError(f"{text!r}: {what}")
+        return value
+
+    return parse
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number >= 1")
+    return value
+
+
+def _reading_flags(p, amount_default: str | None = "amount") -> None:
+    p.add_argument("--customer-col", "--customer-column", dest="customer_col",
+                   default="customer_id", help="customer id column (default customer_id)")
+    p.add_argument("--date-col", "--date-column", dest="date_col", default="date",
+                   help="date column (default date)")
+    p.add_argument("--amount-col", "--amount-column", dest="amount_col", default=amount_default,
+                   help="amount column (default amount" + ("" if amount_default else
+                                                           "; without one, purchase-only") + ")")
+    p.add_argument("--date-format", help="layout of the dates, e.g. %%d/%%m/%%Y (default: "
+                   "inferred where unambiguous: ISO 8601, yyyymmdd, ...)")
+    p.add_argument("--sep", help="field separator of a CSV file (default , or a tab for .tsv)")
+    p.add_argument("--negative-amounts", choices=["raise", "drop"], default="raise",
+                   help="refunds: refuse (default) or drop and count them")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clvmodels", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="clvmodels", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     p = commands.add_parser("demo", help="fit and score the bundled CDNOW data")
     p.add_argument("--kind", choices=["sample", "master"], default="sample")
     p.add_argument("--out", default="cdnow_scores.csv", help="scores file (.csv or .parquet)")
@@ -130,9 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-unit", default="W", choices=list(DAYS_PER_UNIT))
     p.add_argument("--methods", nargs="+", choices=METHODS, default=None,
                    help="default: all")
-    p.add_argument("--customer-column", default="customer_id")
-    p.add_argument("--date-column", default="date")
-    p.add_argument("--amount-column", default="amount")
+    _reading_flags(p, amount_default=None)
+    p.add_argument("--draws", type=_count, help="posterior draws per chain of the Bayesian "
+                   "method (default 500)")
+    p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     p.add_argument("--out", required=True, help="folder for metrics.csv, predictions.parquet, "
                    "calibration.csv, report.md and the figures")
     p.set_defaults(run=backtest)
@@ -146,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--freq", default="D", choices=list(DAYS_PER_UNIT))
     p.add_argument("--time-unit", default="W", choices=list(DAYS_PER_UNIT))
     p.add_argument("--model", default="bgnbd_gg", choices=["bgnbd_gg", "bayes_bgnbd_gg"])
+    _reading_flags(p)
+    p.add_argument("--penalizer", type=_number(0, False, "the penalizer must be >= 0"),
+                   default=0.0, help="L2 penalty of the maximum-likelihood fit (default 0; "
+                   "0.001 steadies a fit on few customers)")
+    p.add_argument("--draws", type=_count, help="posterior draws per chain (Bayesian)")
+    p.add_argument("--tune", type=_count, help="tuning steps per chain (Bayesian)")
+    p.add_argument("--chains", type=_count, help="chains (Bayesian)")
+    p.add_argument("--random-state", type=int, help="seed of the sampler (Bayesian)")
     p.add_argument("--out", required=True, help="model file (.json)")
     p.add_argument("--quiet", action="store_true", help="no progress, no summary")
     p.set_defaults(run=fit)
@@ -155,13 +259,20 @@ def build_parser() -> argparse.ArgumentParser:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--transactions", help="transaction log (.csv or .parquet)")
     source.add_argument("--rfm", help="RFM table (.csv or .parquet) with customer_id, frequency, "
-                        "recency, T, monetary_value in the model's time unit")
+                        "recency, T, monetary_value in the model's time unit (say which with "
+                        "--time-unit)")
     p.add_argument("--observation-end", help="last day observed (default: the last transaction)")
     p.add_argument("--freq", default="D", choices=list(DAYS_PER_UNIT))
     p.add_argument("--time-unit", choices=list(DAYS_PER_UNIT),
-                   help="default: the model's time unit")
-    p.add_argument("--horizon", type=float, default=12, help="months (default 12)")
-    p.add_argument("--discount-rate", type=float, default=0.01, help="per month (default 0.01)")
+                   help="unit of recency and T: required with --rfm; with --transactions "
+                   "default the model's")
+    _reading_flags(p)
+    p.add_argument("--horizon", type=_number(0, True, "the horizon must be a number of months "
+                                             "> 0 and at most 10000", high=10_000),
+                   default=12, help="months (default 12)")
+    p.add_argument("--discount-rate", type=_number(0, False, "the discount rate must be a "
+                                                   "rate per month >= 0, such as 0.01"),
+                   default=0.01, help="per month (default 0.01)")
     p.add_argument("--out", required=True, help="scores file (.parquet or .csv)")
     p.add_argument("--engine", choices=["local", "dask"], default="local")
     p.add_argument("--scheduler", help="dask scheduler address (default: a LocalCluster)")
@@ -170,16 +281,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv=None) -> int:
+    """Run one command; returns the exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
+    previous = signal.getsignal(signal.SIGTERM)
     try:
-        args.run(args)
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: SIGTERM keeps its handler
+        previous = None
+    where = f"clvmodels {args.command}"
+    try:
+        with command_line(FLAGS):
+            args.run(args)
     except (DataError, ModelFormatError) as err:
-        print(f"clvmodels {args.command}: error: {err}", file=sys.stderr)
+        print(f"{where}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except ConvergenceError as err:
+        print(f"{where}: error: {err}", file=sys.stderr)
+        return EXIT_NOT_FITTED
+    except Terminated:
+        print(f"{where}: terminated; no output was written", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
-        print(f"clvmodels {args.command}: interrupted; no output was written", file=sys.stderr)
-        return 130
+        print(f"{where}: interrupted; no output was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
 
 

@@ -16,13 +16,32 @@ Needs ``pip install "clvmodels[dask]"``.
 from __future__ import annotations
 
 import logging
+import os
 
+import numpy as np
 import pandas as pd
 
-from .batch import atomic_table_writer
-from .data import RFM_COLUMNS, _as_day, _check_freq, check_rows, rfm_from_rows
+from .columns import SAMPLE, RowNames, as_day, ids_are_integers, normalize_ids, parse_dates
+from .data import (
+    COLUMN_ARGUMENTS,
+    RFM_COLUMNS,
+    check_freq,
+    check_rows,
+    rfm_from_rows,
+    warn_excluded,
+)
 from .exceptions import DataError
+from .files import (
+    atomic_table_writer,
+    check_input_file,
+    csv_separator,
+    require_columns,
+    table_columns,
+    table_kind,
+)
 from .scoring import ModelPair, spend_fit_rows
+
+EXCLUSIONS = ("negative_amount", "after_observation_end")
 
 
 def _require_dask():
@@ -33,27 +52,90 @@ def _require_dask():
     return dd
 
 
-def read_transactions(path, columns: list[str], blocksize: str = "64MB"):
-    """A dask DataFrame of the named columns of a Parquet or CSV file."""
+def read_transactions(path, columns: list[str], *, sep: str | None = None, text_columns=(),
+                      blocksize: str = "64MB"):
+    """A dask DataFrame of the named columns of a Parquet or CSV file (read as
+    :func:`clvmodels.files.read_table` reads: ``text_columns`` stay text, only empty fields are
+    missing); a DataError for a missing file or column."""
     dd = _require_dask()
-    path = str(path)
-    if path.lower().endswith((".parquet", ".pq")):
-        return dd.read_parquet(path, columns=columns)
-    return dd.read_csv(path, usecols=columns, blocksize=blocksize)
+    path = check_input_file(path, "file")
+    require_columns(table_columns(path, sep), columns, repr(path),
+                    dict(zip(columns, COLUMN_ARGUMENTS)))
+    if table_kind(path) == "parquet":
+        frame = dd.read_parquet(path, columns=columns)
+        return frame.reset_index() if frame.index.name in columns else frame
+    return dd.read_csv(path, usecols=columns, blocksize=blocksize, sep=csv_separator(path, sep),
+                       dtype={c: str for c in text_columns}, keep_default_na=False,
+                       na_values={c: [""] for c in columns})
 
 
-def _partition_rfm(frame, customer, date, amount, end_day, freq, time_unit, date_format):
-    ids, day, money, _ = check_rows(frame.reset_index(drop=True), customer=customer, date=date,
-                                    amount=amount, last_day=end_day, date_format=date_format)
-    if len(day) == 0:
-        return _empty_rfm(amount is not None)
-    out = rfm_from_rows(ids, day, money, freq=freq, time_unit=time_unit, end_day=end_day,
-                        excluded={})
-    return out.reset_index().astype({"customer_id": frame[customer].dtype})
+def read_rfm(path, *, sep: str | None = None):
+    """A dask DataFrame of an RFM table (``customer_id`` column), its ids decided for the
+    whole file as the local engine does (integers only if every id is one)."""
+    frame = read_transactions(path, ["customer_id", *RFM_COLUMNS, "monetary_value"], sep=sep,
+                              text_columns=["customer_id"])
+    integer = bool(frame["customer_id"].map_partitions(
+        lambda ids: pd.Series([ids_are_integers(normalize_ids(ids, "customer_id"))]),
+        meta=("integer", bool)).all().compute())
+    if integer:
+        return frame.astype({"customer_id": "int64"})
+    return frame
 
 
-def _empty_rfm(with_amount: bool) -> pd.DataFrame:
-    columns = {"customer_id": pd.Series([], dtype="int64"),
+def rfm_from_file(path, *, observation_end=None, freq="D", time_unit=None, customer="customer_id",
+                  date="date", amount="amount", date_format=None, sep=None,
+                  negative_amounts="raise"):
+    """The RFM frame of a transaction file on the cluster, and the counts of what was left
+    out: :func:`rfm_summary` of :func:`read_transactions`."""
+    columns = [customer, date] + ([amount] if amount is not None else [])
+    tx = read_transactions(path, columns, sep=sep, text_columns=columns[:2])
+    excluded: dict = {}
+    frame = rfm_summary(tx, observation_end=observation_end, customer=customer, date=date,
+                        amount=amount, freq=freq, time_unit=time_unit, date_format=date_format,
+                        negative_amounts=negative_amounts, excluded=excluded,
+                        source=os.fspath(path))
+    return frame, excluded
+
+
+def _rows(source: str, partition_info) -> RowNames:
+    number = (partition_info or {}).get("number")
+    where = source if number is None else f"{source} (Dask partition {number})"
+    return RowNames("index", source=where)
+
+
+def _check(frame, customer, date, amount, end_day, date_format, negative_amounts, rows):
+    return check_rows(frame.reset_index(drop=True), customer=customer, date=date,
+                      amount=amount, last_day=end_day, date_format=date_format,
+                      negative_amounts=negative_amounts, rows=rows)
+
+
+def _survey(frame, customer, date, amount, end_day, date_format, negative_amounts, source,
+            partition_info=None):
+    """One row per partition: its last day, whether its ids are all integers, what it left out."""
+    checked = _check(frame, customer, date, amount, end_day, date_format, negative_amounts,
+                     _rows(source, partition_info))
+    return pd.DataFrame({
+        "max_day": [int(checked.day.max()) if len(checked.day) else np.iinfo(np.int64).min],
+        "integer": [ids_are_integers(checked.ids)],
+        "rows": [len(frame)],
+        **{k: [checked.excluded.get(k, 0)] for k in EXCLUSIONS},
+    })
+
+
+def _partition_rfm(frame, customer, date, amount, end_day, freq, time_unit, date_format,
+                   negative_amounts, integer, source, partition_info=None):
+    checked = _check(frame, customer, date, amount, end_day, date_format, negative_amounts,
+                     _rows(source, partition_info))
+    if len(checked.day) == 0:
+        return _empty_rfm(amount is not None, integer)
+    ids = checked.ids.astype(np.int64) if integer else checked.ids
+    out = rfm_from_rows(ids, checked.day, checked.amount, freq=freq, time_unit=time_unit,
+                        end_day=end_day, excluded={})
+    return out.reset_index()
+
+
+def _empty_rfm(with_amount: bool, integer: bool = True) -> pd.DataFrame:
+    columns = {"customer_id": pd.Series([], dtype="int64" if integer else object),
                "frequency": pd.Series([], dtype="int64"),
                "recency": pd.Series([], dtype="float64"), "T": pd.Series([], dtype="float64")}
     if with_amount:
@@ -61,22 +143,47 @@ def _empty_rfm(with_amount: bool) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def rfm_summary(transactions, *, observation_end, customer="customer_id", date="date",
-                amount="amount", freq="D", time_unit=None, date_format=None):
+def rfm_summary(transactions, *, observation_end=None, customer="customer_id", date="date",
+                amount="amount", freq="D", time_unit=None, date_format=None,
+                negative_amounts="raise", excluded: dict | None = None,
+                source: str = "the transactions"):
     """The RFM frame of a dask DataFrame of transactions, as a dask DataFrame with a
     ``customer_id`` column (one row per customer, partitioned by customer). Equal to the local
-    ``clvmodels.rfm_summary``; transactions after ``observation_end`` are left out."""
-    freq, time_unit = _check_freq(freq, time_unit)
-    end_day = _as_day(observation_end, "observation_end")
+    ``clvmodels.rfm_summary`` with the same arguments.
+
+    A first pass over the partitions checks every row (a DataError names the first bad value),
+    finds the last day (the default ``observation_end``), decides whether the ids are all
+    integers, and counts what is left out into ``excluded`` (a dict, if given); the format of
+    date text is settled on the first rows, as the streaming engine does on its first chunk."""
+    freq, time_unit = check_freq(freq, time_unit)
+    end_day = None if observation_end is None else as_day(observation_end, "observation_end")
     columns = [customer, date] + ([amount] if amount is not None else [])
-    missing = [c for c in columns if c not in transactions.columns]
-    if missing:
-        raise DataError(f"missing column(s) {missing} in the transactions; columns present: "
-                        f"{list(transactions.columns)}")
-    meta = _empty_rfm(amount is not None).astype({"customer_id": transactions[customer].dtype})
-    shuffled = transactions[columns].shuffle(on=customer)
+    require_columns(transactions.columns, columns, source, dict(zip(columns, COLUMN_ARGUMENTS)))
+    transactions = transactions[columns]
+    if date_format is None:
+        head = transactions[date].head(SAMPLE, npartitions=-1)
+        if len(head) == 0:
+            raise DataError(f"{source} has no transactions")
+        date_format = parse_dates(head, date, None, RowNames("index", source=source))[1]
+    meta = pd.DataFrame({"max_day": pd.Series([], dtype="int64"),
+                         "integer": pd.Series([], dtype=bool), "rows": pd.Series([], dtype="int64"),
+                         **{k: pd.Series([], dtype="int64") for k in EXCLUSIONS}})
+    survey = transactions.map_partitions(_survey, customer, date, amount, end_day, date_format,
+                                         negative_amounts, source, meta=meta).compute()
+    if survey["rows"].sum() == 0:
+        raise DataError(f"{source} has no transactions")
+    if survey["max_day"].max() == np.iinfo(np.int64).min:
+        raise DataError("no transactions are left after the exclusions")
+    end_day = int(survey["max_day"].max()) if end_day is None else end_day
+    counts = {k: int(survey[k].sum()) for k in EXCLUSIONS if survey[k].sum()}
+    if excluded is not None:
+        excluded.update(counts)
+    warn_excluded(counts)
+    integer = bool(survey["integer"].all())
+    shuffled = transactions.shuffle(on=customer)
     return shuffled.map_partitions(_partition_rfm, customer, date, amount, end_day, freq,
-                                   time_unit, date_format, meta=meta)
+                                   time_unit, date_format, negative_amounts, integer, source,
+                                   meta=_empty_rfm(amount is not None, integer))
 
 
 def _unique_histories(frame: pd.DataFrame) -> pd.DataFrame:
@@ -96,6 +203,7 @@ def fit(rfm, *, time_unit: str, penalizer: float = 0.0) -> ModelPair:
     import dask
 
     histories, repeat = dask.compute(histories, repeat)
+    repeat = repeat.reset_index(drop=True)  # partitions each number their rows from 0
     histories = _unique_histories_sum(histories)
     histories.attrs["time_unit"] = time_unit
     repeat.attrs["time_unit"] = time_unit
@@ -116,7 +224,8 @@ def score(pair: ModelPair, rfm, **options):
 
     example = pd.DataFrame({"frequency": [1], "recency": [1.0], "T": [2.0],
                             "monetary_value": [10.0]})  # one valid history: the output's columns
-    example.insert(0, "customer_id", rfm._meta["customer_id"].iloc[:0].reindex([0]))
+    kind = rfm._meta["customer_id"].dtype
+    example.insert(0, "customer_id", pd.Series([0 if kind.kind in "iu" else "0"], dtype=kind))
     return rfm.map_partitions(one, meta=one(example).iloc[:0])
 
 

@@ -1,9 +1,10 @@
 """From a transaction log to the RFM frame, the calibration/holdout split, and input checks.
 
-The RFM frame (DESIGN.md) is indexed by customer, has the columns ``frequency`` (repeat purchase
+The RFM frame (``docs/``) is indexed by customer, has the columns ``frequency`` (repeat purchase
 occasions), ``recency`` (first to last occasion), ``T`` (first occasion to the end of observation)
 and ``monetary_value`` (mean amount of the repeat occasions, 0 without any), and records its time
-unit in ``frame.attrs["time_unit"]``. Ends of windows are inclusive whole days.
+unit in ``frame.attrs["time_unit"]``. Ends of windows are inclusive whole days. How ids, dates and
+amounts are read is in :mod:`clvmodels.columns`.
 """
 
 from __future__ import annotations
@@ -15,68 +16,44 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .columns import RowNames, as_day, integer_ids, normalize_ids, parse_amounts, parse_dates
 from .exceptions import DataError, DataQualityWarning
+from .files import read_table, require_columns, table_kind
+from .interface import arg, given
 from .units import check_unit, days_per_unit
 
 RFM_COLUMNS = ("frequency", "recency", "T")
 NEGATIVE_AMOUNT_POLICIES = ("raise", "drop")
+COLUMN_ARGUMENTS = ("customer", "date", "amount")
 
 
 # ---------------------------------------------------------------------------------------------
 # reading
 
 
-def read_transactions(source, columns: list[str]) -> pd.DataFrame:
-    """Return the named ``columns`` of a pandas or polars DataFrame, or of a CSV / Parquet file.
+def read_transactions(source, columns: list[str], *, sep: str | None = None
+                      ) -> tuple[pd.DataFrame, RowNames]:
+    """The named ``columns`` (customer, date[, amount]) of a pandas or polars DataFrame, or of
+    a CSV / Parquet file, and how to name its rows in messages.
 
-    Raises DataError for a missing file, an unknown file type or a missing column.
+    Raises DataError for a missing or unreadable file, an unknown file type or a missing column.
     """
+    names = dict(zip(columns, COLUMN_ARGUMENTS))
     if isinstance(source, (str, os.PathLike)):
-        frame = _read_file(os.fspath(source), columns)
-    elif isinstance(source, pd.DataFrame):
-        frame = source
-    elif type(source).__module__.split(".")[0] == "polars":
-        _require_columns(source.columns, columns, "transactions")
-        return source.select(columns).to_pandas()
-    else:
-        raise DataError(
-            f"transactions must be a pandas or polars DataFrame or a path to a CSV or Parquet file, "
-            f"not {type(source).__name__}"
-        )
-    _require_columns(frame.columns, columns, "transactions")
-    return frame[columns]
-
-
-def _read_file(path: str, columns: list[str]) -> pd.DataFrame:
-    if not os.path.exists(path):
-        raise DataError(f"transactions file not found: {path!r}")
-    lower = path.lower()
-    try:
-        if lower.endswith((".parquet", ".pq")):
-            import pyarrow.parquet as pq
-
-            present = pq.read_schema(path).names
-            _require_columns(present, columns, path)
-            return pd.read_parquet(path, columns=columns)
-        if lower.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
-            sep = "\t" if lower.endswith(".tsv") else ","
-            present = pd.read_csv(path, sep=sep, nrows=0).columns
-            _require_columns(present, columns, path)
-            return pd.read_csv(path, sep=sep, usecols=columns)
-    except DataError:
-        raise
-    except Exception as err:  # a corrupt or unreadable file: say which and why
-        raise DataError(f"could not read {path!r}: {err}") from err
-    raise DataError(f"unknown file type for {path!r}: use .csv, .csv.gz, .tsv or .parquet")
-
-
-def _require_columns(present, needed, where: str) -> None:
-    missing = [c for c in needed if c not in list(present)]
-    if missing:
-        raise DataError(
-            f"missing column(s) {missing} in {where}; columns present: {list(present)}. "
-            "Name your columns with customer=, date= and amount=."
-        )
+        path = os.fspath(source)
+        frame = read_table(path, columns, sep=sep, text_columns=columns[:2], names=names)
+        rows = RowNames("line" if table_kind(path) == "csv" else "row", source=path)
+        return frame, rows
+    if isinstance(source, pd.DataFrame):
+        require_columns(source.columns, columns, "the transactions", names)
+        return source[columns], RowNames("index", labels=source.index)
+    if type(source).__module__.split(".")[0] == "polars":
+        require_columns(source.columns, columns, "the transactions", names)
+        return source.select(columns).to_pandas(), RowNames("index")
+    raise DataError(
+        f"transactions must be a pandas or polars DataFrame or a path to a CSV or Parquet file, "
+        f"not {type(source).__name__}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,60 +71,15 @@ class Transactions:
     excluded: dict = field(default_factory=dict)
 
 
-def _as_day(value, name: str) -> int:
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as err:
-        raise DataError(f"{name}={value!r} is not a date; give e.g. '1997-09-30'") from err
-    if stamp is pd.NaT:
-        raise DataError(f"{name} is missing; give a date such as '1997-09-30'")
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_localize(None)
-    return int(np.datetime64(stamp.floor("D").to_datetime64(), "D").astype(np.int64))
+@dataclass
+class CheckedRows:
+    """The rows of a log that passed :func:`check_rows` and were kept."""
 
-
-def _parse_dates(values: pd.Series, name: str, date_format: str | None) -> np.ndarray:
-    """Whole days since the epoch as int64, or DataError naming the unparseable values."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        values = values.dt.tz_localize(None)
-    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
-        parsed = pd.to_datetime(values, errors="coerce", format=date_format)
-        bad = parsed.isna().to_numpy() & values.notna().to_numpy()
-        if bad.any() and date_format is None:  # the format guessed from the first value: retry
-            parsed[bad] = pd.to_datetime(values[bad], errors="coerce", format="mixed")
-            bad = parsed.isna().to_numpy() & values.notna().to_numpy()
-        if bad.any():
-            first = np.flatnonzero(bad)[0]
-            raise DataError(
-                f"column {name!r}: {int(bad.sum())} value(s) could not be parsed as dates "
-                f"(first: {values.iloc[first]!r} at row {first}); fix them or pass date_format="
-            )
-        values = parsed
-    missing = values.isna().to_numpy()
-    if missing.any():
-        raise DataError(
-            f"column {name!r}: {int(missing.sum())} row(s) have no date "
-            f"(first at row {np.flatnonzero(missing)[0]}); drop or fill them"
-        )
-    stamps = values.to_numpy()
-    unit, count = np.datetime_data(stamps.dtype)
-    per_day = int(np.timedelta64(1, "D") // np.timedelta64(count, unit))
-    return stamps.view(np.int64) // per_day  # floor division: whole days, also before 1970
-
-
-def _parse_amounts(values: pd.Series, name: str) -> np.ndarray:
-    numeric = pd.to_numeric(values, errors="coerce")
-    bad = numeric.isna().to_numpy()
-    if bad.any():
-        first = np.flatnonzero(bad)[0]
-        raise DataError(
-            f"column {name!r}: {int(bad.sum())} amount(s) are missing or not numbers "
-            f"(first: {values.iloc[first]!r} at row {first}); drop or fix them"
-        )
-    amount = numeric.to_numpy(dtype=np.float64)
-    if not np.isfinite(amount).all():
-        raise DataError(f"column {name!r}: amounts must be finite; found infinity")
-    return amount
+    ids: pd.Series  # int64, or str objects
+    day: np.ndarray  # int64 days since 1970-01-01
+    amount: np.ndarray | None
+    excluded: dict  # what was left out, counted by reason
+    date_format: str | None  # the format that read the dates (text only)
 
 
 def check_rows(
@@ -159,34 +91,31 @@ def check_rows(
     last_day: int | None,
     negative_amounts: str = "raise",
     date_format: str | None = None,
-) -> tuple[pd.Series, np.ndarray, np.ndarray | None, dict]:
+    rows: RowNames = RowNames(),
+) -> CheckedRows:
     """Check the rows of a log (ids present, dates and amounts parse, refunds per the policy) and
-    leave out rows after ``last_day``: returns kept ids, days, amounts, and counts of what was
-    left out. Used whole (``clean_transactions``) or chunk by chunk (streaming)."""
+    leave out rows after ``last_day``. Used whole (``clean_transactions``) or chunk by chunk
+    (streaming, Dask); ``rows`` names the rows in messages."""
     if negative_amounts not in NEGATIVE_AMOUNT_POLICIES:
-        raise ValueError(f"negative_amounts must be one of {NEGATIVE_AMOUNT_POLICIES}")
-    ids = frame[customer]
-    no_id = ids.isna().to_numpy()
-    if no_id.any():
-        raise DataError(
-            f"column {customer!r}: {int(no_id.sum())} row(s) have no customer id "
-            f"(first at row {np.flatnonzero(no_id)[0]}); drop or fill them"
-        )
-    day = _parse_dates(frame[date], date, date_format)
+        raise DataError(f"{given('negative_amounts', negative_amounts)}: use one of "
+                        f"{NEGATIVE_AMOUNT_POLICIES}")
+    ids = normalize_ids(frame[customer], customer, rows)
+    day, date_format = parse_dates(frame[date], date, date_format, rows)
     keep = np.ones(len(frame), dtype=bool)
     excluded: dict[str, int] = {}
 
     money = None
     if amount is not None:
-        money = _parse_amounts(frame[amount], amount)
+        money = parse_amounts(frame[amount], amount, rows)
         negative = money < 0
         if negative.any():
             first = np.flatnonzero(negative)[0]
             if negative_amounts == "raise":
                 raise DataError(
-                    f"column {amount!r}: {int(negative.sum())} negative amount(s) "
-                    f"(first: {money[first]} at row {first}); refunds are not purchases: "
-                    "pass negative_amounts='drop' to exclude them (they are counted)"
+                    f"{rows.column(amount)}: {int(negative.sum()):,} negative amount(s) "
+                    f"(first: {money[first]} on {rows(first)}); refunds are not purchases: "
+                    f"pass {given('negative_amounts', 'drop')} to exclude them (they are "
+                    "counted)"
                 )
             excluded["negative_amount"] = int(negative.sum())
             keep &= ~negative
@@ -199,7 +128,7 @@ def check_rows(
     if not keep.all():
         ids, day = ids[keep], day[keep]
         money = money[keep] if money is not None else None
-    return ids, day, money, excluded
+    return CheckedRows(ids, day, money, excluded, date_format)
 
 
 def warn_excluded(excluded: dict, stacklevel: int = 3) -> None:
@@ -218,35 +147,37 @@ def clean_transactions(
     last_day: int | None,
     negative_amounts: str = "raise",
     date_format: str | None = None,
+    sep: str | None = None,
 ) -> Transactions:
     """Read and check a transaction log; exclude rows after ``last_day`` (counted, with a warning)."""
     columns = [customer, date] + ([amount] if amount is not None else [])
-    frame = read_transactions(transactions, columns)
+    if len(set(columns)) < len(columns):
+        raise DataError(f"{arg('customer')}, {arg('date')} and {arg('amount')} must name "
+                        f"different columns, not {columns}")
+    frame, rows = read_transactions(transactions, columns, sep=sep)
     if len(frame) == 0:
         raise DataError("the transaction log is empty: there is nothing to summarise")
-    ids, day, money, excluded = check_rows(
+    checked = check_rows(
         frame, customer=customer, date=date, amount=amount, last_day=last_day,
-        negative_amounts=negative_amounts, date_format=date_format)
-    warn_excluded(excluded, stacklevel=4)
-    if len(day) == 0:
-        raise DataError("no transactions are left after the exclusions: " + str(excluded))
-    codes, uniques = _factorize_sorted(ids)
-    return Transactions(codes, uniques, day, money, excluded)
+        negative_amounts=negative_amounts, date_format=date_format, rows=rows)
+    warn_excluded(checked.excluded, stacklevel=4)
+    if len(checked.day) == 0:
+        raise DataError("no transactions are left after the exclusions: " + str(checked.excluded))
+    ids = integer_ids(checked.ids) if rows.source else checked.ids  # a file's text ids
+    codes, uniques = factorize_ids(ids)
+    return Transactions(codes, uniques, checked.day, checked.amount, checked.excluded)
 
 
-def _factorize_sorted(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes of the customer ids and the ids in sorted order (order of appearance where
-    the ids cannot be ordered). Ids that are already sorted are coded by their runs."""
+def factorize_ids(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of the customer ids and the ids in sorted order. Ids that are already
+    sorted are coded by their runs."""
     if ids.is_monotonic_increasing:
         values = ids.to_numpy()
-        change = _run_starts(values)
+        change = run_starts(values)
         codes = np.cumsum(change, dtype=np.int64)
         codes -= 1
         return codes, pd.Index(values[change], name="customer_id")
-    try:
-        codes, uniques = pd.factorize(ids, sort=True)
-    except TypeError:  # ids of mixed, unorderable types keep their order of appearance
-        codes, uniques = pd.factorize(ids, sort=False)
+    codes, uniques = pd.factorize(ids, sort=True)
     return codes.astype(np.int64), pd.Index(uniques, name="customer_id")
 
 
@@ -266,7 +197,7 @@ def _period_of_day(day: np.ndarray, freq: str) -> np.ndarray:
     return {"M": months, "Q": months // 3, "Y": months // 12}[freq]
 
 
-def _period_start_day(period: np.ndarray, freq: str) -> np.ndarray:
+def period_start_day(period: np.ndarray, freq: str) -> np.ndarray:
     if freq == "D":
         return period
     if freq == "W":
@@ -279,11 +210,11 @@ def _elapsed(start: np.ndarray, end: np.ndarray, freq: str, time_unit: str) -> n
     """Time between two period ordinals in ``time_unit`` (exact period counts when they agree)."""
     if time_unit == freq:
         return (end - start).astype(np.float64)
-    days = _period_start_day(end, freq) - _period_start_day(start, freq)
+    days = period_start_day(end, freq) - period_start_day(start, freq)
     return days / days_per_unit(time_unit)
 
 
-def _check_freq(freq: str, time_unit: str | None) -> tuple[str, str]:
+def check_freq(freq: str, time_unit: str | None) -> tuple[str, str]:
     if freq not in FREQUENCIES:
         raise ValueError(f"freq must be one of {FREQUENCIES} (the period of a purchase occasion)")
     return freq, check_unit(time_unit or freq)
@@ -293,7 +224,7 @@ def _check_freq(freq: str, time_unit: str | None) -> tuple[str, str]:
 # RFM
 
 
-def _occasions(tx: Transactions, freq: str):
+def occasions(tx: Transactions, freq: str):
     """Distinct (customer, period) purchase occasions, sorted, with amounts summed.
 
     A log already ordered by customer and date (a common export) skips the sort.
@@ -308,7 +239,7 @@ def _occasions(tx: Transactions, freq: str):
     if not np.all(key[1:] >= key[:-1]):
         key, order = _sort_with_order(key)
         amount = None if amount is None else amount[order]
-    starts = np.flatnonzero(_run_starts(key))
+    starts = np.flatnonzero(run_starts(key))
     occ_key = key[starts]
     occ_amount = None if amount is None else np.add.reduceat(amount, starts)
     return occ_key // span, occ_key % span + pmin, occ_amount
@@ -329,7 +260,7 @@ def _sort_with_order(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return packed, order
 
 
-def _run_starts(values: np.ndarray) -> np.ndarray:
+def run_starts(values: np.ndarray) -> np.ndarray:
     """Boolean mask of the rows where a run of equal values starts."""
     starts = np.empty(len(values), dtype=bool)
     starts[:1] = True
@@ -338,8 +269,8 @@ def _run_starts(values: np.ndarray) -> np.ndarray:
 
 
 def _rfm_arrays(tx: Transactions, freq: str, time_unit: str, end_day: int) -> dict:
-    cust, period, amount = _occasions(tx, freq)
-    first_idx = np.flatnonzero(_run_starts(cust))
+    cust, period, amount = occasions(tx, freq)
+    first_idx = np.flatnonzero(run_starts(cust))
     last_idx = np.r_[first_idx[1:], len(cust)] - 1
     frequency = (last_idx - first_idx).astype(np.int64)
     first, last = period[first_idx], period[last_idx]
@@ -357,6 +288,13 @@ def _rfm_arrays(tx: Transactions, freq: str, time_unit: str, end_day: int) -> di
         out["monetary_value"] = np.divide(
             total, frequency, out=np.zeros_like(total), where=frequency > 0
         )
+        overflow = ~np.isfinite(out["monetary_value"])
+        if overflow.any():
+            raise DataError(
+                f"the amounts of {int(overflow.sum()):,} customer(s) add up beyond the largest "
+                f"number a float holds (first: {tx.ids[out['customer'][overflow][0]]!r}); "
+                "express the amounts in a larger currency unit"
+            )
     return out
 
 
@@ -372,7 +310,7 @@ def rfm_from_rows(ids, day: np.ndarray, money: np.ndarray | None, *, freq: str, 
                   end_day: int, excluded: dict) -> pd.DataFrame:
     """The RFM frame of checked rows (``check_rows`` output) holding every transaction of their
     customers: what the streaming and Dask engines build per partition."""
-    codes, uniques = _factorize_sorted(pd.Series(ids))
+    codes, uniques = factorize_ids(pd.Series(ids))
     arrays = _rfm_arrays(Transactions(codes, uniques, day, money), freq, time_unit, end_day)
     return _frame(arrays, uniques, time_unit, excluded, freq=freq,
                   observation_end=str(np.datetime64(end_day, "D")))
@@ -389,6 +327,7 @@ def rfm_summary(
     time_unit: str | None = None,
     negative_amounts: str = "raise",
     date_format: str | None = None,
+    sep: str | None = None,
 ) -> pd.DataFrame:
     """Summarise a transaction log into the RFM frame, one row per customer.
 
@@ -406,6 +345,23 @@ def rfm_summary(
         Unit of ``recency`` and ``T``; defaults to ``freq``. Recorded in ``frame.attrs``.
     negative_amounts : {"raise", "drop"}
         Refunds raise a DataError unless dropped (then counted).
+    date_format : str, optional
+        ``strftime`` layout of date text (``"%d/%m/%Y"``); inferred where unambiguous, else a
+        DataError asks for it (:mod:`clvmodels.columns`).
+    sep : str, optional
+        Field separator of a CSV file (default ``,``; a tab for ``.tsv``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer, indexed by ``customer_id`` (int64 when every id is a whole
+        number, else text), with ``frequency``, ``recency``, ``T`` (and ``monetary_value``).
+
+    Raises
+    ------
+    DataError
+        A missing column or file, an unreadable date, id or amount, a refund, an empty log;
+        the message names the column, the rule, the first offender and its row.
 
     Examples
     --------
@@ -416,11 +372,11 @@ def rfm_summary(
     >>> rfm.loc[1, ["frequency", "recency", "T"]].round(2).tolist()
     [2.0, 30.43, 38.86]
     """
-    freq, time_unit = _check_freq(freq, time_unit)
-    last_day = None if observation_end is None else _as_day(observation_end, "observation_end")
+    freq, time_unit = check_freq(freq, time_unit)
+    last_day = None if observation_end is None else as_day(observation_end, "observation_end")
     tx = clean_transactions(
         transactions, customer=customer, date=date, amount=amount, last_day=last_day,
-        negative_amounts=negative_amounts, date_format=date_format,
+        negative_amounts=negative_amounts, date_format=date_format, sep=sep,
     )
     end_day = int(tx.day.max()) if last_day is None else last_day
     arrays = _rfm_arrays(tx, freq, time_unit, end_day)
@@ -442,6 +398,7 @@ def calibration_holdout(
     time_unit: str | None = None,
     negative_amounts: str = "raise",
     date_format: str | None = None,
+    sep: str | None = None,
 ) -> pd.DataFrame:
     """RFM frame of the calibration window plus what each customer did in the holdout window.
 
@@ -450,22 +407,27 @@ def calibration_holdout(
     are not in the frame; their number is in ``frame.attrs["excluded"]``. Added columns:
     ``frequency_holdout`` (purchase occasions in the holdout), ``monetary_value_holdout`` (their
     mean amount, 0 without any; only with ``amount``) and ``duration_holdout`` (holdout length in
-    ``time_unit``).
+    ``time_unit``). The other arguments are those of :func:`rfm_summary`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The calibration RFM frame with the three holdout columns.
     """
-    freq, time_unit = _check_freq(freq, time_unit)
-    cal_day = _as_day(calibration_end, "calibration_end")
-    end_day = _as_day(observation_end, "observation_end")
+    freq, time_unit = check_freq(freq, time_unit)
+    cal_day = as_day(calibration_end, "calibration_end")
+    end_day = as_day(observation_end, "observation_end")
     if end_day <= cal_day:
-        raise DataError(
-            f"observation_end ({observation_end}) must be after calibration_end ({calibration_end})"
-        )
+        raise DataError(f"{given('observation_end', observation_end)} must be after "
+                        f"{given('calibration_end', calibration_end)}")
     tx = clean_transactions(
         transactions, customer=customer, date=date, amount=amount, last_day=end_day,
-        negative_amounts=negative_amounts, date_format=date_format,
+        negative_amounts=negative_amounts, date_format=date_format, sep=sep,
     )
     in_cal = tx.day <= cal_day
     if not in_cal.any():
-        raise DataError(f"no transactions on or before calibration_end={calibration_end}")
+        raise DataError(f"no transactions on or before {given('calibration_end', calibration_end)}"
+                        f" (the first is on {np.datetime64(int(tx.day.min()), 'D')})")
 
     cal = Transactions(tx.codes[in_cal], tx.ids, tx.day[in_cal], _take(tx.amount, in_cal))
     arrays = _rfm_arrays(cal, freq, time_unit, cal_day)
@@ -478,7 +440,7 @@ def calibration_holdout(
     count = np.zeros(len(tx.ids), dtype=np.int64)
     spend = np.zeros(len(tx.ids), dtype=np.float64)
     if hold_rows.any():
-        h_cust, _, h_amount = _occasions(hold, freq)
+        h_cust, _, h_amount = occasions(hold, freq)
         count += np.bincount(h_cust, minlength=len(tx.ids))
         if h_amount is not None:
             spend += np.bincount(h_cust, weights=h_amount, minlength=len(tx.ids))
@@ -513,9 +475,20 @@ def check_rfm(rfm, columns=RFM_COLUMNS) -> pd.DataFrame:
         raise DataError(
             f"expected an RFM DataFrame (see clvmodels.rfm_summary), not {type(rfm).__name__}"
         )
-    _require_columns(rfm.columns, list(columns), "the RFM frame")
+    require_columns(rfm.columns, list(columns), "the RFM frame")
     if len(rfm) == 0:
         raise DataError("the RFM frame has no customers")
+    if rfm.index.hasnans:
+        raise DataError("the RFM frame's index (the customer ids) has missing values: every "
+                        "row must be one identified customer")
+    if not rfm.index.is_unique:
+        repeated = rfm.index[rfm.index.duplicated()]
+        raise DataError(
+            f"the RFM frame has {len(repeated):,} repeated customer id(s) (first: "
+            f"{repeated[0]!r}): one row per customer is the rule; build it with "
+            "clvmodels.rfm_summary, or drop the duplicates (e.g. "
+            "rfm[~rfm.index.duplicated()]) after checking which row is right"
+        )
 
     def offenders(mask, rule):
         if mask.any():

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .data import _occasions, _period_start_day, _run_starts, clean_transactions
+from .data import clean_transactions, occasions, period_start_day, run_starts
 from .exceptions import DataError
 from .units import UNIT_NAMES, check_unit
 
@@ -230,13 +230,13 @@ def _active_periods(transactions, period, customer, date, amount):
     ordinals, sorted by customer then period) and each customer's first period."""
     check_unit(period)
     tx = clean_transactions(transactions, customer=customer, date=date, amount=amount, last_day=None)
-    codes, ordinal, _ = _occasions(tx, period)
-    first = ordinal[_run_starts(codes)]  # every customer has a pair; the first is the earliest
-    return tx, ordinal, first
+    codes, ordinal, _ = occasions(tx, period)
+    first = ordinal[run_starts(codes)]  # every customer has a pair; the first is the earliest
+    return tx, codes, ordinal, first
 
 
 def _label(ordinal: np.ndarray, period: str) -> pd.Index:
-    days = _period_start_day(ordinal, period).astype("datetime64[D]")
+    days = period_start_day(ordinal, period).astype("datetime64[D]")
     return pd.Index(days, name=f"{UNIT_NAMES[period]} starting")
 
 
@@ -244,21 +244,33 @@ def retention_table(transactions, *, period: str = "M", customer: str = "custome
                     date: str = "date") -> pd.DataFrame:
     """Per calendar period (``"D"``, ``"W"``, ``"M"``, ``"Q"``, ``"Y"``): S = customers who bought
     in the previous period, E = customers who bought in this one, N = customers whose first
-    purchase is in this one, and ``retention_rate`` = (E - N) / S (NaN where S = 0)."""
-    _, ordinal, first = _active_periods(transactions, period, customer, date, None)
-    return _retention(ordinal, first, period)
+    purchase is in this one, R = returning customers (bought in this period and earlier, but
+    not in the previous one), and ``retention_rate`` = (E - N - R) / S, the share of the previous
+    period's customers who bought again in this one (NaN where S = 0).
+
+    HEURISTICS.md writes retention as (E - N) / S, which counts a lapsed customer who comes
+    back as retained and can exceed 1; returning customers are neither new nor retained, so
+    they are taken out too (where none return, the two agree)."""
+    _, codes, ordinal, first = _active_periods(transactions, period, customer, date, None)
+    return _retention(codes, ordinal, first, period)
 
 
-def _retention(active_periods: np.ndarray, first: np.ndarray, period: str) -> pd.DataFrame:
+def _retention(codes: np.ndarray, active_periods: np.ndarray, first: np.ndarray,
+               period: str) -> pd.DataFrame:
     span = np.arange(active_periods.min(), active_periods.max() + 1)
     active = np.bincount(active_periods - span[0], minlength=span.size)
     new = np.bincount(first - span[0], minlength=span.size)
+    # a pair is retained when the same customer's previous pair is the previous period
+    kept = np.zeros(len(codes), dtype=bool)
+    kept[1:] = (codes[1:] == codes[:-1]) & (active_periods[1:] == active_periods[:-1] + 1)
+    retained = np.bincount(active_periods[kept] - span[0], minlength=span.size)
     start = np.concatenate([[0], active[:-1]])
     return pd.DataFrame({
         "customers_start": start,
         "customers_end": active,
         "customers_new": new,
-        "retention_rate": np.divide(active - new, start, out=np.full(span.size, np.nan),
+        "customers_returning": active - new - retained,
+        "retention_rate": np.divide(retained, start, out=np.full(span.size, np.nan),
                                     where=start > 0),
     }, index=_label(span, period))
 
@@ -275,7 +287,7 @@ class LogInputs:
     purchase_frequency: float  # orders per customer per period, over periods as a customer
     customer_value_per_period: float
     repeat_customer_rate: float
-    retention_rate: float  # mean of (E - N) / S over the periods with S > 0
+    retention_rate: float  # mean of (E - N - R) / S over the periods with S > 0
     churn_rate: float
     lifespan: float  # in periods, 1 / churn
     arpu: float  # revenue per customer per period as a customer, averaged
@@ -296,11 +308,11 @@ def measure_inputs(transactions, *, period: str = "M", customer: str = "customer
     >>> round(inputs.average_order_value, 2), round(inputs.repeat_customer_rate, 3)
     (35.28, 0.489)
     """
-    tx, ordinal, first = _active_periods(transactions, period, customer, date, amount)
+    tx, codes, ordinal, first = _active_periods(transactions, period, customer, date, amount)
     periods = (ordinal.max() - first + 1).astype(np.float64)
     orders = np.bincount(tx.codes, minlength=len(tx.ids))
     revenue = np.bincount(tx.codes, weights=tx.amount, minlength=len(tx.ids))
-    measured = _retention(ordinal, first, period)["retention_rate"].dropna()
+    measured = _retention(codes, ordinal, first, period)["retention_rate"].dropna()
     if measured.empty:
         raise DataError(f"the log spans one {UNIT_NAMES[period][:-1]}: retention needs at least two")
     retention = float(measured.mean())

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 
 import numpy as np
 import pandas as pd
 
-from .exceptions import ModelFormatError
+from .exceptions import DataError, ModelFormatError
+from .files import check_input_file, write_atomic, write_json_atomic
 from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
+from .units import DAYS_PER_UNIT
 
 FORMAT = "clvmodels.model"
 FORMAT_VERSION = 1
@@ -20,6 +21,8 @@ MODELS = {cls.__name__: cls for cls in (BetaGeo, GammaGamma)}
 BAYESIAN_MODELS = {cls.__name__: cls for cls in (BayesianBetaGeo, BayesianGammaGamma)}
 BAYESIAN_SETTINGS = ("priors", "draws", "tune", "chains", "method", "sampler", "target_accept",
                      "random_state", "init", "advi_iterations")
+MAX_MODEL_FILE_BYTES = 16 * 2**20  # a model file is metadata and a few numbers: 16 MiB is absurd
+ROLES = {"purchases": (BetaGeo, BayesianBetaGeo), "spend": (GammaGamma, BayesianGammaGamma)}
 
 
 def _number(value: float):
@@ -75,41 +78,26 @@ def model_from_dict(data: dict):
         model.time_unit_ = data["time_unit"]
         if "n_zero_frequency" in data:
             model.n_zero_frequency_ = int(data["n_zero_frequency"])
-    except (KeyError, TypeError, ValueError) as err:
+        if not (np.isfinite(model.penalizer) and model.penalizer >= 0):
+            raise ValueError(f"penalizer {model.penalizer!r} is not a number >= 0")
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ModelFormatError(f"the {cls.__name__} model file is incomplete or damaged: {err!r}") from err
+    _check_loaded(model)
     return model
 
 
-def write_atomic(path, write) -> None:
-    """Call ``write(tmp_path)`` on a temporary file in the target folder, then rename it to
-    ``path``: a run killed at any moment leaves either no file or a complete one."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_json_atomic(data: dict, path) -> None:
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=2, allow_nan=False)
-
-    write_atomic(path, write)
-
-
-def write_table_atomic(frame: pd.DataFrame, path) -> None:
-    """Write a table as Parquet (``.parquet``) or CSV (anything else), atomically."""
-    if os.fspath(path).lower().endswith((".parquet", ".pq")):
-        write_atomic(path, lambda tmp: frame.to_parquet(tmp))
-    else:
-        write_atomic(path, lambda tmp: frame.to_csv(tmp))
+def _check_loaded(model) -> None:
+    """A loaded model is checked like a fitted one: parameters finite and > 0, a known unit."""
+    name = type(model).__name__
+    if model.time_unit_ not in DAYS_PER_UNIT:
+        raise ModelFormatError(f"the {name} model file has an unknown time unit "
+                               f"{model.time_unit_!r}; it is damaged: refit the model")
+    problem = model.parameter_problem()
+    if problem:
+        raise ModelFormatError(f"the {name} model file is damaged or was edited: {problem}. "
+                               "Refit the model")
+    if model.n_customers_ < 0:
+        raise ModelFormatError(f"the {name} model file has a negative customer count; refit")
 
 
 def bayesian_to_dict(model, posterior_file: str) -> dict:
@@ -136,6 +124,9 @@ def bayesian_from_dict(data: dict, folder: str):
 
     cls = BAYESIAN_MODELS[data["model"]]
     try:
+        unknown = set(data["settings"]) - set(BAYESIAN_SETTINGS)
+        if unknown:
+            raise KeyError(f"unknown settings {sorted(unknown)}")
         model = cls(**data["settings"])
         path = os.path.join(folder, os.path.basename(data["posterior_file"]))
         if not os.path.exists(path):
@@ -151,8 +142,12 @@ def bayesian_from_dict(data: dict, folder: str):
                                   index=list(cls.param_names))
         if "n_zero_frequency" in data:
             model.n_zero_frequency_ = int(data["n_zero_frequency"])
-    except (KeyError, TypeError, ValueError, OSError) as err:
-        raise ModelFormatError(f"the {cls.__name__} model file is incomplete or damaged: {err!r}") from err
+    except ModelFormatError:
+        raise
+    except Exception as err:  # noqa: BLE001 - whatever a damaged netCDF file raises
+        raise ModelFormatError(f"the {cls.__name__} model file or its posterior file is "
+                               f"incomplete or damaged: {err!r}") from err
+    _check_loaded(model)
     return model
 
 
@@ -185,30 +180,84 @@ def save_pair(pair, path) -> None:
                       path)
 
 
-def _from_dict(data, folder):
-    if isinstance(data, dict) and data.get("model") == PAIR:
+def _from_dict(data, folder, role=None):
+    if not isinstance(data, dict):
+        raise ModelFormatError("not a clvmodels model file (it holds no JSON object)")
+    if data.get("model") == PAIR:
         from .scoring import ModelPair
 
         check_format(data)
-        try:
-            return ModelPair(*(_from_dict(data[role], folder) for role in ("purchases", "spend")))
-        except KeyError as err:
-            raise ModelFormatError(f"the model pair file has no {err} model") from err
-    if isinstance(data, dict) and data.get("model") in BAYESIAN_MODELS:
-        check_format(data)
+        models = []
+        for part in ("purchases", "spend"):
+            if part not in data:
+                raise ModelFormatError(f"the model pair file has no {part!r} model")
+            models.append(_from_dict(data[part], folder, part))
+        return ModelPair(*models)
+    check_format(data)
+    if role is not None and data.get("model") not in {c.__name__ for c in ROLES[role]}:
+        raise ModelFormatError(
+            f"the {role!r} model of this pair file is a {data.get('model')!r}, which is not a "
+            f"{role} model (expected one of {[c.__name__ for c in ROLES[role]]}); the file was "
+            "edited or assembled by hand: refit with 'clvmodels fit'")
+    if data.get("model") in BAYESIAN_MODELS:
         return bayesian_from_dict(data, folder)
     return model_from_dict(data)
 
 
-def load(path):
-    """Load a model saved with ``model.save(path)`` (a ModelPair gives a ModelPair);
-    ModelFormatError for anything else. Only data are read (JSON, netCDF): loading never runs code
-    from the file."""
+def read_model_json(path) -> dict:
+    """The JSON object of a model file, read safely: a ModelFormatError (never another
+    exception) for a missing, unreadable, binary, huge, too deeply nested or malformed file."""
     try:
-        with open(path) as f:
-            data = json.load(f)
+        path = check_input_file(path, "model file")
+    except DataError as err:
+        raise ModelFormatError(str(err)) from err
+    size = os.path.getsize(path)
+    if size > MAX_MODEL_FILE_BYTES:
+        raise ModelFormatError(f"{path!r} is {size / 2**20:,.0f} MiB, far larger than a model "
+                               "file: is it the right file?")
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8")
+        return json.loads(text)
+    except UnicodeDecodeError as err:
+        raise ModelFormatError(f"{path!r} is not a model file: it is not text (binary data at "
+                               f"byte {err.start})") from err
     except json.JSONDecodeError as err:
-        raise ModelFormatError(f"{os.fspath(path)!r} is not a JSON model file: {err}") from err
+        raise ModelFormatError(f"{path!r} is not a JSON model file: {err}") from err
+    except RecursionError as err:
+        raise ModelFormatError(f"{path!r} is not a model file: its JSON is nested too deeply")\
+            from err
     except OSError as err:
-        raise ModelFormatError(f"cannot read the model file: {err}") from err
-    return _from_dict(data, os.path.dirname(os.path.abspath(path)))
+        raise ModelFormatError(f"cannot read the model file {path!r}: {err}") from err
+
+
+def load(path, role: str | None = None):
+    """Load a model saved with ``model.save(path)`` (a ModelPair gives a ModelPair).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The JSON file (a Bayesian model's netCDF posterior is read from beside it).
+    role : {"pair", "purchases", "spend"}, optional
+        What the caller needs; a file holding something else is a ModelFormatError.
+
+    Returns
+    -------
+    model
+        A fitted model or a :class:`~clvmodels.ModelPair`, checked like a fitted one
+        (parameters finite and > 0).
+
+    Raises
+    ------
+    ModelFormatError
+        For anything that is not an intact model file of this format version. Only data are
+        read (JSON, netCDF): loading never runs code from the file.
+    """
+    data = read_model_json(path)
+    model = _from_dict(data, os.path.dirname(os.path.abspath(path)),
+                       None if role in (None, "pair") else role)
+    if role == "pair" and not (isinstance(data, dict) and data.get("model") == PAIR):
+        raise ModelFormatError(f"{os.fspath(path)!r} holds one {data.get('model')!r} model, not "
+                               "the purchase and spend models that scoring needs: write it with "
+                               "'clvmodels fit' or ModelPair.save")
+    return model

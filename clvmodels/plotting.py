@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
-from .data import _as_day, _occasions, _run_starts, clean_transactions
+from .columns import as_day
+from .data import clean_transactions, occasions, run_starts
 from .exceptions import DataError
 from .units import UNIT_NAMES, days_per_unit
 
@@ -188,10 +189,10 @@ def tracking_table(model, transactions, *, calibration_end, observation_end=None
     tx = clean_transactions(transactions, customer=customer, date=date, amount=None,
                             last_day=None)
     end_day = (int(tx.day.max()) if observation_end is None
-               else _as_day(observation_end, "observation_end"))
-    codes, days, _ = _occasions(tx, "D")  # purchase days, sorted by customer and day
-    first = days[_run_starts(codes)]  # per customer code
-    cohort = first <= _as_day(calibration_end, "calibration_end")
+               else as_day(observation_end, "observation_end"))
+    codes, days, _ = occasions(tx, "D")  # purchase days, sorted by customer and day
+    first = days[run_starts(codes)]  # per customer code
+    cohort = first <= as_day(calibration_end, "calibration_end")
     repeat = (days > first[codes]) & cohort[codes] & (days <= end_day)
     start = int(first[cohort].min())
     n_periods = (end_day - start) // period_days + 1
@@ -240,7 +241,7 @@ def alive_path(model, transactions, customer_id, *, observation_end=None,
     if customer_id not in tx.ids:
         raise DataError(f"customer {customer_id!r} is not in the transactions")
     days = np.unique(tx.day[tx.codes == tx.ids.get_loc(customer_id)])
-    end = int(tx.day.max()) if observation_end is None else _as_day(observation_end,
+    end = int(tx.day.max()) if observation_end is None else as_day(observation_end,
                                                                          "observation_end")
     grid = np.arange(days[0], end + 1)
     done = np.searchsorted(days, grid, side="right")  # purchase days up to each grid day

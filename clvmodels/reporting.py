@@ -60,7 +60,8 @@ def _verdicts(result) -> list[str]:
         elif row["best"] in MODELS:
             sentence += "; a probabilistic model wins"
         lines.append(sentence + ".")
-    undefined = table.index[table["spearman"].isna()].tolist()
+    undefined = (table.index[table["spearman"].isna()].tolist() if "spearman" in table
+                 else [])
     if undefined:
         lines.append(f"- Rank correlation is undefined for {', '.join(map('`{}`'.format, undefined))}:"
                      " it predicts the same for every customer.")
@@ -72,15 +73,28 @@ def backtest_report(result, figures: dict) -> str:
     origins = [c for c in result.metrics["calibration_end"].unique() if c != "mean"]
     customers = result.predictions.groupby("calibration_end")["customer_id"].nunique()
     lines = ["# Backtest: models against heuristic formulas", ""]
+    data = result.data
+    if data:
+        lines += [f"Data: {data['customers']:,} customers, {data['transactions']:,} transactions "
+                  f"from {data['first_transaction']} to {data['last_transaction']}; time unit "
+                  f"{data['time_unit']}; "
+                  + ("with amounts." if data["amounts"] else
+                     "no amounts: a purchase-only backtest (no spend model, no spend metrics)."),
+                  ""]
     for origin in origins:
         left_out = result.excluded.get(origin, {})
         note = "; ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in left_out.items() if v)
         lines.append(f"- calibration to {origin}: {customers[origin]:,} customers scored on the "
                      f"holdout" + (f" (left out: {note})" if note else ""))
+    for method, reasons in result.failures.items():
+        for origin, reason in reasons.items():
+            lines.append(f"- **`{method}` failed** at calibration end {origin}: {reason}")
     what = "mean over the calibration ends" if len(origins) > 1 else "one calibration end"
+    summary = result.summary()
     lines += ["", f"## Who wins ({what})", "", *_verdicts(result), "",
-              "## Metrics", "", markdown_table(result.summary()[HEADLINE]), ""]
-    if len(origins) > 1:
+              "## Metrics", "", markdown_table(summary[[c for c in HEADLINE if c in summary]]),
+              ""]
+    if len(origins) > 1 and "spearman" in summary:
         per_origin = result.metrics[result.metrics["calibration_end"] != "mean"]
         pivot = per_origin.pivot(index="method", columns="calibration_end", values="spearman")
         lines += ["Spend rank correlation per calibration end:", "", markdown_table(pivot), ""]
@@ -101,13 +115,19 @@ def write_figures(result, out_dir) -> dict:
     """Render the lift curves and the metric bars as PNGs in ``out_dir``; {title: file name}."""
     from matplotlib.figure import Figure  # no pyplot: nothing global changes
 
-    from .persistence import write_atomic
+    from .files import write_atomic
     from .plotting import plot_backtest_metrics, plot_lift_curves
 
     figures = {}
+    spend = "predicted_spend" in result.predictions
+    target = "spend" if spend else "purchases"
+    columns = (("spearman", "top_decile_capture", "alive_auc") if spend else
+               ("purchases_spearman", "purchases_top_decile_capture", "alive_auc"))
     for title, name, draw in (
-        ("Lift curves", "lift_spend.png", lambda ax: plot_lift_curves(result.predictions, ax=ax)),
-        ("Ranking metrics", "metrics.png", lambda ax: plot_backtest_metrics(result.summary(), ax=ax)),
+        ("Lift curves", f"lift_{target}.png",
+         lambda ax: plot_lift_curves(result.predictions, target=target, ax=ax)),
+        ("Ranking metrics", "metrics.png",
+         lambda ax: plot_backtest_metrics(result.summary(), columns=columns, ax=ax)),
     ):
         figure = Figure(figsize=(7, 4.5), layout="constrained")
         draw(figure.subplots())

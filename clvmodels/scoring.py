@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .data import RFM_COLUMNS, unique_rows
+from .data import RFM_COLUMNS, check_rfm, unique_rows
+from .exceptions import DataError
 from .units import days_per_unit
-from .value import customer_value
+from .value import check_value_settings, customer_value
 
 
 def spend_fit_rows(rfm: pd.DataFrame) -> pd.DataFrame:
@@ -24,6 +25,15 @@ class ModelPair:
 
     purchases: object
     spend: object
+
+    def __post_init__(self):
+        for role, needs in (("purchases", ("expected_purchases", "probability_alive")),
+                            ("spend", ("expected_spend",))):
+            model = getattr(self, role)
+            if not all(callable(getattr(model, name, None)) for name in needs):
+                raise DataError(f"ModelPair({role}=...) needs a {role} model (with "
+                                f"{', '.join(needs)}), not a {type(model).__name__}: pass the "
+                                "purchase model first and the spend model second")
 
     @property
     def bayesian(self) -> bool:
@@ -47,6 +57,8 @@ class ModelPair:
         ``probability_alive``, ``expected_spend`` and discounted ``clv`` (``customer_value``);
         a Bayesian pair adds ``clv_lower`` and ``clv_upper`` (equal-tailed ``interval``) and
         gives posterior means, over at most ``max_draws`` draws."""
+        check_rfm(rfm, [*RFM_COLUMNS, "monetary_value"])
+        check_value_settings(horizon, discount_rate)
         unit = self.purchases.time_unit_
         t = horizon * days_per_unit(period) / days_per_unit(unit)
         out = rfm.loc[:, [*RFM_COLUMNS, "monetary_value"]].copy()

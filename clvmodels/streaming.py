@@ -11,78 +11,19 @@ size of the file. A log that fits in one partition is never spilled.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .data import (
-    _as_day,
-    _check_freq,
-    _require_columns,
-    check_rows,
-    rfm_from_rows,
-    warn_excluded,
-)
+from .columns import RowNames, as_day, ids_are_integers
+from .data import COLUMN_ARGUMENTS, check_freq, check_rows, rfm_from_rows, warn_excluded
 from .exceptions import DataError
+from .files import count_rows, read_chunks, spill_folder, table_kind
 
 CHUNK_ROWS = 1_000_000
 PARTITION_ROWS = 4_000_000
-
-
-def _kind(path: str) -> str:
-    lower = path.lower()
-    if lower.endswith((".parquet", ".pq")):
-        return "parquet"
-    if lower.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
-        return "csv"
-    raise DataError(f"unknown file type for {path!r}: use .csv, .csv.gz, .tsv or .parquet")
-
-
-def count_rows(path: str) -> int:
-    """Rows in a Parquet file (from its metadata) or data lines in a CSV file."""
-    if _kind(path) == "parquet":
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
-    if path.lower().endswith(".gz"):
-        import gzip
-
-        opener = gzip.open
-    else:
-        opener = open
-    lines, last = 0, b"\n"
-    with opener(path, "rb") as f:
-        while block := f.read(1 << 24):
-            lines += block.count(b"\n")
-            last = block[-1:]
-    return lines - 1 + (last != b"\n")  # the header; a last line without a newline
-
-
-def read_chunks(path, columns: list[str], chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """The named columns of a CSV or Parquet file, ``chunk_rows`` rows at a time; a DataError
-    for a missing file, a missing column or an unreadable file."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise DataError(f"file not found: {path!r}")
-    try:
-        if _kind(path) == "parquet":
-            import pyarrow.parquet as pq
-
-            source = pq.ParquetFile(path)
-            _require_columns(source.schema_arrow.names, columns, path)
-            for batch in source.iter_batches(batch_size=chunk_rows, columns=columns):
-                yield batch.to_pandas()
-        else:
-            sep = "\t" if path.lower().endswith(".tsv") else ","
-            _require_columns(pd.read_csv(path, sep=sep, nrows=0).columns, columns, path)
-            yield from pd.read_csv(path, sep=sep, usecols=columns, chunksize=chunk_rows)
-    except DataError:
-        raise
-    except Exception as err:  # a corrupt or unreadable file: say which and why
-        raise DataError(f"could not read {path!r}: {err}") from err
 
 
 @dataclass
@@ -107,6 +48,7 @@ def stream_rfm(
     time_unit: str | None = None,
     negative_amounts: str = "raise",
     date_format: str | None = None,
+    sep: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
     partition_rows: int = PARTITION_ROWS,
     stats: StreamStats | None = None,
@@ -120,38 +62,40 @@ def stream_rfm(
     called after each chunk of pass 1 (``total``: the rows of the file). Spill files go to a temporary folder in ``spill_dir``
     (default: the system's temporary folder) and are deleted as they are read.
     """
-    freq, time_unit = _check_freq(freq, time_unit)
+    freq, time_unit = check_freq(freq, time_unit)
     path = os.fspath(path)
     stats = stats if stats is not None else StreamStats()
-    last_day = None if observation_end is None else _as_day(observation_end, "observation_end")
+    last_day = None if observation_end is None else as_day(observation_end, "observation_end")
     columns = [customer, date] + ([amount] if amount is not None else [])
-    total = count_rows(path) if os.path.exists(path) else 0
+    total = count_rows(path)
     k = stats.planned_partitions = max(1, -(-total // partition_rows))
-    with tempfile.TemporaryDirectory(prefix="clvmodels-spill-", dir=spill_dir) as spill:
+    rows = RowNames("line" if table_kind(path) == "csv" else "row", source=path)
+    with spill_folder(spill_dir) as spill:
         held: list = []  # (ids, day, amount) per chunk when nothing is spilled
         max_day = None
-        for chunk in read_chunks(path, columns, chunk_rows):
-            start = stats.rows
-            try:
-                ids, day, money, excluded = check_rows(
-                    chunk.reset_index(drop=True), customer=customer, date=date, amount=amount,
-                    last_day=last_day, negative_amounts=negative_amounts, date_format=date_format)
-            except DataError as err:
-                raise DataError(f"{path}, rows {start + 1:,}-{start + len(chunk):,} "
-                                f"(row numbers below count from {start + 1:,}): {err}") from err
+        integer = True  # every id so far is a whole number: the file's ids become int64
+        for chunk in read_chunks(path, columns, chunk_rows, sep=sep, text_columns=columns[:2],
+                                 names=dict(zip(columns, COLUMN_ARGUMENTS))):
+            checked = check_rows(
+                chunk.reset_index(drop=True), customer=customer, date=date, amount=amount,
+                last_day=last_day, negative_amounts=negative_amounts, date_format=date_format,
+                rows=rows.at(stats.rows))
+            date_format = checked.date_format  # the first chunk's format reads every chunk
             stats.rows += len(chunk)
-            for key, n in excluded.items():
+            for key, n in checked.excluded.items():
                 stats.excluded[key] = stats.excluded.get(key, 0) + n
-            if len(day):
-                max_day = day.max() if max_day is None else max(max_day, day.max())
+            if len(checked.day):
+                integer = integer and ids_are_integers(checked.ids)
+                max_day = (checked.day.max() if max_day is None
+                           else max(max_day, checked.day.max()))
                 if k == 1:
-                    held.append((ids.to_numpy(), day, money))
+                    held.append((checked.ids.to_numpy(), checked.day, checked.amount))
                 else:
-                    _spill(spill, stats.rows, ids, day, money, k)
+                    _spill(spill, stats.rows, checked.ids, checked.day, checked.amount, k)
             if progress is not None:
                 progress(stats.rows, total)
         if stats.rows == 0:
-            raise DataError(f"{path} has no transactions")
+            raise DataError(f"{path!r} has no transactions")
         if max_day is None:
             raise DataError("no transactions are left after the exclusions: " + str(stats.excluded))
         warn_excluded(stats.excluded, stacklevel=3)
@@ -160,8 +104,9 @@ def stream_rfm(
         for part in parts:
             if not part:
                 continue
+            ids = np.concatenate([p[0] for p in part])
             frame = rfm_from_rows(
-                np.concatenate([p[0] for p in part]), np.concatenate([p[1] for p in part]),
+                ids.astype(np.int64) if integer else ids, np.concatenate([p[1] for p in part]),
                 None if amount is None else np.concatenate([p[2] for p in part]),
                 freq=freq, time_unit=time_unit, end_day=end_day, excluded=stats.excluded)
             stats.customers += len(frame)

@@ -6,26 +6,53 @@ import numpy as np
 import pandas as pd
 
 from .data import RFM_COLUMNS, check_rfm, rfm_time_unit
+from .exceptions import DataError
+from .interface import given
 from .models.base import CHUNK_ELEMENTS, summarise_draws
 from .units import days_per_unit
 
 DISCOUNTING = ("periodic", "continuous")
-GAUSS_NODES = 32  # Gauss-Legendre nodes for continuous discounting: exact to ~1e-12 here
+GAUSS_NODES = 32  # Gauss-Legendre nodes per panel for continuous discounting
+MAX_PERIODS = 10_000  # longest horizon, in periods: 833 years of months, 27 years of days
 
 
 def discount_schedule(horizon: float, discount_rate: float, length: float, discounting: str):
     """Times ``t_k`` and coefficients ``c_k`` such that the discounted expected purchases are
     ``sum_k c_k E(t_k)``, with ``E(t)`` the cumulative expected purchases (see customer_value)."""
+    horizon, discount_rate = float(horizon), float(discount_rate)
     if discounting == "periodic":
         steps = np.minimum(np.arange(1, int(np.ceil(horizon)) + 1), horizon)  # a last partial period
-        factors = (1 + discount_rate) ** -steps
+        factors = (1.0 + discount_rate) ** -steps
         return steps * length, factors - np.r_[factors[1:], 0.0]  # summation by parts
     end = horizon * length
     rate = np.log1p(discount_rate) / length  # continuous rate per model time unit
+    # by parts: integral of e^(-rate t) dE(t) = e^(-rate end) E(end) + rate * integral E(t) e^(-rate t) dt,
+    # the integral by Gauss-Legendre on panels short enough for the discount factor to vary by
+    # at most e^4 across one
+    panels = int(min(max(np.ceil(rate * end / 4), 1), 64))
     nodes, weights = np.polynomial.legendre.leggauss(GAUSS_NODES)
-    taus = (nodes + 1) * end / 2
-    # by parts: integral of e^(-rate t) dE(t) = e^(-rate end) E(end) + rate * integral E(t) e^(-rate t) dt
-    return np.r_[taus, end], np.r_[rate * weights * np.exp(-rate * taus) * end / 2, np.exp(-rate * end)]
+    width = end / panels
+    starts = np.arange(panels)[:, None] * width
+    taus = (starts + (nodes + 1) * width / 2).ravel()
+    w = np.tile(weights, panels) * width / 2
+    return np.r_[taus, end], np.r_[rate * w * np.exp(-rate * taus), np.exp(-rate * end)]
+
+
+def check_value_settings(horizon, discount_rate, margin=1.0) -> None:
+    """A DataError unless the horizon, the discount rate and the margin are usable."""
+    def number(v):
+        return (isinstance(v, (int, float, np.integer, np.floating))
+                and not isinstance(v, (bool, np.bool_)) and bool(np.isfinite(v)))
+
+    if not (number(horizon) and 0 <= horizon <= MAX_PERIODS):
+        raise DataError(f"{given('horizon', horizon)}: the horizon must be a number of periods "
+                        f"from 0 to {MAX_PERIODS:,}; for longer ones count in a longer period "
+                        f"({given('period', 'Y')})")
+    if not (number(discount_rate) and discount_rate >= 0):
+        raise DataError(f"{given('discount_rate', discount_rate)}: the discount rate must be a "
+                        "rate per period >= 0, such as 0.01 for 1 %")
+    if not (number(margin) and margin >= 0):
+        raise DataError(f"{given('margin', margin)}: the margin must be a finite number >= 0")
 
 
 def customer_value(
@@ -66,14 +93,11 @@ def customer_value(
     """
     check_rfm(rfm, RFM_COLUMNS)
     if discounting not in DISCOUNTING:
-        raise ValueError(f"discounting must be one of {DISCOUNTING}, not {discounting!r}")
-    if not (np.isfinite(horizon) and horizon >= 0):
-        raise ValueError("horizon must be a number of periods >= 0")
-    if not (np.isfinite(discount_rate) and discount_rate > -1):
-        raise ValueError("discount_rate must be a rate per period > -1 (0.01 is 1 %)")
+        raise DataError(f"{given('discounting', discounting)}: use one of {DISCOUNTING}")
+    check_value_settings(horizon, discount_rate, margin)
     unit = getattr(purchase_model, "time_unit_", None) or rfm_time_unit(rfm)
     if unit is None:
-        raise ValueError("the model and the frame record no time unit: set rfm.attrs['time_unit']")
+        raise DataError("the model and the frame record no time unit: set rfm.attrs['time_unit']")
     times, coefficients = discount_schedule(
         horizon, discount_rate, days_per_unit(period) / days_per_unit(unit), discounting)
 

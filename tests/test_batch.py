@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 import clvmodels
-from clvmodels.batch import Progress, atomic_table_writer, fit_file, score_file
+from clvmodels.batch import Progress, fit_file, score_file
+from clvmodels.files import atomic_table_writer
 from clvmodels.cli import main
 from clvmodels.scoring import ModelPair
 from clvmodels.streaming import StreamStats, stream_rfm
@@ -89,7 +90,7 @@ def test_score_from_an_rfm_table(logs, model_file, tmp_path):
     rfm = clvmodels.rfm_summary(tx, amount="amount", time_unit="W")
     rfm.reset_index().to_parquet(tmp_path / "rfm.parquet")
     score_file(model_file, tmp_path / "s.parquet", rfm=tmp_path / "rfm.parquet", quiet=True,
-               chunk_rows=5_000)
+               chunk_rows=5_000, time_unit="W")
     got = pd.read_parquet(tmp_path / "s.parquet").set_index("customer_id")
     expected = clvmodels.load(model_file).score(rfm)
     pd.testing.assert_frame_equal(got, expected, check_dtype=False, rtol=1e-12)

@@ -16,7 +16,7 @@ def test_demo_prints_and_writes_scores(tmp_path, capsys):
 
 
 def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
-    from clvmodels.persistence import write_table_atomic
+    from clvmodels.files import write_table_atomic
 
     frame = pd.DataFrame({"clv": [1.0, 2.0]})
 

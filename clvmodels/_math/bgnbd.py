@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from ..exceptions import DataError
 from . import NUMPY, dot, levels
 
 
@@ -116,7 +117,11 @@ def expected_purchases_if_alive(r, alpha, a, b, x, T, t):
     :math:`(1-z)^{r+x} {}_2F_1(r+x, b+x; c; z) = (1-z)^{a-1} {}_2F_1(a+b-1-r, a-1; c; z)`.
 
     The expression is continuous in ``a`` and ``b`` but 0/0 at a = 1 and 0 * inf at
-    a + b + x = 1; there ``a`` or ``b`` is moved 1e-8 away.
+    a + b + x = 1; there ``a`` or ``b`` is moved 1e-8 away. Where the bracket is a difference of
+    nearly equal numbers (``b`` or ``alpha`` very large: the answer is tiny and the two terms
+    agree to many digits), the same expectation is summed as the series of
+    :func:`expected_purchases_if_alive_series` instead; where neither is accurate to 1e-6, a
+    DataError says so rather than return a wrong number.
     """
     a = np.where(np.abs(a - 1.0) < 1e-8, 1.0 + 1e-8, a)
     b = np.where(np.abs(a + b + x - 1.0) < 1e-8, b + 2e-8, b)  # c = 0 (x = 0, a + b = 1): likewise
@@ -130,8 +135,57 @@ def expected_purchases_if_alive(r, alpha, a, b, x, T, t):
         i = failed
         f[i] = np.exp((r[i] + x[i] - a[i] + 1) * log_1mz[i]) * special.hyp2f1(
             r[i] + x[i], b[i] + x[i], c[i], z[i])
-    g = -np.expm1((a - 1) * log_1mz) - np.exp((a - 1) * log_1mz) * (f - 1.0)
-    return c / (a - 1) * g
+    first = -np.expm1((a - 1) * log_1mz)
+    scale = np.exp((a - 1) * log_1mz)
+    g = first - scale * (f - 1.0)
+    value = np.array(c / (a - 1) * g, dtype=np.float64)
+    with np.errstate(all="ignore"):  # digits lost to cancellation in g (and in f - 1)
+        condition = (np.abs(first) + scale * np.abs(f)) / np.abs(g)
+    value[z == 0] = 0.0  # no time, no purchases (the ratio above is 0/0 there)
+    poor = ~(condition < 1e6) & (z > 0)
+    if poor.any():  # the series where it converges; the closed form while it keeps 1e-6
+        series, good = expected_purchases_if_alive_series(
+            r[poor] + x[poor], t[poor] / (alpha[poor] + T[poor]), a[poor], b[poor] + x[poor])
+        value[poor] = np.where(good, series,
+                               np.where(condition[poor] < 1e10, value[poor], np.nan))
+    wrong = ~(np.isfinite(value) & (value >= 0))
+    if wrong.any():
+        i = np.flatnonzero(wrong.ravel())[0]
+        at = {k: float(v.ravel()[i]) for k, v in
+              dict(r=r, alpha=alpha, a=a, b=b, x=x, T=T, t=t).items()}
+        raise DataError(
+            f"BG/NBD expected purchases cannot be computed accurately at r={at['r']:.4g}, "
+            f"alpha={at['alpha']:.4g}, a={at['a']:.4g}, b={at['b']:.4g} (a history with x="
+            f"{at['x']:g}, T={at['T']:g}, horizon {at['t']:g}; {int(wrong.sum())} value(s) "
+            "affected): the parameters are extreme; refit with a small penalizer"
+        )
+    return value[()] if value.ndim == 0 else value
+
+
+def expected_purchases_if_alive_series(s, u, a, B, terms: int = 200):
+    r"""The expected purchases of a customer alive now as a power series, for large ``B``.
+
+    Given the purchase rate and dropout probability ``p`` (geometric dropout after each
+    purchase), a customer alive now makes :math:`(1 - e^{-\lambda p t}) / p` purchases in
+    ``t`` on average; averaging over the posterior Gamma(s, alpha+T) rate and Beta(a, B) ``p``
+    (``s = r + x``, ``B = b + x``, ``u = t / (alpha + T)``) and expanding in ``p`` gives
+
+    .. math:: \sum_{k \ge 1} (-1)^{k+1} \frac{(s)_k u^k}{k!} \frac{(a)_{k-1}}{(a+B)_{k-1}}
+
+    which converges fast where the closed form cancels (``B`` or ``alpha`` very large). Returns
+    the sum and whether it converged with less than 1e6 of cancellation.
+    """
+    term = s * u
+    total, magnitude = term.copy(), np.abs(term)
+    for k in range(1, terms):
+        term = -term * (s + k) * u * (a + k - 1) / ((k + 1) * (a + B + k - 1))
+        total += term
+        magnitude += np.abs(term)
+        if np.all(np.abs(term) <= 1e-17 * np.abs(total)):
+            break
+    with np.errstate(all="ignore"):
+        good = (np.abs(term) <= 1e-12 * np.abs(total)) & (magnitude < 1e6 * np.abs(total))
+    return total, good & np.isfinite(total)
 
 
 def expected_purchases(r, alpha, a, b, x, t_x, T, t):

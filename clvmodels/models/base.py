@@ -10,11 +10,24 @@ from scipy import optimize, stats
 
 from ..data import check_rfm, rfm_time_unit
 from ..exceptions import ConvergenceError, DataError, NotFittedError
+from ..interface import given
 from ..units import UNIT_NAMES, days_per_unit
 
 CHUNK_ELEMENTS = 4_000_000  # rows x draws evaluated at once: about 32 MB per array
 LBFGS_OPTIONS = {"maxiter": 2000, "ftol": 1e-10, "gtol": 1e-7}
 WARM_START_CUSTOMERS = 20_000  # larger fits start from the estimate on this many customers
+MAX_LOG_SD = 10.0  # an estimate whose log is this uncertain is not identified by the data
+
+
+def invalid_parameters(names, draws: np.ndarray) -> str | None:
+    """The first parameter with a value (in any draw: rows) that is not finite or not > 0."""
+    for j, name in enumerate(names):
+        values = draws[:, j]
+        bad = ~(np.isfinite(values) & (values > 0))
+        if bad.any():
+            return (f"parameter {name} is {values[bad][0]!r} (it must be a finite number > 0)"
+                    + (f" in {int(bad.sum())} of {len(values)} draws" if len(values) > 1 else ""))
+    return None
 
 
 class FittedModel:
@@ -46,16 +59,21 @@ class FittedModel:
         ``pd.Timedelta`` (converted with the model's unit)."""
         if isinstance(t, (pd.Timedelta, np.timedelta64)):
             if self.time_unit_ is None:
-                raise ValueError("this model has no time unit, so give the horizon as a number")
+                raise DataError("this model has no time unit, so give the horizon as a number")
             t = pd.Timedelta(t) / pd.Timedelta(days=days_per_unit(self.time_unit_))
         if isinstance(t, pd.Series) and rfm is not None:
             missing = ~rfm.index.isin(t.index)
             if missing.any():
                 raise DataError(f"the horizon Series has no value for {int(missing.sum())} customer(s)")
             t = t.reindex(rfm.index)
-        value = np.asarray(t, dtype=np.float64)
+        try:
+            value = np.asarray(t, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise DataError(f"the horizon t={t!r} is not a number, a Series of numbers or a "
+                            "pd.Timedelta") from err
         if not np.all(np.isfinite(value)) or np.any(value < 0):
-            raise ValueError("the horizon t must be finite and >= 0")
+            bad = value[~(np.isfinite(value) & (value >= 0))].ravel()[0]
+            raise DataError(f"the horizon t must be finite and >= 0 (in {UNIT_NAMES.get(self.time_unit_, 'model time units')}), not {bad!r}")
         return value
 
     def save(self, path) -> None:
@@ -88,7 +106,8 @@ class MaximumLikelihoodModel(FittedModel):
         ``weights`` (optional, one per row) counts how many customers each row stands for: a
         table of unique rows with their counts fits exactly like the customers themselves."""
         if not (np.isfinite(self.penalizer) and self.penalizer >= 0):
-            raise ValueError(f"penalizer must be a finite number >= 0, not {self.penalizer!r}")
+            raise DataError(f"{given('penalizer', self.penalizer)}: the penalizer must be a "
+                            "finite number >= 0")
         if weights is not None:
             weights = np.asarray(weights, dtype=np.float64)
             if weights.shape != (len(rfm),) or not np.all(np.isfinite(weights) & (weights >= 0)):
@@ -132,12 +151,47 @@ class MaximumLikelihoodModel(FittedModel):
                 "(time_unit='W' rather than 'D'), removing customers with implausible histories, "
                 "or another model."
             )
+        covariance = self._covariance(hessian)
+        self._check_identified(params, covariance, n)
         self.params_ = pd.Series(params, index=list(self.param_names), dtype=float)
         self.log_likelihood_ = float(-n * (value - self.penalizer * (params @ params)))
         self.n_customers_ = round(n)
         self.time_unit_ = time_unit
-        self.covariance_ = self._covariance(hessian)
+        self.covariance_ = covariance
+        self._check_estimate()
         return self
+
+    def _check_identified(self, params, covariance: pd.DataFrame, n) -> None:
+        """A ConvergenceError where the data do not determine the estimate: the likelihood is
+        flat around it (its Hessian is not positive definite), or some parameter is not known
+        within a factor of e^10 (a standard error of its logarithm above 10). Such estimates
+        (r ~ 1e56 on two customers) are points on a ridge, not numbers to score with."""
+        cov = covariance.to_numpy()
+        with np.errstate(all="ignore"):
+            log_sd = np.sqrt(np.diag(cov)) / params
+        shown = ", ".join(f"{k}={v:.3g}" for k, v in zip(self.param_names, params))
+        if np.all(np.isfinite(log_sd)) and np.all(log_sd <= MAX_LOG_SD):
+            return
+        if np.all(np.isfinite(log_sd)):
+            worst = self.param_names[int(np.argmax(log_sd))]
+            why = (f"{worst} is not determined by the data (the standard error of log({worst}) "
+                   f"is {log_sd.max():.3g})")
+        else:
+            why = "the likelihood is flat around it (its Hessian is not positive definite)"
+        raise ConvergenceError(
+            f"{type(self).__name__}: the data of {n:,.0f} customer(s) do not identify the "
+            f"parameters: the estimate ({shown}) is a point on a ridge, since {why}. Try: more "
+            "customers or a longer observation window, a small penalizer (penalizer=0.001), or "
+            "a simpler model."
+        )
+
+    def _check_estimate(self) -> None:
+        """Warnings about an estimate that is identified but limits what it predicts."""
+
+    def parameter_problem(self) -> str | None:
+        """Why the parameters cannot be used (not finite, not > 0), or None: checked on every
+        fit and every load."""
+        return invalid_parameters(self.param_names, self.params_.to_numpy()[None, :])
 
     def _objective(self, data, n):
         """Mean penalised negative log-likelihood and its gradient, in log-parameters."""
@@ -178,13 +232,7 @@ class MaximumLikelihoodModel(FittedModel):
         try:
             np.linalg.cholesky(hessian)
             cov = np.linalg.inv(hessian)
-        except np.linalg.LinAlgError:
-            warnings.warn(
-                f"{type(self).__name__}: the Hessian at the estimate is not positive definite, so "
-                "standard errors are unavailable (NaN); the estimate may sit on a flat ridge: try "
-                "a small penalizer",
-                RuntimeWarning, stacklevel=3,
-            )
+        except np.linalg.LinAlgError:  # refused by _check_identified
             cov = np.full((k, k), np.nan)
         return pd.DataFrame(cov, index=names, columns=names)
 

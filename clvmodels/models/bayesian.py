@@ -31,7 +31,7 @@ import pandas as pd
 from .._math import bgnbd, gamma_gamma
 from ..data import RFM_COLUMNS, rfm_time_unit, unique_rows
 from ..exceptions import ConvergenceError, DataError
-from .base import FittedModel, summarise_draws
+from .base import FittedModel, invalid_parameters, summarise_draws
 from .beta_geo import BetaGeo, discounted_purchases_draws, rfm_arrays
 from .gamma_gamma import SPEND_COLUMNS, GammaGamma, spend_draws
 
@@ -263,6 +263,10 @@ class BayesianModel(FittedModel):
         table = az.summary(self.idata_, var_names=list(self.param_names), hdi_prob=hdi_prob)
         table.index.name = "parameter"
         return table
+
+    def parameter_problem(self) -> str | None:
+        """Why the posterior draws cannot be used (a draw not finite or not > 0), or None."""
+        return invalid_parameters(self.param_names, self.posterior_draws().to_numpy())
 
     def posterior_draws(self, max_draws: int | None = None) -> pd.DataFrame:
         """Posterior draws of the parameters, chains stacked, evenly thinned to ``max_draws``."""

@@ -8,7 +8,7 @@ import pandas as pd
 from .._math import bgnbd, levels
 from ..data import RFM_COLUMNS, check_rfm, unique_rows
 from ..exceptions import DataError
-from .base import MaximumLikelihoodModel
+from .base import CHUNK_ELEMENTS, MaximumLikelihoodModel
 
 
 def rfm_arrays(rfm: pd.DataFrame, columns=RFM_COLUMNS) -> list[np.ndarray]:
@@ -28,10 +28,19 @@ def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients):
     first, inverse, _ = unique_rows(x, t_x, T)
     x, t_x, T = x[first][:, None], t_x[first][:, None], T[first][:, None]
     pairs, pair_of, _ = unique_rows(x[:, 0], T[:, 0])
-    if_alive = bgnbd.expected_purchases_if_alive(
-        *(p[..., None] for p in params), x[pairs, :, None], T[pairs, :, None],
-        np.asarray(times, dtype=float)[None, None, :])
-    factor = if_alive @ np.asarray(coefficients, dtype=float)  # (pairs, draws[, columns])
+    times = np.asarray(times, dtype=float)
+    coefficients = np.asarray(coefficients, dtype=float)
+    # (pairs, draws, times) evaluated a block of times at a time: memory stays bounded however
+    # long the horizon
+    step = max(1, CHUNK_ELEMENTS // (len(pairs) * params[0].shape[1]))
+    factor = 0.0
+    for start in range(0, len(times), step):
+        block = slice(start, start + step)
+        with np.errstate(all="ignore"):
+            if_alive = bgnbd.expected_purchases_if_alive(
+                *(p[..., None] for p in params), x[pairs, :, None], T[pairs, :, None],
+                times[None, None, block])
+        factor = factor + if_alive @ coefficients[block]  # (pairs, draws[, columns])
 
     def compute(rows):
         alive = bgnbd.probability_alive(*params, x[rows], t_x[rows], T[rows])

@@ -23,11 +23,20 @@ def spend_draws(rfm: pd.DataFrame, params):
     row vectors of D draws; customers with frequency 0 get the population mean p v / (q - 1)."""
     x = rfm["frequency"].to_numpy(dtype=np.float64)[:, None]
     m = np.where(x > 0, rfm["monetary_value"].to_numpy(dtype=np.float64)[:, None], 0.0)
-    if np.any(x == 0) and np.any(params[1] <= 1):
+    # E[M | x, m] = p (v + x m) / (p x + q - 1) is finite only where p x + q > 1: the posterior
+    # Gamma(p x + q, v + x m) of the customer's scale has no mean of its inverse otherwise
+    p, q = params[0], params[1]
+    least_x = np.array([[x.min()]]) if len(x) else np.zeros((1, 1))
+    if np.any(p * least_x + q <= 1):
+        undefined = np.any(p * x + q <= 1, axis=1)
+        first = rfm.index[np.flatnonzero(undefined)[0]]
         raise DataError(
-            "q <= 1 (in the estimate or in some posterior draws): the population mean spend is "
-            "infinite, so customers with frequency 0 have no expected spend; predict only "
-            "customers with frequency > 0"
+            f"Gamma-Gamma's expected spend is infinite for {int(undefined.sum()):,} customer(s) "
+            f"(first: {first!r}, frequency {x[undefined][0, 0]:g}): it needs p x + q > 1, and "
+            f"the {'estimate' if p.size == 1 else 'posterior'} has q = {float(np.min(q)):.3g}"
+            f"{'' if p.size == 1 else ' in some draws'}, a spend distribution so heavy-tailed "
+            "that its mean does not exist. Predict only customers with more repeat purchases, "
+            "or cap extreme amounts and refit"
         )
 
     def compute(rows):
@@ -84,6 +93,20 @@ class GammaGamma(MaximumLikelihoodModel):
                     "left out)", stats["n"], self.n_zero_frequency_)
         # (frequency, monetary value) pairs are nearly all distinct: sufficient statistics instead
         return stats, stats["n"]
+
+    def _check_estimate(self) -> None:
+        """Warn where q <= 1: the population mean spend, the forecast for customers without
+        repeat purchases, is infinite."""
+        q = self.params_["q"]
+        if q <= 1:
+            warnings.warn(
+                f"GammaGamma: q = {q:.3g} <= 1, so the spend per purchase is so heavy-tailed that "
+                "its population mean is infinite: expected spend exists only for customers with "
+                "p x + q > 1 (frequency x > (1 - q) / p = "
+                f"{(1 - q) / self.params_['p']:.3g}) and others are refused. Look for extreme "
+                "amounts (a data error?) before using this fit",
+                DataQualityWarning, stacklevel=4,
+            )
 
     def _subsample(self, stats, fraction, rng):
         rows = rng.random(stats["x"].size) < fraction
