@@ -304,16 +304,16 @@ def _check_windows(ends: list[int], observed: list[int], first_day: int, last_da
     a log may end on a quiet day)."""
     for cal_day, obs_day in zip(ends, observed):
         if obs_day <= cal_day:
-            raise DataError(f"{given('observation_end', np.datetime64(obs_day, 'D'))} must be "
-                            f"after {given('calibration_end', np.datetime64(cal_day, 'D'))}")
+            raise DataError(f"{given('observation_end', str(np.datetime64(obs_day, 'D')))} must be "
+                            f"after {given('calibration_end', str(np.datetime64(cal_day, 'D')))}")
         if obs_day - last_day > 7:
             raise DataError(
-                f"{given('observation_end', np.datetime64(obs_day, 'D'))} is "
+                f"{given('observation_end', str(np.datetime64(obs_day, 'D')))} is "
                 f"{obs_day - last_day:,} days after the last transaction of the log "
                 f"({np.datetime64(last_day, 'D')}): the forecast would cover days without "
                 f"actuals. Set {name('observation_end')} to the last day the log covers")
         if cal_day >= last_day:
-            raise DataError(f"{given('calibration_end', np.datetime64(cal_day, 'D'))} is on or "
+            raise DataError(f"{given('calibration_end', str(np.datetime64(cal_day, 'D')))} is on or "
                             f"after the last transaction ({np.datetime64(last_day, 'D')}): "
                             "there is no holdout to check against")
 

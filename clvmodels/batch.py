@@ -28,7 +28,7 @@ from .files import (
     read_chunks,
     table_kind,
 )
-from .interface import given
+from .interface import given, show
 from .metrics import calibration_table
 from .persistence import load
 from .scoring import ModelPair, spend_fit_rows
@@ -88,7 +88,7 @@ class SeenIds:
             again = self.hashes[at] == hashes
             if again.any():
                 first = int(np.flatnonzero(again)[0])
-                raise DataError(f"customer id {ids[first]!r} on {rows(first)} of {rows.source!r} "
+                raise DataError(f"customer id {show(ids[first])} on {rows(first)} of {rows.source!r} "
                                 "appears on an earlier row too: an RFM table has one row per "
                                 "customer")
         self.hashes = np.sort(np.concatenate([self.hashes, hashes]))

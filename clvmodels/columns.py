@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import DataError
-from .interface import arg, given
+from .interface import arg, given, show
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ].*)?$")
 COMPACT_DATE = re.compile(r"\d{8}$")
@@ -85,7 +85,7 @@ def _refuse(rows: RowNames, column: str, mask: np.ndarray, values, what: str, fi
     """A DataError: '<column>: <n> <what> (first: <value> at <row>); <fix>'."""
     first = _first(mask)
     value = values.iloc[first] if isinstance(values, pd.Series) else values[first]
-    raise DataError(f"{rows.column(column)}: {int(mask.sum()):,} {what} (first: {value!r} at "
+    raise DataError(f"{rows.column(column)}: {int(mask.sum()):,} {what} (first: {show(value)} at "
                     f"{rows(first)}); {fix}")
 
 

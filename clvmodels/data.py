@@ -19,7 +19,7 @@ import pandas as pd
 from .columns import RowNames, as_day, integer_ids, normalize_ids, parse_amounts, parse_dates
 from .exceptions import DataError, DataQualityWarning
 from .files import read_table, require_columns, table_kind
-from .interface import arg, given
+from .interface import arg, given, show
 from .units import check_unit, days_per_unit
 
 RFM_COLUMNS = ("frequency", "recency", "T")
@@ -113,7 +113,7 @@ def check_rows(
             if negative_amounts == "raise":
                 raise DataError(
                     f"{rows.column(amount)}: {int(negative.sum()):,} negative amount(s) "
-                    f"(first: {money[first]} on {rows(first)}); refunds are not purchases: "
+                    f"(first: {show(money[first])} at {rows(first)}); refunds are not purchases: "
                     f"pass {given('negative_amounts', 'drop')} to exclude them (they are "
                     "counted)"
                 )
@@ -284,7 +284,8 @@ def _rfm_arrays(tx: Transactions, freq: str, time_unit: str, end_day: int) -> di
     if amount is not None:
         repeat = amount.copy()
         repeat[first_idx] = 0.0
-        total = np.add.reduceat(repeat, first_idx)
+        with np.errstate(over="ignore"):  # an overflow is refused just below
+            total = np.add.reduceat(repeat, first_idx)
         out["monetary_value"] = np.divide(
             total, frequency, out=np.zeros_like(total), where=frequency > 0
         )
@@ -292,7 +293,7 @@ def _rfm_arrays(tx: Transactions, freq: str, time_unit: str, end_day: int) -> di
         if overflow.any():
             raise DataError(
                 f"the amounts of {int(overflow.sum()):,} customer(s) add up beyond the largest "
-                f"number a float holds (first: {tx.ids[out['customer'][overflow][0]]!r}); "
+                f"number a float holds (first: {show(tx.ids[out['customer'][overflow][0]])}); "
                 "express the amounts in a larger currency unit"
             )
     return out
@@ -485,7 +486,7 @@ def check_rfm(rfm, columns=RFM_COLUMNS) -> pd.DataFrame:
         repeated = rfm.index[rfm.index.duplicated()]
         raise DataError(
             f"the RFM frame has {len(repeated):,} repeated customer id(s) (first: "
-            f"{repeated[0]!r}): one row per customer is the rule; build it with "
+            f"{show(repeated[0])}): one row per customer is the rule; build it with "
             "clvmodels.rfm_summary, or drop the duplicates (e.g. "
             "rfm[~rfm.index.duplicated()]) after checking which row is right"
         )
@@ -493,7 +494,8 @@ def check_rfm(rfm, columns=RFM_COLUMNS) -> pd.DataFrame:
     def offenders(mask, rule):
         if mask.any():
             first = rfm.index[np.flatnonzero(mask)[0]]
-            raise DataError(f"{rule}; {int(mask.sum())} customer(s) violate this (first: {first!r})")
+            raise DataError(f"{rule}; {int(mask.sum())} customer(s) violate this (first: "
+                            f"{show(first)})")
 
     values = {}
     for col in columns:

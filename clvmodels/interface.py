@@ -63,6 +63,21 @@ def name(setting: str) -> str:
     return arg(setting).rstrip("=")
 
 
+def show(value) -> str:
+    """``repr`` of a value as the user wrote it: numpy scalars as plain Python numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> show(np.int64(7)), show("007")
+    ('7', "'007'")
+    """
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", None) == 0:
+        value = item()
+    return repr(value)
+
+
 def given(name: str, value) -> str:
     """A setting and the value the user gave it: ``date_format='%d'`` in Python,
     ``--date-format %d`` on the command line.
@@ -76,5 +91,5 @@ def given(name: str, value) -> str:
     '--observation-end 05/01/1997'
     """
     if _FLAGS.get() is None:
-        return f"{name}={value!r}"
+        return f"{name}={show(value)}"
     return f"{arg(name)} {value}"

@@ -10,7 +10,7 @@ from scipy import optimize, stats
 
 from ..data import check_rfm, rfm_time_unit
 from ..exceptions import ConvergenceError, DataError, NotFittedError
-from ..interface import given
+from ..interface import given, show
 from ..units import UNIT_NAMES, days_per_unit
 
 CHUNK_ELEMENTS = 4_000_000  # rows x draws evaluated at once: about 32 MB per array
@@ -25,7 +25,7 @@ def invalid_parameters(names, draws: np.ndarray) -> str | None:
         values = draws[:, j]
         bad = ~(np.isfinite(values) & (values > 0))
         if bad.any():
-            return (f"parameter {name} is {values[bad][0]!r} (it must be a finite number > 0)"
+            return (f"parameter {name} is {show(values[bad][0])} (it must be a finite number > 0)"
                     + (f" in {int(bad.sum())} of {len(values)} draws" if len(values) > 1 else ""))
     return None
 

@@ -11,6 +11,7 @@ import pandas as pd
 from .._math import gamma_gamma
 from ..data import check_rfm
 from ..exceptions import DataError, DataQualityWarning
+from ..interface import show
 from .base import MaximumLikelihoodModel
 
 logger = logging.getLogger("clvmodels")
@@ -32,7 +33,7 @@ def spend_draws(rfm: pd.DataFrame, params):
         first = rfm.index[np.flatnonzero(undefined)[0]]
         raise DataError(
             f"Gamma-Gamma's expected spend is infinite for {int(undefined.sum()):,} customer(s) "
-            f"(first: {first!r}, frequency {x[undefined][0, 0]:g}): it needs p x + q > 1, and "
+            f"(first: {show(first)}, frequency {x[undefined][0, 0]:g}): it needs p x + q > 1, and "
             f"the {'estimate' if p.size == 1 else 'posterior'} has q = {float(np.min(q)):.3g}"
             f"{'' if p.size == 1 else ' in some draws'}, a spend distribution so heavy-tailed "
             "that its mean does not exist. Predict only customers with more repeat purchases, "
