@@ -64,8 +64,9 @@ def _fit(method: str, origin: Origin, options: dict):
     split = origin.split
     spend = options["with_amounts"]
     if method == "bgnbd_gg":
-        purchases = BetaGeo().fit(split)
-        return (ModelPair(purchases, GammaGamma().fit(spend_fit_rows(split))) if spend
+        penalizer = options["penalizer"]
+        purchases = BetaGeo(penalizer).fit(split)
+        return (ModelPair(purchases, GammaGamma(penalizer).fit(spend_fit_rows(split))) if spend
                 else PurchasesOnly(purchases))
     if method == "bayes_bgnbd_gg":
         settings = {**BAYES_DEFAULTS, "random_state": options["random_state"],
@@ -177,6 +178,7 @@ def backtest(
     hiatus=baselines.SIX_MONTHS,
     bayes_options: dict | None = None,
     random_state: int = 0,
+    penalizer: float = 0.0,
 ) -> BacktestResult:
     """Fit every method on the calibration window and score it on the holdout, same customers.
 
@@ -199,7 +201,7 @@ def backtest(
     is reported with its reason in ``metrics["error"]``, ``failures`` and the report; the others
     go on. A holdout that reaches more than 7 days past the last transaction is refused.
     ``date_format``, ``sep`` and ``negative_amounts`` read the log as in
-    :func:`clvmodels.rfm_summary`.
+    :func:`clvmodels.rfm_summary`; ``penalizer`` goes to the maximum-likelihood models.
 
     Returns
     -------
@@ -221,7 +223,7 @@ def backtest(
                         "the same order")
     with_amounts = amount is not None
     options = dict(random_state=random_state, retention_period=retention_period, hiatus=hiatus,
-                   bayes=bayes_options or {}, with_amounts=with_amounts)
+                   bayes=bayes_options or {}, with_amounts=with_amounts, penalizer=penalizer)
 
     tx = clean_transactions(transactions, customer=customer, date=date, amount=amount,
                             last_day=None, date_format=date_format, sep=sep,

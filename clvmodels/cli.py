@@ -102,7 +102,7 @@ def backtest(args) -> None:
             customer=args.customer_col, date=args.date_col, amount=amount,
             freq=args.freq, time_unit=args.time_unit, date_format=args.date_format,
             sep=args.sep, negative_amounts=args.negative_amounts, bayes_options=bayes,
-            random_state=args.random_state,
+            random_state=args.random_state, penalizer=args.penalizer,
         )
     files = result.write(args.out)
     shown = [c for c in ("purchases_mae", "spend_mae", "spearman", "purchases_spearman",
@@ -207,6 +207,12 @@ def _reading_flags(p, amount_default: str | None = "amount") -> None:
                    help="refunds: refuse (default) or drop and count them")
 
 
+def _penalizer_flag(p) -> None:
+    p.add_argument("--penalizer", type=_number(0, False, "the penalizer must be >= 0"),
+                   default=0.0, help="L2 penalty of the maximum-likelihood fit (default 0; "
+                   "0.001 steadies a fit on few customers)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="clvmodels", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -226,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", nargs="+", choices=METHODS, default=None,
                    help="default: all")
     _reading_flags(p, amount_default=None)
+    _penalizer_flag(p)
     p.add_argument("--draws", type=_count, help="posterior draws per chain of the Bayesian "
                    "method (default 500)")
     p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
@@ -243,9 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-unit", default="W", choices=list(DAYS_PER_UNIT))
     p.add_argument("--model", default="bgnbd_gg", choices=["bgnbd_gg", "bayes_bgnbd_gg"])
     _reading_flags(p)
-    p.add_argument("--penalizer", type=_number(0, False, "the penalizer must be >= 0"),
-                   default=0.0, help="L2 penalty of the maximum-likelihood fit (default 0; "
-                   "0.001 steadies a fit on few customers)")
+    _penalizer_flag(p)
     p.add_argument("--draws", type=_count, help="posterior draws per chain (Bayesian)")
     p.add_argument("--tune", type=_count, help="tuning steps per chain (Bayesian)")
     p.add_argument("--chains", type=_count, help="chains (Bayesian)")

@@ -114,6 +114,8 @@ def normalize_ids(ids: pd.Series, column: str, rows: RowNames = RowNames()) -> p
     if missing.any():
         _refuse(rows, column, missing, ids, "row(s) have no customer id",
                 "drop those rows or fill in the ids")
+    if isinstance(ids.dtype, pd.CategoricalDtype):  # the categories' values are the ids
+        ids = ids.astype(ids.dtype.categories.dtype)
     dtype = ids.dtype
     if dtype.kind == "b" or isinstance(dtype, pd.BooleanDtype):
         raise DataError(f"{rows.column(column)} holds true/false values, not customer ids: "

@@ -19,8 +19,8 @@ import pandas as pd
 from .columns import RowNames, as_day, integer_ids, normalize_ids, parse_amounts, parse_dates
 from .exceptions import DataError, DataQualityWarning
 from .files import read_table, require_columns, table_kind
-from .interface import arg, given, show
-from .units import check_unit, days_per_unit
+from .interface import arg, given, name, show
+from .units import days_per_unit
 
 RFM_COLUMNS = ("frequency", "recency", "T")
 NEGATIVE_AMOUNT_POLICIES = ("raise", "drop")
@@ -162,7 +162,9 @@ def clean_transactions(
         negative_amounts=negative_amounts, date_format=date_format, rows=rows)
     warn_excluded(checked.excluded, stacklevel=4)
     if len(checked.day) == 0:
-        raise DataError("no transactions are left after the exclusions: " + str(checked.excluded))
+        what = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in checked.excluded.items())
+        raise DataError(f"no transactions are left after the exclusions ({what}): is "
+                        f"{name('observation_end')} before the first transaction?")
     ids = integer_ids(checked.ids) if rows.source else checked.ids  # a file's text ids
     codes, uniques = factorize_ids(ids)
     return Transactions(codes, uniques, checked.day, checked.amount, checked.excluded)
@@ -215,9 +217,16 @@ def _elapsed(start: np.ndarray, end: np.ndarray, freq: str, time_unit: str) -> n
 
 
 def check_freq(freq: str, time_unit: str | None) -> tuple[str, str]:
+    """``freq`` and ``time_unit`` (default: ``freq``) if both are known periods; a DataError
+    otherwise."""
     if freq not in FREQUENCIES:
-        raise ValueError(f"freq must be one of {FREQUENCIES} (the period of a purchase occasion)")
-    return freq, check_unit(time_unit or freq)
+        raise DataError(f"{given('freq', freq)}: freq must be one of {FREQUENCIES} (the period "
+                        "of a purchase occasion)")
+    unit = time_unit or freq
+    if unit not in FREQUENCIES:
+        raise DataError(f"{given('time_unit', unit)}: the time unit must be one of "
+                        f"{FREQUENCIES} (days, weeks, months, quarters, years)")
+    return freq, unit
 
 
 # ---------------------------------------------------------------------------------------------

@@ -96,6 +96,9 @@ def _header(path: str, sep: str | None) -> list[str]:
 
 def _unreadable(path: str, err: Exception) -> DataError:
     reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if isinstance(err, UnicodeDecodeError):
+        return DataError(f"could not read {path!r}: it is not UTF-8 text ({reason}); save it "
+                         "as UTF-8 (e.g. from a spreadsheet: CSV UTF-8)")
     return DataError(f"could not read {path!r} ({reason}): is it a complete, uncorrupted "
                      f"{table_kind(path).upper()} file?")
 

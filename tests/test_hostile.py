@@ -153,11 +153,12 @@ def test_lines_of_a_csv_file_are_named_as_in_an_editor(tmp_path):
                                          r"it as YYYY-MM-DD"),
     (dict(observation_end="yesterday"), r"observation_end='yesterday' is not a date"),
     (dict(customer="date"), r"must name different columns"),
-    (dict(freq="fortnight"), r"freq must be one of"),
+    (dict(freq="fortnight"), r"freq='fortnight': freq must be one of"),
+    (dict(time_unit="fortnight"), r"time_unit='fortnight': the time unit must be one of"),
 ], ids=["ambiguous observation end", "relative observation end", "one column twice",
-        "unknown freq"])
+        "unknown freq", "unknown time unit"])
 def test_bad_arguments_are_refused(kwargs, message):
-    with pytest.raises((DataError, ValueError), match=message):
+    with pytest.raises(DataError, match=message):
         rfm_of(tx(), **kwargs)
 
 
@@ -199,6 +200,23 @@ def test_unknown_file_type(tmp_path):
     (tmp_path / "log.xlsx").write_bytes(b"x")
     with pytest.raises(DataError, match=r"unknown file type .*use .csv"):
         rfm_of(tmp_path / "log.xlsx")
+
+
+def test_a_file_that_is_not_utf8(tmp_path):
+    (tmp_path / "log.csv").write_bytes("customer_id,date\nJos\xe9,2020-01-01\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"it is not UTF-8 text .* save it as UTF-8"):
+        rfm_of(tmp_path / "log.csv")
+
+
+def test_categorical_ids_are_their_values():
+    rfm = rfm_of(tx(customer_id=pd.Categorical(["b", "b", "a"])))
+    assert rfm.index.tolist() == ["a", "b"] and rfm.loc["b", "frequency"] == 1
+
+
+def test_an_observation_end_before_every_transaction():
+    with pytest.raises(DataError, match=r"no transactions are left after the exclusions \(3 "
+                                        r"after observation end\): is observation_end before"):
+        rfm_of(tx(), observation_end="2019-01-01")
 
 
 def test_a_header_only_log_is_empty(tmp_path):

@@ -73,7 +73,7 @@ class FittedModel:
                             "pd.Timedelta") from err
         if not np.all(np.isfinite(value)) or np.any(value < 0):
             bad = value[~(np.isfinite(value) & (value >= 0))].ravel()[0]
-            raise DataError(f"the horizon t must be finite and >= 0 (in {UNIT_NAMES.get(self.time_unit_, 'model time units')}), not {bad!r}")
+            raise DataError(f"the horizon t must be finite and >= 0 (in {UNIT_NAMES.get(self.time_unit_, 'model time units')}), not {show(bad)}")
         return value
 
     def save(self, path) -> None:
