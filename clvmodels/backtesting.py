@@ -20,17 +20,15 @@ from .data import calibration_holdout, clean_transactions
 from .exceptions import DataError, DataQualityWarning
 from .interface import given, name
 from .heuristics import measure_inputs
-from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
+from .metrics import ABSOLUTE_IS_BETTER, HIGHER_IS_BETTER, LOWER_IS_BETTER
+from .models.registry import pair_names, parse_pair
 from .scoring import ModelPair, spend_fit_rows
 
-METHODS = ("bgnbd_gg", "bayes_bgnbd_gg", "run_rate", "cohort_average", "simple_ltv",
-           "traditional_ltv", "rfm_segment", "hiatus", "gradient_boosting")
+BASELINES = ("run_rate", "cohort_average", "simple_ltv", "traditional_ltv", "rfm_segment",
+             "hiatus", "gradient_boosting")
+METHODS = (*pair_names(), *BASELINES)  # every registered model pair, then the formulas
 SUPERVISED = {"rfm_segment", "gradient_boosting"}
 RETENTION = {"simple_ltv", "traditional_ltv"}
-LOWER_IS_BETTER = ("purchases_mae", "purchases_rmse", "spend_mae", "spend_rmse")
-ABSOLUTE_IS_BETTER = ("purchases_bias_pct", "spend_bias_pct")
-HIGHER_IS_BETTER = ("spearman", "top_decile_capture", "gini", "purchases_spearman",
-                    "purchases_top_decile_capture", "purchases_gini", "alive_auc")
 BAYES_DEFAULTS = dict(draws=500, tune=500, chains=2)
 
 
@@ -62,18 +60,17 @@ class PurchasesOnly:
 
 def _fit(method: str, origin: Origin, options: dict):
     split = origin.split
-    spend = options["with_amounts"]
-    if method == "bgnbd_gg":
-        penalizer = options["penalizer"]
-        purchases = BetaGeo(penalizer).fit(split)
-        return (ModelPair(purchases, GammaGamma(penalizer).fit(spend_fit_rows(split))) if spend
-                else PurchasesOnly(purchases))
-    if method == "bayes_bgnbd_gg":
+    if method not in BASELINES:  # a registered purchase and spend model
+        purchases, spend, bayesian = parse_pair(method)
         settings = {**BAYES_DEFAULTS, "random_state": options["random_state"],
                     **options.get("bayes", {})}
-        purchases = BayesianBetaGeo(**settings).fit(split)
-        return (ModelPair(purchases, BayesianGammaGamma(**settings).fit(spend_fit_rows(split)))
-                if spend else PurchasesOnly(purchases))
+        if not options["with_amounts"]:
+            engine = purchases.bayesian(**settings) if bayesian else purchases.mle(
+                options["penalizer"])
+            return PurchasesOnly(engine.fit(split))
+        return ModelPair.fit(split, purchases=purchases.name, spend=spend.name,
+                             bayesian=bayesian, penalizer=options["penalizer"],
+                             options=settings if bayesian else None)
     if method == "run_rate":
         return baselines.RunRate().fit(split)
     if method == "cohort_average":

@@ -45,13 +45,13 @@ class Baseline(FittedModel):
     # -- the vocabulary --------------------------------------------------------------------------
     def expected_purchases(self, rfm: pd.DataFrame, t) -> pd.Series:
         """Expected repeat purchases of each customer in the next ``t`` (time units or Timedelta)."""
-        self._prepare(rfm, RFM_COLUMNS)
-        values = self._purchases(rfm, np.broadcast_to(self._horizon(t, rfm), len(rfm)))
+        self.checked_frame(rfm, RFM_COLUMNS)
+        values = self._purchases(rfm, np.broadcast_to(self.horizon(t, rfm), len(rfm)))
         return pd.Series(values, index=rfm.index, name="expected_purchases")
 
     def expected_spend(self, rfm: pd.DataFrame) -> pd.Series:
         """Expected value of each of the customer's future purchases."""
-        self._prepare(rfm, SPEND_COLUMNS)
+        self.checked_frame(rfm, SPEND_COLUMNS, timed=False)
         return pd.Series(self._spend(rfm), index=rfm.index, name="expected_spend")
 
     def customer_value(self, rfm: pd.DataFrame, **options) -> pd.Series:
@@ -70,13 +70,13 @@ class Baseline(FittedModel):
         return np.divide(x, T, out=np.zeros(len(x)), where=T > 0)
 
     # -- hooks for customer_value (one "draw": these are point forecasts) -----------------------
-    def _discounted_purchases_draws(self, rfm, times, coefficients, max_draws=None):
-        self._prepare(rfm, RFM_COLUMNS)
+    def discounted_purchases(self, rfm, times, coefficients, max_draws=None, time_unit=None):
+        self.checked_frame(rfm, RFM_COLUMNS)
         at = np.stack([self._purchases(rfm, np.full(len(rfm), t)) for t in times], axis=1)
         values = at @ np.asarray(coefficients, dtype=float)
         return (lambda rows: values[rows][:, None]), len(rfm), np.arange(len(rfm))
 
-    def _spend_draws(self, rfm, max_draws=None):
+    def spend_draws(self, rfm, max_draws=None):
         spend = self.expected_spend(rfm).to_numpy()
         return lambda rows: spend[rows][:, None]
 
@@ -181,11 +181,11 @@ class Hiatus(Baseline):
         self.hiatus = hiatus
 
     def _fit(self, rfm):
-        self.params_ = pd.Series({"hiatus": float(self._horizon(self.hiatus)),
+        self.params_ = pd.Series({"hiatus": float(self.horizon(self.hiatus)),
                                   "average_order_value": self.average_order_value_})
 
     def probability_alive(self, rfm: pd.DataFrame) -> pd.Series:
-        self._prepare(rfm, RFM_COLUMNS)
+        self.checked_frame(rfm, RFM_COLUMNS)
         return pd.Series(self._alive(rfm), index=rfm.index, name="probability_alive")
 
     def _alive(self, rfm):
@@ -220,9 +220,9 @@ class _Supervised(Baseline):
     def probability_any_purchase(self, rfm: pd.DataFrame, t) -> pd.Series:
         """Probability of at least one purchase in the next ``t``: the learnt probability ``p``
         for the training window ``w``, as ``1 - (1 - p)^(t / w)`` for other lengths."""
-        self._prepare(rfm, RFM_COLUMNS)
+        self.checked_frame(rfm, RFM_COLUMNS)
         p = np.clip(self._predict(rfm)[2], 0.0, 1.0)
-        ratio = np.broadcast_to(self._horizon(t, rfm), len(rfm)) / self.window_
+        ratio = np.broadcast_to(self.horizon(t, rfm), len(rfm)) / self.window_
         return pd.Series(-np.expm1(ratio * np.log1p(-p)), index=rfm.index,
                          name="probability_any_purchase")
 

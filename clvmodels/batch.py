@@ -30,14 +30,15 @@ from .files import (
 )
 from .interface import given, show
 from .metrics import calibration_table
+from .models.registry import pair_names, parse_pair
 from .persistence import load
-from .scoring import ModelPair, spend_fit_rows
+from .scoring import ModelPair
 from .streaming import CHUNK_ROWS, StreamStats, stream_rfm
 from .units import check_unit, days_per_unit
 from .value import check_value_settings
 
 RFM_INPUT_COLUMNS = ["customer_id", *RFM_COLUMNS, "monetary_value"]
-FIT_MODELS = ("bgnbd_gg", "bayes_bgnbd_gg")
+FIT_MODELS = tuple(pair_names())
 
 
 class Progress:
@@ -256,8 +257,9 @@ def _streamed_rfm(transactions, end, freq, time_unit, quiet, options) -> pd.Data
 def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="D",
              time_unit="W", model="bgnbd_gg", quiet=False, bayes_options=None,
              penalizer: float = 0.0, stream_options=None):
-    """Fit BG/NBD + Gamma-Gamma (``model="bgnbd_gg"``) or their Bayesian versions
-    (``"bayes_bgnbd_gg"``) on a transaction file and save the pair to ``out`` (JSON).
+    """Fit a registered model pair (``model="bgnbd_gg"``: BG/NBD + Gamma-Gamma by maximum
+    likelihood; ``"bayes_bgnbd_gg"`` their Bayesian twins; any name of
+    :func:`clvmodels.models.registry.pair_names`) on a transaction file and save it to ``out``.
 
     With ``calibration_end`` the fit sees only the transactions up to it, and the rest, to
     ``observation_end``, checks it: returns ``(pair, check)`` with ``check`` the mean purchases
@@ -268,10 +270,10 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
     ones, ``stream_options`` to :func:`clvmodels.streaming.stream_rfm` (column names,
     ``date_format``, ``sep``, ``negative_amounts``)."""
     from .columns import as_day
-    from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
 
     if model not in FIT_MODELS:
         raise DataError(f"{given('model', model)}: use one of {FIT_MODELS}")
+    purchases, spend, bayesian = parse_pair(model)
     check_output_path(out)
     options = dict(stream_options or {})
     end = observation_end
@@ -285,13 +287,8 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
         if calibration_end is not None:  # the holdout is left out of the fit on purpose
             warnings.simplefilter("ignore", DataQualityWarning)
         rfm = _streamed_rfm(transactions, end, freq, time_unit, quiet, options)
-    if model == "bgnbd_gg":
-        pair = ModelPair(BetaGeo(penalizer).fit(rfm),
-                         GammaGamma(penalizer).fit(spend_fit_rows(rfm)))
-    else:
-        settings = dict(bayes_options or {})
-        pair = ModelPair(BayesianBetaGeo(**settings).fit(rfm),
-                         BayesianGammaGamma(**settings).fit(spend_fit_rows(rfm)))
+    pair = ModelPair.fit(rfm, purchases=purchases.name, spend=spend.name, bayesian=bayesian,
+                         penalizer=penalizer, options=bayes_options)
     pair.save(out)
     if calibration_end is None:
         return pair, None

@@ -25,6 +25,7 @@ from . import (
     rfm_summary,
 )
 from .backtesting import METHODS
+from .models.registry import pair_names
 from .exceptions import ConvergenceError, DataError, DataQualityWarning, ModelFormatError
 from .files import write_table_atomic
 from .interface import command_line
@@ -248,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--observation-end", required=True, help="last day observed")
     p.add_argument("--freq", default="D", choices=list(DAYS_PER_UNIT))
     p.add_argument("--time-unit", default="W", choices=list(DAYS_PER_UNIT))
-    p.add_argument("--model", default="bgnbd_gg", choices=["bgnbd_gg", "bayes_bgnbd_gg"])
+    p.add_argument("--model", default="bgnbd_gg", choices=pair_names(),
+                   help="purchase and spend model (default bgnbd_gg; bayes_ for the posterior)")
     _reading_flags(p)
     _penalizer_flag(p)
     p.add_argument("--draws", type=_count, help="posterior draws per chain (Bayesian)")

@@ -190,10 +190,11 @@ def _unique_histories(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.groupby(list(RFM_COLUMNS), sort=False).size().rename("count").reset_index()
 
 
-def fit(rfm, *, time_unit: str, penalizer: float = 0.0) -> ModelPair:
-    """Fit BG/NBD + Gamma-Gamma (maximum likelihood) on a dask RFM frame."""
-    from .models import BetaGeo, GammaGamma
-
+def fit(rfm, *, time_unit: str, penalizer: float = 0.0, purchases: str = "bgnbd",
+        spend: str = "gg") -> ModelPair:
+    """Fit a registered purchase and spend model (maximum likelihood) on a dask RFM frame: the
+    purchase model on the unique (frequency, recency, T) rows with their counts, the spend model
+    on the repeat customers' (frequency, monetary value) pairs, gathered at the client."""
     meta = pd.DataFrame({"frequency": pd.Series([], dtype=rfm["frequency"].dtype),
                          "recency": pd.Series([], dtype="float64"),
                          "T": pd.Series([], dtype="float64"),
@@ -207,8 +208,9 @@ def fit(rfm, *, time_unit: str, penalizer: float = 0.0) -> ModelPair:
     histories = _unique_histories_sum(histories)
     histories.attrs["time_unit"] = time_unit
     repeat.attrs["time_unit"] = time_unit
-    purchases = BetaGeo(penalizer).fit(histories, weights=histories["count"])
-    return ModelPair(purchases, GammaGamma(penalizer).fit(spend_fit_rows(repeat)))
+    return ModelPair.fit(histories, purchases=purchases, spend=spend,
+                         penalizer=penalizer, weights=histories["count"],
+                         spend_rfm=spend_fit_rows(repeat))
 
 
 def _unique_histories_sum(histories: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,12 @@ import pandas as pd
 from scipy import stats
 
 
+LOWER_IS_BETTER = ("purchases_mae", "purchases_rmse", "spend_mae", "spend_rmse")
+ABSOLUTE_IS_BETTER = ("purchases_bias_pct", "spend_bias_pct")
+HIGHER_IS_BETTER = ("spearman", "top_decile_capture", "gini", "purchases_spearman",
+                    "purchases_top_decile_capture", "purchases_gini", "alive_auc")
+
+
 def mae(predicted, actual) -> float:
     """Mean absolute error."""
     return float(np.mean(np.abs(np.asarray(predicted) - actual)))

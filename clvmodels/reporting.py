@@ -8,9 +8,10 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from .backtesting import ABSOLUTE_IS_BETTER, HIGHER_IS_BETTER
+from .metrics import ABSOLUTE_IS_BETTER, HIGHER_IS_BETTER
+from .models.registry import pair_names
 
-MODELS = {"bgnbd_gg", "bayes_bgnbd_gg"}
+MODELS = set(pair_names())
 HEADLINE = ["purchases_mae", "purchases_rmse", "purchases_bias_pct", "spend_mae", "spend_bias_pct",
             "spearman", "top_decile_capture", "gini", "alive_auc"]
 DESCRIPTIONS = {

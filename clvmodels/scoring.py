@@ -1,16 +1,37 @@
-"""A purchase model and a spend model as one scorer: the table a CRM reads, one row per customer."""
+"""A purchase model and a spend model as one scorer: the table a CRM reads, one row per customer.
+
+The two protocols :func:`clvmodels.customer_value`, :class:`ModelPair`, the command line, the
+backtest and the Dask engine rely on (the registered models and the baselines follow them):
+
+purchase model
+    ``expected_purchases(rfm, t)``, ``probability_alive(rfm)`` and ``discounted_purchases(rfm,
+    times, coefficients, max_draws)`` returning ``(compute, n_histories, inverse)``, where
+    ``compute(rows)`` is an ``(len(rows), D)`` array over ``D`` parameter draws for rows of
+    unique histories and ``inverse`` maps each customer to its row.
+spend model
+    ``expected_spend(rfm)`` and ``spend_draws(rfm, max_draws)`` returning ``compute(rows)``, an
+    ``(len(rows), D)`` array for rows of customers.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .data import RFM_COLUMNS, check_rfm, unique_rows
+from .data import RFM_COLUMNS, check_rfm, rfm_time_unit, unique_rows
 from .exceptions import DataError
+from .files import write_json_atomic
+from .models.base import FORMAT, FORMAT_VERSION
+from .models.registry import MODELS, entry_of
 from .units import days_per_unit
 from .value import check_value_settings, customer_value
+
+PAIR = "ModelPair"  # a purchase model and a spend model in one file
+PROTOCOLS = {"purchases": ("expected_purchases", "probability_alive", "discounted_purchases"),
+             "spend": ("expected_spend", "spend_draws")}
 
 
 def spend_fit_rows(rfm: pd.DataFrame) -> pd.DataFrame:
@@ -21,44 +42,107 @@ def spend_fit_rows(rfm: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class ModelPair:
-    """BG/NBD (``purchases``) and Gamma-Gamma (``spend``), maximum-likelihood or Bayesian."""
+    """A purchase model (``purchases``) and a spend model (``spend``), maximum-likelihood or
+    Bayesian: what scoring, the command line and the backtest use.
+
+    Parameters
+    ----------
+    purchases : purchase model
+        Fitted; follows the purchase-model protocol (module docstring).
+    spend : spend model
+        Fitted; follows the spend-model protocol.
+    """
 
     purchases: object
     spend: object
 
     def __post_init__(self):
-        for role, needs in (("purchases", ("expected_purchases", "probability_alive")),
-                            ("spend", ("expected_spend",))):
+        for role, needs in PROTOCOLS.items():
             model = getattr(self, role)
             if not all(callable(getattr(model, name, None)) for name in needs):
                 raise DataError(f"ModelPair({role}=...) needs a {role} model (with "
                                 f"{', '.join(needs)}), not a {type(model).__name__}: pass the "
                                 "purchase model first and the spend model second")
 
+    @classmethod
+    def fit(cls, rfm: pd.DataFrame, *, purchases: str = "bgnbd", spend: str = "gg",
+            bayesian: bool = False, penalizer: float = 0.0, options: dict | None = None,
+            weights=None, spend_rfm: pd.DataFrame | None = None) -> ModelPair:
+        """Fit a registered purchase model and spend model on one RFM frame.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            The RFM frame (with ``monetary_value``).
+        purchases, spend : str
+            Registry names (``clvmodels.models.MODELS``), default BG/NBD and Gamma-Gamma.
+        bayesian : bool
+            The Bayesian twins instead of maximum likelihood; ``options`` go to them.
+        penalizer : float
+            For the maximum-likelihood models.
+        weights : array-like, optional
+            Customers per row of ``rfm`` for the purchase model (unique histories).
+        spend_rfm : pandas.DataFrame, optional
+            The rows the spend model fits on; default :func:`spend_fit_rows` of ``rfm``.
+
+        Returns
+        -------
+        ModelPair
+        """
+        entries = []
+        for role, name in (("purchases", purchases), ("spend", spend)):
+            entry = MODELS.get(name)
+            if entry is None or entry.kind != role:
+                known = [e.name for e in MODELS.values() if e.kind == role]
+                raise DataError(f"unknown {role} model {name!r}: choose from {known}")
+            entries.append(entry)
+        if bayesian:
+            made = [entry.bayesian(**(options or {})) for entry in entries]
+        else:
+            made = [entry.mle(penalizer) for entry in entries]
+        made[0].fit(rfm, weights=weights)
+        made[1].fit(spend_fit_rows(rfm) if spend_rfm is None else spend_rfm)
+        return cls(*made)
+
     @property
     def bayesian(self) -> bool:
-        return hasattr(self.purchases, "idata_")
+        """Whether the purchase model has a posterior (then CLV gets an interval)."""
+        return getattr(self.purchases, "engine", None) == "bayes"
 
-    def expected_purchases(self, rfm, t):
-        return self.purchases.expected_purchases(rfm, t)
+    def expected_purchases(self, rfm, t, **options):
+        """The purchase model's expected purchases in the next ``t``."""
+        return self.purchases.expected_purchases(rfm, t, **options)
 
-    def expected_spend(self, rfm):
-        return self.spend.expected_spend(rfm)
+    def expected_spend(self, rfm, **options):
+        """The spend model's expected spend per purchase."""
+        return self.spend.expected_spend(rfm, **options)
 
-    def probability_alive(self, rfm):
-        return self.purchases.probability_alive(rfm)
+    def probability_alive(self, rfm, **options):
+        """The purchase model's probability of being alive."""
+        return self.purchases.probability_alive(rfm, **options)
 
-    def probability_any_purchase(self, rfm, t):
-        return self.purchases.probability_any_purchase(rfm, t)
+    def probability_any_purchase(self, rfm, t, **options):
+        """The purchase model's probability of a purchase in the next ``t``."""
+        return self.purchases.probability_any_purchase(rfm, t, **options)
 
     def score(self, rfm: pd.DataFrame, *, horizon: float = 12, discount_rate: float = 0.01,
-              period: str = "M", interval: float = 0.94, max_draws: int | None = 500) -> pd.DataFrame:
-        """One row per customer: the RFM columns, ``expected_purchases`` over ``horizon`` periods,
-        ``probability_alive``, ``expected_spend`` and discounted ``clv`` (``customer_value``);
-        a Bayesian pair adds ``clv_lower`` and ``clv_upper`` (equal-tailed ``interval``) and
-        gives posterior means, over at most ``max_draws`` draws."""
+              period: str = "M", interval: float = 0.94, max_draws: int | None = 500,
+              time_unit: str | None = None) -> pd.DataFrame:
+        """One row per customer: the RFM columns, ``expected_purchases`` over ``horizon``
+        periods, ``probability_alive``, ``expected_spend`` and discounted ``clv``
+        (:func:`clvmodels.customer_value`); a Bayesian pair adds ``clv_lower`` and
+        ``clv_upper`` (equal-tailed ``interval``) and gives posterior means, over at most
+        ``max_draws`` draws. ``time_unit`` for a frame that records none.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
         check_rfm(rfm, [*RFM_COLUMNS, "monetary_value"])
         check_value_settings(horizon, discount_rate)
+        if time_unit is not None and rfm_time_unit(rfm) is None:
+            rfm = rfm.copy()
+            rfm.attrs["time_unit"] = time_unit
         unit = self.purchases.time_unit_
         t = horizon * days_per_unit(period) / days_per_unit(unit)
         out = rfm.loc[:, [*RFM_COLUMNS, "monetary_value"]].copy()
@@ -83,8 +167,20 @@ class ModelPair:
         return out
 
     def save(self, path) -> None:
-        """Both models in one JSON file (posteriors in netCDF files beside it)."""
-        from .persistence import save_pair
-
-        save_pair(self, path)
-
+        """Both models in one JSON file (format version 1); Bayesian posteriors go to
+        ``<name>.purchases.nc`` and ``<name>.spend.nc`` beside it."""
+        stem = os.path.splitext(os.fspath(path))[0]
+        parts = {}
+        for role in ("purchases", "spend"):
+            model = getattr(self, role)
+            if entry_of(model) is None:
+                raise DataError(f"only registered models can be saved, not a "
+                                f"{type(model).__name__}")
+            if getattr(model, "engine", None) == "bayes":
+                posterior = f"{stem}.{role}.nc"
+                model.write_posterior(posterior)
+                parts[role] = model.to_dict(os.path.basename(posterior))
+            else:
+                parts[role] = model.to_dict()
+        write_json_atomic({"format": FORMAT, "format_version": FORMAT_VERSION, "model": PAIR,
+                           **parts}, path)

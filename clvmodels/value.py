@@ -8,7 +8,7 @@ import pandas as pd
 from .data import RFM_COLUMNS, check_rfm, rfm_time_unit
 from .exceptions import DataError
 from .interface import given
-from .models.base import CHUNK_ELEMENTS, summarise_draws
+from .draws import CHUNK_ELEMENTS, summarise_draws
 from .units import days_per_unit
 
 DISCOUNTING = ("periodic", "continuous")
@@ -67,6 +67,7 @@ def customer_value(
     margin: float = 1.0,
     interval: float | None = None,
     max_draws: int | None = None,
+    time_unit: str | None = None,
 ):
     r"""Discounted expected value of each customer over the next ``horizon`` periods.
 
@@ -95,15 +96,18 @@ def customer_value(
     if discounting not in DISCOUNTING:
         raise DataError(f"{given('discounting', discounting)}: use one of {DISCOUNTING}")
     check_value_settings(horizon, discount_rate, margin)
+    if time_unit is not None and rfm_time_unit(rfm) is None:
+        rfm = rfm.copy()
+        rfm.attrs["time_unit"] = time_unit
     unit = getattr(purchase_model, "time_unit_", None) or rfm_time_unit(rfm)
     if unit is None:
         raise DataError("the model and the frame record no time unit: set rfm.attrs['time_unit']")
     times, coefficients = discount_schedule(
         horizon, discount_rate, days_per_unit(period) / days_per_unit(unit), discounting)
 
-    purchases, n_histories, inverse = purchase_model._discounted_purchases_draws(
+    purchases, n_histories, inverse = purchase_model.discounted_purchases(
         rfm, times, coefficients, max_draws)
-    spend = spend_model._spend_draws(rfm, max_draws)
+    spend = spend_model.spend_draws(rfm, max_draws)
     draws_p, draws_s = purchases(np.arange(1)).shape[1], spend(np.arange(1)).shape[1]
     n_draws = min(draws_p, draws_s) if min(draws_p, draws_s) > 1 else max(draws_p, draws_s)
     if n_histories * draws_p <= CHUNK_ELEMENTS:  # small enough to evaluate every history once

@@ -7,13 +7,15 @@ import pytest
 
 import clvmodels
 from clvmodels._math import bgnbd, gamma_gamma
-from clvmodels.models.bayesian import ConvergenceWarning, pytensor_namespace
+from clvmodels._math import pytensor_namespace
+from clvmodels.models.bayesian import ConvergenceWarning
+from clvmodels.models.beta_geo import Histories
 
 from . import reference
 
 
 def histories(frame):
-    return clvmodels.BetaGeo()._data(frame)[0]
+    return clvmodels.BetaGeo().prepare(frame)
 
 
 def test_pytensor_and_numpy_logliks_agree(cdnow_calibration):
@@ -21,28 +23,29 @@ def test_pytensor_and_numpy_logliks_agree(cdnow_calibration):
     import pytensor.tensor as pt
 
     xp = pytensor_namespace()
-    x, t_x, T, x_levels, time_levels, _ = histories(cdnow_calibration)
+    h = histories(cdnow_calibration)
+    x, t_x, T, x_levels, time_levels = h.x, h.t_x, h.T, h.x_levels, h.time_levels
     theta = pt.dvector("theta")
     bg = pytensor.function([theta], bgnbd.loglik(theta[0], theta[1], theta[2], theta[3], x, t_x,
                                                  T, xp=xp, x_levels=x_levels,
                                                  time_levels=time_levels))
     for params in ([0.24, 4.4, 0.79, 2.4], [1.3, 0.2, 0.3, 0.6], [0.05, 30.0, 5.0, 100.0]):
         np.testing.assert_allclose(bg(params), bgnbd.loglik(*params, x, t_x, T), rtol=1e-10, atol=1e-10)
-    stats, _ = clvmodels.GammaGamma()._data(cdnow_calibration)
+    stats = clvmodels.GammaGamma().prepare(cdnow_calibration).stats
     gg = pytensor.function([theta], gamma_gamma.loglik(
-        theta[0], theta[1], theta[2], stats["x"], stats["m"], xp=xp,
-        x_levels=(stats["levels"], stats["level_index"])))
+        theta[0], theta[1], theta[2], stats.x, stats.m, xp=xp,
+        x_levels=(stats.levels, stats.level_index)))
     for params in ([6.25, 3.74, 15.44], [0.5, 1.5, 100.0]):
-        np.testing.assert_allclose(gg(params), gamma_gamma.loglik(*params, stats["x"], stats["m"]),
+        np.testing.assert_allclose(gg(params), gamma_gamma.loglik(*params, stats.x, stats.m),
                                    rtol=1e-10)
 
 
 def test_compressed_and_uncompressed_models_have_the_same_density(cdnow_calibration):
     x, t_x, T = (cdnow_calibration[c].to_numpy(float) for c in ["frequency", "recency", "T"])
     model = clvmodels.BayesianBetaGeo()
-    compressed = model._pymc_model(histories(cdnow_calibration))
-    everyone = model._pymc_model(clvmodels.BetaGeo._histories(x, t_x, T, np.ones_like(x)))
-    assert len(histories(cdnow_calibration)[0]) < len(x) / 1.5  # it does compress
+    compressed = model.pymc_model(histories(cdnow_calibration))
+    everyone = model.pymc_model(Histories(x, t_x, T, np.ones_like(x)))
+    assert len(histories(cdnow_calibration).x) < len(x) / 1.5  # it does compress
     logp_c, logp_u = compressed.compile_logp(), everyone.compile_logp()
     rng = np.random.default_rng(0)
     for _ in range(5):
@@ -189,8 +192,8 @@ def test_numpy_likelihood_op_equals_the_pytensor_graph(cdnow_calibration):
     and gradient as the PyTensor graph of the formula."""
     for model, frame in ((clvmodels.BayesianBetaGeo(), cdnow_calibration),
                          (clvmodels.BayesianGammaGamma(), cdnow_calibration)):
-        data, _ = model.mle_class()._data(frame)
-        graph, native = model._pymc_model(data), model._pymc_model(data, numpy_loglik=True)
+        data = model.prepare(frame)
+        graph, native = model.pymc_model(data), model.pymc_model(data, numpy_loglik=True)
         rng = np.random.default_rng(1)
         for _ in range(3):
             point = {f"log_{k}": rng.normal(0.5, 0.5) for k in model.param_names}

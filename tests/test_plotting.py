@@ -27,11 +27,11 @@ def test_frequency_recency_and_alive_matrices(fitted, cdnow_calibration):
     image = ax.images[0].get_array()
     assert image.shape == (11, 40)
     history = pd.DataFrame({"frequency": [4.0], "recency": [25.0], "T": [39.0]})
-    assert image[4, 25] == pytest.approx(bg.expected_purchases(history, 2).iloc[0])
+    assert image[4, 25] == pytest.approx(bg.expected_purchases(history, 2, time_unit="W").iloc[0])
     assert np.ma.is_masked(image[0, 5]) or np.isnan(image[0, 5])  # no such history
     ax = plotting.plot_probability_alive_matrix(bg, rfm=cdnow_calibration)
     image = ax.images[0].get_array()
-    assert image[4, 25] == pytest.approx(bg.probability_alive(history).iloc[0])
+    assert image[4, 25] == pytest.approx(bg.probability_alive(history, time_unit="W").iloc[0])
 
 
 def test_calibration_and_period_transactions(fitted, cdnow_calibration):
@@ -77,7 +77,7 @@ def test_alive_path_follows_the_history(fitted, cdnow):
     history = pd.DataFrame({"frequency": [2.0], "recency": [(pd.Timestamp("1997-08-02")
                                                              - pd.Timestamp("1997-01-01")).days / 7],
                             "T": [(pd.Timestamp(CAL) - pd.Timestamp("1997-01-01")).days / 7]})
-    assert path.iloc[-1] == pytest.approx(bg.probability_alive(history).iloc[0])
+    assert path.iloc[-1] == pytest.approx(bg.probability_alive(history, time_unit="W").iloc[0])
     assert path.iloc[0] == 1.0
     ax = plotting.plot_alive_path(bg, cdnow, customer, observation_end=CAL)
     np.testing.assert_allclose(ax.lines[0].get_ydata(), path.to_numpy())

@@ -20,6 +20,14 @@ NUMPY = SimpleNamespace(
 )
 
 
+def pytensor_namespace() -> SimpleNamespace:
+    """The array namespace of the log-likelihood formulas, for PyTensor (imported on demand)."""
+    import pytensor.tensor as pt
+
+    return SimpleNamespace(gammaln=pt.gammaln, betaln=pt.special.betaln, log=pt.log,
+                           logaddexp=pt.logaddexp, maximum=pt.maximum, where=pt.switch)
+
+
 def dot(a, b) -> float:
     """Inner product of two vectors without BLAS. OpenBLAS threads every dot product of more than
     10,000 elements; between other array work its threads fall asleep, and waking them cost more

@@ -7,6 +7,8 @@ A customer with ``x`` repeat purchases of mean value ``m``; each purchase is Gam
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import special
 
@@ -29,33 +31,49 @@ def loglik(p, q, v, x, m, xp=NUMPY, x_levels=None):
             + (px - 1) * xp.log(m) + px * xp.log(x) - (px + q) * xp.log(v + x * m))
 
 
-def sufficient_statistics(x, m, weights=None) -> dict:
-    """What the Gamma-Gamma likelihood needs of the data beyond ``log(v + x m)``: totals that do not
-    depend on the parameters, and the distinct frequencies with their counts."""
+@dataclass(frozen=True)
+class SufficientStatistics:
+    """What the Gamma-Gamma likelihood needs of the data beyond ``log(v + x m)``: totals that do
+    not depend on the parameters, and the distinct frequencies with their counts."""
+
+    x: np.ndarray  # frequencies (> 0) of the customers
+    m: np.ndarray  # their mean spend per repeat purchase (> 0)
+    w: np.ndarray  # how many customers each row stands for
+    wx: np.ndarray  # w * x
+    n: float  # customers: w.sum()
+    levels: np.ndarray  # distinct x
+    level_index: np.ndarray  # each row's index into levels
+    level_counts: np.ndarray  # customers per level
+    sum_x_log_mx: float  # sum of w x (log m + log x)
+    sum_log_m: float  # sum of w log m
+
+
+def sufficient_statistics(x, m, weights=None) -> SufficientStatistics:
+    """The :class:`SufficientStatistics` of ``x`` purchases of mean value ``m`` (``weights``
+    customers per row)."""
     w = np.ones_like(x) if weights is None else weights
     ux, ix = levels(x)
     log_m, log_x = np.log(m), np.log(x)
-    return {
-        "x": x, "m": m, "w": w, "wx": w * x, "n": w.sum(),
-        "levels": ux, "level_index": ix, "level_counts": np.bincount(ix, weights=w),
-        "sum_x_log_mx": dot(w * x, log_m + log_x), "sum_log_m": dot(w, log_m),
-    }
+    return SufficientStatistics(
+        x=x, m=m, w=w, wx=w * x, n=float(w.sum()), levels=ux, level_index=ix,
+        level_counts=np.bincount(ix, weights=w), sum_x_log_mx=dot(w * x, log_m + log_x),
+        sum_log_m=dot(w, log_m))
 
 
-def total_loglik_grad(p, q, v, stats: dict) -> tuple[float, np.ndarray]:
+def total_loglik_grad(p, q, v, stats: SufficientStatistics) -> tuple[float, np.ndarray]:
     """Total of :func:`loglik` over customers, and its gradient in (p, q, v), from
     :func:`sufficient_statistics`: per evaluation, one logarithm per customer."""
     psi = special.digamma
-    pu, counts, n = p * stats["levels"], stats["level_counts"], stats["n"]
-    vxm = v + stats["x"] * stats["m"]
+    pu, counts, n = p * stats.levels, stats.level_counts, stats.n
+    vxm = v + stats.x * stats.m
     log_vxm = np.log(vxm)
-    wx_log, w_log = dot(stats["wx"], log_vxm), dot(stats["w"], log_vxm)
+    wx_log, w_log = dot(stats.wx, log_vxm), dot(stats.w, log_vxm)
     ll = (counts @ (special.gammaln(pu + q) - special.gammaln(pu)) + n * (q * np.log(v) - special.gammaln(q))
-          + p * stats["sum_x_log_mx"] - stats["sum_log_m"] - p * wx_log - q * w_log)
+          + p * stats.sum_x_log_mx - stats.sum_log_m - p * wx_log - q * w_log)
     psi_puq = psi(pu + q)
-    d_p = (counts * stats["levels"]) @ (psi_puq - psi(pu)) + stats["sum_x_log_mx"] - wx_log
+    d_p = (counts * stats.levels) @ (psi_puq - psi(pu)) + stats.sum_x_log_mx - wx_log
     d_q = counts @ psi_puq - n * psi(q) + n * np.log(v) - w_log
-    d_v = n * q / v - dot(p * stats["wx"] + q * stats["w"], 1.0 / vxm)
+    d_v = n * q / v - dot(p * stats.wx + q * stats.w, 1.0 / vxm)
     return float(ll), np.array([d_p, d_q, d_v])
 
 

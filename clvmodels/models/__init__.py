@@ -1,7 +1,10 @@
-"""The purchase and spend models."""
+"""The purchase and spend models, each specified once and fitted by either engine."""
 
-from .bayesian import BayesianBetaGeo, BayesianGammaGamma
-from .beta_geo import BetaGeo
-from .gamma_gamma import GammaGamma
+from .base import MaximumLikelihoodModel
+from .bayesian import BayesianModel
+from .beta_geo import BayesianBetaGeo, BetaGeo, BetaGeoModel
+from .gamma_gamma import BayesianGammaGamma, GammaGamma, GammaGammaModel
+from .registry import MODELS
 
-__all__ = ["BayesianBetaGeo", "BayesianGammaGamma", "BetaGeo", "GammaGamma"]
+__all__ = ["MODELS", "BayesianBetaGeo", "BayesianGammaGamma", "BayesianModel", "BetaGeo",
+           "BetaGeoModel", "GammaGamma", "GammaGammaModel", "MaximumLikelihoodModel"]

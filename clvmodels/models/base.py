@@ -1,22 +1,52 @@
-"""Maximum-likelihood machinery shared by the models: fit on log-parameters, covariance, summary."""
+"""The model contract, what every fitted model shares, and the maximum-likelihood engine.
+
+A model is specified once, as a class that defines (see ``docs/adding-a-model.md``):
+
+``name``, ``kind``, ``param_names``, ``columns``
+    Its registry name (``"bgnbd"``), whether it is a ``"purchases"`` or a ``"spend"`` model,
+    the names of its parameters (as in the paper), and the RFM columns it reads.
+``prepare(rfm, weights=None)``
+    The typed object its likelihood needs (unique rows with counts, or sufficient statistics),
+    with ``n`` (customers) and ``facts`` (what to record on the fitted model).
+``subsample(data, fraction, rng)``, ``initial_params(data)``
+    For the warm start and the first guess of the maximum-likelihood engine.
+``loglik_grad(params, data)``
+    The total log-likelihood and its gradient, numpy (the formulas live in ``clvmodels._math``).
+``loglik_tensor(params, data)``
+    The same total as a PyTensor expression of a dict of parameters (the Bayesian engine).
+``default_priors(data)``
+    ``{name: (mu, sigma)}`` of ``log(theta) ~ Normal(mu, sigma)``.
+``check_estimate(params)``
+    Warnings about an estimate that limits what it predicts (optional).
+predictions
+    Public methods written once as functions of parameter *draws*, which an engine provides
+    through ``parameter_draws(max_draws)``: each parameter a ``(1, D)`` row vector.
+
+The engines are :class:`MaximumLikelihoodModel` (here; one draw, the estimate) and
+:class:`clvmodels.models.bayesian.BayesianModel` (a posterior). A concrete model is the
+specification class combined with an engine: ``class BetaGeo(BetaGeoModel,
+MaximumLikelihoodModel)``.
+"""
 
 from __future__ import annotations
 
-import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
 from ..data import check_rfm, rfm_time_unit
-from ..exceptions import ConvergenceError, DataError, NotFittedError
+from ..exceptions import ConvergenceError, DataError, ModelFormatError, NotFittedError
+from ..files import write_json_atomic
 from ..interface import given, show
-from ..units import UNIT_NAMES, days_per_unit
+from ..units import DAYS_PER_UNIT, UNIT_NAMES, days_per_unit
 
-CHUNK_ELEMENTS = 4_000_000  # rows x draws evaluated at once: about 32 MB per array
 LBFGS_OPTIONS = {"maxiter": 2000, "ftol": 1e-10, "gtol": 1e-7}
 WARM_START_CUSTOMERS = 20_000  # larger fits start from the estimate on this many customers
 MAX_LOG_SD = 10.0  # an estimate whose log is this uncertain is not identified by the data
+FORMAT = "clvmodels.model"
+FORMAT_VERSION = 1
 
 
 def invalid_parameters(names, draws: np.ndarray) -> str | None:
@@ -30,33 +60,62 @@ def invalid_parameters(names, draws: np.ndarray) -> str | None:
     return None
 
 
+def check_weights(weights, rows: int) -> np.ndarray | None:
+    """``weights`` as float64, one finite number >= 0 per row; None stays None."""
+    if weights is None:
+        return None
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (rows,) or not np.all(np.isfinite(weights) & (weights >= 0)):
+        raise DataError("weights must be one finite number >= 0 per row of the frame")
+    return weights
+
+
 class FittedModel:
-    """What every model shares: the not-fitted error, frame checks, horizons, saving."""
+    """What every model shares: the not-fitted error, frame checks, horizons, draws, saving."""
 
     fitted_attribute = "params_"
+    time_unit_: str | None = None
 
-    def _check_fitted(self) -> None:
+    def check_fitted(self) -> None:
+        """A NotFittedError unless the model is fitted (or loaded)."""
         if not hasattr(self, self.fitted_attribute):
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet: call .fit(rfm) first, "
                 "or load a saved model with clvmodels.load(path)"
             )
 
-    def _prepare(self, rfm: pd.DataFrame, columns) -> pd.DataFrame:
-        """Check a frame for prediction: fitted model, valid columns, the same time unit."""
-        self._check_fitted()
+    def checked_frame(self, rfm: pd.DataFrame, columns, time_unit: str | None = None,
+                      timed: bool = True) -> pd.DataFrame:
+        """Check a frame for prediction: a fitted model, valid columns, and (``timed``) the
+        model's time unit, recorded by the frame or given as ``time_unit``. A frame that records
+        no unit (after a merge, a CSV round trip) is refused rather than read in a unit it may
+        not be in."""
+        self.check_fitted()
         check_rfm(rfm, columns)
-        unit = rfm_time_unit(rfm)
-        if unit is not None and self.time_unit_ is not None and unit != self.time_unit_:
+        if not timed or self.time_unit_ is None:
+            return rfm
+        unit = rfm_time_unit(rfm) or time_unit
+        if unit is None:
+            raise DataError(
+                f"this frame records no time unit (rfm.attrs['time_unit'] is gone, as after a "
+                f"merge or a CSV round trip) and the model was fitted in "
+                f"{UNIT_NAMES[self.time_unit_]}: give {given('time_unit', self.time_unit_)} if "
+                "recency and T are in that unit"
+            )
+        if time_unit is not None and rfm_time_unit(rfm) not in (None, time_unit):
+            raise DataError(f"the frame records time unit {rfm_time_unit(rfm)!r} but "
+                            f"{given('time_unit', time_unit)} says otherwise")
+        if unit != self.time_unit_:
             raise DataError(
                 f"the model was fitted in {UNIT_NAMES[self.time_unit_]} but this frame is in "
-                f"{UNIT_NAMES[unit]}; rebuild the frame with time_unit={self.time_unit_!r}"
+                f"{UNIT_NAMES.get(unit, unit)}; rebuild the frame with "
+                f"{given('time_unit', self.time_unit_)}"
             )
         return rfm
 
-    def _horizon(self, t, rfm: pd.DataFrame | None = None) -> np.ndarray | float:
-        """A horizon in the model's time unit: a number, array, Series aligned to ``rfm``, or a
-        ``pd.Timedelta`` (converted with the model's unit)."""
+    def horizon(self, t, rfm: pd.DataFrame | None = None) -> np.ndarray:
+        """A horizon in the model's time unit: a number, an array, a Series aligned to ``rfm``
+        by customer, or a ``pd.Timedelta`` (converted with the model's unit)."""
         if isinstance(t, (pd.Timedelta, np.timedelta64)):
             if self.time_unit_ is None:
                 raise DataError("this model has no time unit, so give the horizon as a number")
@@ -64,8 +123,13 @@ class FittedModel:
         if isinstance(t, pd.Series) and rfm is not None:
             missing = ~rfm.index.isin(t.index)
             if missing.any():
-                raise DataError(f"the horizon Series has no value for {int(missing.sum())} customer(s)")
+                raise DataError(f"the horizon Series has no value for {int(missing.sum())} "
+                                f"customer(s) (first: {show(rfm.index[missing][0])})")
             t = t.reindex(rfm.index)
+        if isinstance(t, pd.Series) and t.dtype.kind == "m":
+            if self.time_unit_ is None:
+                raise DataError("this model has no time unit, so give the horizon as a number")
+            t = t / pd.Timedelta(days=days_per_unit(self.time_unit_))
         try:
             value = np.asarray(t, dtype=np.float64)
         except (TypeError, ValueError) as err:
@@ -73,178 +137,296 @@ class FittedModel:
                             "pd.Timedelta") from err
         if not np.all(np.isfinite(value)) or np.any(value < 0):
             bad = value[~(np.isfinite(value) & (value >= 0))].ravel()[0]
-            raise DataError(f"the horizon t must be finite and >= 0 (in {UNIT_NAMES.get(self.time_unit_, 'model time units')}), not {show(bad)}")
+            unit = UNIT_NAMES.get(self.time_unit_, "model time units")
+            raise DataError(f"the horizon t must be finite and >= 0 (in {unit}), not {show(bad)}")
+        if rfm is not None and value.ndim == 1 and len(value) != len(rfm):
+            raise DataError(f"the horizon has {len(value)} values for {len(rfm)} customers")
         return value
 
-    def save(self, path) -> None:
-        """Save the fitted model as format-versioned plain data (JSON; a posterior goes to a netCDF
-        file beside it); read it back with clvmodels.load."""
-        from ..persistence import save
+    # -- predictions over the draws an engine provides (``parameter_draws``) -------------------
+    def summarise(self, compute, n_rows: int, n_draws: int, interval, name, index, *,
+                  expand=None, return_draws: bool = False):
+        """:func:`clvmodels.draws.summarise_draws`, refusing an interval from a single draw."""
+        from ..draws import summarise_draws
 
-        save(self, path)
+        if interval is not None and n_draws == 1:
+            raise DataError(f"an interval needs parameter draws, and this {type(self).__name__} "
+                            "is one estimate: use its Bayesian twin for intervals")
+        return summarise_draws(compute, n_rows, n_draws, interval, name, index, expand=expand,
+                               return_draws=return_draws)
+
+    def check_estimate(self, params: pd.Series) -> None:
+        """Warnings about an estimate that is valid but limits what it predicts (none here)."""
+
+    def save(self, path) -> None:
+        """Save the fitted model as format-versioned plain data (JSON, and a Bayesian model's
+        posterior in a netCDF file beside it); read it back with :func:`clvmodels.load`."""
+        write_json_atomic(self.to_dict(), path)
+
+    def state_header(self) -> dict:
+        """The fields every saved model starts with."""
+        return {"format": FORMAT, "format_version": FORMAT_VERSION, "model": type(self).__name__,
+                "time_unit": self.time_unit_, "n_customers": self.n_customers_,
+                **{fact: getattr(self, fact + "_") for fact in self.facts
+                   if hasattr(self, fact + "_")}}
+
+    facts: tuple[str, ...] = ()  # what fitting records beyond the parameters, saved with them
+
+    def restore_header(self, data: dict) -> None:
+        """Set what :meth:`state_header` wrote; ModelFormatError for a bad unit or count."""
+        unit = data["time_unit"]
+        if unit not in DAYS_PER_UNIT and unit is not None:
+            raise ModelFormatError(f"the {type(self).__name__} model file has an unknown time "
+                                   f"unit {unit!r}; it is damaged: refit the model")
+        self.time_unit_ = unit
+        self.n_customers_ = int(data["n_customers"])
+        if self.n_customers_ < 0:
+            raise ModelFormatError(f"the {type(self).__name__} model file has a negative "
+                                   "customer count; refit")
+        for fact in self.facts:
+            if fact in data:
+                setattr(self, fact + "_", int(data[fact]))
+
+
+@dataclass
+class Estimate:
+    """A maximum-likelihood estimate: parameters, covariance, log-likelihood, customers."""
+
+    params: np.ndarray
+    covariance: np.ndarray
+    log_likelihood: float
+    n: float
+
+
+def _objective(model, data, n, penalizer):
+    """Mean penalised negative log-likelihood and its gradient, in log-parameters."""
+
+    def objective(log_params):
+        with np.errstate(all="ignore"):  # a non-finite trial point is rejected below
+            params = np.exp(log_params)
+            ll, grad = model.loglik_grad(params, data)
+            value = -ll / n + penalizer * (params @ params)
+            gradient = (-grad / n + 2 * penalizer * params) * params
+        if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
+            return np.inf, np.zeros_like(log_params)
+        return value, gradient
+
+    return objective
+
+
+def _penalised_grad(model, params, data, n, penalizer) -> np.ndarray:
+    """Gradient of the penalised total negative log-likelihood in natural parameters."""
+    with np.errstate(all="ignore"):
+        g = model.loglik_grad(params, data)[1]
+    return -g + 2 * penalizer * n * params
+
+
+def _hessian(model, params, data, n, penalizer, at) -> np.ndarray:
+    """Hessian of the penalised total negative log-likelihood: forward differences of the
+    analytic gradient (``at``: its value at ``params``; relative step 1e-7), symmetrised."""
+    k = len(params)
+    hessian = np.empty((k, k))
+    for j in range(k):
+        step = np.zeros(k)
+        step[j] = 1e-7 * params[j]
+        hessian[:, j] = (_penalised_grad(model, params + step, data, n, penalizer) - at) / step[j]
+    return (hessian + hessian.T) / 2
+
+
+def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
+    """Maximise ``model.loglik_grad`` on prepared ``data`` (the lifetimes objective: mean
+    negative log-likelihood + ``penalizer * sum(params**2)``), in log-parameters.
+
+    A random subsample warm-starts large fits; L-BFGS-B is followed by one Newton step with the
+    Hessian that the standard errors need anyway (from ~1e-5 relative accuracy to ~1e-10). A
+    ConvergenceError, with remedies, where it does not converge or the data do not identify
+    the parameters."""
+    name = type(model).__name__
+    n = data.n
+    objective = _objective(model, data, n, penalizer)
+    start = np.log(model.initial_params(data))
+    if n > 2 * WARM_START_CUSTOMERS:
+        small = model.subsample(data, WARM_START_CUSTOMERS / n, np.random.default_rng(0))
+        warm = optimize.minimize(_objective(model, small, small.n, penalizer), start, jac=True,
+                                 method="L-BFGS-B", options=LBFGS_OPTIONS)
+        if np.all(np.isfinite(warm.x)):
+            start = warm.x
+    result = optimize.minimize(objective, start, jac=True, method="L-BFGS-B",
+                               options=LBFGS_OPTIONS)
+    params = np.exp(result.x)
+    grad_at = _penalised_grad(model, params, data, n, penalizer)
+    hessian = _hessian(model, params, data, n, penalizer, grad_at)
+    value, gradient = result.fun, result.jac
+    if np.all(np.isfinite(hessian)):
+        with np.errstate(all="ignore"):
+            newton = params - np.linalg.lstsq(hessian, grad_at, rcond=None)[0]
+        if np.all(newton > 0):
+            newton_value, newton_gradient = objective(np.log(newton))
+            if newton_value <= value:
+                params, value, gradient = newton, newton_value, newton_gradient
+    grad_norm = np.max(np.abs(gradient))
+    if not (np.all(np.isfinite(params)) and np.isfinite(value) and grad_norm < 1e-5):
+        raise ConvergenceError(
+            f"{name} did not converge ({result.message}; largest gradient {grad_norm:.2g}). Try: "
+            "a small penalizer (penalizer=0.001), rescaling time (time_unit='W' rather than "
+            "'D'), removing customers with implausible histories, or another model."
+        )
+    try:
+        np.linalg.cholesky(hessian)
+        covariance = np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:  # refused just below
+        covariance = np.full((len(params), len(params)), np.nan)
+    _check_identified(name, model.param_names, params, covariance, n)
+    return Estimate(params, covariance, float(-n * (value - penalizer * (params @ params))), n)
+
+
+def _check_identified(name, param_names, params, cov: np.ndarray, n) -> None:
+    """A ConvergenceError where the data do not determine the estimate: the likelihood is flat
+    around it (its Hessian is not positive definite), or some parameter is not known within a
+    factor of e^10 (a standard error of its logarithm above 10). Such estimates (r ~ 1e56 on
+    two customers) are points on a ridge, not numbers to score with."""
+    with np.errstate(all="ignore"):
+        log_sd = np.sqrt(np.diag(cov)) / params
+    if np.all(np.isfinite(log_sd)) and np.all(log_sd <= MAX_LOG_SD):
+        return
+    shown = ", ".join(f"{k}={v:.3g}" for k, v in zip(param_names, params))
+    if np.all(np.isfinite(log_sd)):
+        worst = param_names[int(np.argmax(log_sd))]
+        why = (f"{worst} is not determined by the data (the standard error of log({worst}) is "
+               f"{log_sd.max():.3g})")
+    else:
+        why = "the likelihood is flat around it (its Hessian is not positive definite)"
+    raise ConvergenceError(
+        f"{name}: the data of {n:,.0f} customer(s) do not identify the parameters: the estimate "
+        f"({shown}) is a point on a ridge, since {why}. Try: more customers or a longer "
+        "observation window, a small penalizer (penalizer=0.001), or a simpler model."
+    )
 
 
 class MaximumLikelihoodModel(FittedModel):
-    """Base of the maximum-likelihood models.
+    """The maximum-likelihood engine: fits any model specification (see the module docstring).
 
-    Subclasses define ``param_names``, ``_data(rfm)`` (what the likelihood needs, compressed to
-    unique rows with their counts or to sufficient statistics, and the number of customers),
-    ``_subsample(data, fraction, rng)`` (the same for a random share of the customers),
-    ``_initial_params(data)`` and ``_loglik_grad(params, data)`` (total log-likelihood, gradient).
-    The objective is the lifetimes one: mean negative log-likelihood + ``penalizer * sum(params**2)``.
+    Parameters
+    ----------
+    penalizer : float, default 0
+        L2 penalty on the parameters, added to the mean negative log-likelihood (as in
+        lifetimes); a small one (0.001) steadies fits on few customers.
+
+    Attributes
+    ----------
+    params_ : pandas.Series
+        The estimate.
+    covariance_ : pandas.DataFrame
+        Its asymptotic covariance (inverse Hessian of the total negative log-likelihood).
+    log_likelihood_ : float
+        The total log-likelihood at the estimate.
+    n_customers_ : int
+        Customers fitted on.
+    time_unit_ : str or None
+        The unit of ``recency`` and ``T`` the model was fitted in.
     """
 
-    param_names: tuple[str, ...] = ()
+    engine = "mle"
 
     def __init__(self, penalizer: float = 0.0):
         self.penalizer = penalizer
 
-    # -- fitting -------------------------------------------------------------------------------
     def fit(self, rfm: pd.DataFrame, weights=None):
-        """Fit by maximum likelihood on the unique rows of ``rfm``; returns ``self``.
+        """Fit by maximum likelihood on the unique rows of ``rfm``.
 
-        ``weights`` (optional, one per row) counts how many customers each row stands for: a
-        table of unique rows with their counts fits exactly like the customers themselves."""
-        if not (np.isfinite(self.penalizer) and self.penalizer >= 0):
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            An RFM frame (:func:`clvmodels.rfm_summary`).
+        weights : array-like, optional
+            How many customers each row stands for: a table of unique rows with their counts
+            fits exactly like the customers themselves.
+
+        Returns
+        -------
+        self
+        """
+        if not (isinstance(self.penalizer, (int, float, np.integer, np.floating))
+                and np.isfinite(self.penalizer) and self.penalizer >= 0):
             raise DataError(f"{given('penalizer', self.penalizer)}: the penalizer must be a "
                             "finite number >= 0")
-        if weights is not None:
-            weights = np.asarray(weights, dtype=np.float64)
-            if weights.shape != (len(rfm),) or not np.all(np.isfinite(weights) & (weights >= 0)):
-                raise DataError("weights must be one finite number >= 0 per row of the frame")
-        data, n = self._data(rfm, weights)
-        return self._fit_data(data, n, rfm_time_unit(rfm))
-
-    def _fit_data(self, data, n, time_unit):
-        """Fit on what ``_data`` prepared (``n`` customers, in ``time_unit``); returns ``self``."""
-        objective = self._objective(data, n)
-        start = np.log(self._initial_params(data))
-        if n > 2 * WARM_START_CUSTOMERS:
-            # fit a random subsample first (fixed seed): starting near the optimum saves
-            # evaluations on all the data
-            small, n_small = self._subsample(data, WARM_START_CUSTOMERS / n,
-                                             np.random.default_rng(0))
-            warm = optimize.minimize(self._objective(small, n_small), start, jac=True,
-                                     method="L-BFGS-B", options=LBFGS_OPTIONS)
-            if np.all(np.isfinite(warm.x)):
-                start = warm.x
-        result = optimize.minimize(objective, start, jac=True, method="L-BFGS-B",
-                                   options=LBFGS_OPTIONS)
-        # one Newton step with the Hessian that the standard errors need anyway: from L-BFGS-B's
-        # ~1e-5 relative accuracy to ~1e-10, for fewer evaluations than tighter tolerances
-        params = np.exp(result.x)
-        grad_at = self._penalised_grad(params, data, n)
-        hessian = self._hessian(params, data, n, grad_at)
-        value, gradient = result.fun, result.jac
-        if np.all(np.isfinite(hessian)):
-            with np.errstate(all="ignore"):
-                newton = params - np.linalg.lstsq(hessian, grad_at, rcond=None)[0]
-            if np.all(newton > 0):
-                newton_value, newton_gradient = objective(np.log(newton))
-                if newton_value <= value:
-                    params, value, gradient = newton, newton_value, newton_gradient
-        grad_norm = np.max(np.abs(gradient))
-        if not (np.all(np.isfinite(params)) and np.isfinite(value) and grad_norm < 1e-5):
-            raise ConvergenceError(
-                f"{type(self).__name__} did not converge ({result.message}; largest gradient "
-                f"{grad_norm:.2g}). Try: a small penalizer (penalizer=0.001), rescaling time "
-                "(time_unit='W' rather than 'D'), removing customers with implausible histories, "
-                "or another model."
-            )
-        covariance = self._covariance(hessian)
-        self._check_identified(params, covariance, n)
-        self.params_ = pd.Series(params, index=list(self.param_names), dtype=float)
-        self.log_likelihood_ = float(-n * (value - self.penalizer * (params @ params)))
-        self.n_customers_ = round(n)
-        self.time_unit_ = time_unit
-        self.covariance_ = covariance
-        self._check_estimate()
+        data = self.prepare(rfm, check_weights(weights, len(rfm)))
+        estimate = maximum_likelihood(self, data, self.penalizer)
+        names = list(self.param_names)
+        self.params_ = pd.Series(estimate.params, index=names, dtype=float)
+        self.covariance_ = pd.DataFrame(estimate.covariance, index=names, columns=names)
+        self.log_likelihood_ = estimate.log_likelihood
+        self.n_customers_ = round(estimate.n)
+        self.time_unit_ = rfm_time_unit(rfm)
+        for fact, value in data.facts.items():
+            setattr(self, fact + "_", value)
+        self.check_estimate(self.params_)
         return self
 
-    def _check_identified(self, params, covariance: pd.DataFrame, n) -> None:
-        """A ConvergenceError where the data do not determine the estimate: the likelihood is
-        flat around it (its Hessian is not positive definite), or some parameter is not known
-        within a factor of e^10 (a standard error of its logarithm above 10). Such estimates
-        (r ~ 1e56 on two customers) are points on a ridge, not numbers to score with."""
-        cov = covariance.to_numpy()
-        with np.errstate(all="ignore"):
-            log_sd = np.sqrt(np.diag(cov)) / params
-        shown = ", ".join(f"{k}={v:.3g}" for k, v in zip(self.param_names, params))
-        if np.all(np.isfinite(log_sd)) and np.all(log_sd <= MAX_LOG_SD):
-            return
-        if np.all(np.isfinite(log_sd)):
-            worst = self.param_names[int(np.argmax(log_sd))]
-            why = (f"{worst} is not determined by the data (the standard error of log({worst}) "
-                   f"is {log_sd.max():.3g})")
-        else:
-            why = "the likelihood is flat around it (its Hessian is not positive definite)"
-        raise ConvergenceError(
-            f"{type(self).__name__}: the data of {n:,.0f} customer(s) do not identify the "
-            f"parameters: the estimate ({shown}) is a point on a ridge, since {why}. Try: more "
-            "customers or a longer observation window, a small penalizer (penalizer=0.001), or "
-            "a simpler model."
-        )
-
-    def _check_estimate(self) -> None:
-        """Warnings about an estimate that is identified but limits what it predicts."""
+    def parameter_draws(self, max_draws: int | None = None) -> list[np.ndarray]:
+        """The estimate as one draw: each parameter a ``(1, 1)`` array."""
+        self.check_fitted()
+        return [np.array([[v]]) for v in self.params_.to_numpy()]
 
     def parameter_problem(self) -> str | None:
-        """Why the parameters cannot be used (not finite, not > 0), or None: checked on every
-        fit and every load."""
+        """Why the parameters cannot be used (not finite, not > 0), or None."""
         return invalid_parameters(self.param_names, self.params_.to_numpy()[None, :])
 
-    def _objective(self, data, n):
-        """Mean penalised negative log-likelihood and its gradient, in log-parameters."""
+    # -- state ----------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The plain-data form of the fitted model (format version 1, as release 0.1.0)."""
+        self.check_fitted()
+        return {
+            **self.state_header(),
+            "penalizer": self.penalizer,
+            "params": {k: float(v) for k, v in self.params_.items()},
+            "covariance": [[None if np.isnan(v) else float(v) for v in row]
+                           for row in self.covariance_.to_numpy()],
+            "log_likelihood": self.log_likelihood_,
+        }
 
-        def objective(log_params):
-            with np.errstate(all="ignore"):  # a non-finite trial point is rejected below
-                params = np.exp(log_params)
-                ll, grad = self._loglik_grad(params, data)
-                value = -ll / n + self.penalizer * (params @ params)
-                gradient = (-grad / n + 2 * self.penalizer * params) * params
-            if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
-                return np.inf, np.zeros_like(log_params)
-            return value, gradient
-
-        return objective
-
-    def _penalised_grad(self, params, data, n) -> np.ndarray:
-        """Gradient of the penalised total negative log-likelihood in natural parameters."""
-        with np.errstate(all="ignore"):
-            g = self._loglik_grad(params, data)[1]
-        return -g + 2 * self.penalizer * n * params
-
-    def _hessian(self, params, data, n, at) -> np.ndarray:
-        """Hessian of the penalised total negative log-likelihood: forward differences of the
-        analytic gradient (``at``: its value at ``params``; relative step 1e-7), symmetrised."""
-        k = len(params)
-        hessian = np.empty((k, k))
-        for j in range(k):
-            step = np.zeros(k)
-            step[j] = 1e-7 * params[j]
-            hessian[:, j] = (self._penalised_grad(params + step, data, n) - at) / step[j]
-        return (hessian + hessian.T) / 2
-
-    def _covariance(self, hessian) -> pd.DataFrame:
-        """Inverse Hessian: the asymptotic covariance of the estimate."""
-        k = len(self.param_names)
-        names = list(self.param_names)
+    @classmethod
+    def from_dict(cls, data: dict, folder: str | None = None):
+        """Rebuild a fitted model from :meth:`to_dict` output, checked like a fitted one."""
         try:
-            np.linalg.cholesky(hessian)
-            cov = np.linalg.inv(hessian)
-        except np.linalg.LinAlgError:  # refused by _check_identified
-            cov = np.full((k, k), np.nan)
-        return pd.DataFrame(cov, index=names, columns=names)
+            model = cls(penalizer=float(data["penalizer"]))
+            names = list(cls.param_names)
+            model.params_ = pd.Series([float(data["params"][k]) for k in names], index=names)
+            cov = np.array([[np.nan if v is None else v for v in row]
+                            for row in data["covariance"]], dtype=float)
+            model.covariance_ = pd.DataFrame(cov.reshape(len(names), len(names)), index=names,
+                                             columns=names)
+            model.log_likelihood_ = float(data["log_likelihood"])
+            model.restore_header(data)
+            if not (np.isfinite(model.penalizer) and model.penalizer >= 0):
+                raise ValueError(f"penalizer {model.penalizer!r} is not a number >= 0")
+        except ModelFormatError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ModelFormatError(f"the {cls.__name__} model file is incomplete or damaged: "
+                                   f"{err!r}") from err
+        problem = model.parameter_problem()
+        if problem:
+            raise ModelFormatError(f"the {cls.__name__} model file is damaged or was edited: "
+                                   f"{problem}. Refit the model")
+        return model
 
     # -- reporting -----------------------------------------------------------------------------
     @property
     def standard_errors_(self) -> pd.Series:
-        self._check_fitted()
+        """Standard errors of the estimate (square roots of the covariance's diagonal)."""
+        self.check_fitted()
         return pd.Series(np.sqrt(np.diag(self.covariance_.to_numpy())), index=self.params_.index)
 
     def summary(self, level: float = 0.95) -> pd.DataFrame:
-        """Estimates with standard errors and Wald intervals at ``level``."""
-        self._check_fitted()
+        """Estimates with standard errors and Wald intervals at ``level``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per parameter: ``estimate``, ``std_error``, ``lower``, ``upper``.
+        """
+        self.check_fitted()
         z = stats.norm.ppf(0.5 + level / 2)
         se = self.standard_errors_
         table = pd.DataFrame({
@@ -266,28 +448,3 @@ class MaximumLikelihoodModel(FittedModel):
         return (f"{name}({params}; fitted on {self.n_customers_} customers in {unit}, "
                 f"log-likelihood {self.log_likelihood_:.2f})")
 
-
-def summarise_draws(compute, n_rows: int, n_draws: int, interval, name: str, index,
-                    expand=None, return_draws: bool = False):
-    """Posterior mean (and equal-tailed interval) of ``compute(rows) -> (len(rows), n_draws)``,
-    evaluated in chunks of rows; ``expand`` maps customers to rows (unique histories)."""
-    if return_draws:
-        rows = np.arange(n_rows) if expand is None else expand
-        if len(rows) > 10_000:
-            raise ValueError("return_draws is for small sets (<= 10,000 customers): pass a subset")
-        return pd.DataFrame(compute(rows), index=index)
-    if interval is not None and not 0 < interval < 1:
-        raise ValueError(f"interval must be a probability mass in (0, 1), not {interval!r}")
-    chunk = max(1, CHUNK_ELEMENTS // max(n_draws, 1))
-    out = np.empty((n_rows, 1 if interval is None else 3))
-    for start in range(0, n_rows, chunk):
-        rows = np.arange(start, min(start + chunk, n_rows))
-        values = compute(rows)
-        out[rows, 0] = values.mean(axis=1)
-        if interval is not None:
-            out[rows, 1:] = np.quantile(values, [(1 - interval) / 2, (1 + interval) / 2], axis=1).T
-    if expand is not None:
-        out = out[expand]
-    if interval is None:
-        return pd.Series(out[:, 0], index=index, name=name)
-    return pd.DataFrame(out, index=index, columns=["mean", "lower", "upper"])

@@ -1,5 +1,6 @@
-"""Bayesian BG/NBD and Gamma-Gamma in PyMC: the likelihood formulas of the maximum-likelihood
-models (written once in ``clvmodels._math``), full posteriors, per-customer intervals.
+"""The Bayesian engine: any model specification (``clvmodels.models.base``) sampled in PyMC on
+the likelihood formulas of the maximum-likelihood models (written once in ``clvmodels._math``),
+full posteriors, per-customer intervals.
 
 Every parameter has a log-normal prior, ``log(theta) ~ Normal(mu, sigma)``, and is sampled on the
 log scale. Defaults are weakly informative: ``mu = 0, sigma = 2`` for the shape parameters (95 % of
@@ -23,20 +24,21 @@ from __future__ import annotations
 import importlib.util
 import os
 import warnings
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
-from .._math import bgnbd, gamma_gamma
-from ..data import RFM_COLUMNS, rfm_time_unit, unique_rows
-from ..exceptions import ConvergenceError, DataError
-from .base import FittedModel, invalid_parameters, summarise_draws
-from .beta_geo import BetaGeo, discounted_purchases_draws, rfm_arrays
-from .gamma_gamma import SPEND_COLUMNS, GammaGamma, spend_draws
+from .._math import pytensor_namespace
+from ..data import rfm_time_unit
+from ..draws import thin
+from ..exceptions import ConvergenceError, DataError, ModelFormatError
+from ..files import write_atomic, write_json_atomic
+from .base import FittedModel, check_weights, invalid_parameters, maximum_likelihood
 
 METHODS = ("nuts", "map", "advi")
 SAMPLERS = {"pymc": None, "nutpie": "nutpie", "numpyro": "numpyro"}
+SETTINGS = ("priors", "draws", "tune", "chains", "method", "sampler", "target_accept",
+            "random_state", "init", "advi_iterations")
 MIN_ESS = 400
 MAX_RHAT = 1.01
 
@@ -45,23 +47,15 @@ class ConvergenceWarning(UserWarning):
     """The sampler's diagnostics (r_hat, effective sample size, divergences) look bad."""
 
 
-def pytensor_namespace() -> SimpleNamespace:
-    """The array namespace of the log-likelihood formulas, for PyTensor."""
-    import pytensor.tensor as pt
-
-    return SimpleNamespace(gammaln=pt.gammaln, betaln=pt.special.betaln, log=pt.log,
-                           logaddexp=pt.logaddexp, maximum=pt.maximum, where=pt.switch)
-
-
 class BoundLoglik:
-    """``theta -> model._loglik_grad(theta, data)``: a maximum-likelihood model's total
-    log-likelihood and gradient on fixed data (a picklable callable for the sampler processes)."""
+    """``theta -> model.loglik_grad(theta, data)``: a model's total log-likelihood and gradient
+    on fixed data (a picklable callable for the sampler processes)."""
 
     def __init__(self, model, data):
         self.model, self.data = model, data
 
     def __call__(self, theta):
-        return self.model._loglik_grad(theta, self.data)
+        return self.model.loglik_grad(theta, self.data)
 
 
 def numpy_loglik_op(loglik_grad):
@@ -97,11 +91,41 @@ def numpy_loglik_op(loglik_grad):
 
 
 class BayesianModel(FittedModel):
-    """Shared machinery: priors, sampling, diagnostics, posterior draws, summaries."""
+    """The Bayesian engine: priors, sampling, diagnostics, posterior draws, summaries, for any
+    model specification.
 
+    Parameters
+    ----------
+    priors : dict, optional
+        ``{name: (mu, sigma)}`` of ``log(theta) ~ Normal(mu, sigma)``, replacing the defaults.
+    draws, tune, chains : int
+        Posterior draws and tuning steps per chain, and chains (NUTS); draws of ADVI.
+    method : {"nuts", "map", "advi"}
+    sampler : {"pymc", "nutpie", "numpyro"}
+    target_accept : float
+    random_state : int, optional
+    cores : int, optional
+        Processes for the chains (default: one per chain, at most the CPUs).
+    init : str
+        ``"laplace"`` (start at the maximum-likelihood estimate with its covariance as the mass
+        matrix) or a PyMC init method.
+    progressbar : bool
+    advi_iterations : int
+
+    Attributes
+    ----------
+    idata_ : arviz.InferenceData
+        The posterior (and sampler statistics).
+    params_ : pandas.Series
+        Posterior means of the parameters.
+    prior_ : dict
+        The priors used.
+    n_customers_ : int
+    time_unit_ : str or None
+    """
+
+    engine = "bayes"
     fitted_attribute = "idata_"
-    param_names: tuple[str, ...] = ()
-    mle_class = None  # the maximum-likelihood model whose data preparation is reused
 
     def __init__(self, priors=None, draws=1000, tune=1000, chains=4, method="nuts",
                  sampler="pymc", target_accept=0.9, random_state=None, cores=None,
@@ -120,12 +144,10 @@ class BayesianModel(FittedModel):
         self.advi_iterations = advi_iterations
 
     # -- priors and the PyMC model -------------------------------------------------------------
-    def _default_priors(self, data) -> dict:
-        return {name: (0.0, 2.0) for name in self.param_names}
-
     def prior_parameters(self, data=None) -> dict:
-        """(mu, sigma) of ``log(theta) ~ Normal(mu, sigma)`` for each parameter."""
-        priors = self._default_priors(data) if data is not None else {}
+        """(mu, sigma) of ``log(theta) ~ Normal(mu, sigma)`` for each parameter: the defaults for
+        ``data`` (a prepared object), with ``priors`` applied."""
+        priors = self.default_priors(data) if data is not None else {}
         unknown = set(self.priors or {}) - set(self.param_names)
         if unknown:
             raise ValueError(f"priors for unknown parameters {sorted(unknown)}; "
@@ -137,9 +159,10 @@ class BayesianModel(FittedModel):
             priors[name] = (float(mu), float(sigma))
         return priors
 
-    def _pymc_model(self, data, numpy_loglik: bool = False):
-        """The PyMC model; its likelihood is the PyTensor graph of the formula, or with
-        ``numpy_loglik`` the numpy code of the maximum-likelihood fit (:func:`numpy_loglik_op`)."""
+    def pymc_model(self, data, numpy_loglik: bool = False):
+        """The PyMC model on prepared ``data``; its likelihood is the PyTensor graph of the
+        formula (``loglik_tensor``), or with ``numpy_loglik`` the numpy code of the
+        maximum-likelihood fit (:func:`numpy_loglik_op`)."""
         import pymc as pm
         import pytensor.tensor as pt
 
@@ -151,17 +174,29 @@ class BayesianModel(FittedModel):
                 log_value = pm.Normal(f"log_{name}", mu, sigma)
                 params[name] = pm.Deterministic(name, pm.math.exp(log_value))
             if numpy_loglik:
-                op = numpy_loglik_op(BoundLoglik(self.mle_class(), data))
+                op = numpy_loglik_op(BoundLoglik(self, data))
                 loglik = op(pt.stack([params[k] for k in self.param_names]))[0]
             else:
-                loglik = self._loglik(params, data, pytensor_namespace())
+                loglik = self.loglik_tensor(params, data, pytensor_namespace())
             pm.Potential("loglik", loglik)
         self.prior_ = priors
         return model
 
     # -- fitting ------------------------------------------------------------------------------
-    def fit(self, rfm: pd.DataFrame):
-        """Sample the posterior (or find the MAP, or fit ADVI) on the unique rows of ``rfm``."""
+    def fit(self, rfm: pd.DataFrame, weights=None):
+        """Sample the posterior (or find the MAP, or fit ADVI) on the unique rows of ``rfm``.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            An RFM frame.
+        weights : array-like, optional
+            How many customers each row stands for.
+
+        Returns
+        -------
+        self
+        """
         import arviz as az
         import pymc as pm
 
@@ -171,19 +206,17 @@ class BayesianModel(FittedModel):
             raise ValueError(f"sampler must be one of {list(SAMPLERS)}, not {self.sampler!r}")
         if SAMPLERS[self.sampler] and importlib.util.find_spec(self.sampler) is None:
             raise ImportError(f"sampler={self.sampler!r} needs the package: pip install {self.sampler}")
-        mle = self.mle_class()
-        data, n = mle._data(rfm)  # checks the frame; GammaGamma counts frequency-0 customers
-        if hasattr(mle, "n_zero_frequency_"):
-            self.n_zero_frequency_ = mle.n_zero_frequency_
-        model = self._pymc_model(data, numpy_loglik=self.sampler == "pymc")
+        data = self.prepare(rfm, check_weights(weights, len(rfm)))
+        for fact, value in data.facts.items():
+            setattr(self, fact + "_", value)
+        model = self.pymc_model(data, numpy_loglik=self.sampler == "pymc")
         names = list(self.param_names)
         with model:
             if self.method == "nuts":
                 # chains on every core; PyMC's sampler gets a dense mass matrix (the r-alpha and
                 # a-b pairs are strongly correlated: 3 leapfrog steps a draw instead of 10)
                 kwargs = ({"nuts_sampler": self.sampler, "target_accept": self.target_accept}
-                          if SAMPLERS[self.sampler]
-                          else self._pymc_nuts_settings(mle, data, n, rfm_time_unit(rfm)))
+                          if SAMPLERS[self.sampler] else self._pymc_nuts_settings(data))
                 with warnings.catch_warnings():  # chosen on purpose, measured above
                     warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental")
                     idata = pm.sample(
@@ -200,14 +233,15 @@ class BayesianModel(FittedModel):
                                 random_seed=self.random_state)
                 idata = approx.sample(self.draws, random_seed=self.random_state)
         self.idata_ = idata
-        self.n_customers_ = int(n)
+        self.n_customers_ = int(round(data.n))
         self.time_unit_ = rfm_time_unit(rfm)
         self.params_ = pd.Series([float(idata.posterior[k].mean()) for k in names], index=names)
         if self.method == "nuts":
             self._warn_if_not_converged()
+        self.check_estimate(self.params_)
         return self
 
-    def _pymc_nuts_settings(self, mle, data, n, time_unit) -> dict:
+    def _pymc_nuts_settings(self, data) -> dict:
         """With ``init="laplace"``: chains start dispersed around the maximum-likelihood estimate
         (draws from N(mode, 4 x its covariance), in log parameters) and the dense mass matrix
         starts from that covariance, so no warm-up is spent finding the scale of a posterior that
@@ -219,11 +253,11 @@ class BayesianModel(FittedModel):
         from pymc.step_methods.hmc.quadpotential import QuadPotentialFullAdapt
 
         try:
-            mle._fit_data(data, n, time_unit)
+            estimate = maximum_likelihood(self, data)
         except (ConvergenceError, DataError, ValueError, np.linalg.LinAlgError):  # no usable mode
             return {"init": "jitter+adapt_full", "target_accept": self.target_accept}
-        theta = mle.params_.to_numpy()
-        cov = mle.covariance_.to_numpy() / np.outer(theta, theta)  # delta method: log scale
+        theta = estimate.params
+        cov = estimate.covariance / np.outer(theta, theta)  # delta method: log scale
         if not (np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh(cov) > 0)):
             return {"init": "jitter+adapt_full", "target_accept": self.target_accept}
         mean = np.log(theta)
@@ -259,7 +293,7 @@ class BayesianModel(FittedModel):
         """Posterior mean, sd, highest-density interval, r_hat and effective sample sizes."""
         import arviz as az
 
-        self._check_fitted()
+        self.check_fitted()
         table = az.summary(self.idata_, var_names=list(self.param_names), hdi_prob=hdi_prob)
         table.index.name = "parameter"
         return table
@@ -269,23 +303,78 @@ class BayesianModel(FittedModel):
         return invalid_parameters(self.param_names, self.posterior_draws().to_numpy())
 
     def posterior_draws(self, max_draws: int | None = None) -> pd.DataFrame:
-        """Posterior draws of the parameters, chains stacked, evenly thinned to ``max_draws``."""
-        self._check_fitted()
+        """Posterior draws of the parameters, chains stacked, evenly thinned to ``max_draws``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per draw, one column per parameter.
+        """
+        self.check_fitted()
         post = self.idata_.posterior
         values = np.column_stack([post[k].to_numpy().ravel() for k in self.param_names])
-        if max_draws is not None and len(values) > max_draws:
-            values = values[np.linspace(0, len(values) - 1, max_draws).round().astype(int)]
-        return pd.DataFrame(values, columns=list(self.param_names))
+        return pd.DataFrame(thin(values, max_draws), columns=list(self.param_names))
 
-    def _n_draws(self, max_draws) -> int:
-        post = self.idata_.posterior
-        total = post.sizes["chain"] * post.sizes["draw"]
-        return total if max_draws is None else min(total, max_draws)
-
-    def _param_rows(self, max_draws):
-        """Each parameter as a row vector of draws, ready to broadcast against customers."""
+    def parameter_draws(self, max_draws: int | None = None) -> list[np.ndarray]:
+        """Each parameter as a ``(1, D)`` row vector of posterior draws (thinned to
+        ``max_draws``)."""
         draws = self.posterior_draws(max_draws)
         return [draws[k].to_numpy()[None, :] for k in self.param_names]
+
+    # -- state ----------------------------------------------------------------------------------
+    def to_dict(self, posterior_file: str | None = None) -> dict:
+        """The plain-data form: settings, priors and the name of the netCDF posterior file."""
+        self.check_fitted()
+        settings = {k: getattr(self, k) for k in SETTINGS}
+        if settings["priors"] is not None:
+            settings["priors"] = {k: list(v) for k, v in settings["priors"].items()}
+        return {**self.state_header(), "settings": settings,
+                "prior": {k: list(v) for k, v in self.prior_.items()},
+                "posterior_file": posterior_file}
+
+    def write_posterior(self, path) -> None:
+        """The posterior as netCDF at ``path``, atomically."""
+        self.check_fitted()
+        write_atomic(path, self.idata_.to_netcdf)
+
+    def save(self, path) -> None:
+        """Save as JSON (settings, priors) with the posterior in ``<name>.nc`` beside it."""
+        posterior = os.path.splitext(os.fspath(path))[0] + ".nc"
+        self.write_posterior(posterior)
+        write_json_atomic(self.to_dict(os.path.basename(posterior)), path)
+
+    @classmethod
+    def from_dict(cls, data: dict, folder: str | None = None):
+        """Rebuild from :meth:`to_dict` output and the posterior file in ``folder``."""
+        import arviz as az
+
+        try:
+            unknown = set(data["settings"]) - set(SETTINGS)
+            if unknown:
+                raise KeyError(f"unknown settings {sorted(unknown)}")
+            model = cls(**data["settings"])
+            path = os.path.join(folder or ".", os.path.basename(data["posterior_file"]))
+            if not os.path.exists(path):
+                raise ModelFormatError(f"the posterior file {path!r} named in the model file "
+                                       "is missing")
+            idata = az.from_netcdf(path)
+            for group in idata.groups():
+                getattr(idata, group).load()  # read it all now: no file left open
+            model.idata_ = idata
+            model.restore_header(data)
+            model.prior_ = {k: tuple(v) for k, v in data["prior"].items()}
+            model.params_ = pd.Series([float(idata.posterior[k].mean())
+                                       for k in cls.param_names], index=list(cls.param_names))
+        except ModelFormatError:
+            raise
+        except Exception as err:  # noqa: BLE001 - whatever a damaged netCDF file raises
+            raise ModelFormatError(f"the {cls.__name__} model file or its posterior file is "
+                                   f"incomplete or damaged: {err!r}") from err
+        problem = model.parameter_problem()
+        if problem:
+            raise ModelFormatError(f"the {cls.__name__} model file is damaged or was edited: "
+                                   f"{problem}. Refit the model")
+        return model
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -293,158 +382,3 @@ class BayesianModel(FittedModel):
             return f"{name}(method={self.method!r}, draws={self.draws}, chains={self.chains})"
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
         return f"{name}(posterior means {params}; {self.n_customers_} customers, {self.method})"
-
-
-class BayesianBetaGeo(BayesianModel):
-    """BG/NBD with a full posterior (PyMC). Same vocabulary as :class:`BetaGeo`.
-
-    Predictions take ``interval=None`` (posterior mean, a Series) or a mass such as 0.94 (a
-    DataFrame with ``mean``, ``lower``, ``upper``), ``max_draws`` to thin the posterior, and
-    ``return_draws=True`` for the draws themselves (small sets of customers only).
-    """
-
-    param_names = ("r", "alpha", "a", "b")
-    mle_class = BetaGeo
-
-    def _default_priors(self, data):
-        _, _, T, _, _, weights = data
-        return {"r": (0.0, 2.0), "alpha": (float(np.log(np.average(T, weights=weights) + 1e-9)), 3.0),
-                "a": (0.0, 2.0), "b": (0.0, 2.0)}
-
-    def _loglik(self, params, data, xp):
-        import pytensor.tensor as pt
-
-        x, t_x, T, x_levels, time_levels, weights = data
-        ll = bgnbd.loglik(params["r"], params["alpha"], params["a"], params["b"], x, t_x, T,
-                          xp=xp, x_levels=x_levels, time_levels=time_levels)
-        return pt.dot(weights, ll)
-
-    def _histories(self, rfm):
-        self._prepare(rfm, RFM_COLUMNS)
-        x, t_x, T = rfm_arrays(rfm)
-        first, inverse, _ = unique_rows(x, t_x, T)
-        return (x[first][:, None], t_x[first][:, None], T[first][:, None]), inverse
-
-    def probability_alive(self, rfm, *, interval=None, max_draws=None, return_draws=False):
-        """Posterior mean (and interval) of P(alive | history) for each customer."""
-        (x, t_x, T), inverse = self._histories(rfm)
-        params = self._param_rows(max_draws)
-        return summarise_draws(
-            lambda rows: bgnbd.probability_alive(*params, x[rows], t_x[rows], T[rows]),
-            len(x), params[0].shape[1], interval, "probability_alive", rfm.index,
-            expand=inverse, return_draws=return_draws)
-
-    def probability_any_purchase(self, rfm, t, *, interval=None, max_draws=None,
-                                 return_draws=False):
-        """Posterior mean (and interval) of P(at least one purchase in the next ``t``)."""
-        t = self._horizon(t)
-        if np.ndim(t):
-            raise ValueError("give one horizon for all customers (a number or a Timedelta)")
-        (x, t_x, T), inverse = self._histories(rfm)
-        params = self._param_rows(max_draws)
-        return summarise_draws(
-            lambda rows: bgnbd.probability_any_purchase(*params, x[rows], t_x[rows], T[rows], t),
-            len(x), params[0].shape[1], interval, "probability_any_purchase", rfm.index,
-            expand=inverse, return_draws=return_draws)
-
-    def expected_purchases(self, rfm, t, *, interval=None, max_draws=None, return_draws=False):
-        """Posterior mean (and interval) of the purchases in the next ``t`` (a number, or a
-        ``pd.Timedelta``), given each customer's history."""
-        t = self._horizon(t)
-        if np.ndim(t):
-            raise ValueError("give one horizon for all customers (a number or a Timedelta)")
-        compute, n_rows, inverse = self._discounted_purchases_draws(rfm, [float(t)], [1.0],
-                                                                    max_draws)
-        return summarise_draws(compute, n_rows, self._n_draws(max_draws), interval,
-                               "expected_purchases", rfm.index, expand=inverse,
-                               return_draws=return_draws)
-
-    def expected_purchases_path(self, rfm, times) -> pd.DataFrame:
-        """Posterior mean of the cumulative expected purchases at each of ``times``."""
-        times = np.atleast_1d(np.asarray(times, dtype=float))
-        return pd.DataFrame({t: self.expected_purchases(rfm, t) for t in times}, index=rfm.index)
-
-    def _discounted_purchases_draws(self, rfm, times, coefficients, max_draws=None):
-        self._prepare(rfm, RFM_COLUMNS)
-        return discounted_purchases_draws(rfm, self._param_rows(max_draws), times, coefficients)
-
-    def predictive_check(self, rfm, *, kind="prior", max_frequency=7, draws=500, interval=0.94,
-                         random_state=None) -> pd.DataFrame:
-        """Prior or posterior predictive check of the calibration frequencies.
-
-        For each parameter draw (from the priors, or the posterior), the expected share of
-        customers with 0, 1, ..., ``max_frequency``+ repeat purchases in their own window T is
-        the mean over customers of P(X(T) = n) (FHL 2005, eq. 8). Returns, per frequency, the
-        observed share and the predicted mean share with an equal-tailed interval. The prior
-        check needs no fit.
-        """
-        if kind not in ("prior", "posterior"):
-            raise ValueError("kind must be 'prior' or 'posterior'")
-        data, _ = BetaGeo()._data(rfm)
-        x, _, T, _, _, weights = data
-        if kind == "prior":
-            rng = np.random.default_rng(random_state)
-            priors = self.prior_parameters(data)
-            params = [np.exp(rng.normal(*priors[k], size=draws))[:, None, None]
-                      for k in self.param_names]
-        else:
-            params = [p.ravel()[:, None, None] for p in self._param_rows(draws)]
-        ages, index = np.unique(T, return_inverse=True)
-        age_weights = np.bincount(index, weights=weights) / weights.sum()
-        n = np.arange(max_frequency)[None, None, :]
-        with np.errstate(all="ignore"):
-            p = bgnbd.probability_of_purchases(*params, n, ages[None, :, None])  # draw, age, n
-        shares = np.einsum("dan,a->dn", p, age_weights)
-        shares = np.concatenate([shares, 1 - shares.sum(axis=1, keepdims=True)], axis=1)
-        observed = np.bincount(np.minimum(x, max_frequency).astype(int), weights=weights,
-                               minlength=max_frequency + 1) / weights.sum()
-        lower, upper = np.nanquantile(shares, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
-        labels = [str(k) for k in range(max_frequency)] + [f"{max_frequency}+"]
-        return pd.DataFrame({"observed": observed, "mean": np.nanmean(shares, axis=0),
-                             "lower": lower, "upper": upper},
-                            index=pd.Index(labels, name="frequency"))
-
-    def expected_purchases_new_customer(self, t):
-        """Posterior mean of the expected purchases by ``t`` of a customer just acquired."""
-        self._check_fitted()
-        params = self._param_rows(None)
-        t = np.asarray(self._horizon(t), dtype=float)
-        return bgnbd.expected_purchases_new(*(p[..., None] for p in params), t[None, None]
-                                            if t.ndim == 0 else t[None, None, :]).mean(axis=1).squeeze()
-
-    def probability_of_purchases(self, n, t):
-        """Posterior mean of P(X(t) = n) for a customer just acquired."""
-        self._check_fitted()
-        params = self._param_rows(None)
-        n = np.asarray(n, dtype=float)
-        value = bgnbd.probability_of_purchases(*(p.ravel()[:, None] for p in params),
-                                               n.reshape(1, -1), float(t))
-        return value.mean(axis=0).reshape(n.shape)
-
-
-class BayesianGammaGamma(BayesianModel):
-    """Gamma-Gamma with a full posterior (PyMC). Same vocabulary as :class:`GammaGamma`."""
-
-    param_names = ("p", "q", "v")
-    mle_class = GammaGamma
-
-    def _default_priors(self, stats):
-        return {"p": (0.0, 2.0), "q": (0.0, 2.0),
-                "v": (float(np.log(np.average(stats["m"], weights=stats["w"]))), 3.0)}
-
-    def _loglik(self, params, stats, xp):
-        import pytensor.tensor as pt
-
-        ll = gamma_gamma.loglik(params["p"], params["q"], params["v"], stats["x"], stats["m"],
-                                xp=xp, x_levels=(stats["levels"], stats["level_index"]))
-        return pt.dot(stats["w"], ll)
-
-    def _spend_draws(self, rfm, max_draws=None):
-        self._prepare(rfm, SPEND_COLUMNS)
-        return spend_draws(rfm, self._param_rows(max_draws))
-
-    def expected_spend(self, rfm, *, interval=None, max_draws=None, return_draws=False):
-        """Posterior mean (and interval) of each customer's expected spend per purchase."""
-        return summarise_draws(self._spend_draws(rfm, max_draws), len(rfm),
-                               self._n_draws(max_draws), interval, "expected_spend", rfm.index,
-                               return_draws=return_draws)

@@ -1,28 +1,60 @@
-"""BG/NBD purchase model fitted by maximum likelihood."""
+"""BG/NBD (Fader, Hardie & Lee 2005), specified once: its data, likelihood, priors and
+predictions; :class:`BetaGeo` fits it by maximum likelihood, :class:`BayesianBetaGeo` in PyMC."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .._math import bgnbd, levels
 from ..data import RFM_COLUMNS, check_rfm, unique_rows
+from ..draws import CHUNK_ELEMENTS
 from ..exceptions import DataError
-from .base import CHUNK_ELEMENTS, MaximumLikelihoodModel
+from .base import MaximumLikelihoodModel
+from .bayesian import BayesianModel
 
 
 def rfm_arrays(rfm: pd.DataFrame, columns=RFM_COLUMNS) -> list[np.ndarray]:
+    """The named columns of a frame as float64 arrays."""
     return [rfm[c].to_numpy(dtype=np.float64) for c in columns]
+
+
+@dataclass
+class Histories:
+    """BG/NBD's prepared data: the unique (x, t_x, T) histories with how many customers each
+    stands for, and the distinct values of x and of the times (the likelihood evaluates its
+    special functions once per distinct value)."""
+
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    weights: np.ndarray
+    x_levels: tuple = field(init=False)
+    time_levels: tuple = field(init=False)
+
+    def __post_init__(self):
+        self.x_levels = levels(self.x)
+        self.time_levels = levels(np.stack([self.t_x, self.T]))
+
+    @property
+    def n(self) -> float:
+        """Customers."""
+        return float(self.weights.sum())
+
+    facts: dict = field(default_factory=dict)
 
 
 def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients):
     """Per-draw ``sum_k coefficients[k] * E[purchases by times[k] | history]`` (a matrix of
     coefficients gives one column per coefficient column).
 
-    ``params`` are the four parameters as row vectors of draws (shape (1, D); one draw for a
-    maximum-likelihood fit). Returns ``(compute, n_histories, inverse)``: ``compute(rows)`` gives
-    the (len(rows), D) values for rows of unique histories, ``inverse`` maps customers to them.
-    The hypergeometric part runs once per distinct (frequency, T) pair, draw and time.
+    ``params`` are the four parameters as ``(1, D)`` row vectors of draws. Returns ``(compute,
+    n_histories, inverse)``: ``compute(rows)`` gives the ``(len(rows), D)`` values for rows of
+    unique histories, ``inverse`` maps customers to them. The hypergeometric part runs once per
+    distinct (frequency, T) pair, draw and time, a block of times at a time (memory stays
+    bounded however long the horizon).
     """
     x, t_x, T = rfm_arrays(rfm)
     first, inverse, _ = unique_rows(x, t_x, T)
@@ -30,8 +62,6 @@ def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients):
     pairs, pair_of, _ = unique_rows(x[:, 0], T[:, 0])
     times = np.asarray(times, dtype=float)
     coefficients = np.asarray(coefficients, dtype=float)
-    # (pairs, draws, times) evaluated a block of times at a time: memory stays bounded however
-    # long the horizon
     step = max(1, CHUNK_ELEMENTS // (len(pairs) * params[0].shape[1]))
     factor = 0.0
     for start in range(0, len(times), step):
@@ -50,11 +80,207 @@ def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients):
     return compute, len(first), inverse
 
 
-class BetaGeo(MaximumLikelihoodModel):
-    """BG/NBD model (Fader, Hardie & Lee 2005) of repeat purchases and dropout.
+class BetaGeoModel:
+    """BG/NBD: repeat purchases at Poisson rate ``lambda ~ Gamma(r, alpha)`` while alive, and
+    dropout with probability ``p ~ Beta(a, b)`` after each purchase (Fader, Hardie & Lee 2005).
 
-    Parameters ``r, alpha`` (Gamma heterogeneity of purchase rates) and ``a, b`` (Beta
-    heterogeneity of dropout probabilities), in the time unit of the frame it is fitted on.
+    The specification (data, likelihood, priors) and the predictions, written once as functions
+    of parameter draws; combined with an engine in :class:`BetaGeo` and :class:`BayesianBetaGeo`.
+    Every prediction takes ``interval=None`` (a Series of means) or a mass such as 0.94 (a
+    DataFrame of ``mean``, ``lower``, ``upper``; needs draws: the Bayesian engine),
+    ``max_draws`` to thin a posterior, ``return_draws=True`` for the draws themselves (up to
+    10,000 customers), and ``time_unit`` for a frame that records none. Horizons ``t`` are a
+    number, a per-customer Series or a ``pd.Timedelta``, in the model's time unit.
+    """
+
+    name = "bgnbd"
+    kind = "purchases"
+    param_names = ("r", "alpha", "a", "b")
+    columns = RFM_COLUMNS
+
+    # -- specification -------------------------------------------------------------------------
+    def prepare(self, rfm: pd.DataFrame, weights=None) -> Histories:
+        """The unique (x, t_x, T) histories of ``rfm`` with their counts (or summed
+        ``weights``)."""
+        check_rfm(rfm)
+        x, t_x, T = rfm_arrays(rfm)
+        if not (x[weights > 0] if weights is not None else x > 0).any():
+            raise DataError(
+                "no customer made a repeat purchase, so BG/NBD cannot estimate purchase rates "
+                "(they run off to zero); use a longer observation window"
+            )
+        first, inverse, counts = unique_rows(x, t_x, T)
+        if weights is not None:
+            counts = np.bincount(inverse, weights=weights, minlength=len(first))
+        return Histories(x[first], t_x[first], T[first], counts.astype(np.float64))
+
+    def subsample(self, data: Histories, fraction: float, rng) -> Histories:
+        """A random share of the customers (binomial thinning of the counts)."""
+        kept = rng.binomial(data.weights.astype(np.int64), fraction).astype(np.float64)
+        rows = kept > 0
+        return Histories(data.x[rows], data.t_x[rows], data.T[rows], kept[rows])
+
+    def initial_params(self, data: Histories) -> np.ndarray:
+        """A first guess: r = a = b = 1, alpha = mean T / mean x."""
+        mean_x = max(np.average(data.x, weights=data.weights), 0.1)
+        return np.array([1.0, max(np.average(data.T, weights=data.weights) / mean_x, 1e-3),
+                         1.0, 1.0])
+
+    def loglik_grad(self, params, data: Histories):
+        """Total log-likelihood (FHL 2005, eq. 6) and its gradient in (r, alpha, a, b)."""
+        return bgnbd.total_loglik_grad(*params, data.x, data.t_x, data.T, data.weights,
+                                       data.x_levels, data.time_levels)
+
+    def loglik_tensor(self, params: dict, data: Histories, xp):
+        """The same total as a PyTensor expression (``xp`` the PyTensor namespace)."""
+        import pytensor.tensor as pt
+
+        ll = bgnbd.loglik(params["r"], params["alpha"], params["a"], params["b"], data.x,
+                          data.t_x, data.T, xp=xp, x_levels=data.x_levels,
+                          time_levels=data.time_levels)
+        return pt.dot(data.weights, ll)
+
+    def default_priors(self, data: Histories) -> dict:
+        """Shapes ``N(0, 2)`` on the log scale; ``alpha`` centred on the log of the mean T."""
+        mean_T = float(np.average(data.T, weights=data.weights))
+        return {"r": (0.0, 2.0), "alpha": (float(np.log(mean_T + 1e-9)), 3.0),
+                "a": (0.0, 2.0), "b": (0.0, 2.0)}
+
+    # -- predictions ---------------------------------------------------------------------------
+    def _unique_histories(self, rfm, time_unit, extra=None):
+        """The unique histories (and per-customer ``extra``) as columns, and the map back."""
+        self.checked_frame(rfm, RFM_COLUMNS, time_unit)
+        columns = rfm_arrays(rfm)
+        if extra is not None:
+            columns.append(np.broadcast_to(extra, columns[0].shape))
+        first, inverse, _ = unique_rows(*columns)
+        return [c[first][:, None] for c in columns], inverse
+
+    def probability_alive(self, rfm: pd.DataFrame, *, interval=None, max_draws=None,
+                          return_draws=False, time_unit=None):
+        """P(alive | x, t_x, T) at the end of observation (FHL 2005 note, eq. 13).
+
+        .. math:: \\left[1 + \\delta_{x>0} \\frac{a}{b+x-1}
+                  \\left(\\frac{\\alpha+T}{\\alpha+t_x}\\right)^{r+x}\\right]^{-1}
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+            Per customer: the (posterior mean) probability; with ``interval``, a DataFrame.
+        """
+        (x, t_x, T), inverse = self._unique_histories(rfm, time_unit)
+        params = self.parameter_draws(max_draws)
+        return self.summarise(
+            lambda rows: bgnbd.probability_alive(*params, x[rows], t_x[rows], T[rows]),
+            len(x), params[0].shape[1], interval, "probability_alive", rfm.index,
+            expand=inverse, return_draws=return_draws)
+
+    def probability_any_purchase(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
+                                 return_draws=False, time_unit=None):
+        """P(at least one purchase in the next ``t`` | history): P(alive) times
+        :math:`1 - ((\\alpha+T)/(\\alpha+T+t))^{r+x}`.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
+        t = self.horizon(t, rfm)
+        (x, t_x, T, tt), inverse = self._unique_histories(rfm, time_unit, t)
+        params = self.parameter_draws(max_draws)
+        return self.summarise(
+            lambda rows: bgnbd.probability_any_purchase(*params, x[rows], t_x[rows], T[rows],
+                                                        tt[rows]),
+            len(x), params[0].shape[1], interval, "probability_any_purchase", rfm.index,
+            expand=inverse, return_draws=return_draws)
+
+    def expected_purchases(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
+                           return_draws=False, time_unit=None):
+        """Expected purchases of each customer in the next ``t``, given the history (FHL 2005,
+        eq. 10).
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+            Per customer: the (posterior mean) expectation; with ``interval``, a DataFrame.
+        """
+        t = self.horizon(t, rfm)
+        params = self.parameter_draws(max_draws)
+        if t.ndim == 0:  # one horizon: the hypergeometric part once per (frequency, T) pair
+            self.checked_frame(rfm, RFM_COLUMNS, time_unit)
+            compute, n_rows, inverse = discounted_purchases_draws(rfm, params, [float(t)], [1.0])
+            return self.summarise(compute, n_rows, params[0].shape[1], interval,
+                                  "expected_purchases", rfm.index, expand=inverse,
+                                  return_draws=return_draws)
+        (x, t_x, T, tt), inverse = self._unique_histories(rfm, time_unit, t)
+        return self.summarise(
+            lambda rows: bgnbd.expected_purchases(*params, x[rows], t_x[rows], T[rows], tt[rows]),
+            len(x), params[0].shape[1], interval, "expected_purchases", rfm.index,
+            expand=inverse, return_draws=return_draws)
+
+    def expected_purchases_path(self, rfm: pd.DataFrame, times, *, max_draws=None,
+                                time_unit=None) -> pd.DataFrame:
+        """Cumulative expected purchases (posterior means) at several horizons ``times``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per customer, one column per horizon (in the model's unit).
+        """
+        times = np.atleast_1d(self.horizon(times)).astype(float)
+        self.checked_frame(rfm, RFM_COLUMNS, time_unit)
+        params = self.parameter_draws(max_draws)
+        compute, n_rows, inverse = discounted_purchases_draws(rfm, params, times,
+                                                              np.eye(len(times)))
+        values = np.concatenate([compute(rows).mean(axis=1) for rows in np.array_split(
+            np.arange(n_rows), max(1, n_rows * params[0].shape[1] * len(times)
+                                   // CHUNK_ELEMENTS))])
+        return pd.DataFrame(values[inverse], index=rfm.index, columns=times)
+
+    def discounted_purchases(self, rfm: pd.DataFrame, times, coefficients, max_draws=None,
+                             time_unit=None):
+        """The purchase-model protocol of :func:`clvmodels.customer_value`: per draw,
+        ``sum_k coefficients[k] * E[purchases by times[k]]``.
+
+        Returns
+        -------
+        (compute, n_histories, inverse)
+            ``compute(rows)`` gives ``(len(rows), D)`` values for rows of unique histories;
+            ``inverse`` maps each customer of ``rfm`` to its row.
+        """
+        self.checked_frame(rfm, RFM_COLUMNS, time_unit)
+        return discounted_purchases_draws(rfm, self.parameter_draws(max_draws), times,
+                                          coefficients)
+
+    def expected_purchases_new_customer(self, t, *, max_draws=None):
+        """Expected purchases by ``t`` of a customer just acquired (FHL 2005, eq. 9), the
+        posterior mean for a Bayesian fit; ``t`` a number, array or Timedelta."""
+        self.check_fitted()
+        t = np.asarray(self.horizon(t), dtype=float)
+        params = [p[..., None] for p in self.parameter_draws(max_draws)]  # (1, D, 1)
+        values = bgnbd.expected_purchases_new(*params, t.reshape(1, 1, -1))
+        return values.mean(axis=1).reshape(t.shape)[()]
+
+    def probability_of_purchases(self, n, t, *, max_draws=None):
+        """P(X(t) = n) for a customer just acquired (FHL 2005, eq. 8), the posterior mean for a
+        Bayesian fit. ``n`` and ``t`` broadcast."""
+        self.check_fitted()
+        n = np.asarray(n, dtype=float)
+        if np.any(n < 0) or np.any(n != np.round(n)):
+            raise DataError("n must be whole numbers >= 0")
+        t = np.asarray(self.horizon(t), dtype=float)
+        n, t = np.broadcast_arrays(n, t)
+        params = [p.ravel()[:, None] for p in self.parameter_draws(max_draws)]  # (D, 1)
+        value = bgnbd.probability_of_purchases(*params, n.reshape(1, -1), t.reshape(1, -1))
+        return value.mean(axis=0).reshape(n.shape)[()]
+
+
+class BetaGeo(BetaGeoModel, MaximumLikelihoodModel):
+    """BG/NBD fitted by maximum likelihood (parameters in the time unit of the frame).
+
+    Parameters
+    ----------
+    penalizer : float, default 0
+        L2 penalty (as in lifetimes).
 
     Examples
     --------
@@ -69,96 +295,48 @@ class BetaGeo(MaximumLikelihoodModel):
     -9582.43
     """
 
-    param_names = ("r", "alpha", "a", "b")
 
-    def _data(self, rfm, weights=None):
-        check_rfm(rfm)
-        x, t_x, T = rfm_arrays(rfm)
-        if not (x[weights > 0] if weights is not None else x > 0).any():
-            raise DataError(
-                "no customer made a repeat purchase, so BG/NBD cannot estimate purchase rates "
-                "(they run off to zero); use a longer observation window"
-            )
-        first, inverse, counts = unique_rows(x, t_x, T)
-        if weights is not None:
-            counts = np.bincount(inverse, weights=weights, minlength=len(first))
-        n = len(rfm) if weights is None else weights.sum()
-        return self._histories(x[first], t_x[first], T[first], counts.astype(np.float64)), n
+class BayesianBetaGeo(BetaGeoModel, BayesianModel):
+    """BG/NBD with a full posterior (PyMC); the same predictions as :class:`BetaGeo`, as
+    posterior means with intervals. Settings: :class:`clvmodels.models.bayesian.BayesianModel`.
+    """
 
-    @staticmethod
-    def _histories(x, t_x, T, weights):
-        return x, t_x, T, levels(x), levels(np.stack([t_x, T])), weights
+    def predictive_check(self, rfm, *, kind="prior", max_frequency=7, draws=500, interval=0.94,
+                         random_state=None) -> pd.DataFrame:
+        """Prior or posterior predictive check of the calibration frequencies.
 
-    def _subsample(self, data, fraction, rng):
-        x, t_x, T, _, _, weights = data
-        kept = rng.binomial(weights.astype(np.int64), fraction).astype(np.float64)
-        rows = kept > 0
-        return self._histories(x[rows], t_x[rows], T[rows], kept[rows]), kept.sum()
+        For each parameter draw (from the priors, or the posterior), the expected share of
+        customers with 0, 1, ..., ``max_frequency``+ repeat purchases in their own window T is
+        the mean over customers of P(X(T) = n) (FHL 2005, eq. 8). Returns, per frequency, the
+        observed share and the predicted mean share with an equal-tailed interval. The prior
+        check needs no fit.
 
-    def _initial_params(self, data):
-        x, _, T, _, _, weights = data
-        mean_x = max(np.average(x, weights=weights), 0.1)
-        return np.array([1.0, max(np.average(T, weights=weights) / mean_x, 1e-3), 1.0, 1.0])
-
-    def _loglik_grad(self, params, data):
-        x, t_x, T, x_levels, time_levels, weights = data
-        return bgnbd.total_loglik_grad(*params, x, t_x, T, weights, x_levels, time_levels)
-
-    def _per_unique_row(self, rfm, compute, name: str, t=None) -> pd.Series:
-        """Evaluate ``compute(x, t_x, T[, t])`` once per unique history and spread it back."""
-        self._prepare(rfm, RFM_COLUMNS)
-        columns = rfm_arrays(rfm)
-        if t is not None:
-            columns.append(np.broadcast_to(t, columns[0].shape))
-        first, inverse, _ = unique_rows(*columns)
-        values = compute(*self.params_.to_numpy(), *(c[first] for c in columns))[inverse]
-        return pd.Series(values, index=rfm.index, name=name)
-
-    def expected_purchases(self, rfm: pd.DataFrame, t) -> pd.Series:
-        """Expected purchases of each customer in the next ``t`` (model time unit), given the history.
-
-        ``t`` is a number, a per-customer Series, or a ``pd.Timedelta``. FHL 2005, eq. 10.
+        Returns
+        -------
+        pandas.DataFrame
+            Per frequency: ``observed``, ``mean``, ``lower``, ``upper``.
         """
-        t = self._horizon(t, rfm)
-        if t.ndim == 0:
-            path = self.expected_purchases_path(rfm, [float(t)])
-            return path.iloc[:, 0].rename("expected_purchases")
-        return self._per_unique_row(rfm, bgnbd.expected_purchases, "expected_purchases", t)
-
-    def expected_purchases_path(self, rfm: pd.DataFrame, times) -> pd.DataFrame:
-        """Cumulative expected purchases of each customer at several horizons ``times``: one column
-        per horizon, evaluated once per unique history (the hypergeometric part once per
-        distinct (frequency, T) pair)."""
-        times = np.atleast_1d(self._horizon(times))
-        compute, n_histories, inverse = self._discounted_purchases_draws(
-            rfm, times, np.eye(len(times)))
-        values = compute(np.arange(n_histories))[:, 0, :]  # the one "draw" of an estimate
-        return pd.DataFrame(values[inverse], index=rfm.index, columns=times)
-
-    def probability_alive(self, rfm: pd.DataFrame) -> pd.Series:
-        """Probability that each customer is still active at the end of observation (FHL 2008)."""
-        return self._per_unique_row(rfm, bgnbd.probability_alive, "probability_alive")
-
-    def probability_any_purchase(self, rfm: pd.DataFrame, t) -> pd.Series:
-        """Probability that each customer makes at least one purchase in the next ``t``."""
-        return self._per_unique_row(rfm, bgnbd.probability_any_purchase, "probability_any_purchase",
-                                    self._horizon(t, rfm))
-
-    def expected_purchases_new_customer(self, t):
-        """Expected purchases by ``t`` of a customer just acquired (FHL 2005, eq. 9)."""
-        self._check_fitted()
-        return bgnbd.expected_purchases_new(*self.params_.to_numpy(), self._horizon(t))
-
-    def _discounted_purchases_draws(self, rfm, times, coefficients, max_draws=None):
-        self._prepare(rfm, RFM_COLUMNS)
-        params = [np.array([[v]]) for v in self.params_.to_numpy()]
-        return discounted_purchases_draws(rfm, params, times, coefficients)
-
-    def probability_of_purchases(self, n, t):
-        """P(X(t) = n): probability that a customer just acquired makes ``n`` repeat purchases by
-        ``t`` (FHL 2005, eq. 8). ``n`` and ``t`` broadcast."""
-        self._check_fitted()
-        n = np.asarray(n)
-        if np.any(n < 0) or np.any(n != np.round(n)):
-            raise ValueError("n must be whole numbers >= 0")
-        return bgnbd.probability_of_purchases(*self.params_.to_numpy(), n, self._horizon(t))
+        if kind not in ("prior", "posterior"):
+            raise ValueError("kind must be 'prior' or 'posterior'")
+        data = self.prepare(rfm)
+        if kind == "prior":
+            rng = np.random.default_rng(random_state)
+            priors = self.prior_parameters(data)
+            params = [np.exp(rng.normal(*priors[k], size=draws))[:, None, None]
+                      for k in self.param_names]
+        else:
+            params = [p.ravel()[:, None, None] for p in self.parameter_draws(draws)]
+        ages, index = np.unique(data.T, return_inverse=True)
+        age_weights = np.bincount(index, weights=data.weights) / data.n
+        n = np.arange(max_frequency)[None, None, :]
+        with np.errstate(all="ignore"):
+            p = bgnbd.probability_of_purchases(*params, n, ages[None, :, None])  # draw, age, n
+        shares = np.einsum("dan,a->dn", p, age_weights)
+        shares = np.concatenate([shares, 1 - shares.sum(axis=1, keepdims=True)], axis=1)
+        observed = np.bincount(np.minimum(data.x, max_frequency).astype(int),
+                               weights=data.weights, minlength=max_frequency + 1) / data.n
+        lower, upper = np.nanquantile(shares, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
+        labels = [str(k) for k in range(max_frequency)] + [f"{max_frequency}+"]
+        return pd.DataFrame({"observed": observed, "mean": np.nanmean(shares, axis=0),
+                             "lower": lower, "upper": upper},
+                            index=pd.Index(labels, name="frequency"))

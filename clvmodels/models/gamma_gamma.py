@@ -1,9 +1,11 @@
-"""Gamma-Gamma spend model fitted by maximum likelihood."""
+"""Gamma-Gamma spend model (Colombo & Jiang 1999; Fader & Hardie 2013), specified once;
+:class:`GammaGamma` fits it by maximum likelihood, :class:`BayesianGammaGamma` in PyMC."""
 
 from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -13,15 +15,31 @@ from ..data import check_rfm
 from ..exceptions import DataError, DataQualityWarning
 from ..interface import show
 from .base import MaximumLikelihoodModel
+from .bayesian import BayesianModel
 
 logger = logging.getLogger("clvmodels")
 SPEND_COLUMNS = ("frequency", "monetary_value")
 CORRELATION_WARNING = 0.3  # |Pearson r| of frequency and monetary value above which we warn
 
 
+@dataclass
+class SpendData:
+    """Gamma-Gamma's prepared data: the sufficient statistics of the repeat customers, and how
+    many customers without repeat purchases were left out (``facts``)."""
+
+    stats: gamma_gamma.SufficientStatistics
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> float:
+        """Customers fitted on (those with repeat purchases)."""
+        return self.stats.n
+
+
 def spend_draws(rfm: pd.DataFrame, params):
-    """Per-draw expected spend: ``compute(rows)`` gives (len(rows), D) values for ``params`` as
-    row vectors of D draws; customers with frequency 0 get the population mean p v / (q - 1)."""
+    """Per-draw expected spend: ``compute(rows)`` gives ``(len(rows), D)`` values for
+    ``params`` as ``(1, D)`` row vectors; customers with frequency 0 get the population mean
+    ``p v / (q - 1)``. A DataError where the mean does not exist (``p x + q <= 1``)."""
     x = rfm["frequency"].to_numpy(dtype=np.float64)[:, None]
     m = np.where(x > 0, rfm["monetary_value"].to_numpy(dtype=np.float64)[:, None], 0.0)
     # E[M | x, m] = p (v + x m) / (p x + q - 1) is finite only where p x + q > 1: the posterior
@@ -46,11 +64,129 @@ def spend_draws(rfm: pd.DataFrame, params):
     return compute
 
 
-class GammaGamma(MaximumLikelihoodModel):
-    """Gamma-Gamma model of spend per purchase (Colombo & Jiang 1999; Fader & Hardie 2013).
+class GammaGammaModel:
+    """Gamma-Gamma: each purchase of a customer is Gamma(p, nu), ``nu ~ Gamma(q, v)`` across
+    customers (Fader & Hardie 2013). Fitted on the customers with at least one repeat purchase;
+    how many were left out is in ``n_zero_frequency_``.
 
-    Fitted on the customers with at least one repeat purchase (``frequency > 0``); how many were
-    used and left out is in ``n_customers_`` and ``n_zero_frequency_``.
+    The specification and the predictions, written once as functions of parameter draws;
+    combined with an engine in :class:`GammaGamma` and :class:`BayesianGammaGamma`.
+    """
+
+    name = "gg"
+    kind = "spend"
+    param_names = ("p", "q", "v")
+    columns = SPEND_COLUMNS
+    facts = ("n_zero_frequency",)
+
+    # -- specification -------------------------------------------------------------------------
+    def prepare(self, rfm: pd.DataFrame, weights=None) -> SpendData:
+        """Sufficient statistics of the customers with ``frequency > 0`` (positive
+        ``monetary_value`` required); warns where frequency and spend are correlated."""
+        check_rfm(rfm, SPEND_COLUMNS)
+        x = rfm["frequency"].to_numpy(dtype=np.float64)
+        m = rfm["monetary_value"].to_numpy(dtype=np.float64)
+        w = np.ones(len(x)) if weights is None else weights
+        repeat = (x > 0) & (w > 0)
+        zero = int(w[x == 0].sum())
+        if not repeat.any():
+            raise DataError("GammaGamma needs customers with frequency > 0; this frame has none")
+        x, m, w = x[repeat], m[repeat], w[repeat]
+        nonpositive = m <= 0
+        if nonpositive.any():
+            first = rfm.index[np.flatnonzero(repeat)[np.flatnonzero(nonpositive)[0]]]
+            raise DataError(
+                f"monetary_value must be > 0 where frequency > 0; {int(nonpositive.sum())} "
+                f"customer(s) violate this (first: {show(first)}); drop them or their "
+                "zero-value orders"
+            )
+        if x.size > 2 and x.std() > 0 and m.std() > 0:
+            corr = float(np.corrcoef(x, m)[0, 1])
+            if abs(corr) > CORRELATION_WARNING:
+                warnings.warn(
+                    f"frequency and monetary_value are correlated (Pearson r = {corr:.2f}); the "
+                    "Gamma-Gamma model assumes they are independent, so its spend predictions "
+                    "may be biased", DataQualityWarning, stacklevel=4,
+                )
+        stats = gamma_gamma.sufficient_statistics(x, m, w)
+        logger.info("GammaGamma: fitting on %d customers with frequency > 0 (%d with frequency 0 "
+                    "left out)", stats.n, zero)
+        # (frequency, monetary value) pairs are nearly all distinct: sufficient statistics
+        return SpendData(stats, {"n_zero_frequency": zero})
+
+    def subsample(self, data: SpendData, fraction: float, rng) -> SpendData:
+        """A random share of the customers."""
+        s = data.stats
+        rows = rng.random(s.x.size) < fraction
+        return SpendData(gamma_gamma.sufficient_statistics(s.x[rows], s.m[rows], s.w[rows]))
+
+    def initial_params(self, data: SpendData) -> np.ndarray:
+        """A first guess: p = 1, q = 2, v = mean spend."""
+        return np.array([1.0, 2.0, max(np.average(data.stats.m, weights=data.stats.w), 1e-3)])
+
+    def loglik_grad(self, params, data: SpendData):
+        """Total log-likelihood (Fader & Hardie 2013, eq. 4) and its gradient in (p, q, v)."""
+        return gamma_gamma.total_loglik_grad(*params, data.stats)
+
+    def loglik_tensor(self, params: dict, data: SpendData, xp):
+        """The same total as a PyTensor expression."""
+        import pytensor.tensor as pt
+
+        s = data.stats
+        ll = gamma_gamma.loglik(params["p"], params["q"], params["v"], s.x, s.m, xp=xp,
+                                x_levels=(s.levels, s.level_index))
+        return pt.dot(s.w, ll)
+
+    def default_priors(self, data: SpendData) -> dict:
+        """Shapes ``N(0, 2)`` on the log scale; ``v`` centred on the log of the mean spend."""
+        mean = float(np.average(data.stats.m, weights=data.stats.w))
+        return {"p": (0.0, 2.0), "q": (0.0, 2.0), "v": (float(np.log(mean)), 3.0)}
+
+    def check_estimate(self, params: pd.Series) -> None:
+        """Warn where q <= 1: the population mean spend, the forecast for customers without
+        repeat purchases, is infinite."""
+        q = params["q"]
+        if q <= 1:
+            warnings.warn(
+                f"{type(self).__name__}: q = {q:.3g} <= 1, so the spend per purchase is so "
+                "heavy-tailed that its population mean is infinite: expected spend exists only "
+                "for customers with p x + q > 1 (frequency x > (1 - q) / p = "
+                f"{(1 - q) / params['p']:.3g}) and others are refused. Look for extreme amounts "
+                "(a data error?) before using this fit",
+                DataQualityWarning, stacklevel=3,
+            )
+
+    # -- predictions ---------------------------------------------------------------------------
+    def spend_draws(self, rfm: pd.DataFrame, max_draws=None):
+        """The spend-model protocol of :func:`clvmodels.customer_value`: ``compute(rows)``
+        gives each customer's expected spend per purchase, ``(len(rows), D)``."""
+        self.checked_frame(rfm, SPEND_COLUMNS, timed=False)
+        return spend_draws(rfm, self.parameter_draws(max_draws))
+
+    def expected_spend(self, rfm: pd.DataFrame, *, interval=None, max_draws=None,
+                       return_draws=False):
+        """Expected value of each customer's future purchases, shrunk toward the population
+        mean (Fader & Hardie 2013, eq. 5); the population mean for frequency 0.
+
+        .. math:: \\frac{p(v + x m)}{px + q - 1}
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+            Per customer: the (posterior mean) expected spend; with ``interval``, a DataFrame.
+        """
+        compute = self.spend_draws(rfm, max_draws)
+        n_draws = self.parameter_draws(max_draws)[0].shape[1]
+        return self.summarise(compute, len(rfm), n_draws, interval, "expected_spend", rfm.index,
+                              return_draws=return_draws)
+
+
+class GammaGamma(GammaGammaModel, MaximumLikelihoodModel):
+    """Gamma-Gamma fitted by maximum likelihood.
+
+    Parameters
+    ----------
+    penalizer : float, default 0
 
     Examples
     --------
@@ -62,70 +198,6 @@ class GammaGamma(MaximumLikelihoodModel):
     [6.25, 3.74, 15.44]
     """
 
-    param_names = ("p", "q", "v")
 
-    def _data(self, rfm, weights=None):
-        check_rfm(rfm, SPEND_COLUMNS)
-        x = rfm["frequency"].to_numpy(dtype=np.float64)
-        m = rfm["monetary_value"].to_numpy(dtype=np.float64)
-        w = np.ones(len(x)) if weights is None else weights
-        repeat = (x > 0) & (w > 0)
-        self.n_zero_frequency_ = int(w[x == 0].sum())
-        if not repeat.any():
-            raise DataError("GammaGamma needs customers with frequency > 0; this frame has none")
-        x, m, w = x[repeat], m[repeat], w[repeat]
-        nonpositive = m <= 0
-        if nonpositive.any():
-            first = rfm.index[np.flatnonzero(repeat)[np.flatnonzero(nonpositive)[0]]]
-            raise DataError(
-                f"monetary_value must be > 0 where frequency > 0; {int(nonpositive.sum())} "
-                f"customer(s) violate this (first: {first!r}); drop them or their zero-value orders"
-            )
-        if x.size > 2 and x.std() > 0 and m.std() > 0:
-            corr = float(np.corrcoef(x, m)[0, 1])
-            if abs(corr) > CORRELATION_WARNING:
-                warnings.warn(
-                    f"frequency and monetary_value are correlated (Pearson r = {corr:.2f}); the "
-                    "Gamma-Gamma model assumes they are independent, so its spend predictions "
-                    "may be biased", DataQualityWarning, stacklevel=3,
-                )
-        stats = gamma_gamma.sufficient_statistics(x, m, w)
-        logger.info("GammaGamma: fitting on %d customers with frequency > 0 (%d with frequency 0 "
-                    "left out)", stats["n"], self.n_zero_frequency_)
-        # (frequency, monetary value) pairs are nearly all distinct: sufficient statistics instead
-        return stats, stats["n"]
-
-    def _check_estimate(self) -> None:
-        """Warn where q <= 1: the population mean spend, the forecast for customers without
-        repeat purchases, is infinite."""
-        q = self.params_["q"]
-        if q <= 1:
-            warnings.warn(
-                f"GammaGamma: q = {q:.3g} <= 1, so the spend per purchase is so heavy-tailed that "
-                "its population mean is infinite: expected spend exists only for customers with "
-                "p x + q > 1 (frequency x > (1 - q) / p = "
-                f"{(1 - q) / self.params_['p']:.3g}) and others are refused. Look for extreme "
-                "amounts (a data error?) before using this fit",
-                DataQualityWarning, stacklevel=4,
-            )
-
-    def _subsample(self, stats, fraction, rng):
-        rows = rng.random(stats["x"].size) < fraction
-        sub = gamma_gamma.sufficient_statistics(stats["x"][rows], stats["m"][rows], stats["w"][rows])
-        return sub, sub["n"]
-
-    def _initial_params(self, stats):
-        return np.array([1.0, 2.0, max(np.average(stats["m"], weights=stats["w"]), 1e-3)])
-
-    def _loglik_grad(self, params, stats):
-        return gamma_gamma.total_loglik_grad(*params, stats)
-
-    def expected_spend(self, rfm: pd.DataFrame) -> pd.Series:
-        """Expected value of each customer's future purchases, shrunk toward the population mean
-        (Fader & Hardie 2013, eq. 5); the population mean for customers with frequency 0."""
-        values = self._spend_draws(rfm)(np.arange(len(rfm)))[:, 0]
-        return pd.Series(values, index=rfm.index, name="expected_spend")
-
-    def _spend_draws(self, rfm, max_draws=None):
-        self._prepare(rfm, SPEND_COLUMNS)
-        return spend_draws(rfm, [np.array([[v]]) for v in self.params_.to_numpy()])
+class BayesianGammaGamma(GammaGammaModel, BayesianModel):
+    """Gamma-Gamma with a full posterior (PyMC); the same predictions as :class:`GammaGamma`."""

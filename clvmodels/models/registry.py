@@ -1,0 +1,62 @@
+"""The models by name: the one list that the command line, the backtest, its report and the
+model files read. Adding a model is adding its module and one line to :data:`MODELS`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..exceptions import DataError
+from .beta_geo import BayesianBetaGeo, BetaGeo
+from .gamma_gamma import BayesianGammaGamma, GammaGamma
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered model: its name, kind, and its maximum-likelihood and Bayesian classes."""
+
+    name: str
+    kind: str  # "purchases" or "spend"
+    mle: type
+    bayesian: type
+    title: str
+
+
+MODELS = {entry.name: entry for entry in (
+    Entry("bgnbd", "purchases", BetaGeo, BayesianBetaGeo, "BG/NBD"),
+    Entry("gg", "spend", GammaGamma, BayesianGammaGamma, "Gamma-Gamma"),
+)}
+CLASSES = {cls.__name__: cls for entry in MODELS.values() for cls in (entry.mle, entry.bayesian)}
+BAYES_PREFIX = "bayes_"
+
+
+def models_of_kind(kind: str) -> list[Entry]:
+    """The registered models of one kind, ``"purchases"`` or ``"spend"``."""
+    return [entry for entry in MODELS.values() if entry.kind == kind]
+
+
+def pair_names() -> list[str]:
+    """Every purchase-and-spend pair by name: ``bgnbd_gg`` (maximum likelihood) and
+    ``bayes_bgnbd_gg`` (Bayesian), and so on for each registered purchase model."""
+    names = [f"{p.name}_{s.name}" for p in models_of_kind("purchases")
+             for s in models_of_kind("spend")]
+    return names + [BAYES_PREFIX + name for name in names]
+
+
+def parse_pair(name: str) -> tuple[Entry, Entry, bool]:
+    """The purchase and spend entries of a pair name, and whether it is Bayesian."""
+    bayesian = name.startswith(BAYES_PREFIX)
+    bare = name[len(BAYES_PREFIX):] if bayesian else name
+    for p in models_of_kind("purchases"):
+        for s in models_of_kind("spend"):
+            if bare == f"{p.name}_{s.name}":
+                return p, s, bayesian
+    raise DataError(f"unknown model {name!r}: choose from {', '.join(pair_names())}")
+
+
+def entry_of(model) -> Entry | None:
+    """The registry entry of a model instance or class, if it is a registered model."""
+    cls = model if isinstance(model, type) else type(model)
+    for entry in MODELS.values():
+        if issubclass(cls, (entry.mle, entry.bayesian)):
+            return entry
+    return None
