@@ -14,13 +14,28 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import baselines, metrics
+from .baselines import (
+    SIX_MONTHS,
+    CohortAverage,
+    GradientBoosting,
+    Hiatus,
+    RFMSegment,
+    RunRate,
+    SimpleLTV,
+    TraditionalLTV,
+)
 from .columns import as_day
 from .data import calibration_holdout, clean_transactions
 from .exceptions import DataError, DataQualityWarning
 from .interface import given, name
 from .heuristics import measure_inputs
-from .metrics import ABSOLUTE_IS_BETTER, HIGHER_IS_BETTER, LOWER_IS_BETTER
+from .metrics import (
+    ABSOLUTE_IS_BETTER,
+    HIGHER_IS_BETTER,
+    LOWER_IS_BETTER,
+    calibration_table,
+    forecast_metrics,
+)
 from .models.registry import pair_names, parse_pair
 from .scoring import ModelPair, spend_fit_rows
 
@@ -72,19 +87,19 @@ def _fit(method: str, origin: Origin, options: dict):
                              bayesian=bayesian, penalizer=options["penalizer"],
                              options=settings if bayesian else None)
     if method == "run_rate":
-        return baselines.RunRate().fit(split)
+        return RunRate().fit(split)
     if method == "cohort_average":
-        return baselines.CohortAverage().fit(split)
+        return CohortAverage().fit(split)
     if method == "simple_ltv":
-        return baselines.SimpleLTV(origin.retention, options["retention_period"]).fit(split)
+        return SimpleLTV(origin.retention, options["retention_period"]).fit(split)
     if method == "traditional_ltv":
-        return baselines.TraditionalLTV(origin.retention, options["retention_period"]).fit(split)
+        return TraditionalLTV(origin.retention, options["retention_period"]).fit(split)
     if method == "hiatus":
-        return baselines.Hiatus(options["hiatus"]).fit(split)
+        return Hiatus(options["hiatus"]).fit(split)
     if method == "rfm_segment":
-        return baselines.RFMSegment().fit(origin.earlier)
+        return RFMSegment().fit(origin.earlier)
     if method == "gradient_boosting":
-        return baselines.GradientBoosting(random_state=options["random_state"]).fit(origin.earlier)
+        return GradientBoosting(random_state=options["random_state"]).fit(origin.earlier)
     raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
 
 
@@ -172,7 +187,7 @@ def backtest(
     sep: str | None = None,
     negative_amounts: str = "raise",
     retention_period: str = "M",
-    hiatus=baselines.SIX_MONTHS,
+    hiatus=SIX_MONTHS,
     bayes_options: dict | None = None,
     random_state: int = 0,
     penalizer: float = 0.0,
@@ -253,7 +268,7 @@ def backtest(
                 purchases = fitted.expected_purchases(split, duration).to_numpy()
                 spend = purchases * fitted.expected_spend(split).to_numpy()
                 alive = _alive_score(fitted, split, duration, purchases)
-                row = metrics.forecast_metrics(purchases, actual_purchases, spend, actual_spend,
+                row = forecast_metrics(purchases, actual_purchases, spend, actual_spend,
                                                alive)
             except Exception as err:  # noqa: BLE001 - one method's failure is reported, not fatal
                 reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
@@ -273,7 +288,7 @@ def backtest(
                    if with_amounts else {}),
                 "alive_score": alive,
             }))
-            table = metrics.calibration_table(split["frequency"], purchases, actual_purchases)
+            table = calibration_table(split["frequency"], purchases, actual_purchases)
             tables.append(table.reset_index().assign(calibration_end=label, method=method))
     if not predictions:
         raise DataError("every method failed: " + "; ".join(

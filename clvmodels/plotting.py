@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import metrics
+from .metrics import calibration_table, gain_curve, gini, top_decile_capture
 from .columns import as_day
 from .data import clean_transactions, occasions, run_starts
 from .exceptions import DataError
@@ -50,10 +50,10 @@ def plot_lift_curves(predictions: pd.DataFrame, target: str = "spend", calibrati
     rows = rows[rows["calibration_end"] == calibration_end]
     actual_column = f"actual_{target}"
     for i, (method, group) in enumerate(rows.groupby("method", sort=False)):
-        x, y = metrics.gain_curve(group[f"predicted_{target}"], group[actual_column])
+        x, y = gain_curve(group[f"predicted_{target}"], group[actual_column])
         ax.plot(100 * x, 100 * y, color=PALETTE[i % len(PALETTE)], lw=1.6, label=method)
     actual = group[actual_column].to_numpy()
-    x, y = metrics.gain_curve(actual, actual)
+    x, y = gain_curve(actual, actual)
     ax.plot(100 * x, 100 * y, color="black", lw=1, ls="--", label="perfect ranking")
     ax.plot([0, 100], [0, 100], color="grey", lw=1, ls=":", label="random")
     ax.axvline(10, color="grey", lw=0.6)
@@ -147,7 +147,7 @@ def plot_calibration_purchases(model, split: pd.DataFrame, max_frequency: int = 
     ``calibration_holdout`` frame)."""
     ax = _axes(ax)
     predicted = model.expected_purchases(split, float(split["duration_holdout"].iloc[0]))
-    table = metrics.calibration_table(split["frequency"], predicted, split["frequency_holdout"],
+    table = calibration_table(split["frequency"], predicted, split["frequency_holdout"],
                                       max_frequency)
     x = np.arange(len(table))
     ax.plot(x, table["actual"], "o-", color=PALETTE[0], label="actual")
@@ -291,13 +291,13 @@ def plot_lorenz(clv, ax=None):
     """Lorenz (lift) curve of value: share of the total held by the top x % of customers."""
     ax = _axes(ax)
     values = np.asarray(clv, dtype=float)
-    x, y = metrics.gain_curve(values, values)
+    x, y = gain_curve(values, values)
     ax.plot(100 * x, 100 * y, color=PALETTE[0], lw=1.8)
     ax.plot([0, 100], [0, 100], color="grey", ls=":", lw=1)
-    top = metrics.top_decile_capture(values, values)
+    top = top_decile_capture(values, values)
     ax.annotate(f"top 10 %: {100 * top:.0f} % of value", (10, 100 * top), xytext=(25, 100 * top - 15),
                 arrowprops={"arrowstyle": "->", "color": "grey"})
-    return _style(ax, f"Concentration of value (Gini {metrics.gini(values, values):.2f})",
+    return _style(ax, f"Concentration of value (Gini {gini(values, values):.2f})",
                   "customers, ranked by value (top %)", "share of total value (%)")
 
 

@@ -116,6 +116,8 @@ class FittedModel:
     def horizon(self, t, rfm: pd.DataFrame | None = None) -> np.ndarray:
         """A horizon in the model's time unit: a number, an array, a Series aligned to ``rfm``
         by customer, or a ``pd.Timedelta`` (converted with the model's unit)."""
+        if isinstance(t, (list, tuple)) or (isinstance(t, np.ndarray) and t.dtype.kind in "Om"):
+            t = [float(self.horizon(v)) for v in np.asarray(t, dtype=object).ravel()]
         if isinstance(t, (pd.Timedelta, np.timedelta64)):
             if self.time_unit_ is None:
                 raise DataError("this model has no time unit, so give the horizon as a number")

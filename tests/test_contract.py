@@ -1,0 +1,165 @@
+"""The model contract, checked on every registered model: a new model that passes these works
+with every engine, prediction, file format and command (docs/adding-a-model.md)."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import clvmodels
+from clvmodels import DataError
+from clvmodels._math import pytensor_namespace
+from clvmodels.models import MODELS
+from clvmodels.scoring import spend_fit_rows
+
+ENTRIES = list(MODELS.values())
+IDS = [entry.name for entry in ENTRIES]
+
+# what each kind of model is asked, with the frame it is asked about
+PREDICTIONS = {
+    "purchases": {
+        "expected_purchases": lambda m, f: m.expected_purchases(f, 10.0),
+        "expected_purchases_series": lambda m, f: m.expected_purchases(
+            f, pd.Series(np.linspace(1, 30, len(f)), index=f.index)),
+        "expected_purchases_timedelta": lambda m, f: m.expected_purchases(
+            f, pd.Timedelta(weeks=4)),
+        "probability_alive": lambda m, f: m.probability_alive(f),
+        "probability_any_purchase": lambda m, f: m.probability_any_purchase(f, 5.0),
+        "probability_any_purchase_timedelta": lambda m, f: m.probability_any_purchase(
+            f, pd.Timedelta(weeks=4)),
+        "new_customer": lambda m, f: pd.Series(np.atleast_1d(
+            m.expected_purchases_new_customer([1.0, 10.0]))),
+        "probability_of_purchases": lambda m, f: pd.Series(np.atleast_1d(
+            m.probability_of_purchases([0, 1, 2], pd.Timedelta(weeks=4)))),
+        "path": lambda m, f: m.expected_purchases_path(f, [1.0, pd.Timedelta(weeks=10)]),
+    },
+    "spend": {
+        "expected_spend": lambda m, f: m.expected_spend(f),
+    },
+}
+
+
+def frame_for(entry, cdnow_calibration):
+    rfm = cdnow_calibration.iloc[:600]
+    return spend_fit_rows(rfm) if entry.kind == "spend" else rfm
+
+
+@pytest.fixture(scope="module")
+def fits(cdnow_calibration):
+    return {entry.name: entry.mle().fit(frame_for(entry, cdnow_calibration)) for entry in ENTRIES}
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_analytic_gradient_matches_finite_differences(entry, cdnow_calibration, fits):
+    model = fits[entry.name]
+    data = model.prepare(frame_for(entry, cdnow_calibration))
+    for scale in (1.0, 1.7, 0.6):
+        params = model.params_.to_numpy() * scale
+        _, grad = model.loglik_grad(params, data)
+        numeric = np.empty_like(params)
+        for j in range(len(params)):
+            step = np.zeros_like(params)
+            step[j] = 1e-6 * params[j]
+            numeric[j] = (model.loglik_grad(params + step, data)[0]
+                          - model.loglik_grad(params - step, data)[0]) / (2 * step[j])
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-4)  # ~0 at the optimum
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_numpy_and_pytensor_likelihoods_agree(entry, cdnow_calibration, fits):
+    import pytensor
+    import pytensor.tensor as pt
+
+    model = fits[entry.name]
+    data = model.prepare(frame_for(entry, cdnow_calibration))
+    theta = pt.dvector("theta")
+    tensor = model.loglik_tensor({k: theta[i] for i, k in enumerate(model.param_names)}, data,
+                                 pytensor_namespace())
+    evaluate = pytensor.function([theta], tensor)
+    for scale in (1.0, 1.3, 0.7):
+        params = model.params_.to_numpy() * scale
+        assert evaluate(params) == pytest.approx(model.loglik_grad(params, data)[0], rel=1e-10)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_weights_equal_repeated_rows_and_order_does_not_matter(entry, cdnow_calibration, fits):
+    frame = frame_for(entry, cdnow_calibration).iloc[:300]
+    counts = np.arange(len(frame)) % 3 + 1
+    repeated = frame.loc[frame.index.repeat(counts)].reset_index(drop=True)
+    repeated.attrs = frame.attrs
+    weighted = entry.mle().fit(frame.reset_index(drop=True), weights=counts)
+    expanded = entry.mle().fit(repeated)
+    np.testing.assert_allclose(weighted.params_, expanded.params_, rtol=1e-7)
+    assert weighted.log_likelihood_ == pytest.approx(expanded.log_likelihood_, rel=1e-10)
+    shuffled = entry.mle().fit(frame.sample(frac=1, random_state=3))
+    np.testing.assert_allclose(shuffled.params_, entry.mle().fit(frame).params_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_save_and_load_give_the_same_predictions(entry, cdnow_calibration, fits, tmp_path):
+    model = fits[entry.name]
+    frame = frame_for(entry, cdnow_calibration)
+    path = tmp_path / "model.json"
+    model.save(path)
+    loaded = clvmodels.load(path)
+    assert type(loaded) is type(model)
+    for name, ask in PREDICTIONS[entry.kind].items():
+        pd.testing.assert_frame_equal(pd.DataFrame(ask(loaded, frame)),
+                                      pd.DataFrame(ask(model, frame)), obj=name)
+    assert sorted(os.listdir(tmp_path)) == ["model.json"]
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e.kind == "purchases"],
+                         ids=[e.name for e in ENTRIES if e.kind == "purchases"])
+def test_a_frame_without_its_unit_is_refused(entry, cdnow_calibration, fits):
+    model = fits[entry.name]
+    bare = pd.DataFrame(frame_for(entry, cdnow_calibration))
+    bare.attrs = {}  # as after a merge or a CSV round trip
+    with pytest.raises(DataError, match=r"records no time unit .* give time_unit='W'"):
+        model.expected_purchases(bare, 10.0)
+    pd.testing.assert_series_equal(model.expected_purchases(bare, 10.0, time_unit="W"),
+                                   model.expected_purchases(cdnow_calibration.iloc[:600], 10.0))
+    days = bare.copy()
+    days.attrs["time_unit"] = "D"
+    with pytest.raises(DataError, match="fitted in weeks but this frame is in days"):
+        model.probability_alive(days)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_the_mle_is_a_one_draw_posterior(entry, cdnow_calibration, fits):
+    """Predictions are written once over draws: the Bayesian twin holding one draw at the
+    estimate predicts exactly what the maximum-likelihood model does."""
+    import arviz as az
+
+    model = fits[entry.name]
+    frame = frame_for(entry, cdnow_calibration)
+    twin = entry.bayesian()
+    twin.idata_ = az.from_dict(posterior={k: np.array([[v]]) for k, v in model.params_.items()})
+    twin.params_, twin.time_unit_, twin.n_customers_ = model.params_, model.time_unit_, 1
+    for name, ask in PREDICTIONS[entry.kind].items():
+        pd.testing.assert_frame_equal(pd.DataFrame(ask(twin, frame)),
+                                      pd.DataFrame(ask(model, frame)), obj=name, rtol=1e-12)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_an_interval_needs_draws(entry, cdnow_calibration, fits):
+    ask = next(iter(PREDICTIONS[entry.kind].values()))
+    with pytest.raises(DataError, match="an interval needs parameter draws"):
+        ask_with = {"purchases": lambda m, f: m.probability_alive(f, interval=0.9),
+                    "spend": lambda m, f: m.expected_spend(f, interval=0.9)}[entry.kind]
+        ask_with(fits[entry.name], frame_for(entry, cdnow_calibration))
+    assert ask is not None
+
+
+def test_a_release_0_1_0_model_file_predicts_the_same(cdnow_calibration):
+    """tests/fixtures/model-0.1.0.json was written by release 0.1.0 (commit d24265a) with the
+    scores beside it: this release reads it and scores the same customers the same."""
+    folder = os.path.join(os.path.dirname(__file__), "fixtures")
+    pair = clvmodels.load(os.path.join(folder, "model-0.1.0.json"))
+    expected = pd.read_csv(os.path.join(folder, "scores-0.1.0.csv"), index_col="customer_id")
+    rfm = cdnow_calibration.loc[expected.index]
+    got = pair.score(rfm, horizon=12, discount_rate=0.01)
+    got["expected_purchases_39w"] = pair.purchases.expected_purchases(rfm, 39.0)
+    pd.testing.assert_frame_equal(got[expected.columns], expected, rtol=1e-12,
+                                  check_dtype=False, check_index_type=False)
