@@ -25,7 +25,8 @@ from .baselines import (
     TraditionalLTV,
 )
 from .columns import as_day
-from .data import calibration_holdout, clean_transactions
+from .data import calibration_holdout
+from .transactions import clean_transactions
 from .exceptions import DataError, DataQualityWarning
 from .interface import given, name
 from .heuristics import measure_inputs

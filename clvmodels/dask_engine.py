@@ -22,14 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import SAMPLE, RowNames, as_day, ids_are_integers, normalize_ids, parse_dates
-from .data import (
-    COLUMN_ARGUMENTS,
-    RFM_COLUMNS,
-    check_freq,
-    check_rows,
-    rfm_from_rows,
-    warn_excluded,
-)
+from .data import RFM_COLUMNS, rfm_from_rows
 from .exceptions import DataError
 from .files import (
     atomic_table_writer,
@@ -39,7 +32,9 @@ from .files import (
     table_columns,
     table_kind,
 )
+from .periods import check_freq
 from .scoring import ModelPair, spend_fit_rows
+from .transactions import COLUMN_ARGUMENTS, check_rows, warn_excluded
 
 EXCLUSIONS = ("negative_amount", "after_observation_end")
 

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .data import clean_transactions, occasions, period_start_day, run_starts
+from .periods import occasions, period_start_day
+from .transactions import clean_transactions, run_starts
 from .exceptions import DataError
 from .units import UNIT_NAMES, check_unit
 

@@ -9,7 +9,8 @@ import pandas as pd
 
 from .metrics import calibration_table, gain_curve, gini, top_decile_capture
 from .columns import as_day
-from .data import clean_transactions, occasions, run_starts
+from .periods import occasions
+from .transactions import clean_transactions, run_starts
 from .exceptions import DataError
 from .units import UNIT_NAMES, days_per_unit
 

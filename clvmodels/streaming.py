@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 
 from .columns import RowNames, as_day, ids_are_integers
-from .data import COLUMN_ARGUMENTS, check_freq, check_rows, rfm_from_rows, warn_excluded
+from .data import rfm_from_rows
+from .periods import check_freq
+from .transactions import COLUMN_ARGUMENTS, check_rows, warn_excluded
 from .exceptions import DataError
 from .files import count_rows, read_chunks, spill_folder, table_kind
 
