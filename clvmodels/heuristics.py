@@ -1,7 +1,7 @@
 """The heuristic CLV formulas that marketers use, exactly as written in practitioner guides.
 
 Each formula is a plain function of its inputs (numbers or numpy arrays), named and documented
-with the formula; see ``HEURISTICS.md`` of the project for the sources. ``measure_inputs`` and
+with the formula; see ``docs/heuristics.md`` for their sources. ``measure_inputs`` and
 ``retention_table`` measure the inputs of these formulas from a transaction log.
 
 The worked coffee-chain case (averages over five customers):
@@ -249,7 +249,7 @@ def retention_table(transactions, *, period: str = "M", customer: str = "custome
     not in the previous one), and ``retention_rate`` = (E - N - R) / S, the share of the previous
     period's customers who bought again in this one (NaN where S = 0).
 
-    HEURISTICS.md writes retention as (E - N) / S, which counts a lapsed customer who comes
+    The formula (docs/heuristics.md) writes retention as (E - N) / S, which counts a lapsed customer who comes
     back as retained and can exceed 1; returning customers are neither new nor retained, so
     they are taken out too (where none return, the two agree)."""
     _, codes, ordinal, first = _active_periods(transactions, period, customer, date, None)

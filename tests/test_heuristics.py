@@ -1,4 +1,4 @@
-"""The practitioner formulas of HEURISTICS.md, exactly, and their inputs measured from a log."""
+"""The practitioner formulas of docs/heuristics.md, exactly, and their inputs measured from a log."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +6,7 @@ import pytest
 
 from clvmodels import heuristics as h
 
-# The coffee-chain case of HEURISTICS.md: five customers' spend per visit, visits per week and
+# The coffee-chain case of docs/heuristics.md: five customers' spend per visit, visits per week and
 # spend per week; t = 20 years, r = 0.75, p = 0.213, i = 0.10.
 SPEND_PER_VISIT = [3.5, 8.5, 5, 6.5, 6]
 VISITS_PER_WEEK = [4, 3, 5, 6, 3]
