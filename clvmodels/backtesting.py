@@ -141,14 +141,34 @@ class BacktestResult:
         return pd.DataFrame(rows).set_index("metric")
 
     def report(self, figures: dict | None = None) -> str:
-        """A Markdown report: data, the metrics, who wins what (in words), the calibration table."""
+        """A Markdown report: data, the metrics, who wins what (in words), the calibration table.
+
+        Parameters
+        ----------
+        figures : dict, optional
+            ``{title: file name}`` of figures to show.
+
+        Returns
+        -------
+        str
+        """
         from .reporting import backtest_report
 
         return backtest_report(self, figures or {})
 
     def write(self, out_dir) -> list[str]:
         """Write metrics.csv, calibration.csv, predictions.parquet, the figures and report.md into
-        ``out_dir`` (created if needed); every file is written atomically."""
+        ``out_dir`` (created if needed); every file is written atomically.
+
+        Parameters
+        ----------
+        out_dir : str or path-like
+
+        Returns
+        -------
+        list of str
+            The files written.
+        """
         from .files import write_atomic
         from .reporting import write_figures
 
@@ -215,6 +235,27 @@ def backtest(
     go on. A holdout that reaches more than 7 days past the last transaction is refused.
     ``date_format``, ``sep`` and ``negative_amounts`` read the log as in
     :func:`clvmodels.rfm_summary`; ``penalizer`` goes to the maximum-likelihood models.
+
+    Parameters
+    ----------
+    transactions : pandas or polars DataFrame, or path to a CSV or Parquet file
+    calibration_end : date-like or list of date-like
+    observation_end : date-like or list of date-like
+    methods : list of str, optional
+        Registered model pairs (``bgnbd_gg``, ``bayes_bgnbd_gg``, ...) and baselines.
+    customer, date, amount : str
+        Column names; ``amount=None`` for purchase-only.
+    freq, time_unit : str
+        The occasion period and the unit of the RFM frame.
+    date_format, sep, negative_amounts
+        How to read the log.
+    retention_period : str
+        Period of the measured retention rate.
+    hiatus : pandas.Timedelta
+        The hiatus rule's gap.
+    bayes_options : dict, optional
+    random_state : int
+    penalizer : float
 
     Returns
     -------

@@ -167,7 +167,15 @@ def calibration_holdout(
     are not in the frame; their number is in ``frame.attrs["excluded"]``. Added columns:
     ``frequency_holdout`` (purchase occasions in the holdout), ``monetary_value_holdout`` (their
     mean amount, 0 without any; only with ``amount``) and ``duration_holdout`` (holdout length in
-    ``time_unit``). The other arguments are those of :func:`rfm_summary`.
+    ``time_unit``).
+
+    Parameters
+    ----------
+    transactions : pandas or polars DataFrame, or path to a CSV or Parquet file
+    calibration_end, observation_end : date-like
+        Inclusive last days of the calibration and the holdout (YYYY-MM-DD).
+    customer, date, amount, freq, time_unit, negative_amounts, date_format, sep
+        As :func:`rfm_summary`.
 
     Returns
     -------

@@ -34,6 +34,14 @@ def load_cdnow(kind: str = "sample") -> pd.DataFrame:
     1..2357 as in the paper's summary. ``kind="master"``: 23,570 customers, 69,659 rows. Both cover
     1997-01-01 to 1998-06-30; the customers made their first purchase in the first quarter of 1997.
 
+    Parameters
+    ----------
+    kind : {"sample", "master"}
+
+    Returns
+    -------
+    pandas.DataFrame
+
     Examples
     --------
     >>> tx = load_cdnow()

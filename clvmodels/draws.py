@@ -77,3 +77,41 @@ def summarise_draws(compute, n_rows: int, n_draws: int, interval, name: str, ind
     if interval is None:
         return pd.Series(out[:, 0], index=index, name=name)
     return pd.DataFrame(out, index=index, columns=["mean", "lower", "upper"])
+
+
+PREDICTION_OPTIONS = """interval : float, optional
+    Mass of an equal-tailed interval over the parameter draws, e.g. 0.94: the result is then
+    a DataFrame of ``mean``, ``lower`` and ``upper``. Needs draws (a Bayesian model).
+max_draws : int, optional
+    Use at most this many draws (evenly thinned); all by default.
+return_draws : bool, default False
+    Return the draws themselves: a DataFrame, one row per customer and one column per draw
+    (at most 10,000 customers).
+time_unit : str, optional
+    The unit of ``recency`` and ``T`` for a frame that records none (after a merge or a CSV
+    round trip); it must be the model's."""
+RFM_PARAMETER = """rfm : pandas.DataFrame
+    The customers: an RFM frame (:func:`clvmodels.rfm_summary`) in the model's time unit."""
+HORIZON_PARAMETER = """t : float, pandas.Series or pandas.Timedelta
+    The horizon in the model's time unit: one for everyone, one per customer (a Series
+    indexed like ``rfm``), or a duration."""
+PREDICTION_RETURNS = """pandas.Series or pandas.DataFrame
+    One value per customer, indexed like ``rfm`` (the posterior mean for a Bayesian model); a
+    DataFrame with ``interval`` or ``return_draws``."""
+SHARED_DOC = {"{rfm}": RFM_PARAMETER, "{t}": HORIZON_PARAMETER, "{options}": PREDICTION_OPTIONS,
+              "{returns}": PREDICTION_RETURNS}
+
+
+def fill_doc(function):
+    """Replace the lines ``{rfm}``, ``{t}``, ``{options}`` and ``{returns}`` of a prediction's
+    docstring with the texts every model's predictions share, at the line's indentation."""
+    lines = []
+    for line in (function.__doc__ or "").splitlines():
+        key = line.strip()
+        if key in SHARED_DOC:
+            indent = line[: len(line) - len(line.lstrip())]
+            lines += [indent + text if text else text for text in SHARED_DOC[key].splitlines()]
+        else:
+            lines.append(line)
+    function.__doc__ = "\n".join(lines)
+    return function

@@ -110,19 +110,65 @@ class ModelPair:
         return getattr(self.purchases, "engine", None) == "bayes"
 
     def expected_purchases(self, rfm, t, **options):
-        """The purchase model's expected purchases in the next ``t``."""
+        """The purchase model's expected purchases in the next ``t``.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        t : float, pandas.Series or pandas.Timedelta
+        **options
+            Passed on (``interval``, ``max_draws``, ``time_unit``...).
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
         return self.purchases.expected_purchases(rfm, t, **options)
 
     def expected_spend(self, rfm, **options):
-        """The spend model's expected spend per purchase."""
+        """The spend model's expected spend per purchase.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        **options
+            Passed on.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
         return self.spend.expected_spend(rfm, **options)
 
     def probability_alive(self, rfm, **options):
-        """The purchase model's probability of being alive."""
+        """The purchase model's probability of being alive.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        **options
+            Passed on.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
         return self.purchases.probability_alive(rfm, **options)
 
     def probability_any_purchase(self, rfm, t, **options):
-        """The purchase model's probability of a purchase in the next ``t``."""
+        """The purchase model's probability of a purchase in the next ``t``.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        t : float, pandas.Series or pandas.Timedelta
+        **options
+            Passed on.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
         return self.purchases.probability_any_purchase(rfm, t, **options)
 
     def score(self, rfm: pd.DataFrame, *, horizon: float = 12, discount_rate: float = 0.01,
@@ -133,6 +179,18 @@ class ModelPair:
         (:func:`clvmodels.customer_value`); a Bayesian pair adds ``clv_lower`` and
         ``clv_upper`` (equal-tailed ``interval``) and gives posterior means, over at most
         ``max_draws`` draws. ``time_unit`` for a frame that records none.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            With ``monetary_value``.
+        horizon : float
+            Periods of ``period``.
+        discount_rate : float
+        period : str
+        interval : float
+        max_draws : int, optional
+        time_unit : str, optional
 
         Returns
         -------
@@ -168,7 +226,12 @@ class ModelPair:
 
     def save(self, path) -> None:
         """Both models in one JSON file (format version 1); Bayesian posteriors go to
-        ``<name>.purchases.nc`` and ``<name>.spend.nc`` beside it."""
+        ``<name>.purchases.nc`` and ``<name>.spend.nc`` beside it.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
         stem = os.path.splitext(os.fspath(path))[0]
         parts = {}
         for role in ("purchases", "spend"):

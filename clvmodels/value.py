@@ -91,6 +91,38 @@ def customer_value(
     so the posterior of CLV carries the uncertainty of both; the result is its posterior mean,
     and with ``interval=0.94`` a DataFrame of ``mean``, ``lower``, ``upper`` (equal-tailed).
     ``max_draws`` thins the posterior. Work is done in chunks of customers, so memory is bounded.
+
+    Parameters
+    ----------
+    purchase_model, spend_model
+        Fitted models following the purchase- and spend-model protocols (``scoring.py``).
+    rfm : pandas.DataFrame
+        The customers.
+    horizon : float
+        Periods ahead, 0 to 10,000.
+    discount_rate : float
+        Per period, >= 0.
+    period : {"D", "W", "M", "Q", "Y"}
+    discounting : {"periodic", "continuous"}
+    margin : float
+        Multiplies the value (>= 0).
+    interval : float, optional
+    max_draws : int, optional
+    time_unit : str, optional
+        The unit of a frame that records none.
+
+    Returns
+    -------
+    pandas.Series or pandas.DataFrame
+        The value per customer; with ``interval``, ``mean``, ``lower``, ``upper``.
+
+    Examples
+    --------
+    >>> import clvmodels
+    >>> rfm = clvmodels.rfm_summary(clvmodels.load_cdnow(), time_unit="W", amount="amount")
+    >>> bg, gg = clvmodels.BetaGeo().fit(rfm), clvmodels.GammaGamma().fit(rfm)
+    >>> round(float(clvmodels.customer_value(bg, gg, rfm, horizon=12).sum()))
+    67968
     """
     check_rfm(rfm, RFM_COLUMNS)
     if discounting not in DISCOUNTING:

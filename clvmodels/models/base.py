@@ -77,7 +77,12 @@ class FittedModel:
     time_unit_: str | None = None
 
     def check_fitted(self) -> None:
-        """A NotFittedError unless the model is fitted (or loaded)."""
+        """A NotFittedError unless the model is fitted (or loaded).
+
+        Raises
+        ------
+        NotFittedError
+        """
         if not hasattr(self, self.fitted_attribute):
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet: call .fit(rfm) first, "
@@ -89,7 +94,23 @@ class FittedModel:
         """Check a frame for prediction: a fitted model, valid columns, and (``timed``) the
         model's time unit, recorded by the frame or given as ``time_unit``. A frame that records
         no unit (after a merge, a CSV round trip) is refused rather than read in a unit it may
-        not be in."""
+        not be in.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        columns : sequence of str
+            The columns the prediction reads.
+        time_unit : str, optional
+            The unit of a frame that records none.
+        timed : bool
+            Whether the prediction depends on the unit (a spend model's does not).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``rfm`` itself.
+        """
         self.check_fitted()
         check_rfm(rfm, columns)
         if not timed or self.time_unit_ is None:
@@ -115,7 +136,19 @@ class FittedModel:
 
     def horizon(self, t, rfm: pd.DataFrame | None = None) -> np.ndarray:
         """A horizon in the model's time unit: a number, an array, a Series aligned to ``rfm``
-        by customer, or a ``pd.Timedelta`` (converted with the model's unit)."""
+        by customer, or a ``pd.Timedelta`` (converted with the model's unit).
+
+        Parameters
+        ----------
+        t : float, array-like, pandas.Series or pandas.Timedelta
+        rfm : pandas.DataFrame, optional
+            The customers a per-customer horizon is aligned to.
+
+        Returns
+        -------
+        numpy.ndarray
+            The horizon(s) as numbers in the model's unit.
+        """
         if isinstance(t, (list, tuple)) or (isinstance(t, np.ndarray) and t.dtype.kind in "Om"):
             t = [float(self.horizon(v)) for v in np.asarray(t, dtype=object).ravel()]
         if isinstance(t, (pd.Timedelta, np.timedelta64)):
@@ -148,7 +181,17 @@ class FittedModel:
     # -- predictions over the draws an engine provides (``parameter_draws``) -------------------
     def summarise(self, compute, n_rows: int, n_draws: int, interval, name, index, *,
                   expand=None, return_draws: bool = False):
-        """:func:`clvmodels.draws.summarise_draws`, refusing an interval from a single draw."""
+        """:func:`clvmodels.draws.summarise_draws`, refusing an interval from a single draw.
+
+        Parameters
+        ----------
+        compute, n_rows, n_draws, interval, name, index, expand, return_draws
+            As :func:`clvmodels.draws.summarise_draws`.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
         from ..draws import summarise_draws
 
         if interval is not None and n_draws == 1:
@@ -158,11 +201,22 @@ class FittedModel:
                                return_draws=return_draws)
 
     def check_estimate(self, params: pd.Series) -> None:
-        """Warnings about an estimate that is valid but limits what it predicts (none here)."""
+        """Warnings about an estimate that is valid but limits what it predicts (none here).
+
+        Parameters
+        ----------
+        params : pandas.Series
+        """
 
     def save(self, path) -> None:
         """Save the fitted model as format-versioned plain data (JSON, and a Bayesian model's
-        posterior in a netCDF file beside it); read it back with :func:`clvmodels.load`."""
+        posterior in a netCDF file beside it); read it back with :func:`clvmodels.load`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The JSON file to write (atomically).
+        """
         write_json_atomic(self.to_dict(), path)
 
     def state_header(self) -> dict:
@@ -175,7 +229,13 @@ class FittedModel:
     facts: tuple[str, ...] = ()  # what fitting records beyond the parameters, saved with them
 
     def restore_header(self, data: dict) -> None:
-        """Set what :meth:`state_header` wrote; ModelFormatError for a bad unit or count."""
+        """Set what :meth:`state_header` wrote; ModelFormatError for a bad unit or count.
+
+        Parameters
+        ----------
+        data : dict
+            A model file's plain data.
+        """
         unit = data["time_unit"]
         if unit not in DAYS_PER_UNIT and unit is not None:
             raise ModelFormatError(f"the {type(self).__name__} model file has an unknown time "
@@ -366,7 +426,17 @@ class MaximumLikelihoodModel(FittedModel):
         return self
 
     def parameter_draws(self, max_draws: int | None = None) -> list[np.ndarray]:
-        """The estimate as one draw: each parameter a ``(1, 1)`` array."""
+        """The estimate as one draw: each parameter a ``(1, 1)`` array.
+
+        Parameters
+        ----------
+        max_draws : int, optional
+            Ignored: there is one draw.
+
+        Returns
+        -------
+        list of numpy.ndarray
+        """
         self.check_fitted()
         return [np.array([[v]]) for v in self.params_.to_numpy()]
 
@@ -389,7 +459,18 @@ class MaximumLikelihoodModel(FittedModel):
 
     @classmethod
     def from_dict(cls, data: dict, folder: str | None = None):
-        """Rebuild a fitted model from :meth:`to_dict` output, checked like a fitted one."""
+        """Rebuild a fitted model from :meth:`to_dict` output, checked like a fitted one.
+
+        Parameters
+        ----------
+        data : dict
+        folder : str, optional
+            Unused (no side files).
+
+        Returns
+        -------
+        MaximumLikelihoodModel
+        """
         try:
             model = cls(penalizer=float(data["penalizer"]))
             names = list(cls.param_names)
@@ -422,6 +503,10 @@ class MaximumLikelihoodModel(FittedModel):
 
     def summary(self, level: float = 0.95) -> pd.DataFrame:
         """Estimates with standard errors and Wald intervals at ``level``.
+
+        Parameters
+        ----------
+        level : float, default 0.95
 
         Returns
         -------

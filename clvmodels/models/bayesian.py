@@ -146,7 +146,16 @@ class BayesianModel(FittedModel):
     # -- priors and the PyMC model -------------------------------------------------------------
     def prior_parameters(self, data=None) -> dict:
         """(mu, sigma) of ``log(theta) ~ Normal(mu, sigma)`` for each parameter: the defaults for
-        ``data`` (a prepared object), with ``priors`` applied."""
+        ``data`` (a prepared object), with ``priors`` applied.
+
+        Parameters
+        ----------
+        data : prepared data, optional
+
+        Returns
+        -------
+        dict
+        """
         priors = self.default_priors(data) if data is not None else {}
         unknown = set(self.priors or {}) - set(self.param_names)
         if unknown:
@@ -162,7 +171,17 @@ class BayesianModel(FittedModel):
     def pymc_model(self, data, numpy_loglik: bool = False):
         """The PyMC model on prepared ``data``; its likelihood is the PyTensor graph of the
         formula (``loglik_tensor``), or with ``numpy_loglik`` the numpy code of the
-        maximum-likelihood fit (:func:`numpy_loglik_op`)."""
+        maximum-likelihood fit (:func:`numpy_loglik_op`).
+
+        Parameters
+        ----------
+        data : prepared data
+        numpy_loglik : bool
+
+        Returns
+        -------
+        pymc.Model
+        """
         import pymc as pm
         import pytensor.tensor as pt
 
@@ -290,7 +309,17 @@ class BayesianModel(FittedModel):
 
     # -- reporting ----------------------------------------------------------------------------
     def summary(self, hdi_prob: float = 0.94) -> pd.DataFrame:
-        """Posterior mean, sd, highest-density interval, r_hat and effective sample sizes."""
+        """Posterior mean, sd, highest-density interval, r_hat and effective sample sizes.
+
+        Parameters
+        ----------
+        hdi_prob : float, default 0.94
+
+        Returns
+        -------
+        pandas.DataFrame
+            ArviZ's summary, one row per parameter.
+        """
         import arviz as az
 
         self.check_fitted()
@@ -305,6 +334,10 @@ class BayesianModel(FittedModel):
     def posterior_draws(self, max_draws: int | None = None) -> pd.DataFrame:
         """Posterior draws of the parameters, chains stacked, evenly thinned to ``max_draws``.
 
+        Parameters
+        ----------
+        max_draws : int, optional
+
         Returns
         -------
         pandas.DataFrame
@@ -317,13 +350,32 @@ class BayesianModel(FittedModel):
 
     def parameter_draws(self, max_draws: int | None = None) -> list[np.ndarray]:
         """Each parameter as a ``(1, D)`` row vector of posterior draws (thinned to
-        ``max_draws``)."""
+        ``max_draws``).
+
+        Parameters
+        ----------
+        max_draws : int, optional
+
+        Returns
+        -------
+        list of numpy.ndarray
+        """
         draws = self.posterior_draws(max_draws)
         return [draws[k].to_numpy()[None, :] for k in self.param_names]
 
     # -- state ----------------------------------------------------------------------------------
     def to_dict(self, posterior_file: str | None = None) -> dict:
-        """The plain-data form: settings, priors and the name of the netCDF posterior file."""
+        """The plain-data form: settings, priors and the name of the netCDF posterior file.
+
+        Parameters
+        ----------
+        posterior_file : str, optional
+            The posterior's file name, beside the JSON.
+
+        Returns
+        -------
+        dict
+        """
         self.check_fitted()
         settings = {k: getattr(self, k) for k in SETTINGS}
         if settings["priors"] is not None:
@@ -333,19 +385,39 @@ class BayesianModel(FittedModel):
                 "posterior_file": posterior_file}
 
     def write_posterior(self, path) -> None:
-        """The posterior as netCDF at ``path``, atomically."""
+        """The posterior as netCDF at ``path``, atomically.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
         self.check_fitted()
         write_atomic(path, self.idata_.to_netcdf)
 
     def save(self, path) -> None:
-        """Save as JSON (settings, priors) with the posterior in ``<name>.nc`` beside it."""
+        """Save as JSON (settings, priors) with the posterior in ``<name>.nc`` beside it.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
         posterior = os.path.splitext(os.fspath(path))[0] + ".nc"
         self.write_posterior(posterior)
         write_json_atomic(self.to_dict(os.path.basename(posterior)), path)
 
     @classmethod
     def from_dict(cls, data: dict, folder: str | None = None):
-        """Rebuild from :meth:`to_dict` output and the posterior file in ``folder``."""
+        """Rebuild from :meth:`to_dict` output and the posterior file in ``folder``.
+
+        Parameters
+        ----------
+        data : dict
+        folder : str, optional
+
+        Returns
+        -------
+        BayesianModel
+        """
         import arviz as az
 
         try:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._math import bgnbd, levels
 from ..data import RFM_COLUMNS, check_rfm, unique_rows
-from ..draws import CHUNK_ELEMENTS
+from ..draws import CHUNK_ELEMENTS, fill_doc
 from ..exceptions import DataError
 from .base import MaximumLikelihoodModel
 from .bayesian import BayesianModel
@@ -101,7 +101,19 @@ class BetaGeoModel:
     # -- specification -------------------------------------------------------------------------
     def prepare(self, rfm: pd.DataFrame, weights=None) -> Histories:
         """The unique (x, t_x, T) histories of ``rfm`` with their counts (or summed
-        ``weights``)."""
+        ``weights``).
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            The customers to fit on.
+        weights : numpy.ndarray, optional
+            Customers per row.
+
+        Returns
+        -------
+        Histories
+        """
         check_rfm(rfm)
         x, t_x, T = rfm_arrays(rfm)
         if not (x[weights > 0] if weights is not None else x > 0).any():
@@ -115,24 +127,68 @@ class BetaGeoModel:
         return Histories(x[first], t_x[first], T[first], counts.astype(np.float64))
 
     def subsample(self, data: Histories, fraction: float, rng) -> Histories:
-        """A random share of the customers (binomial thinning of the counts)."""
+        """A random share of the customers (binomial thinning of the counts).
+
+        Parameters
+        ----------
+        data : Histories
+        fraction : float
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        Histories
+        """
         kept = rng.binomial(data.weights.astype(np.int64), fraction).astype(np.float64)
         rows = kept > 0
         return Histories(data.x[rows], data.t_x[rows], data.T[rows], kept[rows])
 
     def initial_params(self, data: Histories) -> np.ndarray:
-        """A first guess: r = a = b = 1, alpha = mean T / mean x."""
+        """A first guess: r = a = b = 1, alpha = mean T / mean x.
+
+        Parameters
+        ----------
+        data : Histories
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         mean_x = max(np.average(data.x, weights=data.weights), 0.1)
         return np.array([1.0, max(np.average(data.T, weights=data.weights) / mean_x, 1e-3),
                          1.0, 1.0])
 
     def loglik_grad(self, params, data: Histories):
-        """Total log-likelihood (FHL 2005, eq. 6) and its gradient in (r, alpha, a, b)."""
+        """Total log-likelihood (FHL 2005, eq. 6) and its gradient in (r, alpha, a, b).
+
+        Parameters
+        ----------
+        params : numpy.ndarray
+            r, alpha, a, b.
+        data : Histories
+
+        Returns
+        -------
+        (float, numpy.ndarray)
+        """
         return bgnbd.total_loglik_grad(*params, data.x, data.t_x, data.T, data.weights,
                                        data.x_levels, data.time_levels)
 
     def loglik_tensor(self, params: dict, data: Histories, xp):
-        """The same total as a PyTensor expression (``xp`` the PyTensor namespace)."""
+        """The same total as a PyTensor expression.
+
+        Parameters
+        ----------
+        params : dict
+            PyTensor scalars by name.
+        data : Histories
+        xp : namespace
+            :func:`clvmodels._math.pytensor_namespace`.
+
+        Returns
+        -------
+        pytensor.tensor.TensorVariable
+        """
         import pytensor.tensor as pt
 
         ll = bgnbd.loglik(params["r"], params["alpha"], params["a"], params["b"], data.x,
@@ -141,7 +197,17 @@ class BetaGeoModel:
         return pt.dot(data.weights, ll)
 
     def default_priors(self, data: Histories) -> dict:
-        """Shapes ``N(0, 2)`` on the log scale; ``alpha`` centred on the log of the mean T."""
+        """Shapes ``N(0, 2)`` on the log scale; ``alpha`` centred on the log of the mean T.
+
+        Parameters
+        ----------
+        data : Histories
+
+        Returns
+        -------
+        dict
+            ``{name: (mu, sigma)}`` of ``log(theta) ~ Normal(mu, sigma)``.
+        """
         mean_T = float(np.average(data.T, weights=data.weights))
         return {"r": (0.0, 2.0), "alpha": (float(np.log(mean_T + 1e-9)), 3.0),
                 "a": (0.0, 2.0), "b": (0.0, 2.0)}
@@ -156,6 +222,7 @@ class BetaGeoModel:
         first, inverse, _ = unique_rows(*columns)
         return [c[first][:, None] for c in columns], inverse
 
+    @fill_doc
     def probability_alive(self, rfm: pd.DataFrame, *, interval=None, max_draws=None,
                           return_draws=False, time_unit=None):
         """P(alive | x, t_x, T) at the end of observation (FHL 2005 note, eq. 13).
@@ -163,10 +230,14 @@ class BetaGeoModel:
         .. math:: \\left[1 + \\delta_{x>0} \\frac{a}{b+x-1}
                   \\left(\\frac{\\alpha+T}{\\alpha+t_x}\\right)^{r+x}\\right]^{-1}
 
+        Parameters
+        ----------
+        {rfm}
+        {options}
+
         Returns
         -------
-        pandas.Series or pandas.DataFrame
-            Per customer: the (posterior mean) probability; with ``interval``, a DataFrame.
+        {returns}
         """
         (x, t_x, T), inverse = self._unique_histories(rfm, time_unit)
         params = self.parameter_draws(max_draws)
@@ -175,14 +246,22 @@ class BetaGeoModel:
             len(x), params[0].shape[1], interval, "probability_alive", rfm.index,
             expand=inverse, return_draws=return_draws)
 
+    @fill_doc
     def probability_any_purchase(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
                                  return_draws=False, time_unit=None):
         """P(at least one purchase in the next ``t`` | history): P(alive) times
-        :math:`1 - ((\\alpha+T)/(\\alpha+T+t))^{r+x}`.
+        :math:`1 - ((\\alpha+T)/(\\alpha+T+t))^{r+x}` (alive, no purchase in ``t`` has the
+        probability of the history-updated Gamma(r + x, alpha + T) rate giving none).
+
+        Parameters
+        ----------
+        {rfm}
+        {t}
+        {options}
 
         Returns
         -------
-        pandas.Series or pandas.DataFrame
+        {returns}
         """
         t = self.horizon(t, rfm)
         (x, t_x, T, tt), inverse = self._unique_histories(rfm, time_unit, t)
@@ -193,15 +272,33 @@ class BetaGeoModel:
             len(x), params[0].shape[1], interval, "probability_any_purchase", rfm.index,
             expand=inverse, return_draws=return_draws)
 
+    @fill_doc
     def expected_purchases(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
                            return_draws=False, time_unit=None):
         """Expected purchases of each customer in the next ``t``, given the history (FHL 2005,
         eq. 10).
 
+        .. math:: \\frac{\\frac{a+b+x-1}{a-1}\\left[1-\\left(\\frac{\\alpha+T}{\\alpha+T+t}\\right)^{r+x}
+                  {}_2F_1\\left(r+x, b+x; a+b+x-1; \\frac{t}{\\alpha+T+t}\\right)\\right]}
+                  {1+\\delta_{x>0}\\frac{a}{b+x-1}\\left(\\frac{\\alpha+T}{\\alpha+t_x}\\right)^{r+x}}
+
+        Parameters
+        ----------
+        {rfm}
+        {t}
+        {options}
+
         Returns
         -------
-        pandas.Series or pandas.DataFrame
-            Per customer: the (posterior mean) expectation; with ``interval``, a DataFrame.
+        {returns}
+
+        Examples
+        --------
+        >>> import clvmodels
+        >>> rfm = clvmodels.rfm_summary(clvmodels.load_cdnow(), time_unit="W")
+        >>> model = clvmodels.BetaGeo().fit(rfm)
+        >>> round(float(model.expected_purchases(rfm, 52).sum()), 1)
+        1966.7
         """
         t = self.horizon(t, rfm)
         params = self.parameter_draws(max_draws)
@@ -220,6 +317,17 @@ class BetaGeoModel:
     def expected_purchases_path(self, rfm: pd.DataFrame, times, *, max_draws=None,
                                 time_unit=None) -> pd.DataFrame:
         """Cumulative expected purchases (posterior means) at several horizons ``times``.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            The customers, in the model's time unit.
+        times : list of float or pandas.Timedelta
+            The horizons.
+        max_draws : int, optional
+            Use at most this many parameter draws.
+        time_unit : str, optional
+            The unit of a frame that records none.
 
         Returns
         -------
@@ -241,6 +349,17 @@ class BetaGeoModel:
         """The purchase-model protocol of :func:`clvmodels.customer_value`: per draw,
         ``sum_k coefficients[k] * E[purchases by times[k]]``.
 
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            The customers.
+        times : array-like
+            Horizons, in the model's unit.
+        coefficients : array-like
+            One per time (or a matrix: one column of results per column).
+        max_draws : int, optional
+        time_unit : str, optional
+
         Returns
         -------
         (compute, n_histories, inverse)
@@ -252,8 +371,19 @@ class BetaGeoModel:
                                           coefficients)
 
     def expected_purchases_new_customer(self, t, *, max_draws=None):
-        """Expected purchases by ``t`` of a customer just acquired (FHL 2005, eq. 9), the
-        posterior mean for a Bayesian fit; ``t`` a number, array or Timedelta."""
+        """Expected purchases by ``t`` of a customer just acquired (FHL 2005, eq. 9).
+
+        Parameters
+        ----------
+        t : float, array-like or pandas.Timedelta
+            Horizons in the model's unit.
+        max_draws : int, optional
+
+        Returns
+        -------
+        float or numpy.ndarray
+            One value per horizon (the posterior mean for a Bayesian fit).
+        """
         self.check_fitted()
         t = np.asarray(self.horizon(t), dtype=float)
         params = [p[..., None] for p in self.parameter_draws(max_draws)]  # (1, D, 1)
@@ -261,8 +391,22 @@ class BetaGeoModel:
         return values.mean(axis=1).reshape(t.shape)[()]
 
     def probability_of_purchases(self, n, t, *, max_draws=None):
-        """P(X(t) = n) for a customer just acquired (FHL 2005, eq. 8), the posterior mean for a
-        Bayesian fit. ``n`` and ``t`` broadcast."""
+        """P(X(t) = n): probability that a customer just acquired makes ``n`` repeat purchases
+        by ``t`` (FHL 2005, eq. 8).
+
+        Parameters
+        ----------
+        n : int or array-like
+            Whole numbers >= 0.
+        t : float, array-like or pandas.Timedelta
+            Horizons in the model's unit; broadcast against ``n``.
+        max_draws : int, optional
+
+        Returns
+        -------
+        float or numpy.ndarray
+            The probabilities (posterior means for a Bayesian fit).
+        """
         self.check_fitted()
         n = np.asarray(n, dtype=float)
         if np.any(n < 0) or np.any(n != np.round(n)):
@@ -304,6 +448,18 @@ class BayesianBetaGeo(BetaGeoModel, BayesianModel):
     def predictive_check(self, rfm, *, kind="prior", max_frequency=7, draws=500, interval=0.94,
                          random_state=None) -> pd.DataFrame:
         """Prior or posterior predictive check of the calibration frequencies.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            The calibration customers.
+        kind : {"prior", "posterior"}
+        max_frequency : int
+            Frequencies from this on are pooled.
+        draws : int
+            Parameter draws used.
+        interval : float
+        random_state : int, optional
 
         For each parameter draw (from the priors, or the posterior), the expected share of
         customers with 0, 1, ..., ``max_frequency``+ repeat purchases in their own window T is

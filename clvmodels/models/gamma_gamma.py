@@ -14,6 +14,7 @@ from .._math import gamma_gamma
 from ..data import check_rfm
 from ..exceptions import DataError, DataQualityWarning
 from ..interface import show
+from ..draws import fill_doc
 from .base import MaximumLikelihoodModel
 from .bayesian import BayesianModel
 
@@ -82,7 +83,19 @@ class GammaGammaModel:
     # -- specification -------------------------------------------------------------------------
     def prepare(self, rfm: pd.DataFrame, weights=None) -> SpendData:
         """Sufficient statistics of the customers with ``frequency > 0`` (positive
-        ``monetary_value`` required); warns where frequency and spend are correlated."""
+        ``monetary_value`` required); warns where frequency and spend are correlated.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            With ``frequency`` and ``monetary_value``.
+        weights : numpy.ndarray, optional
+            Customers per row.
+
+        Returns
+        -------
+        SpendData
+        """
         check_rfm(rfm, SPEND_COLUMNS)
         x = rfm["frequency"].to_numpy(dtype=np.float64)
         m = rfm["monetary_value"].to_numpy(dtype=np.float64)
@@ -115,21 +128,65 @@ class GammaGammaModel:
         return SpendData(stats, {"n_zero_frequency": zero})
 
     def subsample(self, data: SpendData, fraction: float, rng) -> SpendData:
-        """A random share of the customers."""
+        """A random share of the customers.
+
+        Parameters
+        ----------
+        data : SpendData
+        fraction : float
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        SpendData
+        """
         s = data.stats
         rows = rng.random(s.x.size) < fraction
         return SpendData(gamma_gamma.sufficient_statistics(s.x[rows], s.m[rows], s.w[rows]))
 
     def initial_params(self, data: SpendData) -> np.ndarray:
-        """A first guess: p = 1, q = 2, v = mean spend."""
+        """A first guess: p = 1, q = 2, v = mean spend.
+
+        Parameters
+        ----------
+        data : SpendData
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         return np.array([1.0, 2.0, max(np.average(data.stats.m, weights=data.stats.w), 1e-3)])
 
     def loglik_grad(self, params, data: SpendData):
-        """Total log-likelihood (Fader & Hardie 2013, eq. 4) and its gradient in (p, q, v)."""
+        """Total log-likelihood (Fader & Hardie 2013, eq. 4) and its gradient in (p, q, v).
+
+        Parameters
+        ----------
+        params : numpy.ndarray
+            p, q, v.
+        data : SpendData
+
+        Returns
+        -------
+        (float, numpy.ndarray)
+        """
         return gamma_gamma.total_loglik_grad(*params, data.stats)
 
     def loglik_tensor(self, params: dict, data: SpendData, xp):
-        """The same total as a PyTensor expression."""
+        """The same total as a PyTensor expression.
+
+        Parameters
+        ----------
+        params : dict
+            PyTensor scalars by name.
+        data : SpendData
+        xp : namespace
+            :func:`clvmodels._math.pytensor_namespace`.
+
+        Returns
+        -------
+        pytensor.tensor.TensorVariable
+        """
         import pytensor.tensor as pt
 
         s = data.stats
@@ -138,13 +195,29 @@ class GammaGammaModel:
         return pt.dot(s.w, ll)
 
     def default_priors(self, data: SpendData) -> dict:
-        """Shapes ``N(0, 2)`` on the log scale; ``v`` centred on the log of the mean spend."""
+        """Shapes ``N(0, 2)`` on the log scale; ``v`` centred on the log of the mean spend.
+
+        Parameters
+        ----------
+        data : SpendData
+
+        Returns
+        -------
+        dict
+            ``{name: (mu, sigma)}`` of ``log(theta) ~ Normal(mu, sigma)``.
+        """
         mean = float(np.average(data.stats.m, weights=data.stats.w))
         return {"p": (0.0, 2.0), "q": (0.0, 2.0), "v": (float(np.log(mean)), 3.0)}
 
     def check_estimate(self, params: pd.Series) -> None:
         """Warn where q <= 1: the population mean spend, the forecast for customers without
-        repeat purchases, is infinite."""
+        repeat purchases, is infinite.
+
+        Parameters
+        ----------
+        params : pandas.Series
+            The estimate (or posterior means).
+        """
         q = params["q"]
         if q <= 1:
             warnings.warn(
@@ -158,22 +231,46 @@ class GammaGammaModel:
 
     # -- predictions ---------------------------------------------------------------------------
     def spend_draws(self, rfm: pd.DataFrame, max_draws=None):
-        """The spend-model protocol of :func:`clvmodels.customer_value`: ``compute(rows)``
-        gives each customer's expected spend per purchase, ``(len(rows), D)``."""
-        self.checked_frame(rfm, SPEND_COLUMNS, timed=False)
-        return spend_draws(rfm, self.parameter_draws(max_draws))
+        """The spend-model protocol of :func:`clvmodels.customer_value`.
 
-    def expected_spend(self, rfm: pd.DataFrame, *, interval=None, max_draws=None,
-                       return_draws=False):
-        """Expected value of each customer's future purchases, shrunk toward the population
-        mean (Fader & Hardie 2013, eq. 5); the population mean for frequency 0.
-
-        .. math:: \\frac{p(v + x m)}{px + q - 1}
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            The customers.
+        max_draws : int, optional
 
         Returns
         -------
-        pandas.Series or pandas.DataFrame
-            Per customer: the (posterior mean) expected spend; with ``interval``, a DataFrame.
+        callable
+            ``compute(rows)`` gives each customer's expected spend per purchase, an
+            ``(len(rows), D)`` array over ``D`` parameter draws.
+        """
+        self.checked_frame(rfm, SPEND_COLUMNS, timed=False)
+        return spend_draws(rfm, self.parameter_draws(max_draws))
+
+    @fill_doc
+    def expected_spend(self, rfm: pd.DataFrame, *, interval=None, max_draws=None,
+                       return_draws=False):
+        """Expected value of each customer's future purchases, shrunk toward the population
+        mean (Fader & Hardie 2013, eq. 5); the population mean for frequency 0. A DataError
+        where it does not exist (p x + q <= 1).
+
+        .. math:: \\frac{p(v + x m)}{px + q - 1}
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            The customers, with ``frequency`` and ``monetary_value``.
+        interval : float, optional
+            Mass of an equal-tailed interval over the posterior draws (a Bayesian model).
+        max_draws : int, optional
+            Use at most this many draws.
+        return_draws : bool, default False
+            The draws themselves (at most 10,000 customers).
+
+        Returns
+        -------
+        {returns}
         """
         compute = self.spend_draws(rfm, max_draws)
         n_draws = self.parameter_draws(max_draws)[0].shape[1]
