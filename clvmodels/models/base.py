@@ -228,6 +228,14 @@ class FittedModel:
 
     facts: tuple[str, ...] = ()  # what fitting records beyond the parameters, saved with them
 
+    def check_loaded(self) -> None:
+        """A loaded model is checked like a fitted one: a ModelFormatError where a parameter
+        (or a posterior draw) is not a finite number > 0."""
+        problem = self.parameter_problem()
+        if problem:
+            raise ModelFormatError(f"the {type(self).__name__} model file is damaged or was "
+                                   f"edited: {problem}. Refit the model")
+
     def restore_header(self, data: dict) -> None:
         """Set what :meth:`state_header` wrote; ModelFormatError for a bad unit or count.
 
@@ -488,10 +496,7 @@ class MaximumLikelihoodModel(FittedModel):
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise ModelFormatError(f"the {cls.__name__} model file is incomplete or damaged: "
                                    f"{err!r}") from err
-        problem = model.parameter_problem()
-        if problem:
-            raise ModelFormatError(f"the {cls.__name__} model file is damaged or was edited: "
-                                   f"{problem}. Refit the model")
+        model.check_loaded()
         return model
 
     # -- reporting -----------------------------------------------------------------------------

@@ -442,10 +442,7 @@ class BayesianModel(FittedModel):
         except Exception as err:  # noqa: BLE001 - whatever a damaged netCDF file raises
             raise ModelFormatError(f"the {cls.__name__} model file or its posterior file is "
                                    f"incomplete or damaged: {err!r}") from err
-        problem = model.parameter_problem()
-        if problem:
-            raise ModelFormatError(f"the {cls.__name__} model file is damaged or was edited: "
-                                   f"{problem}. Refit the model")
+        model.check_loaded()
         return model
 
     def __repr__(self) -> str:
