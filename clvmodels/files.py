@@ -28,7 +28,7 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import pandas as pd
 
@@ -217,13 +217,11 @@ def count_rows(path) -> int:
 
 
 def _umask() -> int:
-    try:
+    with suppress(OSError):  # Linux says it; elsewhere it is read by setting it
         with open("/proc/self/status") as f:
             for line in f:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
-    except OSError:
-        pass
     mask = os.umask(0o022)  # elsewhere: read it by setting it, and put it back at once
     os.umask(mask)
     return mask
@@ -254,13 +252,11 @@ def remove_stale(folder: str, prefix: str = TEMP_PREFIX) -> None:
     for name in names:
         if name.startswith(prefix) and _stale(name, prefix):
             path = os.path.join(folder, name)
-            try:
+            with suppress(OSError):  # gone already, or not ours to remove: leave it
                 if os.path.isdir(path) and not os.path.islink(path):
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     os.unlink(path)
-            except OSError:
-                pass
 
 
 def check_output_path(path) -> str:
