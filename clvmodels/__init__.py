@@ -11,7 +11,14 @@ from .exceptions import (
     ModelFormatError,
     NotFittedError,
 )
-from .models import BayesianBetaGeo, BayesianGammaGamma, BetaGeo, GammaGamma
+from .models import (
+    BayesianBetaGeo,
+    BayesianGammaGamma,
+    BayesianModifiedBetaGeo,
+    BetaGeo,
+    GammaGamma,
+    ModifiedBetaGeo,
+)
 from .persistence import load
 from .scoring import ModelPair
 from .value import customer_value
@@ -22,12 +29,14 @@ __all__ = [
     "BacktestResult",
     "BayesianBetaGeo",
     "BayesianGammaGamma",
+    "BayesianModifiedBetaGeo",
     "BetaGeo",
     "ConvergenceError",
     "DataError",
     "DataQualityWarning",
     "GammaGamma",
     "ModelPair",
+    "ModifiedBetaGeo",
     "ModelFormatError",
     "NotFittedError",
     "backtest",

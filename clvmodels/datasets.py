@@ -74,13 +74,16 @@ def simulate_transactions(
     observation_periods: float = 78.0,
     start="1997-01-01",
     seed=None,
+    model: str = "bgnbd",
 ) -> pd.DataFrame:
-    """Simulate a transaction log from BG/NBD purchases and Gamma-Gamma spend, vectorised.
+    """Simulate a transaction log from BG/NBD (or MBG/NBD) purchases and Gamma-Gamma spend,
+    vectorised.
 
     Each customer has a purchase rate ``lambda ~ Gamma(r, rate=alpha)`` and a dropout probability
     ``p ~ Beta(a, b)``, makes a first purchase at a uniform time in the first ``acquisition_periods``,
     then repeat purchases as a Poisson process, and after each repeat purchase drops out with
-    probability ``p`` (Fader, Hardie & Lee 2005, section 3). Every purchase's amount is
+    probability ``p`` (Fader, Hardie & Lee 2005, section 3); with ``model="mbgnbd"`` also right
+    after the first purchase (Batislam et al. 2007). Every purchase's amount is
     ``Gamma(p, rate=nu)`` with ``nu ~ Gamma(q, rate=v)`` per customer (Fader & Hardie 2013).
     Parameters are in ``time_unit``; defaults are the CDNOW estimates in weeks. Timestamps keep
     the time of day, so several purchases may fall on one day.
@@ -107,6 +110,10 @@ def simulate_transactions(
     p_drop = rng.beta(bg["a"], bg["b"], n)
     arrivals = rng.poisson(lam * span)  # purchases a never-dying customer would make
     lifetime = rng.geometric(p_drop)  # repeat purchases until dropout, the last one included
+    if model == "mbgnbd":  # a dropout chance at the first purchase too
+        lifetime -= 1
+    elif model != "bgnbd":
+        raise ValueError(f"model must be 'bgnbd' or 'mbgnbd', not {model!r}")
     x = np.minimum(arrivals, lifetime)
 
     # the first x of `arrivals` uniform order statistics on (0, span]: exponential spacings

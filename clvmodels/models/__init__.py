@@ -4,7 +4,9 @@ from .base import MaximumLikelihoodModel
 from .bayesian import BayesianModel
 from .beta_geo import BayesianBetaGeo, BetaGeo, BetaGeoModel
 from .gamma_gamma import BayesianGammaGamma, GammaGamma, GammaGammaModel
+from .modified_beta_geo import BayesianModifiedBetaGeo, ModifiedBetaGeo, ModifiedBetaGeoModel
 from .registry import MODELS
 
-__all__ = ["MODELS", "BayesianBetaGeo", "BayesianGammaGamma", "BayesianModel", "BetaGeo",
-           "BetaGeoModel", "GammaGamma", "GammaGammaModel", "MaximumLikelihoodModel"]
+__all__ = ["MODELS", "BayesianBetaGeo", "BayesianGammaGamma", "BayesianModel",
+           "BayesianModifiedBetaGeo", "BetaGeo", "BetaGeoModel", "GammaGamma", "GammaGammaModel",
+           "MaximumLikelihoodModel", "ModifiedBetaGeo", "ModifiedBetaGeoModel"]

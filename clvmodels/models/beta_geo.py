@@ -46,7 +46,7 @@ class Histories:
     facts: dict = field(default_factory=dict)
 
 
-def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients):
+def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients, formulas=bgnbd):
     """Per-draw ``sum_k coefficients[k] * E[purchases by times[k] | history]`` (a matrix of
     coefficients gives one column per coefficient column).
 
@@ -54,7 +54,8 @@ def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients):
     n_histories, inverse)``: ``compute(rows)`` gives the ``(len(rows), D)`` values for rows of
     unique histories, ``inverse`` maps customers to them. The hypergeometric part runs once per
     distinct (frequency, T) pair, draw and time, a block of times at a time (memory stays
-    bounded however long the horizon).
+    bounded however long the horizon). ``formulas`` is the model's module of
+    ``clvmodels._math`` (BG/NBD or a sibling with the same functions).
     """
     x, t_x, T = rfm_arrays(rfm)
     first, inverse, _ = unique_rows(x, t_x, T)
@@ -67,13 +68,13 @@ def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients):
     for start in range(0, len(times), step):
         block = slice(start, start + step)
         with np.errstate(all="ignore"):
-            if_alive = bgnbd.expected_purchases_if_alive(
+            if_alive = formulas.expected_purchases_if_alive(
                 *(p[..., None] for p in params), x[pairs, :, None], T[pairs, :, None],
                 times[None, None, block])
         factor = factor + if_alive @ coefficients[block]  # (pairs, draws[, columns])
 
     def compute(rows):
-        alive = bgnbd.probability_alive(*params, x[rows], t_x[rows], T[rows])
+        alive = formulas.probability_alive(*params, x[rows], t_x[rows], T[rows])
         values = factor[pair_of[rows]]
         return values * (alive if values.ndim == 2 else alive[..., None])
 
@@ -97,6 +98,7 @@ class BetaGeoModel:
     kind = "purchases"
     param_names = ("r", "alpha", "a", "b")
     columns = RFM_COLUMNS
+    formulas = bgnbd  # the module of clvmodels._math the predictions evaluate
 
     # -- specification -------------------------------------------------------------------------
     def prepare(self, rfm: pd.DataFrame, weights=None) -> Histories:
@@ -242,7 +244,7 @@ class BetaGeoModel:
         (x, t_x, T), inverse = self._unique_histories(rfm, time_unit)
         params = self.parameter_draws(max_draws)
         return self.summarise(
-            lambda rows: bgnbd.probability_alive(*params, x[rows], t_x[rows], T[rows]),
+            lambda rows: self.formulas.probability_alive(*params, x[rows], t_x[rows], T[rows]),
             len(x), params[0].shape[1], interval, "probability_alive", rfm.index,
             expand=inverse, return_draws=return_draws)
 
@@ -267,7 +269,7 @@ class BetaGeoModel:
         (x, t_x, T, tt), inverse = self._unique_histories(rfm, time_unit, t)
         params = self.parameter_draws(max_draws)
         return self.summarise(
-            lambda rows: bgnbd.probability_any_purchase(*params, x[rows], t_x[rows], T[rows],
+            lambda rows: self.formulas.probability_any_purchase(*params, x[rows], t_x[rows], T[rows],
                                                         tt[rows]),
             len(x), params[0].shape[1], interval, "probability_any_purchase", rfm.index,
             expand=inverse, return_draws=return_draws)
@@ -304,13 +306,14 @@ class BetaGeoModel:
         params = self.parameter_draws(max_draws)
         if t.ndim == 0:  # one horizon: the hypergeometric part once per (frequency, T) pair
             self.checked_frame(rfm, RFM_COLUMNS, time_unit)
-            compute, n_rows, inverse = discounted_purchases_draws(rfm, params, [float(t)], [1.0])
+            compute, n_rows, inverse = discounted_purchases_draws(rfm, params, [float(t)], [1.0],
+                                                                  self.formulas)
             return self.summarise(compute, n_rows, params[0].shape[1], interval,
                                   "expected_purchases", rfm.index, expand=inverse,
                                   return_draws=return_draws)
         (x, t_x, T, tt), inverse = self._unique_histories(rfm, time_unit, t)
         return self.summarise(
-            lambda rows: bgnbd.expected_purchases(*params, x[rows], t_x[rows], T[rows], tt[rows]),
+            lambda rows: self.formulas.expected_purchases(*params, x[rows], t_x[rows], T[rows], tt[rows]),
             len(x), params[0].shape[1], interval, "expected_purchases", rfm.index,
             expand=inverse, return_draws=return_draws)
 
@@ -338,7 +341,7 @@ class BetaGeoModel:
         self.checked_frame(rfm, RFM_COLUMNS, time_unit)
         params = self.parameter_draws(max_draws)
         compute, n_rows, inverse = discounted_purchases_draws(rfm, params, times,
-                                                              np.eye(len(times)))
+                                                              np.eye(len(times)), self.formulas)
         values = np.concatenate([compute(rows).mean(axis=1) for rows in np.array_split(
             np.arange(n_rows), max(1, n_rows * params[0].shape[1] * len(times)
                                    // CHUNK_ELEMENTS))])
@@ -368,7 +371,7 @@ class BetaGeoModel:
         """
         self.checked_frame(rfm, RFM_COLUMNS, time_unit)
         return discounted_purchases_draws(rfm, self.parameter_draws(max_draws), times,
-                                          coefficients)
+                                          coefficients, self.formulas)
 
     def expected_purchases_new_customer(self, t, *, max_draws=None):
         """Expected purchases by ``t`` of a customer just acquired (FHL 2005, eq. 9).
@@ -387,7 +390,7 @@ class BetaGeoModel:
         self.check_fitted()
         t = np.asarray(self.horizon(t), dtype=float)
         params = [p[..., None] for p in self.parameter_draws(max_draws)]  # (1, D, 1)
-        values = bgnbd.expected_purchases_new(*params, t.reshape(1, 1, -1))
+        values = self.formulas.expected_purchases_new(*params, t.reshape(1, 1, -1))
         return values.mean(axis=1).reshape(t.shape)[()]
 
     def probability_of_purchases(self, n, t, *, max_draws=None):
@@ -414,7 +417,7 @@ class BetaGeoModel:
         t = np.asarray(self.horizon(t), dtype=float)
         n, t = np.broadcast_arrays(n, t)
         params = [p.ravel()[:, None] for p in self.parameter_draws(max_draws)]  # (D, 1)
-        value = bgnbd.probability_of_purchases(*params, n.reshape(1, -1), t.reshape(1, -1))
+        value = self.formulas.probability_of_purchases(*params, n.reshape(1, -1), t.reshape(1, -1))
         return value.mean(axis=0).reshape(n.shape)[()]
 
 
@@ -440,10 +443,9 @@ class BetaGeo(BetaGeoModel, MaximumLikelihoodModel):
     """
 
 
-class BayesianBetaGeo(BetaGeoModel, BayesianModel):
-    """BG/NBD with a full posterior (PyMC); the same predictions as :class:`BetaGeo`, as
-    posterior means with intervals. Settings: :class:`clvmodels.models.bayesian.BayesianModel`.
-    """
+class FrequencyCheck:
+    """The prior and posterior predictive check of a Bayesian purchase model of the BG/NBD
+    family (its ``formulas`` give P(X(t) = n) for a new customer)."""
 
     def predictive_check(self, rfm, *, kind="prior", max_frequency=7, draws=500, interval=0.94,
                          random_state=None) -> pd.DataFrame:
@@ -486,7 +488,7 @@ class BayesianBetaGeo(BetaGeoModel, BayesianModel):
         age_weights = np.bincount(index, weights=data.weights) / data.n
         n = np.arange(max_frequency)[None, None, :]
         with np.errstate(all="ignore"):
-            p = bgnbd.probability_of_purchases(*params, n, ages[None, :, None])  # draw, age, n
+            p = self.formulas.probability_of_purchases(*params, n, ages[None, :, None])
         shares = np.einsum("dan,a->dn", p, age_weights)
         shares = np.concatenate([shares, 1 - shares.sum(axis=1, keepdims=True)], axis=1)
         observed = np.bincount(np.minimum(data.x, max_frequency).astype(int),
@@ -496,3 +498,9 @@ class BayesianBetaGeo(BetaGeoModel, BayesianModel):
         return pd.DataFrame({"observed": observed, "mean": np.nanmean(shares, axis=0),
                              "lower": lower, "upper": upper},
                             index=pd.Index(labels, name="frequency"))
+
+
+class BayesianBetaGeo(FrequencyCheck, BetaGeoModel, BayesianModel):
+    """BG/NBD with a full posterior (PyMC); the same predictions as :class:`BetaGeo`, as
+    posterior means with intervals. Settings: :class:`clvmodels.models.bayesian.BayesianModel`.
+    """

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..exceptions import DataError
 from .beta_geo import BayesianBetaGeo, BetaGeo
 from .gamma_gamma import BayesianGammaGamma, GammaGamma
+from .modified_beta_geo import BayesianModifiedBetaGeo, ModifiedBetaGeo
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Entry:
 
 MODELS = {entry.name: entry for entry in (
     Entry("bgnbd", "purchases", BetaGeo, BayesianBetaGeo, "BG/NBD"),
+    Entry("mbgnbd", "purchases", ModifiedBetaGeo, BayesianModifiedBetaGeo, "MBG/NBD"),
     Entry("gg", "spend", GammaGamma, BayesianGammaGamma, "Gamma-Gamma"),
 )}
 CLASSES = {cls.__name__: cls for entry in MODELS.values() for cls in (entry.mle, entry.bayesian)}

@@ -1,0 +1,98 @@
+"""MBG/NBD (Batislam, Denizel & Filiztekin 2007): lifetimes' ModifiedBetaGeoFitter as the oracle,
+parameter recovery on simulated data, and the model working through every interface unchanged."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifetimes import ModifiedBetaGeoFitter
+
+import clvmodels
+from clvmodels.cli import main
+
+
+@pytest.fixture(scope="module")
+def mbg(cdnow_calibration):
+    return clvmodels.ModifiedBetaGeo().fit(cdnow_calibration)
+
+
+def test_the_estimate_is_lifetimes_estimate(mbg, cdnow_calibration):
+    f = cdnow_calibration
+    theirs = ModifiedBetaGeoFitter().fit(f["frequency"].to_numpy(), f["recency"].to_numpy(),
+                                         f["T"].to_numpy())
+    np.testing.assert_allclose(mbg.params_, theirs.params_, rtol=1e-4)
+    np.testing.assert_allclose(mbg.standard_errors_, theirs.summary["se(coef)"], rtol=2e-3)
+    # lifetimes 0.11.3 on the same frame (run 2026-11-23): r 0.525, alpha 6.183, a 0.891, b 1.614
+    np.testing.assert_allclose(mbg.params_, [0.525, 6.183, 0.891, 1.614], atol=1e-3)
+
+
+def test_every_prediction_equals_lifetimes_at_the_same_parameters(mbg, cdnow_calibration):
+    f = cdnow_calibration
+    theirs = ModifiedBetaGeoFitter()
+    theirs.params_ = mbg.params_.copy()
+    x, t_x, T = f["frequency"], f["recency"], f["T"]
+    for t in [1.0, 39.0, 104.0]:
+        np.testing.assert_allclose(
+            mbg.expected_purchases(f, t),
+            theirs.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, T), rtol=1e-6)
+    np.testing.assert_allclose(mbg.probability_alive(f),
+                               theirs.conditional_probability_alive(x, t_x, T), rtol=1e-6)
+    ts = np.array([0.5, 10.0, 52.0, 300.0])
+    np.testing.assert_allclose(mbg.expected_purchases_new_customer(ts),
+                               theirs.expected_number_of_purchases_up_to_time(ts), rtol=1e-6)
+    for n in [0, 1, 2, 5, 20]:
+        assert mbg.probability_of_purchases(n, 39.0) == pytest.approx(
+            theirs.probability_of_n_purchases_up_to_time(39.0, n), rel=1e-6)
+
+
+def test_one_time_buyers_are_not_all_alive(mbg, cdnow_calibration):
+    alive = mbg.probability_alive(cdnow_calibration)
+    once = cdnow_calibration["frequency"] == 0
+    assert (alive[once] < 1).all() and alive[once].nunique() > 10  # ranked by their T
+    assert mbg.probability_of_purchases(np.arange(200), 39.0).sum() == pytest.approx(1, abs=1e-9)
+
+
+def test_parameters_are_recovered_from_simulated_data():
+    truth = {"r": 0.6, "alpha": 5.0, "a": 0.8, "b": 2.5}
+    tx = clvmodels.simulate_transactions(40_000, bgnbd=truth, seed=3, model="mbgnbd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", clvmodels.DataQualityWarning)
+        rfm = clvmodels.rfm_summary(tx, observation_end=tx.attrs["observation_end"],
+                                    time_unit="W", freq="D")
+    model = clvmodels.ModifiedBetaGeo().fit(rfm)
+    z = (model.params_ - pd.Series(truth)) / model.standard_errors_
+    assert (z.abs() < 4).all(), z
+    # the BG/NBD simulator's data are not MBG/NBD's: fitting BG/NBD there recovers less well
+    assert clvmodels.BetaGeo().fit(rfm).log_likelihood_ < model.log_likelihood_
+
+
+def test_the_command_line_backtest_and_files_take_the_new_model(cdnow, tmp_path, capsys):
+    log = tmp_path / "log.parquet"
+    cdnow.to_parquet(log)
+    assert main(["fit", "--transactions", str(log), "--observation-end", "1998-06-30",
+                 "--model", "mbgnbd_gg", "--out", str(tmp_path / "m.json"), "--quiet"]) == 0
+    pair = clvmodels.load(tmp_path / "m.json")
+    assert type(pair.purchases) is clvmodels.ModifiedBetaGeo
+    assert main(["score", "--model", str(tmp_path / "m.json"), "--transactions", str(log),
+                 "--out", str(tmp_path / "s.parquet"), "--quiet"]) == 0
+    assert len(pd.read_parquet(tmp_path / "s.parquet")) == 2357
+    result = clvmodels.backtest(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30",
+                                methods=["bgnbd_gg", "mbgnbd_gg", "run_rate"])
+    table = result.summary()
+    assert table.loc["mbgnbd_gg", "purchases_rmse"] == pytest.approx(
+        table.loc["bgnbd_gg", "purchases_rmse"], rel=0.05)
+    assert "`mbgnbd_gg`" in result.report() or "mbgnbd_gg" in result.report()
+
+
+@pytest.mark.slow
+def test_the_bayesian_twin(cdnow_calibration, mbg):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bayes = clvmodels.BayesianModifiedBetaGeo(draws=300, tune=300, chains=2,
+                                                  random_state=2).fit(cdnow_calibration)
+    np.testing.assert_allclose(bayes.params_, mbg.params_, rtol=0.15)
+    summary = bayes.summary()
+    assert (summary["r_hat"] < 1.02).all()
+    band = bayes.probability_alive(cdnow_calibration.iloc[:50], interval=0.9)
+    assert (band["lower"] <= band["mean"]).all() and (band["mean"] <= band["upper"]).all()
