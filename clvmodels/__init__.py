@@ -18,6 +18,8 @@ from .models import (
     BetaGeo,
     GammaGamma,
     ModifiedBetaGeo,
+    BayesianShiftedBetaGeo,
+    ShiftedBetaGeo,
 )
 from .persistence import load
 from .scoring import ModelPair
@@ -30,6 +32,7 @@ __all__ = [
     "BayesianBetaGeo",
     "BayesianGammaGamma",
     "BayesianModifiedBetaGeo",
+    "BayesianShiftedBetaGeo",
     "BetaGeo",
     "ConvergenceError",
     "DataError",
@@ -37,6 +40,7 @@ __all__ = [
     "GammaGamma",
     "ModelPair",
     "ModifiedBetaGeo",
+    "ShiftedBetaGeo",
     "ModelFormatError",
     "NotFittedError",
     "backtest",

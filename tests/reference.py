@@ -20,3 +20,17 @@ GAMMA_GAMMA_CDNOW_CUSTOMERS = 946
 CDNOW_CUSTOMER_1 = {"frequency": 2, "recency": 30.43, "T": 38.86}
 CDNOW_SAMPLE_SHAPE = (6919, 2357)  # transactions, customers
 CDNOW_MASTER_SHAPE = (69659, 23570)
+
+# Fader & Hardie (2007), "How to Project Customer Retention", Journal of Interactive Marketing
+# 21(1), table 1 and section 4: customers of a cohort of 1,000 still active after 0-7 years, and
+# the sBG estimates.
+SBG_REGULAR = [1000, 631, 468, 382, 326, 289, 262, 241]
+SBG_REGULAR_PARAMS = {"alpha": 0.704, "beta": 1.182}
+SBG_HIGH_END = [1000, 869, 743, 653, 593, 551, 517, 491]
+SBG_HIGH_END_PARAMS = {"alpha": 0.668, "beta": 3.806}
+# The high-end cohort's projected survival in years 8-12 and the discounted expected residual
+# lifetime of its year-7 survivors at a 10 % discount rate (Fader & Hardie 2010's DERL), as the
+# README of J. D. Maturen's reference implementation (github.com/jdmaturen/shifted_beta_geometric_py)
+# reports them for these data.
+SBG_HIGH_END_SURVIVAL_8_12 = [0.460, 0.436, 0.414, 0.395, 0.378]
+SBG_HIGH_END_DERL_YEAR_7 = 7.530

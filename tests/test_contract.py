@@ -37,10 +37,25 @@ PREDICTIONS = {
     "spend": {
         "expected_spend": lambda m, f: m.expected_spend(f),
     },
+    "retention": {
+        "survival": lambda m, f: m.survival([0, 1, 5, 12]),
+        "retention_rate": lambda m, f: m.retention_rate([1, 2, 10]),
+        "residual_lifetime": lambda m, f: m.expected_residual_lifetime(f, 0.1),
+        "lifetime": lambda m, f: pd.Series([m.discounted_expected_lifetime(0.1)]),
+    },
 }
+# Fader & Hardie (2007), the high-end cohort: customers active after 0..7 years, one row each
+HIGH_END = [1000, 869, 743, 653, 593, 551, 517, 491]
 
 
 def frame_for(entry, cdnow_calibration):
+    if entry.kind == "retention":
+        from clvmodels.models.shifted_beta_geo import cohort_frame
+
+        cohort = cohort_frame(HIGH_END)
+        rows = np.repeat(np.arange(len(cohort)), cohort["weights"].astype(int))
+        frame = cohort.iloc[rows][["T", "churned"]].sample(frac=1, random_state=0)
+        return frame.reset_index(drop=True)  # shuffled: any slice has every kind of customer
     rfm = cdnow_calibration.iloc[:600]
     return spend_fit_rows(rfm) if entry.kind == "spend" else rfm
 
@@ -147,7 +162,9 @@ def test_an_interval_needs_draws(entry, cdnow_calibration, fits):
     ask = next(iter(PREDICTIONS[entry.kind].values()))
     with pytest.raises(DataError, match="an interval needs parameter draws"):
         ask_with = {"purchases": lambda m, f: m.probability_alive(f, interval=0.9),
-                    "spend": lambda m, f: m.expected_spend(f, interval=0.9)}[entry.kind]
+                    "spend": lambda m, f: m.expected_spend(f, interval=0.9),
+                    "retention": lambda m, f: m.expected_residual_lifetime(
+                        f, 0.1, interval=0.9)}[entry.kind]
         ask_with(fits[entry.name], frame_for(entry, cdnow_calibration))
     assert ask is not None
 

@@ -5,8 +5,10 @@ from .bayesian import BayesianModel
 from .beta_geo import BayesianBetaGeo, BetaGeo, BetaGeoModel
 from .gamma_gamma import BayesianGammaGamma, GammaGamma, GammaGammaModel
 from .modified_beta_geo import BayesianModifiedBetaGeo, ModifiedBetaGeo, ModifiedBetaGeoModel
+from .shifted_beta_geo import BayesianShiftedBetaGeo, ShiftedBetaGeo, ShiftedBetaGeoModel
 from .registry import MODELS
 
 __all__ = ["MODELS", "BayesianBetaGeo", "BayesianGammaGamma", "BayesianModel",
            "BayesianModifiedBetaGeo", "BetaGeo", "BetaGeoModel", "GammaGamma", "GammaGammaModel",
-           "MaximumLikelihoodModel", "ModifiedBetaGeo", "ModifiedBetaGeoModel"]
+           "MaximumLikelihoodModel", "ModifiedBetaGeo", "ModifiedBetaGeoModel",
+           "BayesianShiftedBetaGeo", "ShiftedBetaGeo", "ShiftedBetaGeoModel"]

@@ -9,6 +9,7 @@ from ..exceptions import DataError
 from .beta_geo import BayesianBetaGeo, BetaGeo
 from .gamma_gamma import BayesianGammaGamma, GammaGamma
 from .modified_beta_geo import BayesianModifiedBetaGeo, ModifiedBetaGeo
+from .shifted_beta_geo import BayesianShiftedBetaGeo, ShiftedBetaGeo
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class Entry:
     """A registered model: its name, kind, and its maximum-likelihood and Bayesian classes."""
 
     name: str
-    kind: str  # "purchases" or "spend"
+    kind: str  # "purchases", "spend" or "retention" (contractual)
     mle: type
     bayesian: type
     title: str
@@ -26,6 +27,7 @@ MODELS = {entry.name: entry for entry in (
     Entry("bgnbd", "purchases", BetaGeo, BayesianBetaGeo, "BG/NBD"),
     Entry("mbgnbd", "purchases", ModifiedBetaGeo, BayesianModifiedBetaGeo, "MBG/NBD"),
     Entry("gg", "spend", GammaGamma, BayesianGammaGamma, "Gamma-Gamma"),
+    Entry("sbg", "retention", ShiftedBetaGeo, BayesianShiftedBetaGeo, "shifted-beta-geometric"),
 )}
 CLASSES = {cls.__name__: cls for entry in MODELS.values() for cls in (entry.mle, entry.bayesian)}
 BAYES_PREFIX = "bayes_"

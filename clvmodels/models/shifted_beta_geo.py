@@ -1,0 +1,387 @@
+"""The shifted-beta-geometric (sBG) model of contractual retention (Fader & Hardie 2007, 2010),
+specified once on the model contract; :class:`ShiftedBetaGeo` fits it by maximum likelihood,
+:class:`BayesianShiftedBetaGeo` in PyMC.
+
+Its data are one row per customer (or per group of customers, with ``weights``): ``T`` the
+periods observed (the lifetime of a customer who cancelled, the periods so far of one still
+active) and ``churned`` (whether she cancelled). :func:`cohort_frame` builds that from a cohort's
+survival counts, :func:`subscription_frame` from a table of subscriptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .._math import sbg
+from ..columns import as_day
+from ..data import unique_rows
+from ..exceptions import DataError
+from ..files import require_columns
+from ..interface import show
+from ..units import check_unit, days_per_unit
+from .base import MaximumLikelihoodModel
+from .bayesian import BayesianModel
+
+DURATION_COLUMNS = ("T", "churned")
+
+
+def cohort_frame(survivors) -> pd.DataFrame:
+    """The sBG frame of one cohort from the number of its customers still active at the start
+    and after each period, e.g. ``[1000, 869, 743, ...]`` (Fader & Hardie 2007, table 1).
+
+    Parameters
+    ----------
+    survivors : sequence of int
+        Active customers after 0, 1, 2, ... periods; never increasing.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``T``, ``churned`` and ``weights`` (customers per row): the customers lost in each
+        period, then the survivors of the last one.
+    """
+    counts = np.asarray(survivors, dtype=np.float64)
+    if counts.ndim != 1 or len(counts) < 2 or not np.all(np.isfinite(counts)):
+        raise DataError("survivors must be at least two counts: the cohort, then its active "
+                        "customers after each period")
+    lost = -np.diff(counts)
+    if np.any(lost < 0) or counts[-1] < 0:
+        first = int(np.flatnonzero(lost < 0)[0]) + 1 if np.any(lost < 0) else len(counts) - 1
+        raise DataError(f"survivors must not increase or go below 0: {show(counts[first])} after "
+                        f"period {first}")
+    periods = np.arange(1, len(counts))
+    return pd.DataFrame({"T": np.r_[periods, len(counts) - 1],
+                         "churned": np.r_[np.ones(len(periods), bool), False],
+                         "weights": np.r_[lost, counts[-1]]})
+
+
+def subscription_frame(table: pd.DataFrame, *, observation_end, period: str = "M",
+                       customer: str = "customer_id", start: str = "start",
+                       end: str = "end") -> pd.DataFrame:
+    """The sBG frame of a subscription table: one row per customer with the start and (for
+    those who cancelled) the end of the subscription; an empty end is still active.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+    observation_end : date-like
+        The last day observed.
+    period : {"D", "W", "M", "Q", "Y"}
+        The contract period. A customer who cancelled has T = the periods she paid for (the
+        renewals she made, counted as anniversaries of her start on or before her end, plus
+        one); one still active has T = her renewals so far.
+    customer, start, end : str
+        Column names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by customer, with ``T`` and ``churned``.
+    """
+    require_columns(table.columns, [customer, start, end], "the subscription table",
+                    {customer: "customer", start: "start", end: "end"})
+    check_unit(period)
+    last = as_day(observation_end, "observation_end")
+    begun = pd.to_datetime(table[start]).to_numpy().astype("datetime64[D]")
+    ended = pd.to_datetime(table[end])
+    churned = ended.notna().to_numpy()
+    stop = np.where(churned, ended.to_numpy().astype("datetime64[D]"),
+                    np.datetime64(last, "D"))
+    bad = (stop < begun) | (begun > np.datetime64(last, "D"))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"the subscription of {show(table[customer].iloc[i])} ends before it "
+                        f"starts, or starts after observation_end; fix row {i}")
+    renewals = _anniversaries(begun, stop, period)
+    periods = np.where(churned, renewals + 1, renewals)  # paid periods; renewals so far
+    frame = pd.DataFrame({"T": periods, "churned": churned},
+                         index=pd.Index(table[customer].to_numpy(), name="customer_id"))
+    frame.attrs["time_unit"] = period
+    return frame
+
+
+def _anniversaries(begun: np.ndarray, stop: np.ndarray, period: str) -> np.ndarray:
+    """How many period anniversaries of each start fall on or before its stop day (the
+    renewals made): calendar months for "M", "Q", "Y"; whole days or weeks otherwise."""
+    if period in ("D", "W"):
+        return ((stop - begun).astype(np.int64) // int(days_per_unit(period))).astype(np.int64)
+    months = (stop.astype("datetime64[M]") - begun.astype("datetime64[M]")).astype(np.int64)
+    day_of = lambda d: (d - d.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)
+    months -= day_of(stop) < day_of(begun)
+    return months // {"M": 1, "Q": 3, "Y": 12}[period]
+
+
+def check_durations(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``T`` (whole numbers >= 1; >= 0 for active customers) and ``churned`` (true/false) of an
+    sBG frame, or a DataError naming the rule and the first offender."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"expected a DataFrame with T and churned, not {type(frame).__name__}")
+    require_columns(frame.columns, list(DURATION_COLUMNS), "the retention frame")
+    if len(frame) == 0:
+        raise DataError("the retention frame has no customers")
+    T = pd.to_numeric(frame["T"], errors="coerce").to_numpy(dtype=np.float64)
+    churned_values = frame["churned"]
+    if churned_values.dtype.kind != "b":
+        raise DataError("churned must be true/false (whether the customer cancelled)")
+    churned = churned_values.to_numpy(dtype=bool)
+    bad = ~np.isfinite(T) | (T != np.round(T)) | (T < np.where(churned, 1, 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"T must be a whole number of periods, >= 1 for a customer who cancelled "
+                        f"(>= 0 for one still active); {int(bad.sum())} row(s) violate this "
+                        f"(first: {show(frame.index[i])}, T = {show(T[i])})")
+    return T, churned
+
+
+@dataclass
+class Durations:
+    """sBG's prepared data: the distinct (T, churned) rows and how many customers each is."""
+
+    T: np.ndarray
+    churned: np.ndarray
+    weights: np.ndarray
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> float:
+        """Customers."""
+        return float(self.weights.sum())
+
+
+class ShiftedBetaGeoModel:
+    """sBG: each customer renews at the end of every period with probability ``1 - theta``,
+    ``theta ~ Beta(alpha, beta)`` across customers (Fader & Hardie 2007). The specification and
+    its predictions, written once over parameter draws."""
+
+    name = "sbg"
+    kind = "retention"
+    param_names = ("alpha", "beta")
+    columns = DURATION_COLUMNS
+
+    # -- specification -------------------------------------------------------------------------
+    def prepare(self, frame: pd.DataFrame, weights=None) -> Durations:
+        """The distinct (T, churned) rows with their counts.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            ``T`` and ``churned``, one row per customer (or group, with ``weights``); a
+            ``weights`` column is used when ``weights`` is not given.
+        weights : numpy.ndarray, optional
+
+        Returns
+        -------
+        Durations
+        """
+        T, churned = check_durations(frame)
+        if weights is None and "weights" in frame:
+            weights = frame["weights"].to_numpy(dtype=np.float64)
+            if not np.all(np.isfinite(weights) & (weights >= 0)):
+                raise DataError("the weights column must hold customer counts >= 0")
+        if not (churned if weights is None else churned & (weights > 0)).any():
+            raise DataError("no customer cancelled, so retention cannot be estimated: it runs off "
+                            "to 1; observe longer")
+        first, inverse, counts = unique_rows(T, churned.astype(np.float64))
+        if weights is not None:
+            counts = np.bincount(inverse, weights=weights, minlength=len(first))
+        return Durations(T[first], churned[first], counts.astype(np.float64))
+
+    def subsample(self, data: Durations, fraction: float, rng) -> Durations:
+        """A random share of the customers.
+
+        Parameters
+        ----------
+        data : Durations
+        fraction : float
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        Durations
+        """
+        kept = rng.binomial(np.round(data.weights).astype(np.int64), fraction).astype(float)
+        rows = kept > 0
+        return Durations(data.T[rows], data.churned[rows], kept[rows])
+
+    def initial_params(self, data: Durations) -> np.ndarray:
+        """A first guess: alpha = beta = 1.
+
+        Parameters
+        ----------
+        data : Durations
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        return np.array([1.0, 1.0])
+
+    def loglik_grad(self, params, data: Durations):
+        """Total log-likelihood (Fader & Hardie 2007, eq. 7) and its gradient.
+
+        Parameters
+        ----------
+        params : numpy.ndarray
+            alpha, beta.
+        data : Durations
+
+        Returns
+        -------
+        (float, numpy.ndarray)
+        """
+        return sbg.total_loglik_grad(*params, data.T, data.churned, data.weights)
+
+    def loglik_tensor(self, params: dict, data: Durations, xp):
+        """The same total as a PyTensor expression.
+
+        Parameters
+        ----------
+        params : dict
+        data : Durations
+        xp : namespace
+
+        Returns
+        -------
+        pytensor.tensor.TensorVariable
+        """
+        import pytensor.tensor as pt
+
+        ll = sbg.loglik(params["alpha"], params["beta"], data.T, data.churned, xp=xp)
+        return pt.dot(data.weights, ll)
+
+    def default_priors(self, data: Durations) -> dict:
+        """``log(alpha), log(beta) ~ N(0, 2)``.
+
+        Parameters
+        ----------
+        data : Durations
+
+        Returns
+        -------
+        dict
+        """
+        return {"alpha": (0.0, 2.0), "beta": (0.0, 2.0)}
+
+    # -- predictions ---------------------------------------------------------------------------
+    def _by_period(self, formula, values, max_draws, name):
+        self.check_fitted()
+        values = np.atleast_1d(np.asarray(values, dtype=np.float64))
+        alpha, beta = self.parameter_draws(max_draws)
+        out = formula(alpha, beta, values[:, None]).mean(axis=1)
+        return pd.Series(out, index=pd.Index(values, name="period"), name=name)
+
+    def survival(self, periods, *, max_draws=None) -> pd.Series:
+        """S(t), the share of a new cohort still active after each of ``periods``.
+
+        Parameters
+        ----------
+        periods : int or array-like
+        max_draws : int, optional
+
+        Returns
+        -------
+        pandas.Series
+            Indexed by period (posterior means for a Bayesian fit).
+        """
+        return self._by_period(sbg.survival, periods, max_draws, "survival")
+
+    def retention_rate(self, periods, *, max_draws=None) -> pd.Series:
+        """The retention rate of each of ``periods``: S(t) / S(t - 1).
+
+        Parameters
+        ----------
+        periods : int or array-like
+            Periods >= 1.
+        max_draws : int, optional
+
+        Returns
+        -------
+        pandas.Series
+        """
+        if np.any(np.asarray(periods) < 1):
+            raise DataError("retention rates are for periods >= 1")
+        return self._by_period(sbg.retention_rate, periods, max_draws, "retention_rate")
+
+    def discounted_expected_lifetime(self, discount_rate: float, *, max_draws=None) -> float:
+        """DEL: the expected discounted number of payments of a customer just acquired, the
+        first one now (Fader & Hardie 2010).
+
+        Parameters
+        ----------
+        discount_rate : float
+            Per period, > 0.
+        max_draws : int, optional
+
+        Returns
+        -------
+        float
+        """
+        self.check_fitted()
+        if not discount_rate > 0:
+            raise DataError("discount_rate must be > 0 per period for a lifetime value")
+        alpha, beta = self.parameter_draws(max_draws)
+        return float(sbg.discounted_expected_lifetime(alpha, beta, discount_rate).mean())
+
+    def expected_residual_lifetime(self, frame: pd.DataFrame, discount_rate: float, *,
+                                   interval=None, max_draws=None, return_draws=False):
+        """DERL per customer: the expected discounted number of future payments of each
+        customer still active after ``T`` periods, the next one at her coming renewal (Fader &
+        Hardie 2010, eq. 6 with n = T + 1); 0 for those who cancelled. Times the margin per
+        period, it is the customer's residual lifetime value.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            ``T`` and ``churned`` per customer.
+        discount_rate : float
+            Per period, > 0.
+        interval, max_draws, return_draws
+            As every prediction (intervals need a Bayesian fit).
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
+        self.check_fitted()
+        if not discount_rate > 0:
+            raise DataError("discount_rate must be > 0 per period for a lifetime value")
+        T, churned = check_durations(frame)
+        alpha, beta = self.parameter_draws(max_draws)
+        first, inverse, _ = unique_rows(T, churned.astype(np.float64))
+        t, gone = T[first][:, None], churned[first][:, None]
+
+        def compute(rows):
+            value = sbg.discounted_expected_residual_lifetime(alpha, beta, discount_rate,
+                                                              t[rows] + 1)
+            return np.where(gone[rows], 0.0, value)
+
+        return self.summarise(compute, len(first), alpha.shape[1], interval,
+                              "expected_residual_lifetime", frame.index, expand=inverse,
+                              return_draws=return_draws)
+
+
+class ShiftedBetaGeo(ShiftedBetaGeoModel, MaximumLikelihoodModel):
+    """The sBG model fitted by maximum likelihood.
+
+    Parameters
+    ----------
+    penalizer : float, default 0
+
+    Examples
+    --------
+    The "regular" cohort of Fader & Hardie (2007), customers active after 0-7 years:
+
+    >>> import clvmodels
+    >>> from clvmodels.models.shifted_beta_geo import cohort_frame
+    >>> frame = cohort_frame([1000, 631, 468, 382, 326, 289, 262, 241])
+    >>> clvmodels.ShiftedBetaGeo().fit(frame).params_.round(3).tolist()
+    [0.704, 1.182]
+    """
+
+
+class BayesianShiftedBetaGeo(ShiftedBetaGeoModel, BayesianModel):
+    """The sBG model with a full posterior (PyMC); the same predictions as
+    :class:`ShiftedBetaGeo`."""
