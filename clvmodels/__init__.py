@@ -2,6 +2,7 @@
 
 from . import baselines, heuristics
 from .backtesting import BacktestResult, backtest
+from .comparison import compare
 from .data import calibration_holdout, rfm_summary
 from .datasets import load_cdnow, simulate_transactions
 from .exceptions import (
@@ -46,6 +47,7 @@ __all__ = [
     "backtest",
     "baselines",
     "calibration_holdout",
+    "compare",
     "customer_value",
     "heuristics",
     "load",
