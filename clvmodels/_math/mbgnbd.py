@@ -17,18 +17,27 @@ from scipy import special
 from . import NUMPY, bgnbd, dot, levels
 
 
-def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY):
+def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY, x_levels=None, time_levels=None):
     r"""Log-likelihood of one customer's history (Batislam et al. 2007, eq. 7).
 
     .. math::
         L = \frac{B(a, b+x+1)}{B(a, b)} \frac{\Gamma(r+x)\alpha^r}{\Gamma(r)(\alpha+T)^{r+x}}
           + \frac{B(a+1, b+x)}{B(a, b)} \frac{\Gamma(r+x)\alpha^r}{\Gamma(r)(\alpha+t_x)^{r+x}}
 
-    ``xp`` is the array namespace (numpy here, PyTensor in the Bayesian model).
+    ``xp`` is the array namespace (numpy here, PyTensor in the Bayesian model); with
+    ``x_levels`` and ``time_levels`` (:func:`clvmodels._math.levels`) the special functions and
+    logarithms run once per distinct value, as in :func:`clvmodels._math.bgnbd.loglik`.
     """
-    base = (xp.gammaln(r + x) - xp.gammaln(r) + r * xp.log(alpha) - xp.betaln(a, b))
-    alive = xp.betaln(a, b + x + 1) - (r + x) * xp.log(alpha + T)
-    dead = xp.betaln(a + 1, b + x) - (r + x) * xp.log(alpha + t_x)
+    ux, ix = (x, slice(None)) if x_levels is None else x_levels
+    if time_levels is None:
+        log_T, log_tx = xp.log(alpha + T), xp.log(alpha + t_x)
+    else:
+        ut, (itx, iT) = time_levels
+        log_t = xp.log(alpha + ut)
+        log_T, log_tx = log_t[iT], log_t[itx]
+    base = (xp.gammaln(r + ux) - xp.gammaln(r) + r * xp.log(alpha) - xp.betaln(a, b))[ix]
+    alive = xp.betaln(a, b + ux + 1)[ix] - (r + x) * log_T
+    dead = xp.betaln(a + 1, b + ux)[ix] - (r + x) * log_tx
     return base + xp.logaddexp(alive, dead)
 
 

@@ -161,7 +161,8 @@ class BetaGeoModel:
                          1.0, 1.0])
 
     def loglik_grad(self, params, data: Histories):
-        """Total log-likelihood (FHL 2005, eq. 6) and its gradient in (r, alpha, a, b).
+        """Total log-likelihood (FHL 2005, eq. 6; a sibling's from its ``formulas``) and its
+        gradient in (r, alpha, a, b).
 
         Parameters
         ----------
@@ -173,8 +174,8 @@ class BetaGeoModel:
         -------
         (float, numpy.ndarray)
         """
-        return bgnbd.total_loglik_grad(*params, data.x, data.t_x, data.T, data.weights,
-                                       data.x_levels, data.time_levels)
+        return self.formulas.total_loglik_grad(*params, data.x, data.t_x, data.T, data.weights,
+                                               data.x_levels, data.time_levels)
 
     def loglik_tensor(self, params: dict, data: Histories, xp):
         """The same total as a PyTensor expression.
@@ -193,9 +194,9 @@ class BetaGeoModel:
         """
         import pytensor.tensor as pt
 
-        ll = bgnbd.loglik(params["r"], params["alpha"], params["a"], params["b"], data.x,
-                          data.t_x, data.T, xp=xp, x_levels=data.x_levels,
-                          time_levels=data.time_levels)
+        ll = self.formulas.loglik(params["r"], params["alpha"], params["a"], params["b"],
+                                  data.x, data.t_x, data.T, xp=xp, x_levels=data.x_levels,
+                                  time_levels=data.time_levels)
         return pt.dot(data.weights, ll)
 
     def default_priors(self, data: Histories) -> dict:

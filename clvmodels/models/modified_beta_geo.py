@@ -1,6 +1,6 @@
 """MBG/NBD (Batislam, Denizel & Filiztekin 2007): the BG/NBD in which a customer may also drop
 out right after the first purchase. Specified as BG/NBD's sibling: the same data, priors and
-predictions, its own likelihood and formulas (:mod:`clvmodels._math.mbgnbd`);
+predictions, with its own formulas, likelihood included (:mod:`clvmodels._math.mbgnbd`);
 :class:`ModifiedBetaGeo` fits it by maximum likelihood, :class:`BayesianModifiedBetaGeo` in PyMC."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from .._math import mbgnbd
 from .base import MaximumLikelihoodModel
 from .bayesian import BayesianModel
-from .beta_geo import BetaGeoModel, FrequencyCheck, Histories
+from .beta_geo import BetaGeoModel, FrequencyCheck
 
 
 class ModifiedBetaGeoModel(BetaGeoModel):
@@ -19,41 +19,6 @@ class ModifiedBetaGeoModel(BetaGeoModel):
 
     name = "mbgnbd"
     formulas = mbgnbd
-
-    def loglik_grad(self, params, data: Histories):
-        """Total log-likelihood (Batislam et al. 2007, eq. 7) and its gradient.
-
-        Parameters
-        ----------
-        params : numpy.ndarray
-            r, alpha, a, b.
-        data : Histories
-
-        Returns
-        -------
-        (float, numpy.ndarray)
-        """
-        return mbgnbd.total_loglik_grad(*params, data.x, data.t_x, data.T, data.weights,
-                                        data.x_levels, data.time_levels)
-
-    def loglik_tensor(self, params: dict, data: Histories, xp):
-        """The same total as a PyTensor expression.
-
-        Parameters
-        ----------
-        params : dict
-        data : Histories
-        xp : namespace
-
-        Returns
-        -------
-        pytensor.tensor.TensorVariable
-        """
-        import pytensor.tensor as pt
-
-        ll = mbgnbd.loglik(params["r"], params["alpha"], params["a"], params["b"], data.x,
-                           data.t_x, data.T, xp=xp)
-        return pt.dot(data.weights, ll)
 
 
 class ModifiedBetaGeo(ModifiedBetaGeoModel, MaximumLikelihoodModel):
