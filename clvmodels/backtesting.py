@@ -404,3 +404,50 @@ def _origin(log, cal_end, obs_end, first_day, freq, time_unit, needs_earlier,
         retention = measure_inputs(log[log["date"] <= cal_end],
                                    period=retention_period).retention_rate
     return Origin(split, earlier, retention)
+
+
+def retention_backtest(survivors, *, calibration_periods: int) -> pd.DataFrame:
+    """The shifted-beta-geometric model against the constant-churn assumption of ARPU / churn,
+    on one cohort: both fitted on its first ``calibration_periods`` periods, both projecting the
+    rest.
+
+    Parameters
+    ----------
+    survivors : sequence of int
+        Active customers after 0, 1, 2, ... periods (as :func:`cohort_frame` takes).
+    calibration_periods : int
+        Periods to fit on (at least 2), fewer than observed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per holdout period: ``actual`` survival (share of the cohort), ``sbg`` projected
+        and ``constant_churn`` (the calibration's mean retention rate every period, the
+        assumption of ARPU / churn); ``attrs`` hold each projection's mean absolute error.
+
+    Examples
+    --------
+    >>> table = retention_backtest([1000, 869, 743, 653, 593, 551, 517, 491],
+    ...                            calibration_periods=4)
+    >>> {k: round(v, 3) for k, v in table.attrs["mean_absolute_error"].items()}
+    {'sbg': 0.031, 'constant_churn': 0.06}
+    """
+    from .heuristics import retention_rate
+    from .models.shifted_beta_geo import ShiftedBetaGeo, cohort_frame
+
+    counts = np.asarray(survivors, dtype=np.float64)
+    k = int(calibration_periods)
+    if not 2 <= k < len(counts) - 1:
+        raise DataError(f"{given('calibration_periods', calibration_periods)}: give at least 2 "
+                        f"periods and fewer than the {len(counts) - 1} observed")
+    model = ShiftedBetaGeo().fit(cohort_frame(counts[: k + 1]))
+    holdout = np.arange(k + 1, len(counts))
+    rates = [retention_rate(counts[t - 1], counts[t], 0) for t in range(1, k + 1)]
+    constant = counts[k] / counts[0] * float(np.mean(rates)) ** (holdout - k)
+    table = pd.DataFrame({"actual": counts[holdout] / counts[0],
+                          "sbg": model.survival(holdout).to_numpy(),
+                          "constant_churn": constant}, index=pd.Index(holdout, name="period"))
+    table.attrs["mean_absolute_error"] = {
+        c: float(np.mean(np.abs(table[c] - table["actual"]))) for c in ("sbg", "constant_churn")}
+    table.attrs["params"] = model.params_.to_dict()
+    return table

@@ -75,3 +75,32 @@ def test_bad_retention_frames(frame, message):
 def test_survivors_that_grow_are_refused():
     with pytest.raises(DataError, match="must not increase"):
         cohort_frame([1000, 900, 950])
+
+
+def test_parameters_are_recovered_from_simulated_cohorts():
+    from clvmodels.models.shifted_beta_geo import simulate_subscriptions
+
+    frame = simulate_subscriptions(50_000, alpha=0.9, beta=2.5, periods=8, seed=4)
+    model = clvmodels.ShiftedBetaGeo().fit(frame)
+    z = (model.params_ - pd.Series({"alpha": 0.9, "beta": 2.5})) / model.standard_errors_
+    assert (z.abs() < 4).all(), z
+    # the same customers as a cohort's survival counts give the same estimate
+    survivors = [int((frame["T"] >= t).sum() - ((frame["T"] == t) & frame["churned"]).sum())
+                 if t else len(frame) for t in range(9)]
+    counts = clvmodels.ShiftedBetaGeo().fit(cohort_frame(survivors))
+    np.testing.assert_allclose(counts.params_, model.params_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("counts", [reference.SBG_REGULAR, reference.SBG_HIGH_END],
+                         ids=["regular", "high end"])
+def test_sbg_projects_retention_better_than_constant_churn(counts):
+    from clvmodels.backtesting import retention_backtest
+
+    for calibration in (3, 4, 5):
+        table = retention_backtest(counts, calibration_periods=calibration)
+        errors = table.attrs["mean_absolute_error"]
+        assert errors["sbg"] < errors["constant_churn"]
+        # a constant churn rate loses customers too fast where retention in fact rises
+        assert (table["constant_churn"] < table["actual"]).all()
+    with pytest.raises(DataError, match="calibration_periods=7"):
+        retention_backtest(counts, calibration_periods=7)

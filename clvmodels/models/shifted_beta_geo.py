@@ -114,6 +114,36 @@ def _anniversaries(begun: np.ndarray, stop: np.ndarray, period: str) -> np.ndarr
     return months // {"M": 1, "Q": 3, "Y": 12}[period]
 
 
+def simulate_subscriptions(n_customers: int, *, alpha: float, beta: float, periods: int,
+                           seed=None) -> pd.DataFrame:
+    """Simulate the sBG frame of a cohort observed for ``periods`` periods: each customer's
+    churn probability ``theta ~ Beta(alpha, beta)``, her lifetime geometric in ``theta`` (the
+    periods she pays for), cut at ``periods`` (then still active).
+
+    Parameters
+    ----------
+    n_customers : int
+    alpha, beta : float
+        The true parameters, > 0.
+    periods : int
+        Periods observed, >= 1.
+    seed : int, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``T`` and ``churned``, one row per customer; ``attrs`` hold the true parameters.
+    """
+    if not (alpha > 0 and beta > 0 and periods >= 1):
+        raise DataError("alpha and beta must be > 0 and periods >= 1")
+    rng = np.random.default_rng(seed)
+    lifetime = rng.geometric(rng.beta(alpha, beta, int(n_customers)))
+    churned = lifetime <= periods
+    frame = pd.DataFrame({"T": np.where(churned, lifetime, periods), "churned": churned})
+    frame.attrs.update(alpha=alpha, beta=beta)
+    return frame
+
+
 def check_durations(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """``T`` (whole numbers >= 1; >= 0 for active customers) and ``churned`` (true/false) of an
     sBG frame, or a DataError naming the rule and the first offender."""
