@@ -48,3 +48,13 @@ def levels(x) -> tuple[np.ndarray, np.ndarray]:
             return np.flatnonzero(present).astype(x.dtype), lookup[whole]
     values, index = np.unique(x, return_inverse=True)
     return values, index.reshape(np.shape(x))
+
+
+def log_times(alpha, t_x, T, xp=NUMPY, time_levels=None):
+    """``log(alpha + T)`` and ``log(alpha + t_x)``, once per distinct time where ``time_levels``
+    (:func:`levels` of ``[t_x, T]``) is given: shared by the BG/NBD family's likelihoods."""
+    if time_levels is None:
+        return xp.log(alpha + T), xp.log(alpha + t_x)
+    ut, (itx, iT) = time_levels
+    log_t = xp.log(alpha + ut)
+    return log_t[iT], log_t[itx]

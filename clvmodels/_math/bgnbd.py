@@ -12,7 +12,7 @@ import numpy as np
 from scipy import special
 
 from ..exceptions import DataError
-from . import NUMPY, dot, levels
+from . import NUMPY, dot, levels, log_times
 
 
 def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY, x_levels=None, time_levels=None):
@@ -28,12 +28,7 @@ def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY, x_levels=None, time_levels=None)
     distinct value; the result is the same.
     """
     ux, ix = (x, slice(None)) if x_levels is None else x_levels
-    if time_levels is None:
-        log_T, log_tx = xp.log(alpha + T), xp.log(alpha + t_x)
-    else:
-        ut, (itx, iT) = time_levels
-        log_t = xp.log(alpha + ut)
-        log_T, log_tx = log_t[iT], log_t[itx]
+    log_T, log_tx = log_times(alpha, t_x, T, xp, time_levels)
     ux1 = xp.maximum(ux, 1)  # keeps the unused x == 0 branch finite (and its gradient NaN-free)
     base = (xp.gammaln(r + ux) - xp.gammaln(r) + r * xp.log(alpha) - xp.betaln(a, b))[ix]
     alive = xp.betaln(a, b + ux)[ix] - (r + x) * log_T

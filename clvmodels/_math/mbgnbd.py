@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from . import NUMPY, bgnbd, dot, levels
+from . import NUMPY, bgnbd, dot, levels, log_times
 
 
 def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY, x_levels=None, time_levels=None):
@@ -29,12 +29,7 @@ def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY, x_levels=None, time_levels=None)
     logarithms run once per distinct value, as in :func:`clvmodels._math.bgnbd.loglik`.
     """
     ux, ix = (x, slice(None)) if x_levels is None else x_levels
-    if time_levels is None:
-        log_T, log_tx = xp.log(alpha + T), xp.log(alpha + t_x)
-    else:
-        ut, (itx, iT) = time_levels
-        log_t = xp.log(alpha + ut)
-        log_T, log_tx = log_t[iT], log_t[itx]
+    log_T, log_tx = log_times(alpha, t_x, T, xp, time_levels)
     base = (xp.gammaln(r + ux) - xp.gammaln(r) + r * xp.log(alpha) - xp.betaln(a, b))[ix]
     alive = xp.betaln(a, b + ux + 1)[ix] - (r + x) * log_T
     dead = xp.betaln(a + 1, b + ux)[ix] - (r + x) * log_tx
