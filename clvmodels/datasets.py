@@ -16,6 +16,8 @@ CDNOW_FILES = {"sample": "CDNOW_sample.txt", "master": "CDNOW_master.txt"}
 # Fader & Hardie 2013, "The Gamma-Gamma Model of Monetary Value"): the simulator's defaults.
 CDNOW_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 CDNOW_GAMMA_GAMMA = {"p": 6.25, "q": 3.74, "v": 15.44}
+# Pareto/NBD on the same sample (Fader, Hardie & Lee 2005, "RFM and CLV", weeks)
+CDNOW_PNBD = {"r": 0.5534, "alpha": 10.5776, "s": 0.6061, "beta": 11.6689}
 
 
 def _lifetimes_data_dir() -> str:
@@ -76,14 +78,17 @@ def simulate_transactions(
     seed=None,
     model: str = "bgnbd",
 ) -> pd.DataFrame:
-    """Simulate a transaction log from BG/NBD (or MBG/NBD) purchases and Gamma-Gamma spend,
-    vectorised.
+    """Simulate a transaction log from BG/NBD (or MBG/NBD, or Pareto/NBD) purchases and
+    Gamma-Gamma spend, vectorised.
 
     Each customer has a purchase rate ``lambda ~ Gamma(r, rate=alpha)`` and a dropout probability
     ``p ~ Beta(a, b)``, makes a first purchase at a uniform time in the first ``acquisition_periods``,
     then repeat purchases as a Poisson process, and after each repeat purchase drops out with
     probability ``p`` (Fader, Hardie & Lee 2005, section 3); with ``model="mbgnbd"`` also right
-    after the first purchase (Batislam et al. 2007). Every purchase's amount is
+    after the first purchase (Batislam et al. 2007). With ``model="pnbd"`` the customer instead
+    dies at an exponential time of rate ``mu ~ Gamma(s, rate=beta)`` and buys at rate lambda
+    until then (Schmittlein et al. 1987); ``bgnbd`` then holds r, alpha, s, beta (default: the
+    CDNOW Pareto/NBD estimate). Every purchase's amount is
     ``Gamma(p, rate=nu)`` with ``nu ~ Gamma(q, rate=v)`` per customer (Fader & Hardie 2013).
     Parameters are in ``time_unit``; defaults are the CDNOW estimates in weeks. Timestamps keep
     the time of day, so several purchases may fall on one day.
@@ -97,7 +102,9 @@ def simulate_transactions(
     >>> tx.customer_id.nunique(), tx.attrs["observation_end"]
     (1000, '1998-07-01')
     """
-    bg = {**CDNOW_BGNBD, **(bgnbd or {})}
+    if model not in ("bgnbd", "mbgnbd", "pnbd"):
+        raise ValueError(f"model must be 'bgnbd', 'mbgnbd' or 'pnbd', not {model!r}")
+    bg = {**(CDNOW_PNBD if model == "pnbd" else CDNOW_BGNBD), **(bgnbd or {})}
     gg = {**CDNOW_GAMMA_GAMMA, **(gamma_gamma or {})}
     if observation_periods <= acquisition_periods:
         raise ValueError("observation_periods must exceed acquisition_periods")
@@ -107,14 +114,16 @@ def simulate_transactions(
     birth = rng.uniform(0.0, acquisition_periods, n)
     span = observation_periods - birth  # time each customer is observed after the first purchase
     lam = rng.gamma(bg["r"], 1.0 / bg["alpha"], n)
-    p_drop = rng.beta(bg["a"], bg["b"], n)
-    arrivals = rng.poisson(lam * span)  # purchases a never-dying customer would make
-    lifetime = rng.geometric(p_drop)  # repeat purchases until dropout, the last one included
-    if model == "mbgnbd":  # a dropout chance at the first purchase too
-        lifetime -= 1
-    elif model != "bgnbd":
-        raise ValueError(f"model must be 'bgnbd' or 'mbgnbd', not {model!r}")
-    x = np.minimum(arrivals, lifetime)
+    if model == "pnbd":  # purchases on the part of the window the customer lives through
+        span = np.minimum(span, rng.exponential(1.0 / rng.gamma(bg["s"], 1.0 / bg["beta"], n)))
+        x = arrivals = rng.poisson(lam * span)
+    else:
+        p_drop = rng.beta(bg["a"], bg["b"], n)
+        arrivals = rng.poisson(lam * span)  # purchases a never-dying customer would make
+        lifetime = rng.geometric(p_drop)  # repeat purchases until dropout, the last included
+        if model == "mbgnbd":  # a dropout chance at the first purchase too
+            lifetime -= 1
+        x = np.minimum(arrivals, lifetime)
 
     # the first x of `arrivals` uniform order statistics on (0, span]: exponential spacings
     # E_1..E_x, the remaining arrivals + 1 - x spacings summed as one Gamma draw

@@ -34,3 +34,9 @@ SBG_HIGH_END_PARAMS = {"alpha": 0.668, "beta": 3.806}
 # reports them for these data.
 SBG_HIGH_END_SURVIVAL_8_12 = [0.460, 0.436, 0.414, 0.395, 0.378]
 SBG_HIGH_END_DERL_YEAR_7 = 7.530
+
+# Fader, Hardie & Lee (2005), "RFM and CLV: Using Iso-Value Curves for Customer Base Analysis",
+# Journal of Marketing Research 42(4), section "Model estimation": Pareto/NBD on the CDNOW sample,
+# weeks 1-39 (the same values in Fader & Hardie's note on implementing the Pareto/NBD in Excel).
+PNBD_CDNOW = {"r": 0.5534, "alpha": 10.5776, "s": 0.6061, "beta": 11.6689}
+PNBD_CDNOW_LL = -9594.98

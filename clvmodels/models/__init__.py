@@ -5,10 +5,11 @@ from .bayesian import BayesianModel
 from .beta_geo import BayesianBetaGeo, BetaGeo, BetaGeoModel
 from .gamma_gamma import BayesianGammaGamma, GammaGamma, GammaGammaModel
 from .modified_beta_geo import BayesianModifiedBetaGeo, ModifiedBetaGeo, ModifiedBetaGeoModel
+from .pareto_nbd import BayesianParetoNBD, ParetoNBD, ParetoNBDModel
 from .shifted_beta_geo import BayesianShiftedBetaGeo, ShiftedBetaGeo, ShiftedBetaGeoModel
 from .registry import MODELS
 
 __all__ = ["MODELS", "BayesianBetaGeo", "BayesianGammaGamma", "BayesianModel",
            "BayesianModifiedBetaGeo", "BetaGeo", "BetaGeoModel", "GammaGamma", "GammaGammaModel",
            "MaximumLikelihoodModel", "ModifiedBetaGeo", "ModifiedBetaGeoModel",
-           "BayesianShiftedBetaGeo", "ShiftedBetaGeo", "ShiftedBetaGeoModel"]
+           "BayesianShiftedBetaGeo", "BayesianParetoNBD", "ParetoNBD", "ParetoNBDModel", "ShiftedBetaGeo", "ShiftedBetaGeoModel"]

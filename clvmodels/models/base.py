@@ -292,14 +292,23 @@ def _penalised_grad(model, params, data, n, penalizer) -> np.ndarray:
 
 
 def _hessian(model, params, data, n, penalizer, at) -> np.ndarray:
-    """Hessian of the penalised total negative log-likelihood: forward differences of the
-    analytic gradient (``at``: its value at ``params``; relative step 1e-7), symmetrised."""
+    """Hessian of the penalised total negative log-likelihood: forward differences of an
+    analytic gradient (``at``: its value at ``params``; relative step 1e-7), or central
+    differences with a larger step where the model's gradient is itself numerical
+    (``model.numerical_gradient``), symmetrised."""
     k = len(params)
+    numerical = getattr(model, "numerical_gradient", False)
+    relative = 1e-4 if numerical else 1e-7
     hessian = np.empty((k, k))
     for j in range(k):
         step = np.zeros(k)
-        step[j] = 1e-7 * params[j]
-        hessian[:, j] = (_penalised_grad(model, params + step, data, n, penalizer) - at) / step[j]
+        step[j] = relative * params[j]
+        ahead = _penalised_grad(model, params + step, data, n, penalizer)
+        if numerical:
+            behind = _penalised_grad(model, params - step, data, n, penalizer)
+            hessian[:, j] = (ahead - behind) / (2 * step[j])
+        else:
+            hessian[:, j] = (ahead - at) / step[j]
     return (hessian + hessian.T) / 2
 
 

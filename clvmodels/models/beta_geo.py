@@ -95,6 +95,7 @@ class BetaGeoModel:
     """
 
     name = "bgnbd"
+    title = "BG/NBD"
     kind = "purchases"
     param_names = ("r", "alpha", "a", "b")
     columns = RFM_COLUMNS
@@ -120,8 +121,8 @@ class BetaGeoModel:
         x, t_x, T = rfm_arrays(rfm)
         if not (x[weights > 0] if weights is not None else x > 0).any():
             raise DataError(
-                "no customer made a repeat purchase, so BG/NBD cannot estimate purchase rates "
-                "(they run off to zero); use a longer observation window"
+                f"no customer made a repeat purchase, so {self.title} cannot estimate purchase "
+                "rates (they run off to zero); use a longer observation window"
             )
         first, inverse, counts = unique_rows(x, t_x, T)
         if weights is not None:

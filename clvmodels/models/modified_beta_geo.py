@@ -18,6 +18,7 @@ class ModifiedBetaGeoModel(BetaGeoModel):
     one-time buyers instead of calling them all alive."""
 
     name = "mbgnbd"
+    title = "MBG/NBD"
     formulas = mbgnbd
 
 

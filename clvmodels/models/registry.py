@@ -9,6 +9,7 @@ from ..exceptions import DataError
 from .beta_geo import BayesianBetaGeo, BetaGeo
 from .gamma_gamma import BayesianGammaGamma, GammaGamma
 from .modified_beta_geo import BayesianModifiedBetaGeo, ModifiedBetaGeo
+from .pareto_nbd import BayesianParetoNBD, ParetoNBD
 from .shifted_beta_geo import BayesianShiftedBetaGeo, ShiftedBetaGeo
 
 
@@ -26,6 +27,7 @@ class Entry:
 MODELS = {entry.name: entry for entry in (
     Entry("bgnbd", "purchases", BetaGeo, BayesianBetaGeo, "BG/NBD"),
     Entry("mbgnbd", "purchases", ModifiedBetaGeo, BayesianModifiedBetaGeo, "MBG/NBD"),
+    Entry("pnbd", "purchases", ParetoNBD, BayesianParetoNBD, "Pareto/NBD"),
     Entry("gg", "spend", GammaGamma, BayesianGammaGamma, "Gamma-Gamma"),
     Entry("sbg", "retention", ShiftedBetaGeo, BayesianShiftedBetaGeo, "shifted-beta-geometric"),
 )}
