@@ -1,4 +1,4 @@
-"""Bayesian BG/NBD: clvmodels against PyMC-Marketing, and the 1M-customer pipeline.
+"""Bayesian BG/NBD and Pareto/NBD: clvmodels against PyMC-Marketing, and the 1M-customer pipeline.
 
 Peer comparison: CDNOW (2,357 customers) and the same data repeated 10 times with new ids
 (23,570), NUTS with 4 chains x 1000 draws x 1000 tune; wall time of the whole fit (model build,
@@ -7,6 +7,7 @@ environment (its pins may clash with ours):
 
     python3 -m venv .venv-peer && .venv-peer/bin/pip install "pymc-marketing==0.19.2"
     .venv/bin/python benchmarks/bayesian.py peer --peer-python .venv-peer/bin/python
+    .venv/bin/python benchmarks/bayesian.py peer --model pnbd --repeats 10   # ParetoNBDModel
 
 Scale: simulated customers, Bayesian BG/NBD + Gamma-Gamma, then 12-month CLV with a 94 % interval
 for every customer; times per step, peak memory, convergence:
@@ -54,15 +55,15 @@ def cdnow_rfm(repeat: int):
     return out
 
 
-def fit_ours(path: str, draws: int, tune: int, chains: int) -> dict:
+def fit_ours(path: str, draws: int, tune: int, chains: int, model_name: str) -> dict:
     import pandas as pd
 
-    import clvmodels
+    from clvmodels.models import MODELS
 
     rfm = pd.read_csv(path, index_col="customer_id")
     rfm.attrs["time_unit"] = "W"
     t = time.perf_counter()
-    model = clvmodels.BayesianBetaGeo(draws=draws, tune=tune, chains=chains, random_state=1)
+    model = MODELS[model_name].bayesian(draws=draws, tune=tune, chains=chains, random_state=1)
     model.fit(rfm)
     seconds = time.perf_counter() - t
     summary = model.summary()
@@ -71,17 +72,19 @@ def fit_ours(path: str, draws: int, tune: int, chains: int) -> dict:
             "means": summary["mean"].round(4).to_dict()}
 
 
-def fit_peer(path: str, draws: int, tune: int, chains: int) -> dict:
+def fit_peer(path: str, draws: int, tune: int, chains: int, model_name: str) -> dict:
     import arviz as az
     import pandas as pd
-    from pymc_marketing.clv import BetaGeoModel
+    from pymc_marketing.clv import BetaGeoModel, ParetoNBDModel
 
     rfm = pd.read_csv(path)
+    peer_model, names = {"bgnbd": (BetaGeoModel, ["r", "alpha", "a", "b"]),
+                         "pnbd": (ParetoNBDModel, ["r", "alpha", "s", "beta"])}[model_name]
     t = time.perf_counter()
-    model = BetaGeoModel(data=rfm[["customer_id", "frequency", "recency", "T"]])
+    model = peer_model(data=rfm[["customer_id", "frequency", "recency", "T"]])
     model.fit(draws=draws, tune=tune, chains=chains, random_seed=1, progressbar=False)
     seconds = time.perf_counter() - t
-    summary = az.summary(model.idata, var_names=["r", "alpha", "a", "b"])
+    summary = az.summary(model.idata, var_names=names)
     return {"seconds": seconds, "r_hat_max": float(summary["r_hat"].max()),
             "ess_bulk_min": float(summary["ess_bulk"].min()),
             "means": summary["mean"].round(4).to_dict()}
@@ -90,7 +93,7 @@ def fit_peer(path: str, draws: int, tune: int, chains: int) -> dict:
 def child(args) -> None:
     warnings.simplefilter("ignore")
     runner = {"ours": fit_ours, "peer": fit_peer}[args.library]
-    result = runner(args.path, args.draws, args.tune, args.chains)
+    result = runner(args.path, args.draws, args.tune, args.chains, args.model)
     result["peak_rss_mib"] = peak_rss_mib()
     print(json.dumps(result))
 
@@ -106,7 +109,8 @@ def peer(args) -> None:
                 library = "ours" if name == "clvmodels" else "peer"
                 out = subprocess.run(
                     [python, __file__, "child", library, path, "--draws", str(args.draws),
-                     "--tune", str(args.tune), "--chains", str(args.chains)],
+                     "--tune", str(args.tune), "--chains", str(args.chains),
+                     "--model", args.model],
                     capture_output=True, text=True, cwd=os.path.dirname(HERE),
                 )
                 if out.returncode:
@@ -116,7 +120,8 @@ def peer(args) -> None:
                 print(f"{2357 * repeat:>7,} customers  {name:15s} {result['seconds']:7.1f} s  "
                       f"peak {result['peak_rss_mib']:,.0f} MiB  r_hat <= {result['r_hat_max']:.3f}  "
                       f"ESS >= {result['ess_bulk_min']:.0f}  {result['means']}", flush=True)
-    print("\n| customers | clvmodels (s) | PyMC-Marketing (s) | ratio |\n| --- | --- | --- | --- |")
+    print(f"\n{args.model}\n| customers | clvmodels (s) | PyMC-Marketing (s) | ratio |\n"
+          "| --- | --- | --- | --- |")
     for n in sorted({r[0] for r in rows}):
         ours = next(r[2]["seconds"] for r in rows if r[0] == n and r[1] == "clvmodels")
         theirs = next(r[2]["seconds"] for r in rows if r[0] == n and r[1] == "PyMC-Marketing")
@@ -183,6 +188,8 @@ def main() -> None:
     c.add_argument("library")
     c.add_argument("path")
     c.set_defaults(run=child)
+    for q in (p, c):
+        q.add_argument("--model", default="bgnbd", choices=["bgnbd", "pnbd"])
     for q in (p, s, c):
         q.add_argument("--draws", type=int, default=1000)
         q.add_argument("--tune", type=int, default=1000)

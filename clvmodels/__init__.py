@@ -3,8 +3,8 @@
 from . import baselines, heuristics
 from .backtesting import BacktestResult, backtest
 from .comparison import compare
-from .data import calibration_holdout, rfm_summary
-from .datasets import load_cdnow, simulate_transactions
+from .data import calibration_holdout, opportunity_summary, rfm_summary
+from .datasets import load_cdnow, simulate_opportunities, simulate_transactions
 from .exceptions import (
     ConvergenceError,
     DataError,
@@ -14,10 +14,12 @@ from .exceptions import (
 )
 from .models import (
     BayesianBetaGeo,
+    BayesianBetaGeoBetaBinom,
     BayesianGammaGamma,
     BayesianModifiedBetaGeo,
     BayesianParetoNBD,
     BetaGeo,
+    BetaGeoBetaBinom,
     GammaGamma,
     ModifiedBetaGeo,
     ParetoNBD,
@@ -33,11 +35,13 @@ __version__ = "0.1.0"
 __all__ = [
     "BacktestResult",
     "BayesianBetaGeo",
+    "BayesianBetaGeoBetaBinom",
     "BayesianGammaGamma",
     "BayesianModifiedBetaGeo",
     "BayesianParetoNBD",
     "BayesianShiftedBetaGeo",
     "BetaGeo",
+    "BetaGeoBetaBinom",
     "ConvergenceError",
     "DataError",
     "DataQualityWarning",
@@ -56,6 +60,8 @@ __all__ = [
     "heuristics",
     "load",
     "load_cdnow",
+    "opportunity_summary",
     "rfm_summary",
+    "simulate_opportunities",
     "simulate_transactions",
 ]

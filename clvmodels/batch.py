@@ -38,7 +38,7 @@ from .units import check_unit, days_per_unit
 from .value import check_value_settings
 
 RFM_INPUT_COLUMNS = ["customer_id", *RFM_COLUMNS, "monetary_value"]
-FIT_MODELS = tuple(pair_names())
+FIT_MODELS = tuple(pair_names(discrete=True))
 
 
 class Progress:

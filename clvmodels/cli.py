@@ -37,7 +37,7 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 # Python argument -> command-line flag, where it is not "--" + the name with dashes
 FLAGS = {"customer": "--customer-col", "date": "--date-col", "amount": "--amount-col",
-         "rfm": "--rfm", "model": "--model"}
+         "rfm": "--rfm", "model": "--model", "start": "--start-col", "end": "--end-col"}
 
 
 class Terminated(KeyboardInterrupt):
@@ -161,6 +161,49 @@ def score(args) -> None:
               + (f" (transactions left out: {left_out})" if left_out else ""))
 
 
+def retention(args) -> None:
+    """Fit the shifted-beta-geometric on a subscription table; write each active customer's
+    discounted expected residual lifetime and value."""
+    from .files import read_table
+    from .models.registry import MODELS
+    from .models.shifted_beta_geo import subscription_frame
+
+    columns = [args.customer_col, args.start_col, args.end_col]
+    table = read_table(args.subscriptions, columns, sep=args.sep,
+                       text_columns=[args.customer_col],
+                       names={args.customer_col: "customer", args.start_col: "start",
+                              args.end_col: "end"})
+    frame = subscription_frame(table, observation_end=args.observation_end, period=args.period,
+                               customer=args.customer_col, start=args.start_col,
+                               end=args.end_col)
+    entry = MODELS["sbg"]
+    if args.bayesian:
+        settings = {k: v for k, v in dict(draws=args.draws, chains=args.chains,
+                                          random_state=args.random_state).items()
+                    if v is not None}
+        model = entry.bayesian(**settings).fit(frame)
+    else:
+        model = entry.mle(penalizer=args.penalizer).fit(frame)
+    active = frame[~frame["churned"].to_numpy()]
+    derl = model.expected_residual_lifetime(active, args.discount_rate,
+                                            interval=0.94 if args.bayesian else None)
+    if isinstance(derl, pd.Series):
+        derl = derl.to_frame("mean")
+    scores = pd.DataFrame({"periods": active["T"]}, index=active.index)
+    for column in derl.columns:
+        scores[f"residual_lifetime_{column}".replace("_mean", "")] = derl[column]
+        scores[f"value_{column}".replace("_mean", "")] = args.margin * derl[column]
+    write_table_atomic(scores, args.out)
+    if args.model_out:
+        model.save(args.model_out)
+    if not args.quiet:
+        print(f"{model!r}\n{model.summary().round(4).to_string()}\n")
+        print(f"{len(frame):,} subscriptions, {len(active):,} active; survival of a new customer "
+              f"after 1, 2, 5, 10 {args.period} periods: "
+              + ", ".join(f"{v:.3f}" for v in model.survival([1, 2, 5, 10])))
+        print(f"wrote {len(scores):,} active customers' residual value to {args.out}")
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with one line for a bad flag: the flag, what is wrong, and where help is."""
 
@@ -249,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--observation-end", required=True, help="last day observed")
     p.add_argument("--freq", default="D", choices=list(DAYS_PER_UNIT))
     p.add_argument("--time-unit", default="W", choices=list(DAYS_PER_UNIT))
-    p.add_argument("--model", default="bgnbd_gg", choices=pair_names(),
+    p.add_argument("--model", default="bgnbd_gg", choices=pair_names(discrete=True),
                    help="purchase and spend model (default bgnbd_gg; bayes_ for the posterior)")
     _reading_flags(p)
     _penalizer_flag(p)
@@ -285,6 +328,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="dask scheduler address (default: a LocalCluster)")
     p.add_argument("--quiet", action="store_true", help="no progress, no summary")
     p.set_defaults(run=score)
+
+    p = commands.add_parser("retention", help="fit the shifted-beta-geometric on a subscription "
+                            "table and value the active customers")
+    p.add_argument("--subscriptions", required=True, help="subscription table (.csv or "
+                   ".parquet): one row per customer with start and end (empty: still active)")
+    p.add_argument("--observation-end", required=True, help="last day observed")
+    p.add_argument("--period", default="M", choices=list(DAYS_PER_UNIT),
+                   help="the contract period (default M)")
+    p.add_argument("--customer-col", "--customer-column", dest="customer_col",
+                   default="customer_id", help="customer id column (default customer_id)")
+    p.add_argument("--start-col", default="start", help="start column (default start)")
+    p.add_argument("--end-col", default="end", help="end column (default end)")
+    p.add_argument("--sep", help="field separator of a CSV file (default , or a tab for .tsv)")
+    p.add_argument("--discount-rate", type=_number(0, True, "the discount rate must be a rate "
+                                                   "per period > 0, such as 0.01"),
+                   default=0.01, help="per period (default 0.01)")
+    p.add_argument("--margin", type=_number(0, False, "the margin must be >= 0"), default=1.0,
+                   help="margin per period (default 1: the value is in periods)")
+    _penalizer_flag(p)
+    p.add_argument("--bayesian", action="store_true",
+                   help="sample the posterior (PyMC) and add a 94%% interval")
+    p.add_argument("--draws", type=_count, help="posterior draws per chain (Bayesian)")
+    p.add_argument("--chains", type=_count, help="chains (Bayesian)")
+    p.add_argument("--random-state", type=int, help="seed of the sampler (Bayesian)")
+    p.add_argument("--out", required=True, help="scores file (.csv or .parquet)")
+    p.add_argument("--model-out", help="also save the fitted model (.json)")
+    p.add_argument("--quiet", action="store_true", help="no summary")
+    p.set_defaults(run=retention)
     return parser
 
 

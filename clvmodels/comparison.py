@@ -19,7 +19,8 @@ def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.Dat
     rfm : pandas.DataFrame
         An RFM frame; a :func:`clvmodels.calibration_holdout` frame adds the holdout check.
     models : list of str, optional
-        Registered purchase models (default: all of them, e.g. ``["bgnbd", "mbgnbd"]``).
+        Registered purchase models (default: those of continuous time, ``["bgnbd",
+        "mbgnbd", "pnbd"]``; ``["bgbb"]`` on a frame of opportunities).
     penalizer : float
         For every fit.
 
@@ -42,13 +43,14 @@ def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.Dat
     model                           
     bgnbd         -9582.43  19172.86
     mbgnbd        -9582.14  19172.27
+    pnbd          -9594.98  19197.95
     """
     check_rfm(rfm)
     names = [e.name for e in models_of_kind("purchases")] if models is None else list(models)
     unknown = [n for n in names if n not in MODELS or MODELS[n].kind != "purchases"]
     if unknown:
         raise DataError(f"unknown purchase model(s) {unknown}: choose from "
-                        f"{[e.name for e in models_of_kind('purchases')]}")
+                        f"{[e.name for e in models_of_kind('purchases', discrete=True)]}")
     holdout = {"frequency_holdout", "duration_holdout"} <= set(rfm.columns)
     rows, fits = [], {}
     for name in names:

@@ -17,7 +17,7 @@ from .columns import as_day
 from .exceptions import DataError
 from .files import require_columns
 from .interface import given, show
-from .periods import check_freq, elapsed, occasions, period_of_day
+from .periods import check_freq, elapsed, occasions, period_of_day, period_start_day
 from .transactions import Transactions, clean_transactions, factorize_ids, run_starts
 
 RFM_COLUMNS = ("frequency", "recency", "T")
@@ -144,6 +144,62 @@ def rfm_summary(
         arrays, tx.ids, time_unit, tx.excluded,
         freq=freq, observation_end=str(np.datetime64(end_day, "D")),
     )
+
+
+def opportunity_summary(
+    transactions,
+    *,
+    period: str = "Y",
+    observation_end,
+    customer: str = "customer_id",
+    date: str = "date",
+    amount: str | None = None,
+    negative_amounts: str = "raise",
+    date_format: str | None = None,
+    sep: str | None = None,
+) -> pd.DataFrame:
+    """Summarise a transaction log into BG/BB's frame of discrete opportunities, one per
+    ``period`` (Fader, Hardie & Shang 2010): ``frequency`` (x) is the number of periods after
+    the first with a transaction, ``recency`` (t_x) the last of them (0 without any), and ``T``
+    (n) the periods after the first up to the observation end, all whole numbers.
+
+    Parameters
+    ----------
+    transactions : pandas or polars DataFrame, or path to a CSV or Parquet file
+    period : {"D", "W", "M", "Q", "Y"}
+        One opportunity per period (a yearly appeal: ``"Y"``).
+    observation_end : date-like
+        The last day observed, which must end a period (so that the last opportunity was
+        whole).
+    customer, date, amount, negative_amounts, date_format, sep
+        As :func:`rfm_summary`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`rfm_summary`, in opportunities (``attrs["time_unit"]`` is ``period``).
+
+    Examples
+    --------
+    >>> import clvmodels
+    >>> tx = clvmodels.load_cdnow()
+    >>> opp = clvmodels.opportunity_summary(tx, period="M", observation_end="1998-06-30")
+    >>> opp.loc[1, ["frequency", "recency", "T"]].tolist()
+    [2.0, 11.0, 17.0]
+    """
+    freq, _ = check_freq(period, period)
+    end_day = as_day(observation_end, "observation_end")
+    next_day = np.array([end_day + 1])
+    if period_of_day(next_day, freq)[0] == period_of_day(next_day - 1, freq)[0]:
+        last = period_start_day(period_of_day(np.array([end_day]), freq) + 1, freq)[0] - 1
+        raise DataError(
+            f"{given('observation_end', observation_end)} falls inside a period of "
+            f"{given('period', period)}, so the last opportunity was not whole: end the "
+            f"observation on the last day of a period ({np.datetime64(int(last), 'D')}, or "
+            "the day before this period began)")
+    return rfm_summary(transactions, customer=customer, date=date, amount=amount,
+                       observation_end=observation_end, freq=freq, time_unit=freq,
+                       negative_amounts=negative_amounts, date_format=date_format, sep=sep)
 
 
 def calibration_holdout(

@@ -150,3 +150,79 @@ def simulate_transactions(
         observation_end=str(end.astype("datetime64[D]")),
     )
     return out
+
+
+# BG/BB on the donations data that ship with lifetimes (Fader, Hardie & Shang 2010, section 4)
+DONATIONS_BGBB = {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783}
+
+
+def simulate_opportunities(
+    n_customers: int,
+    *,
+    params: dict | None = None,
+    opportunities: int = 6,
+    period: str = "Y",
+    start="1995-01-01",
+    gamma_gamma: dict | None = None,
+    seed=None,
+) -> pd.DataFrame:
+    """Simulate a transaction log from the BG/BB (Fader, Hardie & Shang 2010): one cohort whose
+    first transactions fall in the period of ``start``, then ``opportunities`` periods, each one
+    opportunity. Before each a customer dies with probability ``theta ~ Beta(gamma, delta)``;
+    alive, transacts with probability ``p ~ Beta(alpha, beta)``, on the period's first day.
+    Amounts are Gamma-Gamma, as in :func:`simulate_transactions`.
+
+    Parameters
+    ----------
+    n_customers : int
+    params : dict, optional
+        ``alpha, beta, gamma, delta`` (default: the donations estimate).
+    opportunities : int
+        Periods after the first (n).
+    period : {"D", "W", "M", "Q", "Y"}
+    start : date-like
+        A day in the first period.
+    gamma_gamma : dict, optional
+        ``p, q, v`` of the amounts (default: the CDNOW estimate).
+    seed : int, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``date``, ``amount``; ``attrs`` hold the parameters, the ``period``
+        and the ``observation_end`` (the last day of the last period) for
+        :func:`clvmodels.opportunity_summary`.
+
+    Examples
+    --------
+    >>> tx = simulate_opportunities(100, seed=1)
+    >>> tx.attrs["observation_end"]
+    '2001-12-31'
+    """
+    from .periods import check_freq, period_of_day, period_start_day
+
+    check_freq(period, period)
+    bb = {**DONATIONS_BGBB, **(params or {})}
+    rng = np.random.default_rng(seed)
+    n, k = int(n_customers), int(opportunities)
+    p = rng.beta(bb["alpha"], bb["beta"], n)
+    theta = rng.beta(bb["gamma"], bb["delta"], n)
+    survived = rng.geometric(theta) - 1  # opportunities lived through before dying
+    index = np.arange(1, k + 1)[None, :]
+    buys = (index <= survived[:, None]) & (rng.random((n, k)) < p[:, None])
+    first = period_of_day(np.array([pd.Timestamp(start).to_datetime64().astype(
+        "datetime64[D]").astype(np.int64)]), period)[0]
+    customer, which = np.nonzero(buys)
+    customer = np.r_[np.arange(n), customer]
+    periods = np.r_[np.full(n, first), first + which + 1]
+    days = period_start_day(periods, period).astype("datetime64[D]")
+    order = np.lexsort((days, customer))
+    gg = {**CDNOW_GAMMA_GAMMA, **(gamma_gamma or {})}
+    nu = rng.gamma(gg["q"], 1.0 / gg["v"], n)
+    amount = rng.gamma(gg["p"], 1.0 / nu[customer[order]])
+    out = pd.DataFrame({"customer_id": customer[order], "date": days[order].astype(
+        "datetime64[ns]"), "amount": amount})
+    end = period_start_day(np.array([first + k + 1]), period)[0] - 1
+    out.attrs.update(bgbb=bb, period=period,
+                     observation_end=str(np.datetime64(int(end), "D")))
+    return out

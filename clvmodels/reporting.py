@@ -11,7 +11,7 @@ import pandas as pd
 from .metrics import ABSOLUTE_IS_BETTER, HIGHER_IS_BETTER
 from .models.registry import pair_names
 
-MODELS = set(pair_names())
+MODELS = set(pair_names(discrete=True))
 HEADLINE = ["purchases_mae", "purchases_rmse", "purchases_bias_pct", "spend_mae", "spend_bias_pct",
             "spearman", "top_decile_capture", "gini", "alive_auc"]
 DESCRIPTIONS = {

@@ -40,3 +40,10 @@ SBG_HIGH_END_DERL_YEAR_7 = 7.530
 # weeks 1-39 (the same values in Fader & Hardie's note on implementing the Pareto/NBD in Excel).
 PNBD_CDNOW = {"r": 0.5534, "alpha": 10.5776, "s": 0.6061, "beta": 11.6689}
 PNBD_CDNOW_LL = -9594.98
+
+# Fader, Hardie & Shang (2010), "Customer-Base Analysis in a Discrete-Time Noncontractual
+# Setting", Marketing Science 29(6), section 4: BG/BB on the donations data (11,104 donors of
+# the 1995 cohort, six annual opportunities 1996-2001; lifetimes ships it as donations.csv).
+BGBB_DONATIONS = {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783}
+BGBB_DONATIONS_LL = -33225.6
+BGBB_DONATIONS_DONORS = 11104

@@ -10,10 +10,10 @@ from sklearn.metrics import roc_auc_score
 
 import clvmodels
 from clvmodels import baselines, heuristics, metrics
-from clvmodels.backtesting import METHODS, backtest
+from clvmodels.backtesting import DEFAULT_METHODS, METHODS, backtest
 
 CAL, OBS = "1997-09-30", "1998-06-30"
-FAST = [m for m in METHODS if m != "bayes_bgnbd_gg"]
+FAST = [m for m in DEFAULT_METHODS if m != "bayes_bgnbd_gg"]
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +176,7 @@ def test_bgnbd_probability_any_purchase_matches_simulation():
 @pytest.mark.slow
 def test_backtest_on_cdnow(result, cdnow_calibration, fitted):
     table = result.metrics.set_index("method")
-    assert list(table.index) == list(METHODS)
+    assert list(table.index) == list(DEFAULT_METHODS)
     for column in ("purchases_mae", "purchases_rmse", "purchases_bias_pct", "spend_mae",
                    "spend_bias_pct", "spearman", "top_decile_capture", "alive_auc"):
         assert column in table
@@ -246,7 +246,7 @@ def test_write_outputs(result, tmp_path):
     assert names == ["calibration.csv", "lift_spend.png", "metrics.csv", "metrics.png",
                      "predictions.parquet", "report.md"]
     metrics_csv = pd.read_csv(tmp_path / "bt" / "metrics.csv")
-    assert metrics_csv["method"].tolist() == list(METHODS)
+    assert metrics_csv["method"].tolist() == list(DEFAULT_METHODS)
     predictions = pd.read_parquet(tmp_path / "bt" / "predictions.parquet")
-    assert len(predictions) == len(METHODS) * 2357
+    assert len(predictions) == len(DEFAULT_METHODS) * 2357
     assert "![Lift curves](lift_spend.png)" in (tmp_path / "bt" / "report.md").read_text()

@@ -55,7 +55,28 @@ EXTRA = {
 }
 
 
+# a model of discrete opportunities (BG/BB) is asked at whole numbers of them
+DISCRETE = {
+    "expected_purchases": lambda m, f: m.expected_purchases(f, 3),
+    "expected_purchases_series": lambda m, f: m.expected_purchases(
+        f, pd.Series(np.arange(len(f)) % 5, index=f.index)),
+    "probability_alive": lambda m, f: m.probability_alive(f),
+    "probability_any_purchase": lambda m, f: m.probability_any_purchase(f, 2),
+    "new_customer": lambda m, f: pd.Series(np.atleast_1d(
+        m.expected_purchases_new_customer([1, 10]))),
+    "probability_of_purchases": lambda m, f: pd.Series(np.atleast_1d(
+        m.probability_of_purchases([0, 1, 2], 4))),
+    "path": lambda m, f: m.expected_purchases_path(f, [1, 4]),
+    "probability_alive_at": lambda m, f: m.probability_alive_at(f, 2),
+    "conditional_probability_of_purchases": lambda m, f:
+        m.conditional_probability_of_purchases(f, 1, 3),
+    "dert": lambda m, f: m.discounted_expected_residual_transactions(f, 0.1),
+}
+
+
 def predictions_for(entry) -> dict:
+    if getattr(entry.mle, "discrete", False):
+        return DISCRETE
     return {**PREDICTIONS[entry.kind], **EXTRA.get(entry.name, {})}
 
 
@@ -71,6 +92,10 @@ def frame_for(entry, cdnow_calibration):
         rows = np.repeat(np.arange(len(cohort)), cohort["weights"].astype(int))
         frame = cohort.iloc[rows][["T", "churned"]].sample(frac=1, random_state=0)
         return frame.reset_index(drop=True)  # shuffled: any slice has every kind of customer
+    if getattr(entry.mle, "discrete", False):
+        tx = clvmodels.simulate_opportunities(600, opportunities=8, seed=4)
+        return clvmodels.opportunity_summary(tx, period="Y",
+                                             observation_end=tx.attrs["observation_end"])
     rfm = cdnow_calibration.iloc[:600]
     return spend_fit_rows(rfm) if entry.kind == "spend" else rfm
 
@@ -144,15 +169,17 @@ def test_save_and_load_give_the_same_predictions(entry, cdnow_calibration, fits,
                          ids=[e.name for e in ENTRIES if e.kind == "purchases"])
 def test_a_frame_without_its_unit_is_refused(entry, cdnow_calibration, fits):
     model = fits[entry.name]
-    bare = pd.DataFrame(frame_for(entry, cdnow_calibration))
+    frame = frame_for(entry, cdnow_calibration)
+    unit, name = ("Y", "years") if getattr(entry.mle, "discrete", False) else ("W", "weeks")
+    bare = pd.DataFrame(frame)
     bare.attrs = {}  # as after a merge or a CSV round trip
-    with pytest.raises(DataError, match=r"records no time unit .* give time_unit='W'"):
+    with pytest.raises(DataError, match=rf"records no time unit .* give time_unit='{unit}'"):
         model.expected_purchases(bare, 10.0)
-    pd.testing.assert_series_equal(model.expected_purchases(bare, 10.0, time_unit="W"),
-                                   model.expected_purchases(cdnow_calibration.iloc[:600], 10.0))
+    pd.testing.assert_series_equal(model.expected_purchases(bare, 10.0, time_unit=unit),
+                                   model.expected_purchases(frame, 10.0))
     days = bare.copy()
     days.attrs["time_unit"] = "D"
-    with pytest.raises(DataError, match="fitted in weeks but this frame is in days"):
+    with pytest.raises(DataError, match=f"fitted in {name} but this frame is in days"):
         model.probability_alive(days)
 
 
@@ -174,7 +201,7 @@ def test_the_mle_is_a_one_draw_posterior(entry, cdnow_calibration, fits):
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
 def test_an_interval_needs_draws(entry, cdnow_calibration, fits):
-    ask = next(iter(PREDICTIONS[entry.kind].values()))
+    ask = next(iter(predictions_for(entry).values()))
     with pytest.raises(DataError, match="an interval needs parameter draws"):
         ask_with = {"purchases": lambda m, f: m.probability_alive(f, interval=0.9),
                     "spend": lambda m, f: m.expected_spend(f, interval=0.9),

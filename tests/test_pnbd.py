@@ -233,3 +233,40 @@ def test_the_bayesian_twin(cdnow_calibration, model):
     band = bayes.discounted_expected_residual_transactions(cdnow_calibration.iloc[:50], 0.0027,
                                                           interval=0.9)
     assert (band["lower"] <= band["mean"]).all() and (band["mean"] <= band["upper"]).all()
+
+
+def test_the_dask_engine_and_the_plots_take_the_model(cdnow, cdnow_calibration, model):
+    import dask.dataframe as dd
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from clvmodels import dask_engine, plotting
+
+    frame = dd.from_pandas(cdnow[cdnow["date"] <= "1997-09-30"], npartitions=4)
+    rfm = dask_engine.rfm_summary(frame, observation_end="1997-09-30", time_unit="W")
+    pair = dask_engine.fit(rfm, time_unit="W", purchases="pnbd")
+    np.testing.assert_allclose(pair.purchases.params_, model.params_, rtol=1e-6)
+    scores = dask_engine.score(pair, rfm).compute().set_index("customer_id").sort_index()
+    local = clvmodels.rfm_summary(cdnow[cdnow["date"] <= "1997-09-30"], amount="amount",
+                                  time_unit="W", observation_end="1997-09-30")
+    pd.testing.assert_frame_equal(scores, pair.score(local), check_dtype=False, rtol=1e-9)
+    plotting.plot_probability_alive_matrix(model)
+    plotting.plot_frequency_recency_matrix(model, t=10)
+    ax = plotting.plot_calibration_purchases(model, cdnow_calibration)
+    assert ax.get_lines()
+
+
+def test_the_hessian_behind_the_standard_errors(model, cdnow_calibration):
+    """Second differences of the likelihood agree with differences of its gradient."""
+    data = model.prepare(cdnow_calibration)
+    params = model.params_.to_numpy()
+    hessian = model.loglik_hessian(params, data)
+    numeric = np.empty((4, 4))
+    for j in range(4):
+        step = np.zeros(4)
+        step[j] = 1e-3 * params[j]
+        numeric[:, j] = (model.loglik_grad(params + step, data)[1]
+                         - model.loglik_grad(params - step, data)[1]) / (2 * step[j])
+    np.testing.assert_allclose(hessian, (numeric + numeric.T) / 2, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(model.standard_errors_,
+                               np.sqrt(np.diag(np.linalg.inv(-hessian))), rtol=1e-6)

@@ -104,3 +104,41 @@ def test_sbg_projects_retention_better_than_constant_churn(counts):
         assert (table["constant_churn"] < table["actual"]).all()
     with pytest.raises(DataError, match="calibration_periods=7"):
         retention_backtest(counts, calibration_periods=7)
+
+
+def test_the_command_line_values_active_subscribers(tmp_path):
+    from clvmodels.cli import main
+
+    table = pd.DataFrame({
+        "customer_id": ["a", "b", "c", "d", "e", "f"],
+        "start": ["2020-01-15", "2020-02-01", "2020-03-10", "2021-01-01", "2021-06-01",
+                  "2022-01-01"],
+        "end": ["2020-05-20", "", "2021-03-09", "", "2021-07-15", ""],
+    })
+    path = tmp_path / "subs.csv"
+    table.to_csv(path, index=False)
+    out = tmp_path / "scores.csv"
+    code = main(["retention", "--subscriptions", str(path), "--observation-end", "2022-06-30",
+                 "--period", "M", "--margin", "20", "--discount-rate", "0.01", "--penalizer",
+                 "0.01", "--out", str(out), "--model-out", str(tmp_path / "m.json"), "--quiet"])
+    assert code == 0
+    scores = pd.read_csv(out, index_col="customer_id")
+    assert list(scores.index) == ["b", "d", "f"]  # the active ones
+    np.testing.assert_allclose(scores["value"], 20 * scores["residual_lifetime"], rtol=1e-6)
+    assert (scores["residual_lifetime"] > 0).all()
+    model = clvmodels.load(tmp_path / "m.json")
+    assert type(model).__name__ == "ShiftedBetaGeo"
+    # a bad date names the flag
+    assert main(["retention", "--subscriptions", str(path), "--observation-end", "30/06/2022",
+                 "--out", str(out)]) == 2
+
+
+def test_the_command_line_names_a_missing_column(tmp_path, capsys):
+    from clvmodels.cli import main
+
+    path = tmp_path / "subs.csv"
+    pd.DataFrame({"customer_id": [1], "begin": ["2020-01-01"], "end": [""]}).to_csv(path,
+                                                                                  index=False)
+    assert main(["retention", "--subscriptions", str(path), "--observation-end", "2022-06-30",
+                 "--out", str(tmp_path / "s.csv")]) == 2
+    assert "--start-col" in capsys.readouterr().err

@@ -17,6 +17,8 @@ NUMPY = SimpleNamespace(
     logaddexp=np.logaddexp,
     maximum=np.maximum,
     where=np.where,
+    logsumexp=special.logsumexp,
+    concatenate=np.concatenate,
 )
 
 
@@ -25,7 +27,8 @@ def pytensor_namespace() -> SimpleNamespace:
     import pytensor.tensor as pt
 
     return SimpleNamespace(gammaln=pt.gammaln, betaln=pt.special.betaln, log=pt.log,
-                           logaddexp=pt.logaddexp, maximum=pt.maximum, where=pt.switch)
+                           logaddexp=pt.logaddexp, maximum=pt.maximum, where=pt.switch,
+                           logsumexp=pt.logsumexp, concatenate=pt.concatenate)
 
 
 def dot(a, b) -> float:

@@ -3,6 +3,11 @@
 from .base import MaximumLikelihoodModel
 from .bayesian import BayesianModel
 from .beta_geo import BayesianBetaGeo, BetaGeo, BetaGeoModel
+from .beta_geo_beta_binom import (
+    BayesianBetaGeoBetaBinom,
+    BetaGeoBetaBinom,
+    BetaGeoBetaBinomModel,
+)
 from .gamma_gamma import BayesianGammaGamma, GammaGamma, GammaGammaModel
 from .modified_beta_geo import BayesianModifiedBetaGeo, ModifiedBetaGeo, ModifiedBetaGeoModel
 from .pareto_nbd import BayesianParetoNBD, ParetoNBD, ParetoNBDModel
@@ -12,4 +17,5 @@ from .registry import MODELS
 __all__ = ["MODELS", "BayesianBetaGeo", "BayesianGammaGamma", "BayesianModel",
            "BayesianModifiedBetaGeo", "BetaGeo", "BetaGeoModel", "GammaGamma", "GammaGammaModel",
            "MaximumLikelihoodModel", "ModifiedBetaGeo", "ModifiedBetaGeoModel",
-           "BayesianShiftedBetaGeo", "BayesianParetoNBD", "ParetoNBD", "ParetoNBDModel", "ShiftedBetaGeo", "ShiftedBetaGeoModel"]
+           "BayesianShiftedBetaGeo", "BayesianParetoNBD", "BayesianBetaGeoBetaBinom", "BetaGeoBetaBinom",
+           "BetaGeoBetaBinomModel", "ParetoNBD", "ParetoNBDModel", "ShiftedBetaGeo", "ShiftedBetaGeoModel"]

@@ -5,6 +5,8 @@ likelihood, :class:`BayesianParetoNBD` in PyMC."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
@@ -17,7 +19,112 @@ from .bayesian import BayesianModel
 from .beta_geo import BetaGeoModel, FrequencyCheck, Histories
 
 
-class ParetoNBDModel(BetaGeoModel):
+@dataclass
+class PairedHistories(Histories):
+    """Pareto/NBD's prepared data: :class:`Histories` and the distinct (x, time) pairs."""
+
+    pairs: tuple = field(init=False)
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.pairs = pnbd.pair_levels(self.x, self.t_x, self.T)
+
+
+class ResidualPredictions:
+    """The predictions of a model that knows the distribution of a customer's future given the
+    history (its ``formulas`` give ``probability_alive_at``,
+    ``conditional_probability_of_purchases`` and
+    ``discounted_expected_residual_transactions``): Pareto/NBD and BG/BB."""
+
+    @fill_doc
+    def probability_alive_at(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
+                             return_draws=False, time_unit=None):
+        """P(alive at ``t`` after the end of observation | history) (Pareto/NBD: P(alive)
+        times :math:`((\\beta+T)/(\\beta+T+t))^s`; BG/BB: at opportunity n + t).
+
+        Parameters
+        ----------
+        {rfm}
+        {t}
+        {options}
+
+        Returns
+        -------
+        {returns}
+        """
+        t = self.horizon(t, rfm)
+        (x, t_x, T, tt), inverse = self._unique_histories(rfm, time_unit, t)
+        params = self.parameter_draws(max_draws)
+        return self.summarise(
+            lambda rows: self.formulas.probability_alive_at(*params, x[rows], t_x[rows], T[rows],
+                                                   tt[rows]),
+            len(x), params[0].shape[1], interval, "probability_alive_at", rfm.index,
+            expand=inverse, return_draws=return_draws)
+
+    @fill_doc
+    def conditional_probability_of_purchases(self, rfm: pd.DataFrame, n: int, t, *,
+                                             interval=None, max_draws=None, return_draws=False,
+                                             time_unit=None):
+        """P(exactly ``n`` purchases in the next ``t`` | history) (Fader & Hardie 2006 note).
+
+        Parameters
+        ----------
+        {rfm}
+        n : int
+            A whole number >= 0.
+        {t}
+        {options}
+
+        Returns
+        -------
+        {returns}
+        """
+        if not (np.ndim(n) == 0 and float(n) >= 0 and float(n) == round(float(n))):
+            raise DataError(f"n must be one whole number >= 0, not {n!r}")
+        t = self.horizon(t, rfm)
+        (x, t_x, T, tt), inverse = self._unique_histories(rfm, time_unit, t)
+        params = self.parameter_draws(max_draws)
+        return self.summarise(
+            lambda rows: self.formulas.conditional_probability_of_purchases(
+                *params, x[rows], t_x[rows], T[rows], float(n), tt[rows]),
+            len(x), params[0].shape[1], interval, f"probability_of_{int(n)}_purchases",
+            rfm.index, expand=inverse, return_draws=return_draws)
+
+    @fill_doc
+    def discounted_expected_residual_transactions(self, rfm: pd.DataFrame, discount_rate, *,
+                                                  interval=None, max_draws=None,
+                                                  return_draws=False, time_unit=None):
+        """DERT: the expected number of future purchases, discounted at ``discount_rate``
+        (Pareto/NBD: continuously, per time unit, Fader, Hardie & Lee 2005, "RFM and CLV",
+        eq. 2; BG/BB: per opportunity, Fader, Hardie & Shang 2010, eq. 14). Times a margin
+        per purchase it is a customer's residual lifetime value: a second route to CLV beside
+        :func:`clvmodels.customer_value`.
+
+        Parameters
+        ----------
+        {rfm}
+        discount_rate : float
+            > 0. Pareto/NBD: the continuous rate per time unit of the model (15 % a year is
+            ``log(1.15) / 52`` a week); BG/BB: the rate per opportunity (0.1 for 10 %).
+        {options}
+
+        Returns
+        -------
+        {returns}
+        """
+        if not (np.ndim(discount_rate) == 0 and np.isfinite(discount_rate)
+                and discount_rate > 0):
+            raise DataError(f"discount_rate must be a number > 0, not {discount_rate!r}")
+        (x, t_x, T), inverse = self._unique_histories(rfm, time_unit)
+        params = self.parameter_draws(max_draws)
+        return self.summarise(
+            lambda rows: self.formulas.discounted_expected_residual_transactions(
+                *params, x[rows], t_x[rows], T[rows], float(discount_rate)),
+            len(x), params[0].shape[1], interval, "dert", rfm.index, expand=inverse,
+            return_draws=return_draws)
+
+
+class ParetoNBDModel(ResidualPredictions, BetaGeoModel):
     """Pareto/NBD: purchases at Poisson rate ``lambda ~ Gamma(r, alpha)`` while alive, and an
     exponential lifetime of rate ``mu ~ Gamma(s, beta)``, independent (Schmittlein, Morrison &
     Colombo 1987). Parameters as in the paper: ``r, alpha, s, beta``.
@@ -32,7 +139,39 @@ class ParetoNBDModel(BetaGeoModel):
     title = "Pareto/NBD"
     param_names = ("r", "alpha", "s", "beta")
     formulas = pnbd
-    numerical_gradient = True  # the maximum-likelihood engine takes central differences
+    numerical_gradient = True  # its gradient is central differences (and it has loglik_hessian)
+
+    def prepare(self, rfm: pd.DataFrame, weights=None) -> PairedHistories:
+        """BG/NBD's unique histories, with the distinct (x, time) pairs of the hypergeometric
+        terms (:func:`clvmodels._math.pnbd.pair_levels`).
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        weights : numpy.ndarray, optional
+
+        Returns
+        -------
+        PairedHistories
+        """
+        data = super().prepare(rfm, weights)
+        return PairedHistories(data.x, data.t_x, data.T, data.weights)
+
+    def subsample(self, data: Histories, fraction: float, rng) -> PairedHistories:
+        """A random share of the customers, as :meth:`BetaGeoModel.subsample`.
+
+        Parameters
+        ----------
+        data : PairedHistories
+        fraction : float
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        PairedHistories
+        """
+        small = super().subsample(data, fraction, rng)
+        return PairedHistories(small.x, small.t_x, small.T, small.weights)
 
     def initial_params(self, data: Histories) -> np.ndarray:
         """A first guess: r = s = 1, alpha = mean T / mean x, beta = mean T.
@@ -63,7 +202,24 @@ class ParetoNBDModel(BetaGeoModel):
         -------
         (float, numpy.ndarray)
         """
-        return pnbd.total_loglik_grad(*params, data.x, data.t_x, data.T, data.weights)
+        return pnbd.total_loglik_grad(*params, data.x, data.t_x, data.T, data.weights,
+                                      data.pairs, data.x_levels, data.time_levels)
+
+    def loglik_hessian(self, params, data: PairedHistories) -> np.ndarray:
+        """Hessian of the total log-likelihood (second differences in one broadcast: the
+        gradient is numerical, :func:`clvmodels._math.pnbd.total_loglik_hessian`).
+
+        Parameters
+        ----------
+        params : numpy.ndarray
+        data : PairedHistories
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        return pnbd.total_loglik_hessian(*params, data.x, data.t_x, data.T, data.weights,
+                                         data.pairs, data.x_levels, data.time_levels)
 
     def loglik_tensor(self, params: dict, data: Histories, xp):
         """The same total as a PyTensor expression.
@@ -101,94 +257,6 @@ class ParetoNBDModel(BetaGeoModel):
         """
         log_T = float(np.log(np.average(data.T, weights=data.weights) + 1e-9))
         return {"r": (0.0, 2.0), "alpha": (log_T, 3.0), "s": (0.0, 2.0), "beta": (log_T, 3.0)}
-
-    # -- the Pareto/NBD's own predictions -----------------------------------------------------
-    @fill_doc
-    def probability_alive_at(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
-                             return_draws=False, time_unit=None):
-        """P(alive at ``t`` after the end of observation | history): P(alive) times
-        :math:`((\\beta+T)/(\\beta+T+t))^s`.
-
-        Parameters
-        ----------
-        {rfm}
-        {t}
-        {options}
-
-        Returns
-        -------
-        {returns}
-        """
-        t = self.horizon(t, rfm)
-        (x, t_x, T, tt), inverse = self._unique_histories(rfm, time_unit, t)
-        params = self.parameter_draws(max_draws)
-        return self.summarise(
-            lambda rows: pnbd.probability_alive_at(*params, x[rows], t_x[rows], T[rows],
-                                                   tt[rows]),
-            len(x), params[0].shape[1], interval, "probability_alive_at", rfm.index,
-            expand=inverse, return_draws=return_draws)
-
-    @fill_doc
-    def conditional_probability_of_purchases(self, rfm: pd.DataFrame, n: int, t, *,
-                                             interval=None, max_draws=None, return_draws=False,
-                                             time_unit=None):
-        """P(exactly ``n`` purchases in the next ``t`` | history) (Fader & Hardie 2006 note).
-
-        Parameters
-        ----------
-        {rfm}
-        n : int
-            A whole number >= 0.
-        {t}
-        {options}
-
-        Returns
-        -------
-        {returns}
-        """
-        if not (np.ndim(n) == 0 and float(n) >= 0 and float(n) == round(float(n))):
-            raise DataError(f"n must be one whole number >= 0, not {n!r}")
-        t = self.horizon(t, rfm)
-        (x, t_x, T, tt), inverse = self._unique_histories(rfm, time_unit, t)
-        params = self.parameter_draws(max_draws)
-        return self.summarise(
-            lambda rows: pnbd.conditional_probability_of_purchases(
-                *params, x[rows], t_x[rows], T[rows], float(n), tt[rows]),
-            len(x), params[0].shape[1], interval, f"probability_of_{int(n)}_purchases",
-            rfm.index, expand=inverse, return_draws=return_draws)
-
-    @fill_doc
-    def discounted_expected_residual_transactions(self, rfm: pd.DataFrame, discount_rate, *,
-                                                  interval=None, max_draws=None,
-                                                  return_draws=False, time_unit=None):
-        """DERT: the expected number of future purchases, discounted continuously at
-        ``discount_rate`` per time unit (Fader, Hardie & Lee 2005, "RFM and CLV", eq. 2).
-        Times a margin per purchase it is a customer's residual lifetime value: a second
-        route to CLV beside :func:`clvmodels.customer_value`.
-
-        Parameters
-        ----------
-        {rfm}
-        discount_rate : float
-            The continuous rate per time unit of the model, > 0 (an annual rate of 15 %
-            compounded weekly is ``log(1.15) / 52`` a week).
-        {options}
-
-        Returns
-        -------
-        {returns}
-        """
-        if not (np.ndim(discount_rate) == 0 and np.isfinite(discount_rate)
-                and discount_rate > 0):
-            raise DataError(f"discount_rate must be a number > 0, not {discount_rate!r}")
-        (x, t_x, T), inverse = self._unique_histories(rfm, time_unit)
-        params = self.parameter_draws(max_draws)
-        return self.summarise(
-            lambda rows: pnbd.discounted_expected_residual_transactions(
-                *params, x[rows], t_x[rows], T[rows], float(discount_rate)),
-            len(x), params[0].shape[1], interval, "dert", rfm.index, expand=inverse,
-            return_draws=return_draws)
-
 
 class ParetoNBD(ParetoNBDModel, MaximumLikelihoodModel):
     """Pareto/NBD fitted by maximum likelihood (parameters in the time unit of the frame).
