@@ -3,6 +3,7 @@
 from . import baselines, heuristics
 from .backtesting import BacktestResult, backtest
 from .comparison import compare
+from .draws import total
 from .data import calibration_holdout, opportunity_summary, rfm_summary
 from .datasets import load_cdnow, simulate_opportunities, simulate_transactions
 from .exceptions import (
@@ -64,4 +65,5 @@ __all__ = [
     "rfm_summary",
     "simulate_opportunities",
     "simulate_transactions",
+    "total",
 ]

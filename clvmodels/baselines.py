@@ -70,13 +70,14 @@ class Baseline(FittedModel):
         return np.divide(x, T, out=np.zeros(len(x)), where=T > 0)
 
     # -- hooks for customer_value (one "draw": these are point forecasts) -----------------------
-    def discounted_purchases(self, rfm, times, coefficients, max_draws=None, time_unit=None):
+    def discounted_purchases(self, rfm, times, coefficients, max_draws=None, time_unit=None,
+                             interval=None):
         self.checked_frame(rfm, RFM_COLUMNS)
         at = np.stack([self._purchases(rfm, np.full(len(rfm), t)) for t in times], axis=1)
         values = at @ np.asarray(coefficients, dtype=float)
         return (lambda rows: values[rows][:, None]), len(rfm), np.arange(len(rfm))
 
-    def spend_draws(self, rfm, max_draws=None):
+    def spend_draws(self, rfm, max_draws=None, interval=None):
         spend = self.expected_spend(rfm).to_numpy()
         return lambda rows: spend[rows][:, None]
 

@@ -13,7 +13,9 @@ import pandas as pd
 from scipy import stats
 
 
-LOWER_IS_BETTER = ("purchases_mae", "purchases_rmse", "spend_mae", "spend_rmse")
+LOWER_IS_BETTER = ("purchases_mae", "purchases_rmse", "spend_mae", "spend_rmse",
+                   "purchases_wape", "spend_wape", "purchases_mape_buyers", "spend_mape_buyers",
+                   "alive_brier")
 ABSOLUTE_IS_BETTER = ("purchases_bias_pct", "spend_bias_pct")
 HIGHER_IS_BETTER = ("spearman", "top_decile_capture", "gini", "purchases_spearman",
                     "purchases_top_decile_capture", "purchases_gini", "alive_auc")
@@ -33,6 +35,49 @@ def bias_pct(predicted, actual) -> float:
     """Bias of the total in percent: 100 (sum predicted - sum actual) / sum actual."""
     total = float(np.sum(actual))
     return float(100 * (np.sum(predicted) - total) / total) if total else np.nan
+
+
+def wape(predicted, actual) -> float:
+    """Weighted absolute percentage error: 100 sum |predicted - actual| / sum actual (NaN
+    without any actual)."""
+    total = float(np.sum(actual))
+    return float(100 * np.sum(np.abs(np.asarray(predicted) - actual)) / total) if total else np.nan
+
+
+def mape_buyers(predicted, actual) -> float:
+    """Mean absolute percentage error over the customers with an actual value above 0 (the
+    others have none to be a percentage of); NaN without any."""
+    actual = np.asarray(actual, dtype=float)
+    buyers = actual > 0
+    if not buyers.any():
+        return np.nan
+    return float(100 * np.mean(np.abs(np.asarray(predicted)[buyers] - actual[buyers])
+                               / actual[buyers]))
+
+
+def brier(probability, event) -> float:
+    """Brier score of probabilities for a yes/no event: mean (p - 1{event})^2; NaN where the
+    scores are not probabilities (a method that ranks by expected purchases)."""
+    probability = np.asarray(probability, dtype=float)
+    if not np.all((probability >= 0) & (probability <= 1)):
+        return np.nan
+    return float(np.mean((probability - np.asarray(event, dtype=float)) ** 2))
+
+
+def probability_calibration(probability, event, bins: int = 10) -> pd.DataFrame:
+    """Mean predicted probability against the observed share of the event, by decile of the
+    prediction (the calibration table of P(alive) or P(any purchase))."""
+    probability = np.asarray(probability, dtype=float)
+    event = np.asarray(event, dtype=float)
+    order = np.argsort(probability, kind="stable")
+    group = np.empty(len(order), dtype=int)
+    group[order] = np.arange(len(order)) * bins // max(len(order), 1)
+    table = pd.DataFrame({"bin": group, "predicted": probability, "observed": event})
+    table = table.groupby("bin").agg(customers=("observed", "size"),
+                                     predicted=("predicted", "mean"),
+                                     observed=("observed", "mean"))
+    table.index.name = "decile"
+    return table
 
 
 def spearman(predicted, actual) -> float:
@@ -104,8 +149,11 @@ def forecast_metrics(predicted_purchases, actual_purchases, predicted_spend, act
         row[f"{name}_mae"] = mae(predicted, actual)
         row[f"{name}_rmse"] = rmse(predicted, actual)
         row[f"{name}_bias_pct"] = bias_pct(predicted, actual)
+        row[f"{name}_wape"] = wape(predicted, actual)
+        row[f"{name}_mape_buyers"] = mape_buyers(predicted, actual)
         row[f"{prefix}spearman"] = spearman(predicted, actual)
         row[f"{prefix}top_decile_capture"] = top_decile_capture(predicted, actual)
         row[f"{prefix}gini"] = gini(predicted, actual)
     row["alive_auc"] = roc_auc(alive_score, np.asarray(actual_purchases) > 0)
+    row["alive_brier"] = brier(alive_score, np.asarray(actual_purchases) > 0)
     return row

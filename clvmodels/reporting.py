@@ -28,6 +28,11 @@ DESCRIPTIONS = {
     "purchases_top_decile_capture": "share of holdout purchases in the predicted top 10 %",
     "purchases_gini": "Gini of the purchases lift curve",
     "alive_auc": "ROC AUC for any purchase in the holdout",
+    "purchases_wape": "weighted absolute percentage error of holdout purchases",
+    "spend_wape": "weighted absolute percentage error of holdout spend",
+    "purchases_mape_buyers": "mean absolute percentage error of purchases over holdout buyers",
+    "spend_mape_buyers": "mean absolute percentage error of spend over holdout buyers",
+    "alive_brier": "Brier score of the probability of any purchase in the holdout",
 }
 
 

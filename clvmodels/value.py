@@ -16,26 +16,36 @@ GAUSS_NODES = 32  # Gauss-Legendre nodes per panel for continuous discounting
 MAX_PERIODS = 10_000  # longest horizon, in periods: 833 years of months, 27 years of days
 
 
-def discount_schedule(horizon: float, discount_rate: float, length: float, discounting: str):
-    """Times ``t_k`` and coefficients ``c_k`` such that the discounted expected purchases are
-    ``sum_k c_k E(t_k)``, with ``E(t)`` the cumulative expected purchases (see customer_value)."""
-    horizon, discount_rate = float(horizon), float(discount_rate)
+def discount_schedule(horizon: float, discount_rate: float, length: float, discounting: str,
+                      start: float = 0.0):
+    """Times ``t_k`` and coefficients ``c_k`` such that the discounted expected purchases of
+    the periods from ``start`` to ``start + horizon`` are ``sum_k c_k E(t_k)``, with ``E(t)``
+    the cumulative expected purchases (see customer_value); discounted to now."""
+    horizon, discount_rate, start = float(horizon), float(discount_rate), float(start)
     if discounting == "periodic":
-        steps = np.minimum(np.arange(1, int(np.ceil(horizon)) + 1), horizon)  # a last partial period
+        # periods start+1 .. start+horizon, the last possibly partial, each discounted at its end
+        steps = start + np.minimum(np.arange(1, int(np.ceil(horizon)) + 1), horizon)
         factors = (1.0 + discount_rate) ** -steps
-        return steps * length, factors - np.r_[factors[1:], 0.0]  # summation by parts
-    end = horizon * length
+        coefficients = factors - np.r_[factors[1:], 0.0]  # summation by parts
+        if start == 0:  # E(0) = 0
+            return steps * length, coefficients
+        return np.r_[start, steps] * length, np.r_[-factors[0], coefficients]
+    begin, end = start * length, (start + horizon) * length
     rate = np.log1p(discount_rate) / length  # continuous rate per model time unit
-    # by parts: integral of e^(-rate t) dE(t) = e^(-rate end) E(end) + rate * integral E(t) e^(-rate t) dt,
-    # the integral by Gauss-Legendre on panels short enough for the discount factor to vary by
-    # at most e^4 across one
-    panels = int(min(max(np.ceil(rate * end / 4), 1), 64))
+    # by parts: integral over (begin, end] of e^(-rate t) dE(t) = e^(-rate end) E(end)
+    # - e^(-rate begin) E(begin) + rate * integral E(t) e^(-rate t) dt, the integral by
+    # Gauss-Legendre on panels short enough for the discount factor to vary by at most e^4
+    panels = int(min(max(np.ceil(rate * (end - begin) / 4), 1), 64))
     nodes, weights = np.polynomial.legendre.leggauss(GAUSS_NODES)
-    width = end / panels
-    starts = np.arange(panels)[:, None] * width
+    width = (end - begin) / panels
+    starts = begin + np.arange(panels)[:, None] * width
     taus = (starts + (nodes + 1) * width / 2).ravel()
     w = np.tile(weights, panels) * width / 2
-    return np.r_[taus, end], np.r_[rate * w * np.exp(-rate * taus), np.exp(-rate * end)]
+    times = np.r_[taus, end]
+    coefficients = np.r_[rate * w * np.exp(-rate * taus), np.exp(-rate * end)]
+    if start == 0:
+        return times, coefficients
+    return np.r_[begin, times], np.r_[-np.exp(-rate * begin), coefficients]
 
 
 def check_value_settings(horizon, discount_rate, margin=1.0) -> None:
@@ -68,6 +78,8 @@ def customer_value(
     interval: float | None = None,
     max_draws: int | None = None,
     time_unit: str | None = None,
+    return_draws: bool = False,
+    start: float = 0.0,
 ):
     r"""Discounted expected value of each customer over the next ``horizon`` periods.
 
@@ -110,6 +122,12 @@ def customer_value(
     max_draws : int, optional
     time_unit : str, optional
         The unit of a frame that records none.
+    start : float, default 0
+        Value the periods from ``start`` to ``start + horizon`` (years 3-5:
+        ``start=2, horizon=3, period="Y"``), discounted to now.
+    return_draws : bool, default False
+        The value per customer and draw (at most 10,000 customers; for the whole base's total
+        with an interval, :func:`clvmodels.total`).
 
     Returns
     -------
@@ -134,12 +152,16 @@ def customer_value(
     unit = getattr(purchase_model, "time_unit_", None) or rfm_time_unit(rfm)
     if unit is None:
         raise DataError("the model and the frame record no time unit: set rfm.attrs['time_unit']")
+    if not (isinstance(start, (int, float, np.integer, np.floating)) and np.isfinite(start)
+            and 0 <= start <= MAX_PERIODS):
+        raise DataError(f"{given('start', start)}: the window must start at a number of periods "
+                        f"from 0 to {MAX_PERIODS:,}")
     times, coefficients = discount_schedule(
-        horizon, discount_rate, days_per_unit(period) / days_per_unit(unit), discounting)
+        horizon, discount_rate, days_per_unit(period) / days_per_unit(unit), discounting, start)
 
     purchases, n_histories, inverse = purchase_model.discounted_purchases(
-        rfm, times, coefficients, max_draws)
-    spend = spend_model.spend_draws(rfm, max_draws)
+        rfm, times, coefficients, max_draws, interval=interval)
+    spend = spend_model.spend_draws(rfm, max_draws, interval=interval)
     draws_p, draws_s = purchases(np.arange(1)).shape[1], spend(np.arange(1)).shape[1]
     n_draws = min(draws_p, draws_s) if min(draws_p, draws_s) > 1 else max(draws_p, draws_s)
     if n_histories * draws_p <= CHUNK_ELEMENTS:  # small enough to evaluate every history once
@@ -152,4 +174,9 @@ def customer_value(
             p, s = p[:, :n_draws], s[:, :n_draws]
         return margin * s * p
 
-    return summarise_draws(compute, len(rfm), n_draws, interval, "clv", rfm.index)
+    # two maximum-likelihood models: their estimates are draw 0 of each, the point value
+    both_mle = all(getattr(m, "engine", "") == "mle" for m in (purchase_model, spend_model))
+    if interval is not None and n_draws == 1 and not return_draws:
+        raise DataError("an interval needs parameter draws, and neither model has them")
+    return summarise_draws(compute, len(rfm), n_draws, interval, "clv", rfm.index,
+                           return_draws=return_draws, center="first" if both_mle else "mean")

@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 
 import clvmodels
 from clvmodels import baselines, heuristics, metrics
-from clvmodels.backtesting import DEFAULT_METHODS, METHODS, backtest
+from clvmodels.backtesting import DEFAULT_METHODS, backtest
 
 CAL, OBS = "1997-09-30", "1998-06-30"
 FAST = [m for m in DEFAULT_METHODS if m != "bayes_bgnbd_gg"]
@@ -250,3 +250,25 @@ def test_write_outputs(result, tmp_path):
     predictions = pd.read_parquet(tmp_path / "bt" / "predictions.parquet")
     assert len(predictions) == len(DEFAULT_METHODS) * 2357
     assert "![Lift curves](lift_spend.png)" in (tmp_path / "bt" / "report.md").read_text()
+
+
+def test_the_percentage_and_probability_metrics_against_scikit_learn():
+    from sklearn.metrics import brier_score_loss, mean_absolute_percentage_error
+
+    from clvmodels import metrics
+
+    rng = np.random.default_rng(4)
+    actual = rng.poisson(1.0, 400).astype(float)
+    predicted = actual + rng.normal(0, 0.5, 400)
+    buyers = actual > 0
+    assert metrics.mape_buyers(predicted, actual) == pytest.approx(
+        100 * mean_absolute_percentage_error(actual[buyers], predicted[buyers]))
+    assert metrics.wape(predicted, actual) == pytest.approx(
+        100 * np.abs(predicted - actual).sum() / actual.sum())
+    probability = rng.uniform(0, 1, 400)
+    assert metrics.brier(probability, buyers) == pytest.approx(
+        brier_score_loss(buyers, probability))
+    assert np.isnan(metrics.brier(predicted, buyers))  # not probabilities: no score
+    table = metrics.probability_calibration(probability, buyers)
+    assert table["customers"].sum() == 400 and len(table) == 10
+    assert table["predicted"].is_monotonic_increasing

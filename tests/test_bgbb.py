@@ -154,3 +154,13 @@ def test_the_bayesian_twin(model, donations):
     assert (bayes.summary()["r_hat"] < 1.05).all()
     band = bayes.expected_purchases(donations, 5, interval=0.9)
     assert (band["lower"] <= band["mean"]).all() and (band["mean"] <= band["upper"]).all()
+
+
+def test_every_prediction_refuses_a_continuous_frame(model, cdnow_calibration):
+    frame = cdnow_calibration.copy()
+    frame.attrs = {}
+    for ask in (lambda f: model.expected_purchases(f, 5), lambda f: model.probability_alive(f),
+                lambda f: model.probability_any_purchase(f, 2),
+                lambda f: model.discounted_expected_residual_transactions(f, 0.1)):
+        with pytest.raises(clvmodels.DataError, match="opportunity_summary"):
+            ask(frame)

@@ -200,15 +200,15 @@ def test_the_mle_is_a_one_draw_posterior(entry, cdnow_calibration, fits):
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
-def test_an_interval_needs_draws(entry, cdnow_calibration, fits):
-    ask = next(iter(predictions_for(entry).values()))
-    with pytest.raises(DataError, match="an interval needs parameter draws"):
-        ask_with = {"purchases": lambda m, f: m.probability_alive(f, interval=0.9),
-                    "spend": lambda m, f: m.expected_spend(f, interval=0.9),
-                    "retention": lambda m, f: m.expected_residual_lifetime(
-                        f, 0.1, interval=0.9)}[entry.kind]
-        ask_with(fits[entry.name], frame_for(entry, cdnow_calibration))
-    assert ask is not None
+def test_the_mle_gives_intervals_around_its_own_prediction(entry, cdnow_calibration, fits):
+    ask = {"purchases": lambda m, f, **k: m.probability_alive(f, **k),
+           "spend": lambda m, f, **k: m.expected_spend(f, **k),
+           "retention": lambda m, f, **k: m.expected_residual_lifetime(f, 0.1, **k)}[entry.kind]
+    model, frame = fits[entry.name], frame_for(entry, cdnow_calibration)
+    band = ask(model, frame, interval=0.9)
+    np.testing.assert_allclose(band["mean"], ask(model, frame), rtol=1e-12)
+    assert (band["lower"] <= band["mean"] + 1e-12).all()
+    assert (band["mean"] <= band["upper"] + 1e-12).all()
 
 
 def test_a_release_0_1_0_model_file_predicts_the_same(cdnow_calibration):

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifetimes import ParetoNBDFitter
+from lifetimes.datasets import load_donations
 
 import clvmodels
 from clvmodels._math import pnbd
@@ -270,3 +271,34 @@ def test_the_hessian_behind_the_standard_errors(model, cdnow_calibration):
     np.testing.assert_allclose(hessian, (numeric + numeric.T) / 2, rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(model.standard_errors_,
                                np.sqrt(np.diag(np.linalg.inv(-hessian))), rtol=1e-6)
+
+
+@pytest.mark.parametrize("model_class", [clvmodels.ParetoNBD, clvmodels.BetaGeoBetaBinom])
+def test_degenerate_frames_are_refused_clearly(model_class):
+    one = pd.DataFrame({"frequency": [2], "recency": [5.0], "T": [10.0]})
+    with pytest.raises(clvmodels.ConvergenceError, match="do not identify"):
+        model_class().fit(one)
+    with pytest.raises(clvmodels.DataError, match="frequency must be a finite number"):
+        model_class().fit(pd.DataFrame({"frequency": [2, np.nan], "recency": [5.0, 0],
+                                        "T": [10.0, 8]}))
+    with pytest.raises(clvmodels.DataError, match="no customer made a repeat purchase"):
+        model_class().fit(pd.DataFrame({"frequency": [0, 0], "recency": [0.0, 0],
+                                        "T": [10.0, 8]}))
+
+
+def test_the_predictive_interval_of_purchases(model, cdnow_calibration):
+    rows = cdnow_calibration.iloc[:30]
+    band = model.purchase_interval(rows, 39.0, mass=0.9)
+    x, t_x, T = arrays(rows)
+    for i in range(len(rows)):
+        p = pnbd.conditional_probability_of_purchases(*model.params_.to_numpy(), x[i], t_x[i],
+                                                      T[i], np.arange(200), 39.0)
+        cdf = np.cumsum(p)
+        assert band["upper"].iloc[i] == np.searchsorted(cdf, 0.95 - 1e-12)
+        assert band["lower"].iloc[i] == np.searchsorted(cdf, 0.05 - 1e-12)
+    assert (band["lower"] <= band["median"]).all() and (band["median"] <= band["upper"]).all()
+    # the same for BG/BB, in opportunities
+    donations = load_donations().rename(columns={"periods": "T"})
+    bgbb = clvmodels.BetaGeoBetaBinom().fit(donations, weights=donations["weights"])
+    band = bgbb.purchase_interval(donations, 5, mass=0.8)
+    assert band["upper"].max() <= 5 and (band["lower"] <= band["upper"]).all()

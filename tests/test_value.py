@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 import clvmodels
@@ -57,3 +58,25 @@ def test_clv_argument_checks(fitted, cdnow_calibration):
         clvmodels.customer_value(bg, gg, cdnow_calibration, discounting="yearly")
     with pytest.raises(ValueError, match="discount_rate"):
         clvmodels.customer_value(bg, gg, cdnow_calibration, discount_rate=-2)
+
+
+@pytest.mark.parametrize("discounting", ["periodic", "continuous"])
+def test_a_future_window_is_the_difference_of_two_windows_from_now(fitted, cdnow_calibration,
+                                                                    discounting):
+    bg, gg = fitted
+    rfm = cdnow_calibration.iloc[:200]
+
+    def value(**k):
+        return clvmodels.customer_value(bg, gg, rfm, discount_rate=0.01,
+                                        discounting=discounting, **k)
+
+    later = value(horizon=24, start=12)
+    np.testing.assert_allclose(later, value(horizon=36) - value(horizon=12), rtol=1e-9)
+    pd.testing.assert_series_equal(value(horizon=12, start=0), value(horizon=12))
+    # without discounting: spend times the expected purchases in the window
+    flat = clvmodels.customer_value(bg, gg, rfm, horizon=6, start=3, discount_rate=0.0)
+    weeks = 365.25 / 12 / 7
+    expected = (bg.expected_purchases(rfm, 9 * weeks) - bg.expected_purchases(rfm, 3 * weeks))
+    np.testing.assert_allclose(flat, expected * gg.expected_spend(rfm), rtol=1e-9)
+    with pytest.raises(clvmodels.DataError, match="start"):
+        value(horizon=12, start=-1)

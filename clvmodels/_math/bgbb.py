@@ -25,7 +25,7 @@ def _offsets(t_x, n):
     return i[None, :], i[None, :] < gaps[:, None]
 
 
-def loglik(alpha, beta, gamma, delta, x, t_x, n, xp=NUMPY):
+def loglik(alpha, beta, gamma, delta, x, t_x, n, xp=NUMPY, x_levels=None, time_levels=None):
     r"""Log-likelihood of one history (FHS 2010, eq. 5):
 
     .. math:: L = \frac{B(\alpha+x, \beta+n-x)}{B(\alpha,\beta)}
@@ -34,7 +34,9 @@ def loglik(alpha, beta, gamma, delta, x, t_x, n, xp=NUMPY):
                   \frac{B(\gamma+1, \delta+t_x+i)}{B(\gamma,\delta)}
 
     (alive through all ``n`` opportunities, or dead just before opportunity ``t_x + i + 1``).
-    ``x``, ``t_x``, ``n`` are numpy vectors; ``xp`` the array namespace.
+    ``x``, ``t_x``, ``n`` are numpy vectors; ``xp`` the array namespace. ``x_levels`` and
+    ``time_levels`` (the BG/NBD family's signature) are not needed: the data are a few dozen
+    unique histories.
     """
     i, has = _offsets(t_x, n)
     x, t_x, n = (np.asarray(v, dtype=np.float64)[:, None] for v in (x, t_x, n))
@@ -45,10 +47,11 @@ def loglik(alpha, beta, gamma, delta, x, t_x, n, xp=NUMPY):
     return xp.logsumexp(terms, axis=1) - xp.betaln(alpha, beta) - xp.betaln(gamma, delta)
 
 
-def total_loglik_grad(alpha, beta, gamma, delta, x, t_x, n, weights):
+def total_loglik_grad(alpha, beta, gamma, delta, x, t_x, n, weights, x_levels=None,
+                      time_levels=None):
     """Weighted total of :func:`loglik` and its gradient in (alpha, beta, gamma, delta):
     the derivatives of each term's log Beta functions (digamma differences) averaged with the
-    terms' shares of the likelihood."""
+    terms' shares of the likelihood (``x_levels``, ``time_levels``: as :func:`loglik`)."""
     psi = special.digamma
     i, has = _offsets(t_x, n)
     x, t_x, n = (np.asarray(v, dtype=np.float64)[:, None] for v in (x, t_x, n))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from . import tanh_sinh
+from . import NUMPY, tanh_sinh
 
 ONE_PLUS, ONE_MINUS, LOG_WEIGHTS = tanh_sinh()
 LOG_HALF = np.log(0.5)
@@ -124,7 +124,7 @@ def _terms(r, alpha, s, beta, x, t_x, T):
     return alive, dead
 
 
-def loglik(r, alpha, s, beta, x, t_x, T):
+def loglik(r, alpha, s, beta, x, t_x, T, xp=NUMPY, x_levels=None, time_levels=None):
     r"""Log-likelihood of one customer's history (Fader & Hardie 2005 note, eq. 19):
 
     .. math:: L = \frac{\Gamma(r+x)\alpha^r\beta^s}{\Gamma(r)}\left[
@@ -132,7 +132,11 @@ def loglik(r, alpha, s, beta, x, t_x, T):
               + s \int_{t_x}^{T} (\alpha+u)^{-(r+x)} (\beta+u)^{-(s+1)} du \right]
 
     the integral being the difference of the paper's two hypergeometric terms (``A_0``).
+    With a PyTensor namespace ``xp`` it is :func:`loglik_tensor`; ``x_levels`` and
+    ``time_levels`` (the BG/NBD family's signature) are not used.
     """
+    if xp is not NUMPY:
+        return loglik_tensor(r, alpha, s, beta, x, t_x, T)
     alive, dead = _terms(r, alpha, s, beta, x, t_x, T)
     return (special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
             + np.logaddexp(alive, dead))

@@ -197,9 +197,10 @@ class FittedModel:
 
         if interval is not None and n_draws == 1:
             raise DataError(f"an interval needs parameter draws, and this {type(self).__name__} "
-                            "is one estimate: use its Bayesian twin for intervals")
+                            "has one: pass interval= to the prediction that draws them")
         return summarise_draws(compute, n_rows, n_draws, interval, name, index, expand=expand,
-                               return_draws=return_draws)
+                               return_draws=return_draws,
+                               center="first" if getattr(self, "engine", "") == "mle" else "mean")
 
     def check_estimate(self, params: pd.Series) -> None:
         """Warnings about an estimate that is valid but limits what it predicts (none here).
@@ -480,20 +481,40 @@ class MaximumLikelihoodModel(FittedModel):
         self.check_estimate(self.params_)
         return self
 
-    def parameter_draws(self, max_draws: int | None = None) -> list[np.ndarray]:
-        """The estimate as one draw: each parameter a ``(1, 1)`` array.
+    interval_draws = 1000  # draws of the asymptotic distribution behind an interval
+    interval_seed = 0  # so that the same call gives the same interval
+
+    def parameter_draws(self, max_draws: int | None = None, interval=None) -> list[np.ndarray]:
+        """The estimate as one draw: each parameter a ``(1, 1)`` array; for an ``interval``,
+        the estimate followed by draws from the asymptotic normal distribution of the
+        log-parameters (mean the log-estimate, covariance the delta-method transform of
+        ``covariance_``), ``max_draws`` of them (default 1,000), reproducibly.
 
         Parameters
         ----------
         max_draws : int, optional
-            Ignored: there is one draw.
+            Draws behind an interval.
+        interval : float, optional
+            Whether draws are wanted (any mass).
 
         Returns
         -------
         list of numpy.ndarray
         """
         self.check_fitted()
-        return [np.array([[v]]) for v in self.params_.to_numpy()]
+        estimate = self.params_.to_numpy()
+        if interval is None:
+            return [np.array([[v]]) for v in estimate]
+        covariance = self.covariance_.to_numpy() / np.outer(estimate, estimate)
+        if not np.all(np.isfinite(covariance)):
+            raise DataError(f"this {type(self).__name__} has no finite covariance (a loaded "
+                            "model of release 0.1.0 may lack it): refit it for intervals")
+        count = int(max_draws or self.interval_draws)
+        rng = np.random.default_rng(self.interval_seed)
+        logs = rng.multivariate_normal(np.log(estimate), covariance, size=count,
+                                       method="eigh")
+        draws = np.vstack([estimate, np.exp(logs)])
+        return [draws[:, j][None, :] for j in range(len(estimate))]
 
     def parameter_problem(self) -> str | None:
         """Why the parameters cannot be used (not finite, not > 0), or None."""

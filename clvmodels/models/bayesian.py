@@ -348,13 +348,15 @@ class BayesianModel(FittedModel):
         values = np.column_stack([post[k].to_numpy().ravel() for k in self.param_names])
         return pd.DataFrame(thin(values, max_draws), columns=list(self.param_names))
 
-    def parameter_draws(self, max_draws: int | None = None) -> list[np.ndarray]:
+    def parameter_draws(self, max_draws: int | None = None, interval=None) -> list[np.ndarray]:
         """Each parameter as a ``(1, D)`` row vector of posterior draws (thinned to
         ``max_draws``).
 
         Parameters
         ----------
         max_draws : int, optional
+        interval : float, optional
+            Unused: a posterior always has its draws.
 
         Returns
         -------

@@ -195,7 +195,7 @@ class BetaGeoModel:
         """
         import pytensor.tensor as pt
 
-        ll = self.formulas.loglik(params["r"], params["alpha"], params["a"], params["b"],
+        ll = self.formulas.loglik(*(params[name] for name in self.param_names),
                                   data.x, data.t_x, data.T, xp=xp, x_levels=data.x_levels,
                                   time_levels=data.time_levels)
         return pt.dot(data.weights, ll)
@@ -226,6 +226,34 @@ class BetaGeoModel:
         first, inverse, _ = unique_rows(*columns)
         return [c[first][:, None] for c in columns], inverse
 
+    def per_history(self, formula, name, rfm, t=None, *, interval=None, max_draws=None,
+                    return_draws=False, time_unit=None):
+        """A prediction evaluated once per unique history and draw: ``formula(params, x, t_x,
+        T)`` (or ``formula(params, x, t_x, T, t)`` with a horizon ``t``) as ``(rows, draws)``
+        arrays, summarised per customer (:meth:`summarise`).
+
+        Parameters
+        ----------
+        formula : callable
+        name : str
+            The result's name.
+        rfm : pandas.DataFrame
+        t : float, pandas.Series or pandas.Timedelta, optional
+        interval, max_draws, return_draws, time_unit
+            As every prediction.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
+        extra = None if t is None else self.horizon(t, rfm)
+        columns, inverse = self._unique_histories(rfm, time_unit, extra)
+        params = self.parameter_draws(max_draws, interval)
+        return self.summarise(
+            lambda rows: formula(params, *(c[rows] for c in columns)),
+            len(columns[0]), params[0].shape[1], interval, name, rfm.index,
+            expand=inverse, return_draws=return_draws)
+
     @fill_doc
     def probability_alive(self, rfm: pd.DataFrame, *, interval=None, max_draws=None,
                           return_draws=False, time_unit=None):
@@ -243,12 +271,10 @@ class BetaGeoModel:
         -------
         {returns}
         """
-        (x, t_x, T), inverse = self._unique_histories(rfm, time_unit)
-        params = self.parameter_draws(max_draws)
-        return self.summarise(
-            lambda rows: self.formulas.probability_alive(*params, x[rows], t_x[rows], T[rows]),
-            len(x), params[0].shape[1], interval, "probability_alive", rfm.index,
-            expand=inverse, return_draws=return_draws)
+        return self.per_history(
+            lambda params, *history: self.formulas.probability_alive(*params, *history),
+            "probability_alive", rfm, interval=interval, max_draws=max_draws,
+            return_draws=return_draws, time_unit=time_unit)
 
     @fill_doc
     def probability_any_purchase(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
@@ -267,14 +293,10 @@ class BetaGeoModel:
         -------
         {returns}
         """
-        t = self.horizon(t, rfm)
-        (x, t_x, T, tt), inverse = self._unique_histories(rfm, time_unit, t)
-        params = self.parameter_draws(max_draws)
-        return self.summarise(
-            lambda rows: self.formulas.probability_any_purchase(*params, x[rows], t_x[rows], T[rows],
-                                                        tt[rows]),
-            len(x), params[0].shape[1], interval, "probability_any_purchase", rfm.index,
-            expand=inverse, return_draws=return_draws)
+        return self.per_history(
+            lambda params, *history: self.formulas.probability_any_purchase(*params, *history),
+            "probability_any_purchase", rfm, t, interval=interval, max_draws=max_draws,
+            return_draws=return_draws, time_unit=time_unit)
 
     @fill_doc
     def expected_purchases(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
@@ -304,20 +326,18 @@ class BetaGeoModel:
         >>> round(float(model.expected_purchases(rfm, 52).sum()), 1)
         1966.7
         """
-        t = self.horizon(t, rfm)
-        params = self.parameter_draws(max_draws)
-        if t.ndim == 0:  # one horizon: the hypergeometric part once per (frequency, T) pair
+        if self.horizon(t, rfm).ndim == 0:  # the hypergeometric part once per (x, T) pair
+            params = self.parameter_draws(max_draws, interval)
             self.checked_frame(rfm, RFM_COLUMNS, time_unit)
-            compute, n_rows, inverse = discounted_purchases_draws(rfm, params, [float(t)], [1.0],
-                                                                  self.formulas)
+            compute, n_rows, inverse = discounted_purchases_draws(
+                rfm, params, [float(self.horizon(t))], [1.0], self.formulas)
             return self.summarise(compute, n_rows, params[0].shape[1], interval,
                                   "expected_purchases", rfm.index, expand=inverse,
                                   return_draws=return_draws)
-        (x, t_x, T, tt), inverse = self._unique_histories(rfm, time_unit, t)
-        return self.summarise(
-            lambda rows: self.formulas.expected_purchases(*params, x[rows], t_x[rows], T[rows], tt[rows]),
-            len(x), params[0].shape[1], interval, "expected_purchases", rfm.index,
-            expand=inverse, return_draws=return_draws)
+        return self.per_history(
+            lambda params, *history: self.formulas.expected_purchases(*params, *history),
+            "expected_purchases", rfm, t, interval=interval, max_draws=max_draws,
+            return_draws=return_draws, time_unit=time_unit)
 
     def expected_purchases_path(self, rfm: pd.DataFrame, times, *, max_draws=None,
                                 time_unit=None) -> pd.DataFrame:
@@ -350,7 +370,7 @@ class BetaGeoModel:
         return pd.DataFrame(values[inverse], index=rfm.index, columns=times)
 
     def discounted_purchases(self, rfm: pd.DataFrame, times, coefficients, max_draws=None,
-                             time_unit=None):
+                             time_unit=None, interval=None):
         """The purchase-model protocol of :func:`clvmodels.customer_value`: per draw,
         ``sum_k coefficients[k] * E[purchases by times[k]]``.
 
@@ -364,6 +384,9 @@ class BetaGeoModel:
             One per time (or a matrix: one column of results per column).
         max_draws : int, optional
         time_unit : str, optional
+        interval : float, optional
+            Whether draws for an interval are wanted (a maximum-likelihood model then draws
+            from its estimate's asymptotic distribution).
 
         Returns
         -------
@@ -372,7 +395,7 @@ class BetaGeoModel:
             ``inverse`` maps each customer of ``rfm`` to its row.
         """
         self.checked_frame(rfm, RFM_COLUMNS, time_unit)
-        return discounted_purchases_draws(rfm, self.parameter_draws(max_draws), times,
+        return discounted_purchases_draws(rfm, self.parameter_draws(max_draws, interval), times,
                                           coefficients, self.formulas)
 
     def expected_purchases_new_customer(self, t, *, max_draws=None):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._math import bgbb
-from ..data import RFM_COLUMNS
+from ..data import RFM_COLUMNS, check_rfm
 from ..exceptions import DataError
 from ..interface import show
 from .base import MaximumLikelihoodModel
@@ -53,6 +53,7 @@ class BetaGeoBetaBinomModel(ResidualPredictions, BetaGeoModel):
         -------
         Histories
         """
+        check_rfm(rfm)  # finite numbers >= 0 first, then whole opportunities
         check_opportunities(rfm)
         return super().prepare(rfm, weights)
 
@@ -68,42 +69,6 @@ class BetaGeoBetaBinomModel(ResidualPredictions, BetaGeoModel):
         numpy.ndarray
         """
         return np.ones(4)
-
-    def loglik_grad(self, params, data: Histories):
-        """Total log-likelihood (FHS 2010, eq. 5) and its analytic gradient.
-
-        Parameters
-        ----------
-        params : numpy.ndarray
-            alpha, beta, gamma, delta.
-        data : Histories
-
-        Returns
-        -------
-        (float, numpy.ndarray)
-        """
-        return bgbb.total_loglik_grad(*params, data.x, data.t_x, data.T, data.weights)
-
-    def loglik_tensor(self, params: dict, data: Histories, xp):
-        """The same total as a PyTensor expression.
-
-        Parameters
-        ----------
-        params : dict
-            PyTensor scalars by name.
-        data : Histories
-        xp : namespace
-            :func:`clvmodels._math.pytensor_namespace`.
-
-        Returns
-        -------
-        pytensor.tensor.TensorVariable
-        """
-        import pytensor.tensor as pt
-
-        ll = bgbb.loglik(params["alpha"], params["beta"], params["gamma"], params["delta"],
-                         data.x, data.t_x, data.T, xp=xp)
-        return pt.dot(data.weights, ll)
 
     def default_priors(self, data: Histories) -> dict:
         """``log(theta) ~ N(0, 2)`` for each of the four Beta shapes.
@@ -138,25 +103,40 @@ class BetaGeoBetaBinomModel(ResidualPredictions, BetaGeoModel):
                             f"of them, not {show(bad)}")
         return value
 
-    def _unique_histories(self, rfm, time_unit, extra=None):
-        check_opportunities(rfm)
-        return super()._unique_histories(rfm, time_unit, extra)
+    def checked_frame(self, rfm: pd.DataFrame, columns, time_unit: str | None = None,
+                      timed: bool = True) -> pd.DataFrame:
+        """:meth:`clvmodels.models.base.FittedModel.checked_frame`, and the frame's counts
+        must be opportunities (:func:`check_opportunities`): every prediction passes here.
 
-    def discounted_purchases(self, rfm, times, coefficients, max_draws=None, time_unit=None):
+        Parameters
+        ----------
+        rfm, columns, time_unit, timed
+            As the base method.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        super().checked_frame(rfm, columns, time_unit, timed)
+        check_opportunities(rfm)
+        return rfm
+
+    def discounted_purchases(self, rfm, times, coefficients, max_draws=None, time_unit=None,
+                             interval=None):
         """As :meth:`BetaGeoModel.discounted_purchases`, at whole numbers of opportunities.
 
         Parameters
         ----------
-        rfm, times, coefficients, max_draws, time_unit
+        rfm, times, coefficients, max_draws, time_unit, interval
             As :meth:`BetaGeoModel.discounted_purchases`.
 
         Returns
         -------
         (compute, n_histories, inverse)
         """
-        check_opportunities(rfm)
         self.horizon(np.asarray(times, dtype=float))
-        return super().discounted_purchases(rfm, times, coefficients, max_draws, time_unit)
+        return super().discounted_purchases(rfm, times, coefficients, max_draws, time_unit,
+                                            interval)
 
 
 def check_opportunities(rfm: pd.DataFrame) -> None:

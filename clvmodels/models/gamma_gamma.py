@@ -230,7 +230,7 @@ class GammaGammaModel:
             )
 
     # -- predictions ---------------------------------------------------------------------------
-    def spend_draws(self, rfm: pd.DataFrame, max_draws=None):
+    def spend_draws(self, rfm: pd.DataFrame, max_draws=None, interval=None):
         """The spend-model protocol of :func:`clvmodels.customer_value`.
 
         Parameters
@@ -246,7 +246,7 @@ class GammaGammaModel:
             ``(len(rows), D)`` array over ``D`` parameter draws.
         """
         self.checked_frame(rfm, SPEND_COLUMNS, timed=False)
-        return spend_draws(rfm, self.parameter_draws(max_draws))
+        return spend_draws(rfm, self.parameter_draws(max_draws, interval))
 
     @fill_doc
     def expected_spend(self, rfm: pd.DataFrame, *, interval=None, max_draws=None,
@@ -262,7 +262,8 @@ class GammaGammaModel:
         rfm : pandas.DataFrame
             The customers, with ``frequency`` and ``monetary_value``.
         interval : float, optional
-            Mass of an equal-tailed interval over the posterior draws (a Bayesian model).
+            Mass of an equal-tailed interval over the parameter draws (a posterior, or the
+            asymptotic distribution of a maximum-likelihood estimate).
         max_draws : int, optional
             Use at most this many draws.
         return_draws : bool, default False
@@ -272,8 +273,8 @@ class GammaGammaModel:
         -------
         {returns}
         """
-        compute = self.spend_draws(rfm, max_draws)
-        n_draws = self.parameter_draws(max_draws)[0].shape[1]
+        compute = self.spend_draws(rfm, max_draws, interval)
+        n_draws = self.parameter_draws(max_draws, interval)[0].shape[1]
         return self.summarise(compute, len(rfm), n_draws, interval, "expected_spend", rfm.index,
                               return_draws=return_draws)
 

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from .._math import pnbd
-from ..data import RFM_COLUMNS
 from ..draws import fill_doc
 from ..exceptions import DataError
 from .base import MaximumLikelihoodModel
@@ -52,14 +51,10 @@ class ResidualPredictions:
         -------
         {returns}
         """
-        t = self.horizon(t, rfm)
-        (x, t_x, T, tt), inverse = self._unique_histories(rfm, time_unit, t)
-        params = self.parameter_draws(max_draws)
-        return self.summarise(
-            lambda rows: self.formulas.probability_alive_at(*params, x[rows], t_x[rows], T[rows],
-                                                   tt[rows]),
-            len(x), params[0].shape[1], interval, "probability_alive_at", rfm.index,
-            expand=inverse, return_draws=return_draws)
+        return self.per_history(
+            lambda params, *history: self.formulas.probability_alive_at(*params, *history),
+            "probability_alive_at", rfm, t, interval=interval, max_draws=max_draws,
+            return_draws=return_draws, time_unit=time_unit)
 
     @fill_doc
     def conditional_probability_of_purchases(self, rfm: pd.DataFrame, n: int, t, *,
@@ -81,14 +76,56 @@ class ResidualPredictions:
         """
         if not (np.ndim(n) == 0 and float(n) >= 0 and float(n) == round(float(n))):
             raise DataError(f"n must be one whole number >= 0, not {n!r}")
-        t = self.horizon(t, rfm)
-        (x, t_x, T, tt), inverse = self._unique_histories(rfm, time_unit, t)
-        params = self.parameter_draws(max_draws)
-        return self.summarise(
-            lambda rows: self.formulas.conditional_probability_of_purchases(
-                *params, x[rows], t_x[rows], T[rows], float(n), tt[rows]),
-            len(x), params[0].shape[1], interval, f"probability_of_{int(n)}_purchases",
-            rfm.index, expand=inverse, return_draws=return_draws)
+        return self.per_history(
+            lambda params, x, t_x, T, tt: self.formulas.conditional_probability_of_purchases(
+                *params, x, t_x, T, float(n), tt),
+            f"probability_of_{int(n)}_purchases", rfm, t, interval=interval,
+            max_draws=max_draws, return_draws=return_draws, time_unit=time_unit)
+
+    def purchase_interval(self, rfm: pd.DataFrame, t, mass: float = 0.9, *,
+                          max_purchases: int = 1000, time_unit=None) -> pd.DataFrame:
+        """A predictive interval for each customer's actual purchases in the next ``t``: the
+        equal-tailed quantiles of P(Y(t) = n | history) (not an interval for the expected
+        value), with the median. Uses the estimate (a Bayesian model: the posterior mean
+        parameters).
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        t : float
+            The horizon (opportunities for BG/BB).
+        mass : float
+            The interval's probability, in (0, 1).
+        max_purchases : int
+            The largest count searched; a DataError names the customers who would need more.
+        time_unit : str, optional
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``lower``, ``median``, ``upper``: whole numbers of purchases.
+        """
+        if not 0 < mass < 1:
+            raise DataError(f"mass must be a probability in (0, 1), not {mass!r}")
+        self.checked_frame(rfm, self.columns, time_unit)
+        horizon = float(self.horizon(t))
+        params = [np.array([[float(np.mean(p))]]) for p in self.parameter_draws()]
+        (x, t_x, T), inverse = self._unique_histories(rfm, time_unit)
+        targets = np.array([(1 - mass) / 2, 0.5, (1 + mass) / 2])
+        found = np.full((len(x), 3), -1.0)
+        cdf = np.zeros(len(x))
+        for n in range(max_purchases + 1):
+            cdf = cdf + self.formulas.conditional_probability_of_purchases(
+                *params, x, t_x, T, float(n), horizon)[:, 0]
+            newly = (found < 0) & (cdf[:, None] >= targets[None, :] - 1e-12)
+            found[newly] = n
+            if (found >= 0).all():
+                break
+        if (found < 0).any():
+            i = int(np.flatnonzero((found < 0).any(axis=1))[0])
+            raise DataError(f"a customer with frequency={x[i, 0]:g} would need more than "
+                            f"max_purchases={max_purchases} purchases in the interval: raise it")
+        return pd.DataFrame(found[inverse], index=rfm.index, columns=["lower", "median", "upper"])
 
     @fill_doc
     def discounted_expected_residual_transactions(self, rfm: pd.DataFrame, discount_rate, *,
@@ -115,13 +152,11 @@ class ResidualPredictions:
         if not (np.ndim(discount_rate) == 0 and np.isfinite(discount_rate)
                 and discount_rate > 0):
             raise DataError(f"discount_rate must be a number > 0, not {discount_rate!r}")
-        (x, t_x, T), inverse = self._unique_histories(rfm, time_unit)
-        params = self.parameter_draws(max_draws)
-        return self.summarise(
-            lambda rows: self.formulas.discounted_expected_residual_transactions(
-                *params, x[rows], t_x[rows], T[rows], float(discount_rate)),
-            len(x), params[0].shape[1], interval, "dert", rfm.index, expand=inverse,
-            return_draws=return_draws)
+        return self.per_history(
+            lambda params, *history: self.formulas.discounted_expected_residual_transactions(
+                *params, *history, float(discount_rate)),
+            "dert", rfm, interval=interval, max_draws=max_draws, return_draws=return_draws,
+            time_unit=time_unit)
 
 
 class ParetoNBDModel(ResidualPredictions, BetaGeoModel):
@@ -174,7 +209,8 @@ class ParetoNBDModel(ResidualPredictions, BetaGeoModel):
         return PairedHistories(small.x, small.t_x, small.T, small.weights)
 
     def initial_params(self, data: Histories) -> np.ndarray:
-        """A first guess: r = s = 1, alpha = mean T / mean x, beta = mean T.
+        """A first guess: r = s = 1, alpha = beta = mean T / mean x (equal scales keep the
+        hypergeometric terms on their cheap series while the search starts).
 
         Parameters
         ----------
@@ -185,8 +221,8 @@ class ParetoNBDModel(ResidualPredictions, BetaGeoModel):
         numpy.ndarray
         """
         mean_x = max(np.average(data.x, weights=data.weights), 0.1)
-        mean_T = max(np.average(data.T, weights=data.weights), 1e-3)
-        return np.array([1.0, max(mean_T / mean_x, 1e-3), 1.0, mean_T])
+        scale = max(np.average(data.T, weights=data.weights) / mean_x, 1e-3)
+        return np.array([1.0, scale, 1.0, scale])
 
     def loglik_grad(self, params, data: Histories):
         """Total log-likelihood (Fader & Hardie 2005 note, eq. 19) and its gradient in
@@ -220,27 +256,6 @@ class ParetoNBDModel(ResidualPredictions, BetaGeoModel):
         """
         return pnbd.total_loglik_hessian(*params, data.x, data.t_x, data.T, data.weights,
                                          data.pairs, data.x_levels, data.time_levels)
-
-    def loglik_tensor(self, params: dict, data: Histories, xp):
-        """The same total as a PyTensor expression.
-
-        Parameters
-        ----------
-        params : dict
-            PyTensor scalars by name.
-        data : Histories
-        xp : namespace
-            Unused: the expression is PyTensor's (:func:`clvmodels._math.pnbd.loglik_tensor`).
-
-        Returns
-        -------
-        pytensor.tensor.TensorVariable
-        """
-        import pytensor.tensor as pt
-
-        ll = pnbd.loglik_tensor(params["r"], params["alpha"], params["s"], params["beta"],
-                                data.x, data.t_x, data.T)
-        return pt.dot(data.weights, ll)
 
     def default_priors(self, data: Histories) -> dict:
         """Shapes ``N(0, 2)`` on the log scale; the scales ``alpha`` and ``beta`` centred on

@@ -379,7 +379,7 @@ class ShiftedBetaGeoModel:
         if not discount_rate > 0:
             raise DataError("discount_rate must be > 0 per period for a lifetime value")
         T, churned = check_durations(frame)
-        alpha, beta = self.parameter_draws(max_draws)
+        alpha, beta = self.parameter_draws(max_draws, interval)
         first, inverse, _ = unique_rows(T, churned.astype(np.float64))
         t, gone = T[first][:, None], churned[first][:, None]
 
