@@ -121,6 +121,7 @@ class BacktestResult:
     excluded: dict = field(default_factory=dict)
     failures: dict = field(default_factory=dict)  # method -> {calibration end: reason}
     data: dict = field(default_factory=dict)  # what was judged: customers, dates, unit
+    _bootstrap: dict = field(default_factory=dict, repr=False)  # bootstrap_draws' cache
 
     def summary(self) -> pd.DataFrame:
         """The metrics averaged over calibration ends, one row per method."""
@@ -129,8 +130,107 @@ class BacktestResult:
             rows = self.metrics
         return rows.drop(columns=["calibration_end", "error"], errors="ignore").set_index("method")
 
-    def winners(self) -> pd.DataFrame:
-        """For each metric, the best method and its value (mean over calibration ends)."""
+    def bootstrap_draws(self, draws: int = 200, seed: int = 0) -> dict:
+        """Each method's metrics on ``draws`` bootstrap resamples of the customers (the same
+        resample for every method, so differences are paired), averaged over calibration ends
+        like :meth:`summary`: ``{method: DataFrame (draws x metrics)}``; cached."""
+        key = (draws, seed)
+        if key in self._bootstrap:
+            return self._bootstrap[key]
+        per_origin = {}
+        for k, (label, part) in enumerate(self.predictions.groupby("calibration_end", sort=False)):
+            rng = np.random.default_rng(seed + k)
+            n = int((part["method"] == part["method"].iloc[0]).sum())
+            resamples = rng.integers(0, n, size=(draws, n))
+            for method, rows in part.groupby("method", sort=False):
+                a_p, p_p = rows["actual_purchases"].to_numpy(), rows["predicted_purchases"].to_numpy()
+                spend = "predicted_spend" in rows and rows["predicted_spend"].notna().all()
+                a_s = rows["actual_spend"].to_numpy() if spend else a_p
+                p_s = rows["predicted_spend"].to_numpy() if spend else p_p
+                alive = rows["alive_score"].to_numpy()
+                table = pd.DataFrame([forecast_metrics(p_p[i], a_p[i], p_s[i], a_s[i], alive[i])
+                                      for i in resamples])
+                if not spend:
+                    table = table[[c for c in table if c.startswith(("purchases_", "alive"))]]
+                per_origin.setdefault(method, []).append(table)
+        result = {method: sum(tables) / len(tables) for method, tables in per_origin.items()}
+        self._bootstrap[key] = result
+        return result
+
+    def intervals(self, level: float = 0.95, draws: int = 200, seed: int = 0) -> pd.DataFrame:
+        """Each method's metrics with a percentile bootstrap interval over customers.
+
+        Parameters
+        ----------
+        level : float
+        draws : int
+            Bootstrap resamples.
+        seed : int
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per method and metric: ``estimate`` (as :meth:`summary`), ``lower``,
+            ``upper``.
+        """
+        table = self.summary()
+        rows = []
+        for method, samples in self.bootstrap_draws(draws, seed).items():
+            for metric in samples:
+                lower, upper = np.nanquantile(samples[metric], [(1 - level) / 2,
+                                                                (1 + level) / 2])
+                rows.append({"method": method, "metric": metric,
+                             "estimate": table.loc[method, metric], "lower": lower,
+                             "upper": upper})
+        return pd.DataFrame(rows).set_index(["method", "metric"])
+
+    def difference(self, metric: str, first: str, second: str, level: float = 0.95,
+                   draws: int = 200, seed: int = 0) -> dict:
+        """The difference ``first - second`` of one metric, with its paired bootstrap
+        interval over customers.
+
+        Parameters
+        ----------
+        metric, first, second : str
+        level : float
+        draws, seed : int
+
+        Returns
+        -------
+        dict
+            ``estimate``, ``lower``, ``upper``, and ``clear`` (the interval excludes 0).
+        """
+        samples = self.bootstrap_draws(draws, seed)
+        table = self.summary()
+        for name in (first, second):
+            if name not in samples:
+                raise DataError(f"no method {name!r} in this backtest: {sorted(samples)}")
+        gap = samples[first][metric].to_numpy() - samples[second][metric].to_numpy()
+        if metric in ABSOLUTE_IS_BETTER:  # closeness to 0 is what is compared
+            gap = np.abs(samples[first][metric].to_numpy()) - np.abs(
+                samples[second][metric].to_numpy())
+        lower, upper = np.nanquantile(gap, [(1 - level) / 2, (1 + level) / 2])
+        estimate = table.loc[first, metric] - table.loc[second, metric]
+        if metric in ABSOLUTE_IS_BETTER:
+            estimate = abs(table.loc[first, metric]) - abs(table.loc[second, metric])
+        return {"estimate": float(estimate), "lower": float(lower), "upper": float(upper),
+                "clear": bool(lower > 0 or upper < 0)}
+
+    def winners(self, level: float = 0.95, draws: int = 200, seed: int = 0) -> pd.DataFrame:
+        """For each metric, the best method and its value (mean over calibration ends), the
+        runner-up, the paired bootstrap interval of their difference over customers, and
+        whether the win is ``clear`` (the interval excludes 0): a winner by noise is not one.
+
+        Parameters
+        ----------
+        level : float
+        draws, seed : int
+            The bootstrap (:meth:`difference`).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
         table = self.summary()
         rows = []
         for metric in (*LOWER_IS_BETTER, *ABSOLUTE_IS_BETTER, *HIGHER_IS_BETTER):
@@ -140,8 +240,14 @@ class BacktestResult:
             if values.empty:
                 continue
             key = values.abs() if metric in ABSOLUTE_IS_BETTER else values
-            best = key.idxmax() if metric in HIGHER_IS_BETTER else key.idxmin()
-            rows.append({"metric": metric, "best": best, "value": values[best]})
+            ranked = key.sort_values(ascending=metric not in HIGHER_IS_BETTER).index
+            best = ranked[0]
+            row = {"metric": metric, "best": best, "value": values[best]}
+            if len(ranked) > 1:
+                gap = self.difference(metric, best, ranked[1], level, draws, seed)
+                row.update(runner_up=ranked[1], difference=gap["estimate"],
+                           lower=gap["lower"], upper=gap["upper"], clear=gap["clear"])
+            rows.append(row)
         return pd.DataFrame(rows).set_index("metric")
 
     def report(self, figures: dict | None = None) -> str:

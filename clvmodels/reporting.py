@@ -59,6 +59,11 @@ def _verdicts(result) -> list[str]:
         models = values[values.index.isin(MODELS)].dropna()
         sentence = f"- **{DESCRIPTIONS[metric]}** (`{metric}`): best is `{row['best']}` " \
                    f"({row['value']:.3f})"
+        if "clear" in row and isinstance(row.get("runner_up"), str) and not row["clear"]:
+            sentence = (f"- **{DESCRIPTIONS[metric]}** (`{metric}`): no clear difference between "
+                        f"`{row['best']}` ({row['value']:.3f}) and `{row['runner_up']}` (95 % "
+                        f"bootstrap interval of the difference {row['lower']:.3f} to "
+                        f"{row['upper']:.3f})")
         if row["best"] not in MODELS and not models.empty:
             key = models.abs() if metric in ABSOLUTE_IS_BETTER else models
             model = key.idxmax() if metric in HIGHER_IS_BETTER else key.idxmin()

@@ -272,3 +272,56 @@ def test_the_percentage_and_probability_metrics_against_scikit_learn():
     table = metrics.probability_calibration(probability, buyers)
     assert table["customers"].sum() == 400 and len(table) == 10
     assert table["predicted"].is_monotonic_increasing
+
+
+def small_result(noise_b):
+    from clvmodels.backtesting import BacktestResult
+
+    rng = np.random.default_rng(1)
+    n = 300
+    actual = rng.poisson(2.0, n).astype(float)
+    rows = []
+    for method, noise in (("a", 0.3), ("b", noise_b)):
+        predicted = np.clip(actual + rng.normal(0, noise, n), 0, None)
+        rows.append(pd.DataFrame({
+            "calibration_end": "1997-09-30", "method": method, "customer_id": np.arange(n),
+            "calibration_frequency": 0, "actual_purchases": actual,
+            "predicted_purchases": predicted, "actual_spend": 10 * actual,
+            "predicted_spend": 10 * predicted, "alive_score": np.clip(predicted / 5, 0, 1)}))
+    predictions = pd.concat(rows, ignore_index=True)
+    metric_rows = []
+    for method, part in predictions.groupby("method"):
+        metric_rows.append({"calibration_end": "1997-09-30", "method": method, **metrics.forecast_metrics(
+            part["predicted_purchases"].to_numpy(), part["actual_purchases"].to_numpy(),
+            part["predicted_spend"].to_numpy(), part["actual_spend"].to_numpy(),
+            part["alive_score"].to_numpy()), "error": ""})
+    return BacktestResult(pd.DataFrame(metric_rows), predictions, pd.DataFrame())
+
+
+def test_the_bootstrap_against_a_direct_computation():
+    result = small_result(3.0)
+    draws = result.bootstrap_draws(draws=50, seed=7)
+    part = result.predictions[result.predictions["method"] == "a"]
+    actual = part["actual_purchases"].to_numpy()
+    predicted = part["predicted_purchases"].to_numpy()
+    resamples = np.random.default_rng(7).integers(0, len(part), size=(50, len(part)))
+    direct = [np.mean(np.abs(predicted[i] - actual[i])) for i in resamples]
+    np.testing.assert_allclose(draws["a"]["purchases_mae"], direct, rtol=1e-12)
+    table = result.intervals(level=0.9, draws=50, seed=7)
+    low, high = table.loc[("a", "purchases_mae"), ["lower", "upper"]]
+    assert low == pytest.approx(np.quantile(direct, 0.05)) and high == pytest.approx(
+        np.quantile(direct, 0.95))
+
+
+def test_winners_are_named_only_where_the_difference_is_clear():
+    clear = small_result(3.0).winners(draws=100)
+    assert clear.loc["purchases_mae", "best"] == "a" and clear.loc["purchases_mae", "clear"]
+    tied = small_result(0.3).winners(draws=100)  # the same noise: a coin flip
+    assert not tied.loc["purchases_mae", "clear"]
+
+
+def test_the_report_says_when_no_winner_is_clear(result):
+    # BG/NBD by maximum likelihood and its Bayesian twin forecast alike on CDNOW
+    table = result.winners()
+    assert {"runner_up", "lower", "upper", "clear"} <= set(table.columns)
+    assert "no clear difference" in result.report()

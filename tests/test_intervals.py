@@ -101,3 +101,16 @@ def test_a_posterior_total_is_the_mean_of_draw_sums(cdnow_calibration):
     draws = bayes.probability_alive(cdnow_calibration, return_draws=True).sum(axis=0)
     assert table.loc["all", "mean"] == pytest.approx(draws.mean(), rel=1e-10)
     assert table.loc["all", "lower"] == pytest.approx(np.quantile(draws, 0.05), rel=1e-10)
+
+
+@pytest.mark.slow
+def test_the_posterior_predictive_spend_of_a_new_customer(cdnow_calibration, fitted):
+    _, gg = fitted
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bayes = clvmodels.BayesianGammaGamma(draws=200, tune=200, chains=2,
+                                             random_state=1).fit(cdnow_calibration)
+    mixed = bayes.new_customer_spend_quantiles([0.1, 0.5, 0.9], max_draws=200)
+    np.testing.assert_allclose(mixed, gg.new_customer_spend_quantiles([0.1, 0.5, 0.9]),
+                               rtol=0.05)
+    assert mixed.is_monotonic_increasing

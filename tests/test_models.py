@@ -346,3 +346,12 @@ def test_a_plus_b_equal_to_one_is_continuous():
     at_one = bgnbd.expected_purchases(1.0, 1.0, 0.95, 0.05, *args)
     near = bgnbd.expected_purchases(1.0, 1.0, 0.95, 0.05 + 1e-5, *args)
     assert np.isfinite(at_one).all() and at_one == pytest.approx(near, rel=1e-3)
+
+
+def test_the_spend_distribution_of_a_new_customer(fitted):
+    _, gg = fitted
+    p, q, v = gg.params_.to_numpy()
+    rng = np.random.default_rng(5)
+    amounts = rng.gamma(p, 1 / rng.gamma(q, 1 / v, 400_000))
+    quantiles = gg.new_customer_spend_quantiles([0.1, 0.5, 0.9])
+    np.testing.assert_allclose(quantiles, np.quantile(amounts, [0.1, 0.5, 0.9]), rtol=0.01)

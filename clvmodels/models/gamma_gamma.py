@@ -248,6 +248,44 @@ class GammaGammaModel:
         self.checked_frame(rfm, SPEND_COLUMNS, timed=False)
         return spend_draws(rfm, self.parameter_draws(max_draws, interval))
 
+    def new_customer_spend_quantiles(self, probabilities=(0.05, 0.5, 0.95), *,
+                                     max_draws=None) -> pd.Series:
+        """Quantiles of the amount of one purchase by a customer not yet seen: with
+        ``z ~ Gamma(p, nu)`` and ``nu ~ Gamma(q, v)``, ``z / v`` is beta-prime(p, q) (Fader &
+        Hardie 2013, eq. 3's marginal); the distribution, not only its mean p v / (q - 1). A
+        Bayesian model mixes over its draws (the quantiles of the posterior predictive).
+
+        Parameters
+        ----------
+        probabilities : sequence of float
+            In (0, 1).
+        max_draws : int, optional
+
+        Returns
+        -------
+        pandas.Series
+            The amounts, indexed by probability.
+        """
+        from scipy import optimize, stats
+
+        self.check_fitted()
+        probabilities = np.asarray(probabilities, dtype=float)
+        if not np.all((probabilities > 0) & (probabilities < 1)):
+            raise DataError("probabilities must lie in (0, 1)")
+        p, q, v = (d.ravel() for d in self.parameter_draws(max_draws))
+        laws = stats.betaprime(p[:, None], q[:, None], scale=v[:, None])
+        if len(p) == 1:
+            values = laws.ppf(probabilities[None, :])[0]
+        else:  # the posterior predictive: the mixture's cdf, inverted by bisection
+            def mixture(z, target):
+                return laws.cdf(z).mean() - target
+
+            hi = float(np.max(laws.ppf(0.999999)))
+            values = np.array([optimize.brentq(mixture, 0.0, hi, args=(target,), xtol=1e-10)
+                               for target in probabilities])
+        return pd.Series(values, index=pd.Index(probabilities, name="probability"),
+                         name="spend")
+
     @fill_doc
     def expected_spend(self, rfm: pd.DataFrame, *, interval=None, max_draws=None,
                        return_draws=False):
