@@ -202,9 +202,9 @@ class BacktestResult:
         """
         samples = self.bootstrap_draws(draws, seed)
         table = self.summary()
-        for name in (first, second):
-            if name not in samples:
-                raise DataError(f"no method {name!r} in this backtest: {sorted(samples)}")
+        for method in (first, second):
+            if method not in samples:
+                raise DataError(f"no method {method!r} in this backtest: {sorted(samples)}")
         gap = samples[first][metric].to_numpy() - samples[second][metric].to_numpy()
         if metric in ABSOLUTE_IS_BETTER:  # closeness to 0 is what is compared
             gap = np.abs(samples[first][metric].to_numpy()) - np.abs(

@@ -148,6 +148,8 @@ def test_clv_carries_purchase_and_spend_uncertainty(posterior, fitted, cdnow_cal
     # purchase, whose expected spend is the (uncertain) population mean
     fixed_spend = clvmodels.GammaGamma()
     fixed_spend.params_, fixed_spend.time_unit_ = gg.params_.copy(), gg.time_unit_
+    fixed_spend.covariance_ = pd.DataFrame(0.0, index=gg.params_.index,  # no uncertainty
+                                           columns=gg.params_.index)
     purchases_only = clvmodels.customer_value(bg, fixed_spend, f, interval=0.94, max_draws=1000)
     width = value["upper"] - value["lower"]
     width_purchases = purchases_only["upper"] - purchases_only["lower"]

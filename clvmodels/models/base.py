@@ -505,8 +505,10 @@ class MaximumLikelihoodModel(FittedModel):
         estimate = self.params_.to_numpy()
         if interval is None:
             return [np.array([[v]]) for v in estimate]
-        covariance = self.covariance_.to_numpy() / np.outer(estimate, estimate)
-        if not np.all(np.isfinite(covariance)):
+        covariance = getattr(self, "covariance_", None)
+        if covariance is not None:
+            covariance = covariance.to_numpy() / np.outer(estimate, estimate)
+        if covariance is None or not np.all(np.isfinite(covariance)):
             raise DataError(f"this {type(self).__name__} has no finite covariance (a loaded "
                             "model of release 0.1.0 may lack it): refit it for intervals")
         count = int(max_draws or self.interval_draws)
