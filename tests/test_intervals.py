@@ -114,3 +114,12 @@ def test_the_posterior_predictive_spend_of_a_new_customer(cdnow_calibration, fit
     np.testing.assert_allclose(mixed, gg.new_customer_spend_quantiles([0.1, 0.5, 0.9]),
                                rtol=0.05)
     assert mixed.is_monotonic_increasing
+
+
+def test_an_interval_without_a_covariance_is_refused(cdnow_calibration, fitted):
+    bg, _ = fitted
+    edited = clvmodels.BetaGeo()
+    edited.__dict__.update(bg.__dict__)
+    edited.covariance_ = bg.covariance_ * np.nan
+    with pytest.raises(clvmodels.DataError, match="no finite covariance.*refit"):
+        edited.probability_alive(cdnow_calibration, interval=0.9)
