@@ -316,7 +316,8 @@ def _scaled_newton(model, data, small, params, objective, penalizer, steps: int 
     within sampling noise (about 1 %) of the full one, so each step gains about two digits.
     Returns the log-parameters reached (L-BFGS-B checks and finishes from there)."""
     with np.errstate(all="ignore"):
-        hessian = _hessian(model, params, small, small.n, penalizer, None) * (data.n / small.n)
+        at = _penalised_grad(model, params, small, small.n, penalizer)
+        hessian = _hessian(model, params, small, small.n, penalizer, at) * (data.n / small.n)
     if not np.all(np.isfinite(hessian)):
         return np.log(params)
     value, gradient = objective(np.log(params))
@@ -355,9 +356,8 @@ def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
         warm = optimize.minimize(_objective(model, small, small.n, penalizer), start, jac=True,
                                  method="L-BFGS-B", options=options)
         if np.all(np.isfinite(warm.x)):
-            start = warm.x
-            if hasattr(model, "loglik_hessian"):  # an expensive gradient: few full ones
-                start = _scaled_newton(model, data, small, np.exp(warm.x), objective, penalizer)
+            # few full gradients: Newton steps with the subsample's Hessian, scaled
+            start = _scaled_newton(model, data, small, np.exp(warm.x), objective, penalizer)
     result = optimize.minimize(objective, start, jac=True, method="L-BFGS-B",
                                options=options)
     params = np.exp(result.x)
