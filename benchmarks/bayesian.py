@@ -9,8 +9,9 @@ environment (its pins may clash with ours):
     .venv/bin/python benchmarks/bayesian.py peer --peer-python .venv-peer/bin/python
     .venv/bin/python benchmarks/bayesian.py peer --model pnbd --repeats 10   # ParetoNBDModel
 
-Scale: simulated customers, Bayesian BG/NBD + Gamma-Gamma, then 12-month CLV with a 94 % interval
-for every customer; times per step, peak memory, convergence:
+Scale: simulated customers, Bayesian BG/NBD + Gamma-Gamma with the library's default settings
+(unless flags say otherwise), then 12-month CLV with a 94 % interval for every customer; times per
+step, peak memory, convergence:
 
     .venv/bin/python benchmarks/bayesian.py scale --customers 1000000
 """
@@ -140,8 +141,9 @@ def scale(args) -> None:
                                 observation_end=tx.attrs["observation_end"])
     del tx
     steps["simulate + rfm"] = time.perf_counter() - t
-    settings = dict(draws=args.draws, tune=args.tune, chains=args.chains, random_state=1,
-                    sampler=args.sampler)
+    settings = {k: v for k, v in dict(draws=args.draws, tune=args.tune, chains=args.chains,
+                                      random_state=1, sampler=args.sampler).items()
+                if v is not None}  # the library's defaults for what is not given
     t = time.perf_counter()
     bg = clvmodels.BayesianBetaGeo(**settings).fit(rfm)
     steps["BG/NBD NUTS"] = time.perf_counter() - t
@@ -153,13 +155,15 @@ def scale(args) -> None:
                                    max_draws=args.clv_draws)
     steps["CLV 94% interval"] = time.perf_counter() - t
     total = sum(v for k, v in steps.items() if k != "simulate + rfm")
-    print(f"{args.customers:,} customers; NUTS ({args.sampler}) {args.chains} chains x {args.draws} draws x "
-          f"{args.tune} tune; CLV over {args.clv_draws} posterior draws\n")
+    done = bg.sampling_
+    print(f"{args.customers:,} customers; NUTS ({args.sampler}) {done['chains']} chains x "
+          f"{done['draws']} draws x {done['tune']} tune ({done['rounds']} round(s)); CLV over "
+          f"{args.clv_draws or 'all'} posterior draws\n")
     print("| step | seconds |\n| --- | --- |")
     for k, v in steps.items():
         print(f"| {k} | {v:.1f} |")
     print(f"| fits + CLV | {total:.1f} |")
-    cores = min(args.chains, os.cpu_count() or 1)
+    cores = min(done['chains'], os.cpu_count() or 1)
     print(f"| peak RSS, main process (MiB) | {peak_rss_mib():,.0f} |")
     print(f"| peak RSS, largest chain process (MiB) | {peak_children_rss_mib():,.0f} |")
     print(f"| bound on the peak of all processes (MiB) | "
@@ -182,7 +186,7 @@ def main() -> None:
     s = sub.add_parser("scale")
     s.add_argument("--customers", type=int, default=1_000_000)
     s.add_argument("--seed", type=int, default=2026)
-    s.add_argument("--clv-draws", type=int, default=500)
+    s.add_argument("--clv-draws", type=int, default=None, help="default: every draw")
     s.add_argument("--sampler", default="pymc", choices=["pymc", "nutpie", "numpyro"])
     s.set_defaults(run=scale)
     c = sub.add_parser("child")
@@ -191,10 +195,13 @@ def main() -> None:
     c.set_defaults(run=child)
     for q in (p, c):
         q.add_argument("--model", default="bgnbd", choices=["bgnbd", "pnbd"])
-    for q in (p, s, c):
+    for q in (p, c):
         q.add_argument("--draws", type=int, default=1000)
         q.add_argument("--tune", type=int, default=1000)
         q.add_argument("--chains", type=int, default=4)
+    s.add_argument("--draws", type=int, help="default: the library's")
+    s.add_argument("--tune", type=int, help="default: the library's")
+    s.add_argument("--chains", type=int, help="default: the library's")
     args = parser.parse_args()
     args.run(args)
 

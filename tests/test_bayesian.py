@@ -1,6 +1,8 @@
 """Bayesian BG/NBD and Gamma-Gamma. The NUTS fits are marked slow (they still run in CI)."""
 
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,7 +103,10 @@ def test_posterior_means_are_near_the_mle_and_converged(posterior, fitted):
         table = model.summary()
         assert {"mean", "sd", "hdi_3%", "hdi_97%", "r_hat", "ess_bulk"} <= set(table.columns)
         assert (table["r_hat"] <= 1.01).all() and (table["ess_bulk"] >= 400).all()
-        assert model.posterior_draws().shape == (4000, len(model.param_names))
+        # the defaults, 4 chains x 300 draws, reach the targets in one round here
+        assert model.sampling_["rounds"] == 1
+        assert model.posterior_draws().shape == (1200, len(model.param_names))
+        assert "4 chains x (300 tune + 300 draws)" in table.attrs["sampling"]
     assert gg.n_zero_frequency_ == 2357 - reference.GAMMA_GAMMA_CDNOW_CUSTOMERS
 
 
@@ -126,7 +131,7 @@ def test_predictions_are_posterior_means_with_intervals(posterior, fitted, cdnow
     spend = gg.expected_spend(f, interval=0.94)
     assert ((spend["lower"] <= spend["mean"]) & (spend["mean"] <= spend["upper"])).all()
     few = bg.probability_alive(f.iloc[:5], return_draws=True)
-    assert few.shape == (5, 4000)
+    assert few.shape == (5, 1200)
     many = pd.concat([f] * 5, ignore_index=True)
     many.attrs = f.attrs
     with pytest.raises(ValueError, match="small sets"):
@@ -203,3 +208,15 @@ def test_numpy_likelihood_op_equals_the_pytensor_graph(cdnow_calibration):
                                                                  rel=1e-10)
             np.testing.assert_allclose(native.compile_dlogp()(point), graph.compile_dlogp()(point),
                                        rtol=1e-7)
+
+
+@pytest.mark.slow
+def test_a_first_round_that_falls_short_is_followed_by_a_longer_one(cdnow_calibration):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = clvmodels.BayesianBetaGeo(draws=20, tune=20, chains=2,
+                                          random_state=3).fit(cdnow_calibration)
+    assert model.sampling_["rounds"] == 2 and model.sampling_["draws"] == 40
+    assert "bulk ESS" in model.sampling_["first_round"]
+    assert model.posterior_draws().shape[0] == 80
+    assert "second round" in model.summary().attrs["sampling"]
