@@ -291,10 +291,11 @@ def small_result(noise_b):
     predictions = pd.concat(rows, ignore_index=True)
     metric_rows = []
     for method, part in predictions.groupby("method"):
-        metric_rows.append({"calibration_end": "1997-09-30", "method": method, **metrics.forecast_metrics(
-            part["predicted_purchases"].to_numpy(), part["actual_purchases"].to_numpy(),
-            part["predicted_spend"].to_numpy(), part["actual_spend"].to_numpy(),
-            part["alive_score"].to_numpy()), "error": ""})
+        columns = ("predicted_purchases", "actual_purchases", "predicted_spend",
+                   "actual_spend", "alive_score")
+        row = metrics.forecast_metrics(*(part[c].to_numpy() for c in columns))
+        metric_rows.append({"calibration_end": "1997-09-30", "method": method, **row,
+                            "error": ""})
     return BacktestResult(pd.DataFrame(metric_rows), predictions, pd.DataFrame())
 
 

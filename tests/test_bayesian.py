@@ -191,7 +191,8 @@ def test_map_advi_and_a_convergence_warning(cdnow_calibration, fitted):
     advi = clvmodels.BayesianBetaGeo(method="advi", draws=500, random_state=0).fit(f)
     np.testing.assert_allclose(advi.params_, fitted[0].params_, rtol=0.1)
     with pytest.warns(ConvergenceWarning, match="may not have converged"):
-        clvmodels.BayesianBetaGeo(draws=30, tune=30, chains=2, random_state=0).fit(f)
+        clvmodels.BayesianBetaGeo(draws=30, tune=30, chains=2, until_converged=False,
+                                  random_state=0).fit(f)
 
 
 def test_numpy_likelihood_op_equals_the_pytensor_graph(cdnow_calibration):

@@ -148,6 +148,7 @@ def test_the_bayesian_twin(model, donations):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bayes = clvmodels.BayesianBetaGeoBetaBinom(draws=300, tune=300, chains=2,
+                                                   until_converged=False,
                                                    random_state=1).fit(
             donations, weights=donations["weights"])
     np.testing.assert_allclose(bayes.params_, model.params_, rtol=0.1)

@@ -95,7 +95,7 @@ def test_totals_of_the_base_and_of_segments(cdnow_calibration, fitted):
 def test_a_posterior_total_is_the_mean_of_draw_sums(cdnow_calibration):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bayes = clvmodels.BayesianBetaGeo(draws=200, tune=200, chains=2,
+        bayes = clvmodels.BayesianBetaGeo(draws=200, tune=200, chains=2, until_converged=False,
                                           random_state=1).fit(cdnow_calibration)
     table = clvmodels.total(bayes.probability_alive, cdnow_calibration, interval=0.9)
     draws = bayes.probability_alive(cdnow_calibration, return_draws=True).sum(axis=0)
@@ -108,7 +108,7 @@ def test_the_posterior_predictive_spend_of_a_new_customer(cdnow_calibration, fit
     _, gg = fitted
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bayes = clvmodels.BayesianGammaGamma(draws=200, tune=200, chains=2,
+        bayes = clvmodels.BayesianGammaGamma(draws=200, tune=200, chains=2, until_converged=False,
                                              random_state=1).fit(cdnow_calibration)
     mixed = bayes.new_customer_spend_quantiles([0.1, 0.5, 0.9], max_draws=200)
     np.testing.assert_allclose(mixed, gg.new_customer_spend_quantiles([0.1, 0.5, 0.9]),

@@ -90,6 +90,7 @@ def test_the_bayesian_twin(cdnow_calibration, mbg):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bayes = clvmodels.BayesianModifiedBetaGeo(draws=300, tune=300, chains=2,
+                                                  until_converged=False,
                                                   random_state=2).fit(cdnow_calibration)
     np.testing.assert_allclose(bayes.params_, mbg.params_, rtol=0.15)
     summary = bayes.summary()

@@ -112,7 +112,8 @@ def test_backtest_plots(cdnow):
 
 @pytest.mark.slow
 def test_bayesian_plots(cdnow_calibration):
-    model = clvmodels.BayesianBetaGeo(draws=200, tune=200, chains=2, random_state=2)
+    model = clvmodels.BayesianBetaGeo(draws=200, tune=200, chains=2, until_converged=False,
+                                      random_state=2)
     with warnings.catch_warnings():  # few draws: a convergence warning may come
         warnings.simplefilter("ignore")
         model.fit(cdnow_calibration)

@@ -225,11 +225,12 @@ def test_the_bayesian_twin(cdnow_calibration, model):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         bayes = clvmodels.BayesianParetoNBD(draws=300, tune=300, chains=2,
+                                            until_converged=False,
                                             random_state=2).fit(cdnow_calibration)
-    # the posterior of beta is wide and skewed (standard error 6.2 on 11.7): compare the means
-    # of the well-determined parameters with the estimate
-    np.testing.assert_allclose(bayes.params_[["r", "alpha", "s"]],
-                               model.params_[["r", "alpha", "s"]], rtol=0.25)
+    # the posteriors of s and beta are wide and skewed (standard errors 31 % and 53 %): the
+    # posterior means lie within two standard errors of the estimate
+    gap = (bayes.params_ - model.params_).abs() / model.standard_errors_
+    assert (gap < 2).all(), gap
     assert (bayes.summary()["r_hat"] < 1.05).all()
     band = bayes.discounted_expected_residual_transactions(cdnow_calibration.iloc[:50], 0.0027,
                                                           interval=0.9)
