@@ -422,7 +422,8 @@ def backtest(
                 spend = purchases * fitted.expected_spend(split).to_numpy()
                 alive = _alive_score(fitted, split, duration, purchases)
                 row = forecast_metrics(purchases, actual_purchases, spend, actual_spend,
-                                               alive)
+                                       alive)
+                row.update(_coverage(fitted, split, duration, actual_purchases))
             except Exception as err:  # noqa: BLE001 - one method's failure is reported, not fatal
                 reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
                 failures.setdefault(method, {})[label] = reason
@@ -483,6 +484,24 @@ def _check_windows(ends: list[int], observed: list[int], first_day: int, last_da
             raise DataError(f"{given('calibration_end', str(np.datetime64(cal_day, 'D')))} is on or "
                             f"after the last transaction ({np.datetime64(last_day, 'D')}): "
                             "there is no holdout to check against")
+
+
+COVERAGE_MASSES = (0.8, 0.94)
+
+
+def _coverage(fitted, split, duration, actual) -> dict:
+    """The share of customers whose holdout purchases fall inside the model's predictive
+    interval of 80 % and of 94 % (``purchase_interval``: quantiles of P(Y(t) = n | history));
+    a method without a predictive distribution has none."""
+    model = getattr(fitted, "purchases", None)
+    if not hasattr(model, "purchase_interval"):
+        return {}
+    out = {}
+    for mass in COVERAGE_MASSES:
+        band = model.purchase_interval(split, duration, mass=mass)
+        inside = (band["lower"].to_numpy() <= actual) & (actual <= band["upper"].to_numpy())
+        out[f"coverage_{round(100 * mass)}"] = float(inside.mean())
+    return out
 
 
 def _alive_score(fitted, split, duration, purchases) -> np.ndarray:

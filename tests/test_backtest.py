@@ -326,3 +326,13 @@ def test_the_report_says_when_no_winner_is_clear(result):
     table = result.winners()
     assert {"runner_up", "lower", "upper", "clear"} <= set(table.columns)
     assert "no clear difference" in result.report()
+
+
+def test_coverage_of_the_predictive_intervals(result):
+    table = result.summary()
+    models = [m for m in ("bgnbd_gg", "mbgnbd_gg", "pnbd_gg") if m in table.index]
+    assert models and table.loc[models, ["coverage_80", "coverage_94"]].notna().all().all()
+    assert (table.loc[models, "coverage_94"] >= table.loc[models, "coverage_80"]).all()
+    assert table.loc["run_rate", ["coverage_80", "coverage_94"]].isna().all()
+    # quantile intervals of a count include their ends: at least the mass, up to rounding
+    assert (table.loc[models, "coverage_94"] > 0.85).all()

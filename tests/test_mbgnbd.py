@@ -111,3 +111,19 @@ def test_compare_puts_the_models_side_by_side(cdnow_calibration):
     assert table["holdout_rmse"].between(1.5, 1.7).all()
     with pytest.raises(clvmodels.DataError, match="unknown purchase model"):
         clvmodels.compare(cdnow_calibration, models=["gg"])
+
+
+@pytest.mark.parametrize("model_class", [clvmodels.BetaGeo, clvmodels.ModifiedBetaGeo])
+def test_the_conditional_distribution_of_purchases(model_class, cdnow_calibration):
+    """The BG/NBD family's P(Y(t) = n | history) is a distribution whose mean is the
+    conditional expectation (FHL 2005, eq. 10), and its predictive interval reads it."""
+    model = model_class().fit(cdnow_calibration)
+    rows = cdnow_calibration.iloc[:40]
+    counts = np.arange(300)
+    table = np.column_stack([model.conditional_probability_of_purchases(rows, n, 39.0)
+                             for n in counts])
+    np.testing.assert_allclose(table.sum(axis=1), 1.0, rtol=1e-10)
+    np.testing.assert_allclose(table @ counts, model.expected_purchases(rows, 39.0), rtol=1e-9)
+    band = model.purchase_interval(rows, 39.0, mass=0.9)
+    cdf = np.cumsum(table, axis=1)
+    np.testing.assert_array_equal(band["upper"], (cdf < 0.95 - 1e-12).sum(axis=1))

@@ -220,3 +220,18 @@ def probability_of_purchases(r, alpha, a, b, n, t):
     n1 = np.maximum(n, 1)
     dead = np.exp(special.betaln(a + 1, b + n1 - 1) - special.betaln(a, b)) * special.betainc(n1, r, z)
     return alive + np.where(n > 0, dead, 0.0)
+
+
+def conditional_probability_of_purchases(r, alpha, a, b, x, t_x, T, n, t):
+    r"""P(Y(t) = n | x, t_x, T), purchases in the next ``t`` given the history: dead at T (no
+    purchases), or alive at T and from then on a customer just acquired with the posterior
+    parameters: rates Gamma(r + x, alpha + T), dropout Beta(a, b + x) (the x purchases survived):
+
+    .. math:: \delta_{n=0}(1 - P(\text{alive})) + P(\text{alive})\,
+              P(X(t)=n \mid r+x, \alpha+T, a, b+x)
+
+    with :func:`probability_of_purchases` (FHL 2005, eq. 8).
+    """
+    alive = probability_alive(r, alpha, a, b, x, t_x, T)
+    fresh = probability_of_purchases(r + x, alpha + T, a, b + x, n, t)
+    return np.where(n == 0, 1 - alive, 0.0) + alive * fresh

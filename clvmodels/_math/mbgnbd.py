@@ -131,3 +131,17 @@ def probability_of_purchases(r, alpha, a, b, n, t):
     alive = np.exp(special.betaln(a, b + n + 1) - special.betaln(a, b) + log_nb)
     tail = np.where(n > 0, special.betainc(np.maximum(n, 1), r, z), 1.0)
     return alive + np.exp(special.betaln(a + 1, b + n) - special.betaln(a, b)) * tail
+
+
+def conditional_probability_of_purchases(r, alpha, a, b, x, t_x, T, n, t):
+    r"""P(Y(t) = n | x, t_x, T): dead (no purchases), or alive at T and then a BG/NBD process
+    with the posterior rates Gamma(r + x, alpha + T) and dropout Beta(a, b + x + 1) (the first
+    purchase and the x repeat ones survived); alive at T, no purchase happens at T, so the
+    MBG/NBD's drop-out chance at acquisition does not apply again:
+
+    .. math:: \delta_{n=0}(1 - P(\text{alive})) + P(\text{alive})\,
+              P_{BG/NBD}(X(t)=n \mid r+x, \alpha+T, a, b+x+1)
+    """
+    alive = probability_alive(r, alpha, a, b, x, t_x, T)
+    fresh = bgnbd.probability_of_purchases(r + x, alpha + T, a, b + x + 1, n, t)
+    return np.where(n == 0, 1 - alive, 0.0) + alive * fresh

@@ -339,6 +339,79 @@ class BetaGeoModel:
             "expected_purchases", rfm, t, interval=interval, max_draws=max_draws,
             return_draws=return_draws, time_unit=time_unit)
 
+    @fill_doc
+    def conditional_probability_of_purchases(self, rfm: pd.DataFrame, n: int, t, *,
+                                             interval=None, max_draws=None, return_draws=False,
+                                             time_unit=None):
+        """P(exactly ``n`` purchases in the next ``t`` | history): dead, or alive and then like
+        a new customer with the posterior parameters (each model's ``formulas``; Fader &
+        Hardie's 2006 note for Pareto/NBD).
+
+        Parameters
+        ----------
+        {rfm}
+        n : int
+            A whole number >= 0.
+        {t}
+        {options}
+
+        Returns
+        -------
+        {returns}
+        """
+        if not (np.ndim(n) == 0 and float(n) >= 0 and float(n) == round(float(n))):
+            raise DataError(f"n must be one whole number >= 0, not {n!r}")
+        return self.per_history(
+            lambda params, x, t_x, T, tt: self.formulas.conditional_probability_of_purchases(
+                *params, x, t_x, T, float(n), tt),
+            f"probability_of_{int(n)}_purchases", rfm, t, interval=interval,
+            max_draws=max_draws, return_draws=return_draws, time_unit=time_unit)
+
+    def purchase_interval(self, rfm: pd.DataFrame, t, mass: float = 0.9, *,
+                          max_purchases: int = 1000, time_unit=None) -> pd.DataFrame:
+        """A predictive interval for each customer's actual purchases in the next ``t``: the
+        equal-tailed quantiles of P(Y(t) = n | history) (not an interval for the expected
+        value), with the median. Uses the estimate (a Bayesian model: the posterior mean
+        parameters).
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        t : float
+            The horizon (opportunities for BG/BB).
+        mass : float
+            The interval's probability, in (0, 1).
+        max_purchases : int
+            The largest count searched; a DataError names the customers who would need more.
+        time_unit : str, optional
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``lower``, ``median``, ``upper``: whole numbers of purchases.
+        """
+        if not 0 < mass < 1:
+            raise DataError(f"mass must be a probability in (0, 1), not {mass!r}")
+        self.checked_frame(rfm, self.columns, time_unit)
+        horizon = float(self.horizon(t))
+        params = [np.array([[float(np.mean(p))]]) for p in self.parameter_draws()]
+        (x, t_x, T), inverse = self._unique_histories(rfm, time_unit)
+        targets = np.array([(1 - mass) / 2, 0.5, (1 + mass) / 2])
+        found = np.full((len(x), 3), -1.0)
+        cdf = np.zeros(len(x))
+        for n in range(max_purchases + 1):
+            cdf = cdf + self.formulas.conditional_probability_of_purchases(
+                *params, x, t_x, T, float(n), horizon)[:, 0]
+            newly = (found < 0) & (cdf[:, None] >= targets[None, :] - 1e-12)
+            found[newly] = n
+            if (found >= 0).all():
+                break
+        if (found < 0).any():
+            i = int(np.flatnonzero((found < 0).any(axis=1))[0])
+            raise DataError(f"a customer with frequency={x[i, 0]:g} would need more than "
+                            f"max_purchases={max_purchases} purchases in the interval: raise it")
+        return pd.DataFrame(found[inverse], index=rfm.index, columns=["lower", "median", "upper"])
+
     def expected_purchases_path(self, rfm: pd.DataFrame, times, *, max_draws=None,
                                 time_unit=None) -> pd.DataFrame:
         """Cumulative expected purchases (posterior means) at several horizons ``times``.

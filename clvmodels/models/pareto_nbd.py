@@ -30,10 +30,9 @@ class PairedHistories(Histories):
 
 
 class ResidualPredictions:
-    """The predictions of a model that knows the distribution of a customer's future given the
-    history (its ``formulas`` give ``probability_alive_at``,
-    ``conditional_probability_of_purchases`` and
-    ``discounted_expected_residual_transactions``): Pareto/NBD and BG/BB."""
+    """P(alive) at a later time and DERT, for a model whose ``formulas`` give
+    ``probability_alive_at`` and ``discounted_expected_residual_transactions``: Pareto/NBD
+    and BG/BB."""
 
     @fill_doc
     def probability_alive_at(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
@@ -55,77 +54,6 @@ class ResidualPredictions:
             lambda params, *history: self.formulas.probability_alive_at(*params, *history),
             "probability_alive_at", rfm, t, interval=interval, max_draws=max_draws,
             return_draws=return_draws, time_unit=time_unit)
-
-    @fill_doc
-    def conditional_probability_of_purchases(self, rfm: pd.DataFrame, n: int, t, *,
-                                             interval=None, max_draws=None, return_draws=False,
-                                             time_unit=None):
-        """P(exactly ``n`` purchases in the next ``t`` | history) (Fader & Hardie 2006 note).
-
-        Parameters
-        ----------
-        {rfm}
-        n : int
-            A whole number >= 0.
-        {t}
-        {options}
-
-        Returns
-        -------
-        {returns}
-        """
-        if not (np.ndim(n) == 0 and float(n) >= 0 and float(n) == round(float(n))):
-            raise DataError(f"n must be one whole number >= 0, not {n!r}")
-        return self.per_history(
-            lambda params, x, t_x, T, tt: self.formulas.conditional_probability_of_purchases(
-                *params, x, t_x, T, float(n), tt),
-            f"probability_of_{int(n)}_purchases", rfm, t, interval=interval,
-            max_draws=max_draws, return_draws=return_draws, time_unit=time_unit)
-
-    def purchase_interval(self, rfm: pd.DataFrame, t, mass: float = 0.9, *,
-                          max_purchases: int = 1000, time_unit=None) -> pd.DataFrame:
-        """A predictive interval for each customer's actual purchases in the next ``t``: the
-        equal-tailed quantiles of P(Y(t) = n | history) (not an interval for the expected
-        value), with the median. Uses the estimate (a Bayesian model: the posterior mean
-        parameters).
-
-        Parameters
-        ----------
-        rfm : pandas.DataFrame
-        t : float
-            The horizon (opportunities for BG/BB).
-        mass : float
-            The interval's probability, in (0, 1).
-        max_purchases : int
-            The largest count searched; a DataError names the customers who would need more.
-        time_unit : str, optional
-
-        Returns
-        -------
-        pandas.DataFrame
-            ``lower``, ``median``, ``upper``: whole numbers of purchases.
-        """
-        if not 0 < mass < 1:
-            raise DataError(f"mass must be a probability in (0, 1), not {mass!r}")
-        self.checked_frame(rfm, self.columns, time_unit)
-        horizon = float(self.horizon(t))
-        params = [np.array([[float(np.mean(p))]]) for p in self.parameter_draws()]
-        (x, t_x, T), inverse = self._unique_histories(rfm, time_unit)
-        targets = np.array([(1 - mass) / 2, 0.5, (1 + mass) / 2])
-        found = np.full((len(x), 3), -1.0)
-        cdf = np.zeros(len(x))
-        for n in range(max_purchases + 1):
-            cdf = cdf + self.formulas.conditional_probability_of_purchases(
-                *params, x, t_x, T, float(n), horizon)[:, 0]
-            newly = (found < 0) & (cdf[:, None] >= targets[None, :] - 1e-12)
-            found[newly] = n
-            if (found >= 0).all():
-                break
-        if (found < 0).any():
-            i = int(np.flatnonzero((found < 0).any(axis=1))[0])
-            raise DataError(f"a customer with frequency={x[i, 0]:g} would need more than "
-                            f"max_purchases={max_purchases} purchases in the interval: raise it")
-        return pd.DataFrame(found[inverse], index=rfm.index, columns=["lower", "median", "upper"])
 
     @fill_doc
     def discounted_expected_residual_transactions(self, rfm: pd.DataFrame, discount_rate, *,
