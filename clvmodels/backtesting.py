@@ -36,6 +36,7 @@ from .metrics import (
     LOWER_IS_BETTER,
     calibration_table,
     forecast_metrics,
+    value_metrics,
 )
 from .models.registry import BAYES_PREFIX, pair_names, parse_pair
 from .scoring import ModelPair, spend_fit_rows
@@ -148,8 +149,12 @@ class BacktestResult:
                 a_s = rows["actual_spend"].to_numpy() if spend else a_p
                 p_s = rows["predicted_spend"].to_numpy() if spend else p_p
                 alive = rows["alive_score"].to_numpy()
-                table = pd.DataFrame([forecast_metrics(p_p[i], a_p[i], p_s[i], a_s[i], alive[i])
-                                      for i in resamples])
+                value = ("forecast_value" in rows
+                         and rows[["forecast_value", "realised_value"]].to_numpy().T)
+                table = pd.DataFrame([
+                    {**forecast_metrics(p_p[i], a_p[i], p_s[i], a_s[i], alive[i]),
+                     **(value_metrics(value[0][i], value[1][i]) if value is not False else {})}
+                    for i in resamples])
                 if not spend:
                     table = table[[c for c in table if c.startswith(("purchases_", "alive"))]]
                 per_origin.setdefault(method, []).append(table)
@@ -400,6 +405,7 @@ def backtest(
     first_day = log["date"].min()
 
     metric_rows, predictions, tables, excluded, failures = [], [], [], {}, {}
+    holdouts = {}
     for cal_day, obs_day in zip(ends, observed):
         cal_end, obs_end = (pd.Timestamp(np.datetime64(d, "D")) for d in (cal_day, obs_day))
         origin = _origin(log, cal_end, obs_end, first_day, freq, time_unit,
@@ -415,6 +421,10 @@ def backtest(
         duration = float(split["duration_holdout"].iloc[0])  # the same for every customer
         actual_purchases = split["frequency_holdout"].to_numpy(float)
         actual_spend = actual_purchases * split["monetary_value_holdout"].to_numpy(float)
+        realised = _realised_value(log, split.index, cal_end, obs_end) if with_amounts else None
+        holdouts[label] = {"end": f"{obs_end:%Y-%m-%d}", "length": duration,
+                           "purchases": float(actual_purchases.sum()),
+                           **({"spend": float(actual_spend.sum())} if with_amounts else {})}
         for method in methods:
             try:
                 fitted = _fit(method, origin, options)
@@ -424,6 +434,9 @@ def backtest(
                 row = forecast_metrics(purchases, actual_purchases, spend, actual_spend,
                                        alive)
                 row.update(_coverage(fitted, split, duration, actual_purchases))
+                value = _value_check(fitted, split, realised) if with_amounts else None
+                if value is not None:
+                    row.update(value_metrics(value, realised[0]))
             except Exception as err:  # noqa: BLE001 - one method's failure is reported, not fatal
                 reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
                 failures.setdefault(method, {})[label] = reason
@@ -441,6 +454,8 @@ def backtest(
                 **({"actual_spend": actual_spend, "predicted_spend": spend}
                    if with_amounts else {}),
                 "alive_score": alive,
+                **({"realised_value": realised[0], "forecast_value": value}
+                   if with_amounts else {}),
             }))
             table = calibration_table(split["frequency"], purchases, actual_purchases)
             tables.append(table.reset_index().assign(calibration_end=label, method=method))
@@ -461,7 +476,7 @@ def backtest(
     data = {"customers": int(len(tx.ids)), "transactions": int(len(tx.day)),
             "first_transaction": str(np.datetime64(int(tx.day.min()), "D")),
             "last_transaction": str(np.datetime64(last_day, "D")), "time_unit": time_unit,
-            "amounts": with_amounts}
+            "amounts": with_amounts, "holdouts": holdouts}
     return BacktestResult(table, pd.concat(predictions, ignore_index=True), calibration,
                           excluded, failures, data)
 
@@ -487,6 +502,34 @@ def _check_windows(ends: list[int], observed: list[int], first_day: int, last_da
 
 
 COVERAGE_MASSES = (0.8, 0.94)
+VALUE_DISCOUNT = 0.01  # per month: the holdout value is checked as customer_value's default
+
+
+def _realised_value(log, customers, cal_end, obs_end) -> tuple[np.ndarray, float]:
+    """Each customer's holdout spend, discounted at 1 % a month by the end of the month (of
+    30.4375 days after the calibration end) it fell in, as :func:`clvmodels.customer_value`
+    discounts; and the holdout's length in months."""
+    inside = (log["date"] > cal_end) & (log["date"] <= obs_end)
+    part = log.loc[inside]
+    months = (part["date"] - cal_end).dt.days.to_numpy() / (365.25 / 12)
+    factor = (1 + VALUE_DISCOUNT) ** -np.ceil(months)
+    value = pd.Series(part["amount"].to_numpy() * factor, index=part["customer_id"].to_numpy())
+    per_customer = value.groupby(level=0).sum().reindex(customers, fill_value=0.0)
+    return per_customer.to_numpy(), (obs_end - cal_end).days / (365.25 / 12)
+
+
+def _value_check(fitted, split, realised) -> np.ndarray:
+    """The method's discounted value of each customer's holdout months (customer_value at 1 %
+    a month), to set against the realised discounted spend."""
+    from .value import customer_value
+
+    actual, months = realised
+    purchases, spend = ((fitted.purchases, fitted.spend) if hasattr(fitted, "spend")
+                        else (fitted, fitted))
+    forecast = customer_value(purchases, spend, split, horizon=months,
+                              discount_rate=VALUE_DISCOUNT).to_numpy()
+    return forecast
+
 
 
 def _coverage(fitted, split, duration, actual) -> dict:

@@ -15,8 +15,8 @@ from scipy import stats
 
 LOWER_IS_BETTER = ("purchases_mae", "purchases_rmse", "spend_mae", "spend_rmse",
                    "purchases_wape", "spend_wape", "purchases_mape_buyers", "spend_mape_buyers",
-                   "alive_brier")
-ABSOLUTE_IS_BETTER = ("purchases_bias_pct", "spend_bias_pct")
+                   "alive_brier", "value_mae")
+ABSOLUTE_IS_BETTER = ("purchases_bias_pct", "spend_bias_pct", "value_bias_pct")
 HIGHER_IS_BETTER = ("spearman", "top_decile_capture", "gini", "purchases_spearman",
                     "purchases_top_decile_capture", "purchases_gini", "alive_auc")
 
@@ -136,6 +136,13 @@ def calibration_table(frequency, predicted, actual, max_frequency: int = 7) -> p
     table.index = [str(b) if b < max_frequency else f"{max_frequency}+" for b in table.index]
     table.index.name = "calibration_frequency"
     return table
+
+
+def value_metrics(forecast, actual) -> dict:
+    """MAE and bias of the total (%) of the discounted holdout value."""
+    total = float(np.sum(actual))
+    return {"value_mae": float(np.mean(np.abs(forecast - actual))),
+            "value_bias_pct": float(100 * (np.sum(forecast) / total - 1)) if total else np.nan}
 
 
 def forecast_metrics(predicted_purchases, actual_purchases, predicted_spend, actual_spend,

@@ -33,6 +33,8 @@ DESCRIPTIONS = {
     "purchases_mape_buyers": "mean absolute percentage error of purchases over holdout buyers",
     "spend_mape_buyers": "mean absolute percentage error of spend over holdout buyers",
     "alive_brier": "Brier score of the probability of any purchase in the holdout",
+    "value_mae": "mean absolute error of the discounted holdout value (1 % a month)",
+    "value_bias_pct": "bias of the total discounted holdout value (closest to 0 %)",
 }
 
 
@@ -95,8 +97,13 @@ def backtest_report(result, figures: dict) -> str:
     for origin in origins:
         left_out = result.excluded.get(origin, {})
         note = "; ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in left_out.items() if v)
+        holdout = data.get("holdouts", {}).get(origin) if data else None
+        told = (f" to {holdout['end']} ({holdout['length']:.1f} {data['time_unit']}; actual "
+                f"{holdout['purchases']:,.0f} purchases"
+                + (f", {holdout['spend']:,.2f} spend" if "spend" in holdout else "") + ")"
+                if holdout else "")
         lines.append(f"- calibration to {origin}: {customers[origin]:,} customers scored on the "
-                     f"holdout" + (f" (left out: {note})" if note else ""))
+                     f"holdout{told}" + (f" (left out: {note})" if note else ""))
     for method, reasons in result.failures.items():
         for origin, reason in reasons.items():
             lines.append(f"- **`{method}` failed** at calibration end {origin}: {reason}")

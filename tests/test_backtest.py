@@ -336,3 +336,25 @@ def test_coverage_of_the_predictive_intervals(result):
     assert table.loc["run_rate", ["coverage_80", "coverage_94"]].isna().all()
     # quantile intervals of a count include their ends: at least the mass, up to rounding
     assert (table.loc[models, "coverage_94"] > 0.85).all()
+
+
+def test_the_report_states_the_holdout_it_judged(result):
+    holdout = result.data["holdouts"]["1997-09-30"]
+    assert holdout["end"] == "1998-06-30" and holdout["length"] == pytest.approx(39.0)
+    assert holdout["purchases"] == result.predictions.query(
+        "method == 'bgnbd_gg'")["actual_purchases"].sum()
+    assert "to 1998-06-30 (39.0 W; actual" in result.report()
+
+
+def test_the_discounted_holdout_value_against_the_forecast(result, cdnow):
+    table = result.summary()
+    assert table[["value_mae", "value_bias_pct"]].notna().all().all()
+    rows = result.predictions.query("method == 'bgnbd_gg'").set_index("customer_id")
+    customer = rows["realised_value"].idxmax()
+    mine = cdnow[(cdnow["customer_id"] == customer) & (cdnow["date"] > "1997-09-30")
+                 & (cdnow["date"] <= "1998-06-30")]
+    months = (mine["date"] - pd.Timestamp("1997-09-30")).dt.days / (365.25 / 12)
+    expected = (mine["amount"] * 1.01 ** -np.ceil(months)).sum()
+    assert rows.loc[customer, "realised_value"] == pytest.approx(expected)
+    assert table.loc["bgnbd_gg", "value_mae"] == pytest.approx(
+        np.mean(np.abs(rows["forecast_value"] - rows["realised_value"])))
