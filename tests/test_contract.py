@@ -25,6 +25,9 @@ PREDICTIONS = {
         "expected_purchases_timedelta": lambda m, f: m.expected_purchases(
             f, pd.Timedelta(weeks=4)),
         "probability_alive": lambda m, f: m.probability_alive(f),
+        "probability_alive_at": lambda m, f: m.probability_alive_at(f, 13.0),
+        "conditional_probability_of_purchases": lambda m, f:
+            m.conditional_probability_of_purchases(f, 1, 10.0),
         "probability_any_purchase": lambda m, f: m.probability_any_purchase(f, 5.0),
         "probability_any_purchase_timedelta": lambda m, f: m.probability_any_purchase(
             f, pd.Timedelta(weeks=4)),
@@ -47,9 +50,6 @@ PREDICTIONS = {
 # what a model is asked beyond its kind's questions
 EXTRA = {
     "pnbd": {
-        "probability_alive_at": lambda m, f: m.probability_alive_at(f, 13.0),
-        "conditional_probability_of_purchases": lambda m, f:
-            m.conditional_probability_of_purchases(f, 1, 10.0),
         "dert": lambda m, f: m.discounted_expected_residual_transactions(f, 0.0027),
     },
 }

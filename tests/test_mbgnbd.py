@@ -127,3 +127,34 @@ def test_the_conditional_distribution_of_purchases(model_class, cdnow_calibratio
     band = model.purchase_interval(rows, 39.0, mass=0.9)
     cdf = np.cumsum(table, axis=1)
     np.testing.assert_array_equal(band["upper"], (cdf < 0.95 - 1e-12).sum(axis=1))
+
+
+@pytest.mark.parametrize("model_class, extra",
+                         [(clvmodels.BetaGeo, 0), (clvmodels.ModifiedBetaGeo, 1)])
+def test_probability_alive_later_against_arbitrary_precision(model_class, extra,
+                                                             cdnow_calibration):
+    """Alive t later = alive now x E[exp(-lambda p t)], the expectation a 2F1 at -u (40 digits
+    in mpmath) over the posterior rate and dropout; 0 later it is P(alive) itself."""
+    import mpmath
+
+    model = model_class().fit(cdnow_calibration)
+    r, alpha, a, b = model.params_.to_numpy()
+    rows = cdnow_calibration.iloc[:25]
+    later = model.probability_alive_at(rows, 52.0)
+    now = model.probability_alive(rows)
+    np.testing.assert_allclose(model.probability_alive_at(rows, 0.0), now, rtol=1e-12)
+    mpmath.mp.dps = 40
+    for customer, row in rows.iterrows():
+        x, T = row["frequency"], row["T"]
+        u = 52.0 / (alpha + T)
+        exact = float(mpmath.hyp2f1(r + x, a, a + b + x + extra, -u))
+        assert later[customer] == pytest.approx(now[customer] * exact, rel=1e-9)
+    mpmath.mp.dps = 15
+    # extremes: frequency in the thousands, a long horizon
+    from clvmodels._math import bgnbd
+
+    value = bgnbd.survival_if_alive(0.3, 2.0, 0.8, 2.5, 3000.0, 100.0, 1e3)
+    mpmath.mp.dps = 40
+    assert value == pytest.approx(float(mpmath.hyp2f1(3000.3, 0.8, 3003.3, -1e3 / 102)),
+                                  rel=1e-9)
+    mpmath.mp.dps = 15

@@ -235,3 +235,31 @@ def conditional_probability_of_purchases(r, alpha, a, b, x, t_x, T, n, t):
     alive = probability_alive(r, alpha, a, b, x, t_x, T)
     fresh = probability_of_purchases(r + x, alpha + T, a, b + x, n, t)
     return np.where(n == 0, 1 - alive, 0.0) + alive * fresh
+
+
+def survival_if_alive(r, alpha, a, b, x, T, t):
+    r"""P(still alive ``t`` later | alive at T, x purchases): a customer alive drops out at
+    each purchase with probability p, so survives ``t`` with :math:`E[e^{-\lambda p t}]` under
+    the posterior Gamma(r + x, alpha + T) rate and Beta(a, b + x) dropout:
+
+    .. math:: E_p[(1 + p u)^{-(r+x)}] = {}_2F_1(r+x, a; a+b+x; -u)
+              = (1+u)^{-a}\, {}_2F_1\!\left(a+b-r, a; a+b+x; \tfrac{u}{1+u}\right),
+              \quad u = \frac{t}{\alpha+T}
+
+    (Pfaff's transformation: the parameters no longer grow with x; checked against 40-digit
+    arithmetic to 1e-9 up to x = 3,000). ``b`` is the dropout shape after the history's
+    survivals less x (MBG/NBD passes b + 1). A DataError where scipy cannot evaluate it.
+    """
+    u = t / (alpha + T)
+    value = np.exp(-a * np.log1p(u)) * special.hyp2f1(a + b - r, a, a + b + x, u / (1 + u))
+    if not np.all(np.isfinite(value)):
+        raise DataError(f"P(alive) after t={float(np.max(t)):g} cannot be computed accurately "
+                        "at these parameters; refit with a small penalizer")
+    return value
+
+
+def probability_alive_at(r, alpha, a, b, x, t_x, T, t):
+    r"""P(alive ``t`` after the end of observation | x, t_x, T): P(alive) times
+    :func:`survival_if_alive`."""
+    return probability_alive(r, alpha, a, b, x, t_x, T) * survival_if_alive(r, alpha, a, b, x,
+                                                                             T, t)

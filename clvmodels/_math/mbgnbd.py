@@ -145,3 +145,11 @@ def conditional_probability_of_purchases(r, alpha, a, b, x, t_x, T, n, t):
     alive = probability_alive(r, alpha, a, b, x, t_x, T)
     fresh = bgnbd.probability_of_purchases(r + x, alpha + T, a, b + x + 1, n, t)
     return np.where(n == 0, 1 - alive, 0.0) + alive * fresh
+
+
+def probability_alive_at(r, alpha, a, b, x, t_x, T, t):
+    r"""P(alive ``t`` after the end of observation | x, t_x, T): P(alive) times BG/NBD's
+    survival of an alive customer with the dropout Beta(a, b + x + 1) (the first purchase
+    survived too: :func:`clvmodels._math.bgnbd.survival_if_alive` with b + 1)."""
+    return probability_alive(r, alpha, a, b, x, t_x, T) * bgnbd.survival_if_alive(
+        r, alpha, a, b + 1, x, T, t)

@@ -340,6 +340,28 @@ class BetaGeoModel:
             return_draws=return_draws, time_unit=time_unit)
 
     @fill_doc
+    def probability_alive_at(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
+                             return_draws=False, time_unit=None):
+        """P(alive at ``t`` after the end of observation | history): P(alive) times the
+        chance of surviving ``t`` more (BG/NBD, MBG/NBD: no dropout at the purchases of ``t``;
+        Pareto/NBD: :math:`((\\beta+T)/(\\beta+T+t))^s`; BG/BB: at opportunity n + t).
+
+        Parameters
+        ----------
+        {rfm}
+        {t}
+        {options}
+
+        Returns
+        -------
+        {returns}
+        """
+        return self.per_history(
+            lambda params, *history: self.formulas.probability_alive_at(*params, *history),
+            "probability_alive_at", rfm, t, interval=interval, max_draws=max_draws,
+            return_draws=return_draws, time_unit=time_unit)
+
+    @fill_doc
     def conditional_probability_of_purchases(self, rfm: pd.DataFrame, n: int, t, *,
                                              interval=None, max_draws=None, return_draws=False,
                                              time_unit=None):

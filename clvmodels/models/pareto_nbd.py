@@ -30,30 +30,8 @@ class PairedHistories(Histories):
 
 
 class ResidualPredictions:
-    """P(alive) at a later time and DERT, for a model whose ``formulas`` give
-    ``probability_alive_at`` and ``discounted_expected_residual_transactions``: Pareto/NBD
-    and BG/BB."""
-
-    @fill_doc
-    def probability_alive_at(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
-                             return_draws=False, time_unit=None):
-        """P(alive at ``t`` after the end of observation | history) (Pareto/NBD: P(alive)
-        times :math:`((\\beta+T)/(\\beta+T+t))^s`; BG/BB: at opportunity n + t).
-
-        Parameters
-        ----------
-        {rfm}
-        {t}
-        {options}
-
-        Returns
-        -------
-        {returns}
-        """
-        return self.per_history(
-            lambda params, *history: self.formulas.probability_alive_at(*params, *history),
-            "probability_alive_at", rfm, t, interval=interval, max_draws=max_draws,
-            return_draws=return_draws, time_unit=time_unit)
+    """DERT, for a model whose ``formulas`` give ``discounted_expected_residual_transactions``:
+    Pareto/NBD and BG/BB."""
 
     @fill_doc
     def discounted_expected_residual_transactions(self, rfm: pd.DataFrame, discount_rate, *,
