@@ -122,6 +122,7 @@ class BacktestResult:
     excluded: dict = field(default_factory=dict)
     failures: dict = field(default_factory=dict)  # method -> {calibration end: reason}
     data: dict = field(default_factory=dict)  # what was judged: customers, dates, unit
+    tracking: pd.DataFrame | None = None  # weekly repeat transactions, actual and per model
     _bootstrap: dict = field(default_factory=dict, repr=False)  # bootstrap_draws' cache
 
     def summary(self) -> pd.DataFrame:
@@ -405,7 +406,7 @@ def backtest(
     first_day = log["date"].min()
 
     metric_rows, predictions, tables, excluded, failures = [], [], [], {}, {}
-    holdouts = {}
+    holdouts, tracking = {}, None
     for cal_day, obs_day in zip(ends, observed):
         cal_end, obs_end = (pd.Timestamp(np.datetime64(d, "D")) for d in (cal_day, obs_day))
         origin = _origin(log, cal_end, obs_end, first_day, freq, time_unit,
@@ -434,6 +435,8 @@ def backtest(
                 row = forecast_metrics(purchases, actual_purchases, spend, actual_spend,
                                        alive)
                 row.update(_coverage(fitted, split, duration, actual_purchases))
+                if len(holdouts) == 1:  # the first origin's weekly tracking
+                    tracking = _track(tracking, method, fitted, log, cal_end, obs_end)
                 value = _value_check(fitted, split, realised) if with_amounts else None
                 if value is not None:
                     row.update(value_metrics(value, realised[0]))
@@ -478,7 +481,7 @@ def backtest(
             "last_transaction": str(np.datetime64(last_day, "D")), "time_unit": time_unit,
             "amounts": with_amounts, "holdouts": holdouts}
     return BacktestResult(table, pd.concat(predictions, ignore_index=True), calibration,
-                          excluded, failures, data)
+                          excluded, failures, data, tracking)
 
 
 def _check_windows(ends: list[int], observed: list[int], first_day: int, last_day: int) -> None:
@@ -503,6 +506,22 @@ def _check_windows(ends: list[int], observed: list[int], first_day: int, last_da
 
 COVERAGE_MASSES = (0.8, 0.94)
 VALUE_DISCOUNT = 0.01  # per month: the holdout value is checked as customer_value's default
+
+
+def _track(tracking, method, fitted, log, cal_end, obs_end):
+    """Add a model's expected weekly repeat transactions (``plotting.tracking_table``, the
+    standard figure of the buy-till-you-die literature) to the first origin's tracking table;
+    methods without a purchase model of this library are left out."""
+    model = getattr(fitted, "purchases", None)
+    if not hasattr(model, "expected_purchases_new_customer"):
+        return tracking
+    from .plotting import tracking_table
+
+    table = tracking_table(model, log, calibration_end=cal_end, observation_end=obs_end)
+    if tracking is None:
+        tracking = table[["actual"]].copy()
+    tracking[method] = table["expected"]
+    return tracking
 
 
 def _realised_value(log, customers, cal_end, obs_end) -> tuple[np.ndarray, float]:

@@ -134,7 +134,7 @@ def write_figures(result, out_dir) -> dict:
     from matplotlib.figure import Figure  # no pyplot: nothing global changes
 
     from .files import write_atomic
-    from .plotting import plot_backtest_metrics, plot_lift_curves
+    from .plotting import PALETTE, plot_backtest_metrics, plot_lift_curves
 
     figures = {}
     spend = "predicted_spend" in result.predictions
@@ -151,4 +151,20 @@ def write_figures(result, out_dir) -> dict:
         draw(figure.subplots())
         write_atomic(os.path.join(out_dir, name), partial(figure.savefig, dpi=110, format="png"))
         figures[title] = name
+    if result.tracking is not None:
+        figure = Figure(figsize=(7.5, 4.2), layout="constrained")
+        ax = figure.subplots()
+        table = result.tracking
+        ax.plot(table.index, table["actual"], color="black", lw=1.6, label="actual")
+        for k, column in enumerate(c for c in table.columns if c != "actual"):
+            ax.plot(table.index, table[column], lw=1.2, ls="--",
+                    color=PALETTE[(k + 1) % len(PALETTE)], label=column)
+        ax.axvline(pd.Timestamp(result.metrics["calibration_end"].iloc[0]), color="grey",
+                   ls=":", lw=1.2, label="calibration end")
+        ax.set_title("Weekly repeat transactions, actual and expected")
+        ax.set_ylabel("repeat transactions")
+        ax.legend(frameon=False, fontsize=8)
+        write_atomic(os.path.join(out_dir, "tracking.png"),
+                     partial(figure.savefig, dpi=110, format="png"))
+        figures["Weekly repeat transactions (the first calibration end)"] = "tracking.png"
     return figures

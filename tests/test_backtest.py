@@ -244,7 +244,7 @@ def test_write_outputs(result, tmp_path):
     files = result.write(tmp_path / "bt")
     names = sorted(p.split("/")[-1] for p in files)
     assert names == ["calibration.csv", "lift_spend.png", "metrics.csv", "metrics.png",
-                     "predictions.parquet", "report.md"]
+                     "predictions.parquet", "report.md", "tracking.png"]
     metrics_csv = pd.read_csv(tmp_path / "bt" / "metrics.csv")
     assert metrics_csv["method"].tolist() == list(DEFAULT_METHODS)
     predictions = pd.read_parquet(tmp_path / "bt" / "predictions.parquet")
@@ -358,3 +358,18 @@ def test_the_discounted_holdout_value_against_the_forecast(result, cdnow):
     assert rows.loc[customer, "realised_value"] == pytest.approx(expected)
     assert table.loc["bgnbd_gg", "value_mae"] == pytest.approx(
         np.mean(np.abs(rows["forecast_value"] - rows["realised_value"])))
+
+
+def test_the_weekly_tracking_of_holdout_transactions(result, tmp_path):
+    from clvmodels.plotting import tracking_table
+
+    table = result.tracking
+    assert {"actual", "bgnbd_gg", "pnbd_gg"} <= set(table.columns)
+    assert "run_rate" not in table  # a formula has no process to track
+    bg = clvmodels.BetaGeo().fit(clvmodels.calibration_holdout(
+        clvmodels.load_cdnow(), calibration_end=CAL, observation_end=OBS, time_unit="W"))
+    direct = tracking_table(bg, clvmodels.load_cdnow(), calibration_end=CAL, observation_end=OBS)
+    np.testing.assert_allclose(table["bgnbd_gg"], direct["expected"], rtol=1e-6)
+    written = result.write(tmp_path)
+    assert any(path.endswith("tracking.png") for path in written)
+    assert "tracking.png" in (tmp_path / "report.md").read_text()
