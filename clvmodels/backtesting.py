@@ -249,7 +249,7 @@ class BacktestResult:
             ranked = key.sort_values(ascending=metric not in HIGHER_IS_BETTER).index
             best = ranked[0]
             row = {"metric": metric, "best": best, "value": values[best]}
-            if len(ranked) > 1:
+            if len(ranked) > 1 and metric in self.bootstrap_draws(draws, seed).get(best, {}):
                 gap = self.difference(metric, best, ranked[1], level, draws, seed)
                 row.update(runner_up=ranked[1], difference=gap["estimate"],
                            lower=gap["lower"], upper=gap["upper"], clear=gap["clear"])
@@ -435,6 +435,7 @@ def backtest(
                 row = forecast_metrics(purchases, actual_purchases, spend, actual_spend,
                                        alive)
                 row.update(_coverage(fitted, split, duration, actual_purchases))
+                row.update(_holdout_loglik(fitted, split, duration, actual_purchases))
                 if len(holdouts) == 1:  # the first origin's weekly tracking
                     tracking = _track(tracking, method, fitted, log, cal_end, obs_end)
                 value = _value_check(fitted, split, realised) if with_amounts else None
@@ -564,6 +565,20 @@ def _coverage(fitted, split, duration, actual) -> dict:
         inside = (band["lower"].to_numpy() <= actual) & (actual <= band["upper"].to_numpy())
         out[f"coverage_{round(100 * mass)}"] = float(inside.mean())
     return out
+
+
+def _holdout_loglik(fitted, split, duration, actual) -> dict:
+    """The out-of-sample log-likelihood: the mean over customers of log P(Y(t) = their holdout
+    purchases | history), for a model with that distribution."""
+    model = getattr(fitted, "purchases", None)
+    if not hasattr(model, "conditional_probability_of_purchases"):
+        return {}
+    log_p = np.empty(len(actual))
+    for n in np.unique(actual):
+        rows = np.flatnonzero(actual == n)
+        p = model.conditional_probability_of_purchases(split.iloc[rows], int(n), duration)
+        log_p[rows] = np.log(np.maximum(p.to_numpy(), 1e-300))
+    return {"holdout_loglik": float(log_p.mean())}
 
 
 def _alive_score(fitted, split, duration, purchases) -> np.ndarray:

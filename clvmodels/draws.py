@@ -129,7 +129,7 @@ def fill_doc(function):
 
 
 def total(predict, rfm: pd.DataFrame, *args, by=None, interval: float = 0.94,
-          max_draws: int | None = None, **kwargs) -> pd.DataFrame:
+          max_draws: int | None = None, return_draws: bool = False, **kwargs) -> pd.DataFrame:
     """The sum of a per-customer prediction over the whole base, or per segment, with an
     interval from the per-draw sums: customer equity as "1.23M (94 %: 1.18M-1.29M)".
 
@@ -149,6 +149,9 @@ def total(predict, rfm: pd.DataFrame, *args, by=None, interval: float = 0.94,
         Mass of the equal-tailed interval of each total.
     max_draws : int, optional
         Parameter draws to use.
+    return_draws : bool, default False
+        The per-draw totals themselves (one row per segment, one column per draw), at any
+        size of the base.
     **kwargs
         Passed to ``predict``.
 
@@ -187,6 +190,8 @@ def total(predict, rfm: pd.DataFrame, *args, by=None, interval: float = 0.94,
         onehot[codes[part], np.arange(len(draws))] = 1.0
         block = onehot @ draws.to_numpy()
         sums = block if sums is None else sums + block
+    if return_draws:
+        return pd.DataFrame(sums, index=names)
     if center == "first" and sums.shape[1] > 1:
         point, spread = sums[:, 0], sums[:, 1:]
     else:

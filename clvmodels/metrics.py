@@ -15,10 +15,12 @@ from scipy import stats
 
 LOWER_IS_BETTER = ("purchases_mae", "purchases_rmse", "spend_mae", "spend_rmse",
                    "purchases_wape", "spend_wape", "purchases_mape_buyers", "spend_mape_buyers",
-                   "alive_brier", "value_mae")
+                   "alive_brier", "value_mae", "purchases_value_weighted_mae",
+                   "spend_value_weighted_mae")
 ABSOLUTE_IS_BETTER = ("purchases_bias_pct", "spend_bias_pct", "value_bias_pct")
 HIGHER_IS_BETTER = ("spearman", "top_decile_capture", "gini", "purchases_spearman",
-                    "purchases_top_decile_capture", "purchases_gini", "alive_auc")
+                    "purchases_top_decile_capture", "purchases_gini", "alive_auc",
+                    "holdout_loglik")
 
 
 def mae(predicted, actual) -> float:
@@ -53,6 +55,16 @@ def mape_buyers(predicted, actual) -> float:
         return np.nan
     return float(100 * np.mean(np.abs(np.asarray(predicted)[buyers] - actual[buyers])
                                / actual[buyers]))
+
+
+def value_weighted_mae(predicted, actual, value) -> float:
+    """Mean absolute error weighted by each customer's value (their holdout spend): the error
+    on the customers who matter most; NaN where no one has any value."""
+    value = np.asarray(value, dtype=float)
+    total = value.sum()
+    if not total > 0:
+        return np.nan
+    return float(np.sum(value * np.abs(np.asarray(predicted) - actual)) / total)
 
 
 def brier(probability, event) -> float:
@@ -157,6 +169,7 @@ def forecast_metrics(predicted_purchases, actual_purchases, predicted_spend, act
         row[f"{name}_rmse"] = rmse(predicted, actual)
         row[f"{name}_bias_pct"] = bias_pct(predicted, actual)
         row[f"{name}_wape"] = wape(predicted, actual)
+        row[f"{name}_value_weighted_mae"] = value_weighted_mae(predicted, actual, actual_spend)
         row[f"{name}_mape_buyers"] = mape_buyers(predicted, actual)
         row[f"{prefix}spearman"] = spearman(predicted, actual)
         row[f"{prefix}top_decile_capture"] = top_decile_capture(predicted, actual)

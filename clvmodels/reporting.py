@@ -34,6 +34,9 @@ DESCRIPTIONS = {
     "spend_mape_buyers": "mean absolute percentage error of spend over holdout buyers",
     "alive_brier": "Brier score of the probability of any purchase in the holdout",
     "value_mae": "mean absolute error of the discounted holdout value (1 % a month)",
+    "purchases_value_weighted_mae": "absolute error of holdout purchases, weighted by spend",
+    "spend_value_weighted_mae": "absolute error of holdout spend, weighted by spend",
+    "holdout_loglik": "out-of-sample log-likelihood of the holdout purchases, per customer",
     "value_bias_pct": "bias of the total discounted holdout value (closest to 0 %)",
 }
 

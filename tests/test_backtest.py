@@ -373,3 +373,19 @@ def test_the_weekly_tracking_of_holdout_transactions(result, tmp_path):
     written = result.write(tmp_path)
     assert any(path.endswith("tracking.png") for path in written)
     assert "tracking.png" in (tmp_path / "report.md").read_text()
+
+
+def test_value_weighted_error_and_out_of_sample_likelihood(result):
+    actual = np.array([0.0, 2.0, 1.0])
+    assert metrics.value_weighted_mae(np.array([1.0, 1.0, 1.0]), actual,
+                                      np.array([0.0, 30.0, 10.0])) == pytest.approx(0.75)
+    assert np.isnan(metrics.value_weighted_mae(actual, actual, np.zeros(3)))
+    table = result.summary()
+    models = ["bgnbd_gg", "mbgnbd_gg", "pnbd_gg"]
+    assert (table.loc[models, "holdout_loglik"] < 0).all()
+    assert table.loc["run_rate", ["holdout_loglik"]].isna().all()
+    rows = result.predictions.query("method == 'bgnbd_gg'")
+    assert table.loc["bgnbd_gg", "spend_value_weighted_mae"] == pytest.approx(
+        np.sum(rows["actual_spend"] * np.abs(rows["predicted_spend"] - rows["actual_spend"]))
+        / rows["actual_spend"].sum())
+    assert "holdout_loglik" in result.winners().index
