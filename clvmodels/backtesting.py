@@ -145,16 +145,17 @@ class BacktestResult:
             n = int((part["method"] == part["method"].iloc[0]).sum())
             resamples = rng.integers(0, n, size=(draws, n))
             for method, rows in part.groupby("method", sort=False):
-                a_p, p_p = rows["actual_purchases"].to_numpy(), rows["predicted_purchases"].to_numpy()
+                a_p = rows["actual_purchases"].to_numpy()
+                p_p = rows["predicted_purchases"].to_numpy()
                 spend = "predicted_spend" in rows and rows["predicted_spend"].notna().all()
                 a_s = rows["actual_spend"].to_numpy() if spend else a_p
                 p_s = rows["predicted_spend"].to_numpy() if spend else p_p
                 alive = rows["alive_score"].to_numpy()
-                value = ("forecast_value" in rows
-                         and rows[["forecast_value", "realised_value"]].to_numpy().T)
+                value = (rows[["forecast_value", "realised_value"]].to_numpy().T
+                         if "forecast_value" in rows else None)
                 table = pd.DataFrame([
                     {**forecast_metrics(p_p[i], a_p[i], p_s[i], a_s[i], alive[i]),
-                     **(value_metrics(value[0][i], value[1][i]) if value is not False else {})}
+                     **(value_metrics(value[0][i], value[1][i]) if value is not None else {})}
                     for i in resamples])
                 if not spend:
                     table = table[[c for c in table if c.startswith(("purchases_", "alive"))]]
@@ -406,7 +407,7 @@ def backtest(
     first_day = log["date"].min()
 
     metric_rows, predictions, tables, excluded, failures = [], [], [], {}, {}
-    holdouts, tracking = {}, None
+    holdouts, tracking, trackable = {}, None, {}
     for cal_day, obs_day in zip(ends, observed):
         cal_end, obs_end = (pd.Timestamp(np.datetime64(d, "D")) for d in (cal_day, obs_day))
         origin = _origin(log, cal_end, obs_end, first_day, freq, time_unit,
@@ -436,8 +437,9 @@ def backtest(
                                        alive)
                 row.update(_coverage(fitted, split, duration, actual_purchases))
                 row.update(_holdout_loglik(fitted, split, duration, actual_purchases))
-                if len(holdouts) == 1:  # the first origin's weekly tracking
-                    tracking = _track(tracking, method, fitted, log, cal_end, obs_end)
+                model = getattr(fitted, "purchases", None)
+                if len(holdouts) == 1 and hasattr(model, "expected_purchases_new_customer"):
+                    trackable[method] = model  # the first origin's weekly tracking
                 value = _value_check(fitted, split, realised) if with_amounts else None
                 if value is not None:
                     row.update(value_metrics(value, realised[0]))
@@ -463,6 +465,11 @@ def backtest(
             }))
             table = calibration_table(split["frequency"], purchases, actual_purchases)
             tables.append(table.reset_index().assign(calibration_end=label, method=method))
+        if len(holdouts) == 1 and trackable:  # the literature's standard figure, every model
+            from .plotting import tracking_table
+
+            tracking = tracking_table(trackable, log, calibration_end=cal_end,
+                                      observation_end=obs_end)
     if not predictions:
         raise DataError("every method failed: " + "; ".join(
             f"{m} ({next(iter(r.values()))})" for m, r in failures.items()))
@@ -509,22 +516,6 @@ COVERAGE_MASSES = (0.8, 0.94)
 VALUE_DISCOUNT = 0.01  # per month: the holdout value is checked as customer_value's default
 
 
-def _track(tracking, method, fitted, log, cal_end, obs_end):
-    """Add a model's expected weekly repeat transactions (``plotting.tracking_table``, the
-    standard figure of the buy-till-you-die literature) to the first origin's tracking table;
-    methods without a purchase model of this library are left out."""
-    model = getattr(fitted, "purchases", None)
-    if not hasattr(model, "expected_purchases_new_customer"):
-        return tracking
-    from .plotting import tracking_table
-
-    table = tracking_table(model, log, calibration_end=cal_end, observation_end=obs_end)
-    if tracking is None:
-        tracking = table[["actual"]].copy()
-    tracking[method] = table["expected"]
-    return tracking
-
-
 def _realised_value(log, customers, cal_end, obs_end) -> tuple[np.ndarray, float]:
     """Each customer's holdout spend, discounted at 1 % a month by the end of the month (of
     30.4375 days after the calibration end) it fell in, as :func:`clvmodels.customer_value`
@@ -559,11 +550,12 @@ def _coverage(fitted, split, duration, actual) -> dict:
     model = getattr(fitted, "purchases", None)
     if not hasattr(model, "purchase_interval"):
         return {}
+    ends = [p for mass in COVERAGE_MASSES for p in ((1 - mass) / 2, (1 + mass) / 2)]
+    quantiles = model.purchase_quantiles(split, duration, ends).to_numpy()  # one pass over n
     out = {}
-    for mass in COVERAGE_MASSES:
-        band = model.purchase_interval(split, duration, mass=mass)
-        inside = (band["lower"].to_numpy() <= actual) & (actual <= band["upper"].to_numpy())
-        out[f"coverage_{round(100 * mass)}"] = float(inside.mean())
+    for k, mass in enumerate(COVERAGE_MASSES):
+        lower, upper = quantiles[:, 2 * k], quantiles[:, 2 * k + 1]
+        out[f"coverage_{round(100 * mass)}"] = float(((lower <= actual) & (actual <= upper)).mean())
     return out
 
 

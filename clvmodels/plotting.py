@@ -186,7 +186,8 @@ def tracking_table(model, transactions, *, calibration_end, observation_end=None
     """Repeat transactions (purchase days after the first) per period of ``period_days``,
     actual and expected, of the customers acquired by ``calibration_end``. Expected: a customer
     who first bought on day ``s`` makes ``E[X(e - s)]`` repeat purchases by the end of day ``e``
-    (FHL 2005, eq. 9), summed over customers, evaluated once per first-purchase day."""
+    (FHL 2005, eq. 9), summed over customers, evaluated once per first-purchase day. ``model``
+    may be a dict ``{name: model}``: the log is read once and each model gets a column."""
     tx = clean_transactions(transactions, customer=customer, date=date, amount=None,
                             last_day=None)
     end_day = (int(tx.day.max()) if observation_end is None
@@ -200,11 +201,13 @@ def tracking_table(model, transactions, *, calibration_end, observation_end=None
     actual = np.bincount((days[repeat] - start) // period_days, minlength=n_periods)
     last_days = np.minimum(start + period_days * np.arange(1, n_periods + 1) - 1, end_day)
     firsts, counts = np.unique(first[cohort], return_counts=True)
-    age = np.maximum(last_days[:, None] - firsts[None, :], 0) / days_per_unit(model.time_unit_)
-    cumulative = np.asarray(model.expected_purchases_new_customer(age)) @ counts
-    return pd.DataFrame({"actual": actual, "expected": np.diff(np.r_[0.0, cumulative])},
-                        index=pd.Index(pd.to_datetime(last_days.astype("datetime64[D]")),
-                                       name="period ending"))
+    table = {"actual": actual}
+    for column, each in (model.items() if isinstance(model, dict) else [("expected", model)]):
+        age = np.maximum(last_days[:, None] - firsts[None, :], 0) / days_per_unit(each.time_unit_)
+        cumulative = np.asarray(each.expected_purchases_new_customer(age)) @ counts
+        table[column] = np.diff(np.r_[0.0, cumulative])
+    return pd.DataFrame(table, index=pd.Index(pd.to_datetime(last_days.astype("datetime64[D]")),
+                                              name="period ending"))
 
 
 def plot_incremental_transactions(model, transactions, *, calibration_end, observation_end=None,

@@ -293,15 +293,17 @@ def _penalised_grad(model, params, data, n, penalizer) -> np.ndarray:
     return -g + 2 * penalizer * n * params
 
 
-def _hessian(model, params, data, n, penalizer, at) -> np.ndarray:
+def _hessian(model, params, data, n, penalizer, at=None) -> np.ndarray:
     """Hessian of the penalised total negative log-likelihood: the model's own
     (``loglik_hessian``, where its gradient is numerical: differences of differences would lose
     half the digits), else forward differences of the analytic gradient (``at``: its value at
-    ``params``; relative step 1e-7), symmetrised."""
+    ``params`` where already known; relative step 1e-7), symmetrised."""
     k = len(params)
     if hasattr(model, "loglik_hessian"):
         with np.errstate(all="ignore"):
             return -model.loglik_hessian(params, data) + 2 * penalizer * n * np.eye(k)
+    if at is None:
+        at = _penalised_grad(model, params, data, n, penalizer)
     hessian = np.empty((k, k))
     for j in range(k):
         step = np.zeros(k)
@@ -316,8 +318,7 @@ def _scaled_newton(model, data, small, params, objective, penalizer, steps: int 
     within sampling noise (about 1 %) of the full one, so each step gains about two digits.
     Returns the log-parameters reached (L-BFGS-B checks and finishes from there)."""
     with np.errstate(all="ignore"):
-        at = _penalised_grad(model, params, small, small.n, penalizer)
-        hessian = _hessian(model, params, small, small.n, penalizer, at) * (data.n / small.n)
+        hessian = _hessian(model, params, small, small.n, penalizer) * (data.n / small.n)
     if not np.all(np.isfinite(hessian)):
         return np.log(params)
     value, gradient = objective(np.log(params))
@@ -379,8 +380,7 @@ def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
             break
         params, value, gradient = newton, newton_value, newton_gradient
     else:  # the last step moved the estimate: the covariance is taken where it ended
-        hessian = _hessian(model, params, data, n, penalizer,
-                           _penalised_grad(model, params, data, n, penalizer))
+        hessian = _hessian(model, params, data, n, penalizer)
     try:
         np.linalg.cholesky(hessian)
         covariance = np.linalg.inv(hessian)

@@ -240,12 +240,16 @@ class BayesianModel(FittedModel):
         names = list(self.param_names)
         with model:
             if self.method == "nuts":
-                idata = self._nuts(pm, data, self.draws, self.tune)
+                # the start, the mass matrix and the step once for both rounds (the
+                # maximum-likelihood fit behind them is not repeated)
+                settings = ({"nuts_sampler": self.sampler, "target_accept": self.target_accept}
+                            if SAMPLERS[self.sampler] else self._pymc_nuts_settings(data))
+                idata = self._nuts(pm, settings, self.draws, self.tune)
                 self.sampling_ = {"rounds": 1, "draws": self.draws, "tune": self.tune,
                                   "chains": self.chains}
                 problems = self._convergence_problems(idata) if self.until_converged else []
                 if problems:  # a second round, twice as long
-                    idata = self._nuts(pm, data, 2 * self.draws, 2 * self.tune)
+                    idata = self._nuts(pm, settings, 2 * self.draws, 2 * self.tune)
                     self.sampling_ = {"rounds": 2, "draws": 2 * self.draws,
                                       "tune": 2 * self.tune, "chains": self.chains,
                                       "first_round": "; ".join(problems)}
@@ -294,11 +298,9 @@ class BayesianModel(FittedModel):
         return {"step": step, "initvals": [
             {f"log_{k}": v for k, v in zip(self.param_names, start)} for start in starts]}
 
-    def _nuts(self, pm, data, draws: int, tune: int):
-        """NUTS on every core; PyMC's sampler gets a dense mass matrix (the r-alpha and a-b
-        pairs are strongly correlated: 3 leapfrog steps a draw instead of 10)."""
-        kwargs = ({"nuts_sampler": self.sampler, "target_accept": self.target_accept}
-                  if SAMPLERS[self.sampler] else self._pymc_nuts_settings(data))
+    def _nuts(self, pm, kwargs: dict, draws: int, tune: int):
+        """NUTS on every core with ``kwargs`` (PyMC's sampler gets a dense mass matrix: the
+        r-alpha and a-b pairs are strongly correlated, 3 leapfrog steps a draw instead of 10)."""
         with warnings.catch_warnings():  # chosen on purpose, measured above
             warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental")
             return pm.sample(

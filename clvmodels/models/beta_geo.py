@@ -228,9 +228,10 @@ class BetaGeoModel:
 
     def per_history(self, formula, name, rfm, t=None, *, interval=None, max_draws=None,
                     return_draws=False, time_unit=None):
-        """A prediction evaluated once per unique history and draw: ``formula(params, x, t_x,
-        T)`` (or ``formula(params, x, t_x, T, t)`` with a horizon ``t``) as ``(rows, draws)``
-        arrays, summarised per customer (:meth:`summarise`).
+        """A prediction evaluated once per unique history and draw: ``formula(*params, x, t_x,
+        T)`` (or ``formula(*params, x, t_x, T, t)`` with a horizon ``t``), a function of
+        ``clvmodels._math`` giving ``(rows, draws)`` arrays, summarised per customer
+        (:meth:`summarise`).
 
         Parameters
         ----------
@@ -250,7 +251,7 @@ class BetaGeoModel:
         columns, inverse = self._unique_histories(rfm, time_unit, extra)
         params = self.parameter_draws(max_draws, interval)
         return self.summarise(
-            lambda rows: formula(params, *(c[rows] for c in columns)),
+            lambda rows: formula(*params, *(c[rows] for c in columns)),
             len(columns[0]), params[0].shape[1], interval, name, rfm.index,
             expand=inverse, return_draws=return_draws)
 
@@ -272,7 +273,7 @@ class BetaGeoModel:
         {returns}
         """
         return self.per_history(
-            lambda params, *history: self.formulas.probability_alive(*params, *history),
+            self.formulas.probability_alive,
             "probability_alive", rfm, interval=interval, max_draws=max_draws,
             return_draws=return_draws, time_unit=time_unit)
 
@@ -294,7 +295,7 @@ class BetaGeoModel:
         {returns}
         """
         return self.per_history(
-            lambda params, *history: self.formulas.probability_any_purchase(*params, *history),
+            self.formulas.probability_any_purchase,
             "probability_any_purchase", rfm, t, interval=interval, max_draws=max_draws,
             return_draws=return_draws, time_unit=time_unit)
 
@@ -326,16 +327,17 @@ class BetaGeoModel:
         >>> round(float(model.expected_purchases(rfm, 52).sum()), 1)
         1966.7
         """
-        if self.horizon(t, rfm).ndim == 0:  # the hypergeometric part once per (x, T) pair
+        horizon = self.horizon(t, rfm)
+        if horizon.ndim == 0:  # one horizon: the hypergeometric part once per (x, T) pair
             params = self.parameter_draws(max_draws, interval)
             self.checked_frame(rfm, RFM_COLUMNS, time_unit)
             compute, n_rows, inverse = discounted_purchases_draws(
-                rfm, params, [float(self.horizon(t))], [1.0], self.formulas)
+                rfm, params, [float(horizon)], [1.0], self.formulas)
             return self.summarise(compute, n_rows, params[0].shape[1], interval,
                                   "expected_purchases", rfm.index, expand=inverse,
                                   return_draws=return_draws)
         return self.per_history(
-            lambda params, *history: self.formulas.expected_purchases(*params, *history),
+            self.formulas.expected_purchases,
             "expected_purchases", rfm, t, interval=interval, max_draws=max_draws,
             return_draws=return_draws, time_unit=time_unit)
 
@@ -357,7 +359,7 @@ class BetaGeoModel:
         {returns}
         """
         return self.per_history(
-            lambda params, *history: self.formulas.probability_alive_at(*params, *history),
+            self.formulas.probability_alive_at,
             "probability_alive_at", rfm, t, interval=interval, max_draws=max_draws,
             return_draws=return_draws, time_unit=time_unit)
 
@@ -384,25 +386,24 @@ class BetaGeoModel:
         if not (np.ndim(n) == 0 and float(n) >= 0 and float(n) == round(float(n))):
             raise DataError(f"n must be one whole number >= 0, not {n!r}")
         return self.per_history(
-            lambda params, x, t_x, T, tt: self.formulas.conditional_probability_of_purchases(
-                *params, x, t_x, T, float(n), tt),
+            lambda *args: self.formulas.conditional_probability_of_purchases(
+                *args[:-1], float(n), args[-1]),
             f"probability_of_{int(n)}_purchases", rfm, t, interval=interval,
             max_draws=max_draws, return_draws=return_draws, time_unit=time_unit)
 
-    def purchase_interval(self, rfm: pd.DataFrame, t, mass: float = 0.9, *,
-                          max_purchases: int = 1000, time_unit=None) -> pd.DataFrame:
-        """A predictive interval for each customer's actual purchases in the next ``t``: the
-        equal-tailed quantiles of P(Y(t) = n | history) (not an interval for the expected
-        value), with the median. Uses the estimate (a Bayesian model: the posterior mean
-        parameters).
+    def purchase_quantiles(self, rfm: pd.DataFrame, t, probabilities, *,
+                           max_purchases: int = 1000, time_unit=None) -> pd.DataFrame:
+        """Quantiles of each customer's actual purchases in the next ``t``: the smallest n with
+        P(Y(t) <= n | history) >= p, for each ``p`` of ``probabilities``, all from one pass
+        over n. Uses the estimate (a Bayesian model: the posterior mean parameters).
 
         Parameters
         ----------
         rfm : pandas.DataFrame
         t : float
             The horizon (opportunities for BG/BB).
-        mass : float
-            The interval's probability, in (0, 1).
+        probabilities : sequence of float
+            In (0, 1).
         max_purchases : int
             The largest count searched; a DataError names the customers who would need more.
         time_unit : str, optional
@@ -410,16 +411,16 @@ class BetaGeoModel:
         Returns
         -------
         pandas.DataFrame
-            ``lower``, ``median``, ``upper``: whole numbers of purchases.
+            One column per probability: whole numbers of purchases.
         """
-        if not 0 < mass < 1:
-            raise DataError(f"mass must be a probability in (0, 1), not {mass!r}")
+        targets = np.asarray(probabilities, dtype=float)
+        if not np.all((targets > 0) & (targets < 1)):
+            raise DataError(f"probabilities must lie in (0, 1), not {probabilities!r}")
         self.checked_frame(rfm, self.columns, time_unit)
         horizon = float(self.horizon(t))
         params = [np.array([[float(np.mean(p))]]) for p in self.parameter_draws()]
         (x, t_x, T), inverse = self._unique_histories(rfm, time_unit)
-        targets = np.array([(1 - mass) / 2, 0.5, (1 + mass) / 2])
-        found = np.full((len(x), 3), -1.0)
+        found = np.full((len(x), len(targets)), -1.0)
         cdf = np.zeros(len(x))
         for n in range(max_purchases + 1):
             cdf = cdf + self.formulas.conditional_probability_of_purchases(
@@ -432,7 +433,35 @@ class BetaGeoModel:
             i = int(np.flatnonzero((found < 0).any(axis=1))[0])
             raise DataError(f"a customer with frequency={x[i, 0]:g} would need more than "
                             f"max_purchases={max_purchases} purchases in the interval: raise it")
-        return pd.DataFrame(found[inverse], index=rfm.index, columns=["lower", "median", "upper"])
+        return pd.DataFrame(found[inverse], index=rfm.index, columns=targets)
+
+    def purchase_interval(self, rfm: pd.DataFrame, t, mass: float = 0.9, *,
+                          max_purchases: int = 1000, time_unit=None) -> pd.DataFrame:
+        """A predictive interval for each customer's actual purchases in the next ``t``: the
+        equal-tailed quantiles of P(Y(t) = n | history) (not an interval for the expected
+        value), with the median (:meth:`purchase_quantiles`).
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        t : float
+            The horizon (opportunities for BG/BB).
+        mass : float
+            The interval's probability, in (0, 1).
+        max_purchases : int
+        time_unit : str, optional
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``lower``, ``median``, ``upper``: whole numbers of purchases.
+        """
+        if not 0 < mass < 1:
+            raise DataError(f"mass must be a probability in (0, 1), not {mass!r}")
+        table = self.purchase_quantiles(rfm, t, [(1 - mass) / 2, 0.5, (1 + mass) / 2],
+                                        max_purchases=max_purchases, time_unit=time_unit)
+        table.columns = ["lower", "median", "upper"]
+        return table
 
     def expected_purchases_path(self, rfm: pd.DataFrame, times, *, max_draws=None,
                                 time_unit=None) -> pd.DataFrame:

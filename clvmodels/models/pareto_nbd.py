@@ -59,8 +59,8 @@ class ResidualPredictions:
                 and discount_rate > 0):
             raise DataError(f"discount_rate must be a number > 0, not {discount_rate!r}")
         return self.per_history(
-            lambda params, *history: self.formulas.discounted_expected_residual_transactions(
-                *params, *history, float(discount_rate)),
+            lambda *args: self.formulas.discounted_expected_residual_transactions(
+                *args, float(discount_rate)),
             "dert", rfm, interval=interval, max_draws=max_draws, return_draws=return_draws,
             time_unit=time_unit)
 
