@@ -632,8 +632,11 @@ def test_one_failing_method_does_not_stop_the_others(cdnow):
     result = clvmodels.backtest(constant, calibration_end="1997-09-30", observation_end=END,
                                 methods=["bgnbd_gg", "run_rate"])
     assert list(result.failures) == ["bgnbd_gg"]
-    assert "ConvergenceError: GammaGamma did not converge" in result.failures["bgnbd_gg"][
-        "1997-09-30"]
+    # constant amounts leave Gamma-Gamma's likelihood without a maximum: where the optimiser
+    # stops (an unidentified ridge, or no convergence) depends on the scipy release
+    failure = result.failures["bgnbd_gg"]["1997-09-30"]
+    assert failure.startswith("ConvergenceError: GammaGamma") and (
+        "did not converge" in failure or "do not identify the parameters" in failure)
     table = result.metrics.set_index("method")
     assert table.loc["bgnbd_gg", "error"].startswith("ConvergenceError")
     assert np.isfinite(table.loc["run_rate", "purchases_mae"]) and table.loc["run_rate", "error"] == ""
