@@ -1,11 +1,13 @@
-"""clvmodels: probabilistic customer lifetime value (BG/NBD, Gamma-Gamma) that is correct and fast."""
+"""clvmodels: probabilistic customer lifetime value (BG/NBD, Pareto/NBD, MBG/NBD, BG/BB, sBG,
+Gamma-Gamma, with covariates) that is correct and fast."""
 
 from . import baselines, heuristics
 from .backtesting import BacktestResult, backtest
-from .comparison import compare
+from .comparison import compare, likelihood_ratio_test
 from .draws import total
 from .data import calibration_holdout, opportunity_summary, rfm_summary
 from .datasets import load_cdnow, simulate_opportunities, simulate_transactions
+from .models.regression import simulate_customers
 from .exceptions import (
     ConvergenceError,
     DataError,
@@ -59,10 +61,12 @@ __all__ = [
     "compare",
     "customer_value",
     "heuristics",
+    "likelihood_ratio_test",
     "load",
     "load_cdnow",
     "opportunity_summary",
     "rfm_summary",
+    "simulate_customers",
     "simulate_opportunities",
     "simulate_transactions",
     "total",

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import RowNames, ids_are_integers, normalize_ids
+from .covariates import join_customers, read_customers
 from .data import RFM_COLUMNS, check_rfm
 from .exceptions import DataError, DataQualityWarning
 from .files import (
@@ -28,7 +29,7 @@ from .files import (
     read_chunks,
     table_kind,
 )
-from .interface import given, show
+from .interface import arg, given, show
 from .metrics import calibration_table
 from .models.registry import pair_names, parse_pair
 from .persistence import load
@@ -146,14 +147,15 @@ def recorded_time_unit(path) -> str | None:
 def score_file(model, out, *, transactions=None, rfm=None, observation_end=None, freq="D",
                time_unit=None, horizon=12.0, discount_rate=0.01, quiet=False,
                chunk_rows=CHUNK_ROWS, stream_options=None, engine="local",
-               scheduler=None) -> StreamStats:
+               scheduler=None, customers=None) -> StreamStats:
     """Score every customer of ``transactions`` (or an ``rfm`` table) with ``model`` (a
     ModelPair or the path of one) into ``out`` (.parquet or .csv), one row per customer.
 
     An ``rfm`` table must be in the model's time unit: a Parquet file written from an RFM frame
     records it; for any other, ``time_unit`` must say which it is. ``stream_options`` go to :func:`clvmodels.streaming.stream_rfm` (column
     names, ``date_format``, ``sep``, ``negative_amounts``...). ``engine="dask"`` runs on the
-    cluster at ``scheduler`` (a LocalCluster without one)."""
+    cluster at ``scheduler`` (a LocalCluster without one). A pair with covariates needs
+    ``customers``, the customer table (or its file) joined to every chunk on the id."""
     pair = load(model, role="pair") if isinstance(model, (str, os.PathLike)) else model
     if not isinstance(pair, ModelPair):
         raise DataError("scoring needs a purchase and a spend model: a file written by "
@@ -182,6 +184,17 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
             raise DataError(f"the RFM table is in {given('time_unit', time_unit)} but the model "
                             f"was fitted in {model_unit!r}: rebuild the table in {model_unit!r}")
     options = dict(stream_options or {})
+    needed = sorted({c for m in (pair.purchases, pair.spend) for cols in m.covariates.values()
+                     for c in cols})
+    table = None
+    if needed and customers is None:
+        raise DataError(f"the model has covariates {needed}: give {arg('customers')}, the "
+                        "customer table with them")
+    if customers is not None:
+        table = read_customers(customers, options.get("customer", "customer_id"))
+        if engine == "dask":
+            raise DataError(f"{arg('customers')} is not joined by the dask engine yet: score "
+                            "with the local engine (it streams in chunks)")
     if engine == "dask":
         return _score_on_dask(pair, out, transactions=transactions, rfm=rfm,
                               observation_end=observation_end, freq=freq,
@@ -206,6 +219,8 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
                 if rfm is None and scoring is None:  # pass 1 is done: now partitions are scored
                     progress.close()
                     scoring = Progress(stats.planned_partitions, "scoring partitions", quiet=quiet)
+                if table is not None:
+                    frame = join_customers(frame, table)
                 scores = pair.score(frame, horizon=horizon, discount_rate=discount_rate)
                 write(scores.reset_index())
                 if rfm is None:
@@ -256,7 +271,8 @@ def _streamed_rfm(transactions, end, freq, time_unit, quiet, options) -> pd.Data
 
 def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="D",
              time_unit="W", model="bgnbd_gg", quiet=False, bayes_options=None,
-             penalizer: float = 0.0, stream_options=None):
+             penalizer: float = 0.0, stream_options=None, customers=None,
+             covariates: dict | None = None):
     """Fit a registered model pair (``model="bgnbd_gg"``: BG/NBD + Gamma-Gamma by maximum
     likelihood; ``"bayes_bgnbd_gg"`` their Bayesian twins; any name of
     :func:`clvmodels.models.registry.pair_names`) on a transaction file and save it to ``out``.
@@ -268,7 +284,9 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
     ``freq="D"``). Without it, fits on everything to ``observation_end``; ``check`` is None.
     ``penalizer`` goes to the maximum-likelihood models, ``bayes_options`` to the Bayesian
     ones, ``stream_options`` to :func:`clvmodels.streaming.stream_rfm` (column names,
-    ``date_format``, ``sep``, ``negative_amounts``)."""
+    ``date_format``, ``sep``, ``negative_amounts``). ``customers`` (a customer table or its
+    file) is joined on the customer id and ``covariates`` (``{"purchase_covariates": [...],
+    ...}``) name its columns for the models."""
     from .columns import as_day
 
     if model not in FIT_MODELS:
@@ -276,6 +294,10 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
     purchases, spend, bayesian = parse_pair(model)
     check_output_path(out)
     options = dict(stream_options or {})
+    if any((covariates or {}).values()) and customers is None:
+        raise DataError(f"covariates need a customer table: give {arg('customers')}")
+    table = None if customers is None else read_customers(
+        customers, options.get("customer", "customer_id"))
     end = observation_end
     end_day = as_day(observation_end, "observation_end")
     if calibration_end is not None:
@@ -287,8 +309,10 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
         if calibration_end is not None:  # the holdout is left out of the fit on purpose
             warnings.simplefilter("ignore", DataQualityWarning)
         rfm = _streamed_rfm(transactions, end, freq, time_unit, quiet, options)
+    if table is not None:
+        rfm = join_customers(rfm, table)
     pair = ModelPair.fit(rfm, purchases=purchases.name, spend=spend.name, bayesian=bayesian,
-                         penalizer=penalizer, options=bayes_options)
+                         penalizer=penalizer, options=bayes_options, covariates=covariates)
     pair.save(out)
     if calibration_end is None:
         return pair, None

@@ -128,14 +128,22 @@ def fit(args) -> None:
 
     bayes = {k: v for k, v in dict(draws=args.draws, tune=args.tune, chains=args.chains,
                                    random_state=args.random_state).items() if v is not None}
+    covariates = {f"{p}_covariates": getattr(args, f"{p}_covariates")
+                  for p in ("purchase", "dropout", "spend")}
     pair, check = fit_file(args.transactions, args.out, observation_end=args.observation_end,
                            calibration_end=args.calibration_end, freq=args.freq,
                            time_unit=args.time_unit, model=args.model, quiet=args.quiet,
                            penalizer=args.penalizer, bayes_options=bayes,
-                           stream_options=_read_options(args))
+                           stream_options=_read_options(args), customers=args.customers,
+                           covariates=covariates)
     if not args.quiet:
         for model in (pair.purchases, pair.spend):
             print(f"{model!r}\n{model.summary().round(4).to_string()}\n")
+            if model.covariates and hasattr(model, "likelihood_ratio_test"):
+                test = model.likelihood_ratio_test()
+                print(f"likelihood-ratio test of the covariates: statistic "
+                      f"{test['statistic']:.2f} on {test['df']:.0f} df, p = "
+                      f"{test['p_value']:.3g}\n")
         if check is not None:
             print(f"Holdout check: mean purchases from {args.calibration_end} to "
                   f"{args.observation_end} by calibration frequency")
@@ -153,7 +161,8 @@ def score(args) -> None:
                        discount_rate=args.discount_rate, quiet=args.quiet,
                        engine=args.engine, scheduler=args.scheduler,
                        stream_options=(_read_options(args) if args.rfm is None
-                                       else {"sep": args.sep}))
+                                       else {"sep": args.sep}),
+                       customers=args.customers)
     if not args.quiet:
         left_out = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in stats.excluded.items() if n)
         source = f" from {stats.rows:,} rows" if stats.rows else ""
@@ -251,6 +260,23 @@ def _reading_flags(p, amount_default: str | None = "amount") -> None:
                    help="refunds: refuse (default) or drop and count them")
 
 
+def _columns(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r}: give column names separated by commas")
+    return names
+
+
+def _customer_flags(p, fit: bool) -> None:
+    p.add_argument("--customers", help="customer table (.csv or .parquet) with the covariate "
+                   "columns, one row per customer, joined on the customer id column")
+    if fit:
+        for process, what in (("purchase", "the purchase rate"), ("dropout", "the dropout"),
+                              ("spend", "the spend")):
+            p.add_argument(f"--{process}-covariates", type=_columns,
+                           help=f"columns of --customers that move {what}, comma-separated")
+
+
 def _penalizer_flag(p) -> None:
     p.add_argument("--penalizer", type=_number(0, False, "the penalizer must be >= 0"),
                    default=0.0, help="L2 penalty of the maximum-likelihood fit (default 0; "
@@ -296,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="purchase and spend model (default bgnbd_gg; bayes_ for the posterior)")
     _reading_flags(p)
     _penalizer_flag(p)
+    _customer_flags(p, fit=True)
     p.add_argument("--draws", type=_count, help="posterior draws per chain (Bayesian)")
     p.add_argument("--tune", type=_count, help="tuning steps per chain (Bayesian)")
     p.add_argument("--chains", type=_count, help="chains (Bayesian)")
@@ -324,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "rate per month >= 0, such as 0.01"),
                    default=0.01, help="per month (default 0.01)")
     p.add_argument("--out", required=True, help="scores file (.parquet or .csv)")
+    _customer_flags(p, fit=False)
     p.add_argument("--engine", choices=["local", "dask"], default="local")
     p.add_argument("--scheduler", help="dask scheduler address (default: a LocalCluster)")
     p.add_argument("--quiet", action="store_true", help="no progress, no summary")

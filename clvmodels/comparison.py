@@ -72,3 +72,43 @@ def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.Dat
     result = pd.DataFrame(rows).set_index("model")
     result.attrs["fits"] = fits
     return result
+
+
+def likelihood_ratio_test(restricted, full) -> pd.Series:
+    """The likelihood-ratio test of a maximum-likelihood model against a larger one that nests
+    it: the same model on the same customers with more covariates (a model fitted with
+    covariates also tests itself against the fit without them:
+    ``model.likelihood_ratio_test()``).
+
+    Parameters
+    ----------
+    restricted, full : fitted maximum-likelihood models
+        ``full``'s parameters include all of ``restricted``'s.
+
+    Returns
+    -------
+    pandas.Series
+        ``statistic`` (2 (LL_full - LL_restricted)), ``df`` (the extra parameters) and
+        ``p_value`` (chi-squared with ``df`` degrees of freedom).
+    """
+    from scipy import stats
+
+    for model in (restricted, full):
+        if not hasattr(model, "log_likelihood_"):
+            raise DataError("likelihood_ratio_test needs two fitted maximum-likelihood models")
+    if type(restricted) is not type(full):
+        raise DataError(f"a {type(restricted).__name__} is not nested in a "
+                        f"{type(full).__name__}: compare the same model with and without "
+                        "covariates (or use compare() for different models)")
+    extra = [n for n in full.param_names if n not in restricted.param_names]
+    missing = [n for n in restricted.param_names if n not in full.param_names]
+    if missing or not extra:
+        raise DataError(f"the first model must be nested in the second: the second lacks "
+                        f"{missing}" if missing else "the second model has no extra parameter")
+    if restricted.n_customers_ != full.n_customers_:
+        raise DataError(f"the models were fitted on different customers "
+                        f"({restricted.n_customers_:,} and {full.n_customers_:,})")
+    statistic = 2.0 * (full.log_likelihood_ - restricted.log_likelihood_)
+    return pd.Series({"statistic": statistic, "df": float(len(extra)),
+                      "p_value": float(stats.chi2.sf(max(statistic, 0.0), len(extra)))},
+                     name="likelihood_ratio_test")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import as_day
+from .covariates import join_customers
 from .exceptions import DataError
 from .files import require_columns
 from .interface import given, show
@@ -88,6 +89,7 @@ def rfm_summary(
     negative_amounts: str = "raise",
     date_format: str | None = None,
     sep: str | None = None,
+    customers=None,
 ) -> pd.DataFrame:
     """Summarise a transaction log into the RFM frame, one row per customer.
 
@@ -110,12 +112,17 @@ def rfm_summary(
         DataError asks for it (:mod:`clvmodels.columns`).
     sep : str, optional
         Field separator of a CSV file (default ``,``; a tab for ``.tsv``).
+    customers : DataFrame or path, optional
+        A customer table (covariates such as the acquisition channel) joined on the customer
+        id: indexed by it, or with a column named like ``customer`` (or ``customer_id``); a
+        CSV or Parquet file likewise. Every customer of the log needs one row.
 
     Returns
     -------
     pandas.DataFrame
         One row per customer, indexed by ``customer_id`` (int64 when every id is a whole
-        number, else text), with ``frequency``, ``recency``, ``T`` (and ``monetary_value``).
+        number, else text), with ``frequency``, ``recency``, ``T`` (and ``monetary_value``),
+        and the columns of ``customers``.
 
     Raises
     ------
@@ -140,10 +147,11 @@ def rfm_summary(
     )
     end_day = int(tx.day.max()) if last_day is None else last_day
     arrays = _rfm_arrays(tx, freq, time_unit, end_day)
-    return _frame(
+    frame = _frame(
         arrays, tx.ids, time_unit, tx.excluded,
         freq=freq, observation_end=str(np.datetime64(end_day, "D")),
     )
+    return frame if customers is None else join_customers(frame, customers, id_column=customer)
 
 
 def opportunity_summary(
@@ -215,6 +223,7 @@ def calibration_holdout(
     negative_amounts: str = "raise",
     date_format: str | None = None,
     sep: str | None = None,
+    customers=None,
 ) -> pd.DataFrame:
     """RFM frame of the calibration window plus what each customer did in the holdout window.
 
@@ -230,7 +239,7 @@ def calibration_holdout(
     transactions : pandas or polars DataFrame, or path to a CSV or Parquet file
     calibration_end, observation_end : date-like
         Inclusive last days of the calibration and the holdout (YYYY-MM-DD).
-    customer, date, amount, freq, time_unit, negative_amounts, date_format, sep
+    customer, date, amount, freq, time_unit, negative_amounts, date_format, sep, customers
         As :func:`rfm_summary`.
 
     Returns
@@ -278,11 +287,12 @@ def calibration_holdout(
     duration = elapsed(np.array([cal_period]), np.array([end_period]), freq, time_unit)[0]
     arrays["duration_holdout"] = np.full(len(rows), duration)
     excluded = dict(tx.excluded, first_purchase_in_holdout=new_customers)
-    return _frame(
+    frame = _frame(
         arrays, tx.ids, time_unit, excluded, freq=freq,
         calibration_end=str(np.datetime64(cal_day, "D")),
         observation_end=str(np.datetime64(end_day, "D")),
     )
+    return frame if customers is None else join_customers(frame, customers, id_column=customer)
 
 
 def _take(values: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:

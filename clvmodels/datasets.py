@@ -8,6 +8,11 @@ import os
 import numpy as np
 import pandas as pd
 
+from .models.beta_geo import BetaGeoModel
+from .models.gamma_gamma import GammaGammaModel
+from .models.modified_beta_geo import ModifiedBetaGeoModel
+from .models.pareto_nbd import ParetoNBDModel
+from .models.regression import simulation_parameters
 from .units import days_per_unit
 
 CDNOW_FILES = {"sample": "CDNOW_sample.txt", "master": "CDNOW_master.txt"}
@@ -77,6 +82,8 @@ def simulate_transactions(
     start="1997-01-01",
     seed=None,
     model: str = "bgnbd",
+    customers: pd.DataFrame | None = None,
+    coefficients: dict | None = None,
 ) -> pd.DataFrame:
     """Simulate a transaction log from BG/NBD (or MBG/NBD, or Pareto/NBD) purchases and
     Gamma-Gamma spend, vectorised.
@@ -92,6 +99,15 @@ def simulate_transactions(
     ``Gamma(p, rate=nu)`` with ``nu ~ Gamma(q, rate=v)`` per customer (Fader & Hardie 2013).
     Parameters are in ``time_unit``; defaults are the CDNOW estimates in weeks. Timestamps keep
     the time of day, so several purchases may fall on one day.
+
+    With ``customers`` (a table of covariates, row ``i`` customer ``i``: see
+    :func:`clvmodels.simulate_customers`) and ``coefficients`` (``{parameter: {design column:
+    value}}``, e.g. ``{"alpha": {"channel[search]": 0.4, "age": -0.2}, "a": {...}, "v": {...}}``)
+    each customer's parameters are moved as a model with covariates moves them
+    (:mod:`clvmodels.models.regression`: ``alpha_i = alpha exp(-g'z_i)``, ``a_i = a
+    exp(g'z_i)``, ``beta_i = beta exp(-g'z_i)``, ``v_i = v exp(g'z_i)``), on the scale such a
+    model fitted on ``customers`` reports: per standard deviation of a numeric column, per level
+    against the reference.
 
     Returns columns ``customer_id`` (0..n-1), ``date``, ``amount``; ``attrs`` hold the true
     parameters and the ``observation_end``.
@@ -110,6 +126,16 @@ def simulate_transactions(
         raise ValueError("observation_periods must exceed acquisition_periods")
     rng = np.random.default_rng(seed)
     n = int(n_customers)
+    if customers is not None and len(customers) != n:
+        raise ValueError(f"customers has {len(customers)} rows for {n} customers")
+    links = {"bgnbd": BetaGeoModel, "mbgnbd": ModifiedBetaGeoModel,
+             "pnbd": ParetoNBDModel}[model].covariate_links
+    split = coefficients or {}
+    true_bg, true_gg = bg, gg
+    bg = simulation_parameters(links, bg, customers,
+                               {k: v for k, v in split.items() if k not in gg})
+    gg = simulation_parameters(GammaGammaModel.covariate_links, gg, customers,
+                               {k: v for k, v in split.items() if k in gg})
 
     birth = rng.uniform(0.0, acquisition_periods, n)
     span = observation_periods - birth  # time each customer is observed after the first purchase
@@ -146,7 +172,8 @@ def simulate_transactions(
     out = pd.DataFrame({"customer_id": customer[order], "date": dates, "amount": amount[order]})
     end = origin + np.timedelta64(int(observation_periods * unit_ns), "ns")
     out.attrs.update(
-        bgnbd=bg, gamma_gamma=gg, time_unit=time_unit,
+        bgnbd=true_bg, gamma_gamma=true_gg,
+        coefficients=coefficients or {}, time_unit=time_unit,
         observation_end=str(end.astype("datetime64[D]")),
     )
     return out

@@ -29,6 +29,12 @@ def thin(values: np.ndarray, max_draws: int | None) -> np.ndarray:
     return values
 
 
+def take_rows(params: list, rows) -> list:
+    """The ``rows`` of per-customer parameter draws (``(n, D)`` arrays); a parameter shared by
+    every customer (``(1, D)``) as it is."""
+    return [p[rows] if p.shape[0] > 1 else p for p in params]
+
+
 def summarise_draws(compute, n_rows: int, n_draws: int, interval, name: str, index,
                     expand=None, return_draws: bool = False, center: str = "mean"):
     """Mean over draws (and equal-tailed interval) of ``compute(rows) -> (len(rows), n_draws)``.

@@ -67,7 +67,8 @@ class ModelPair:
     @classmethod
     def fit(cls, rfm: pd.DataFrame, *, purchases: str = "bgnbd", spend: str = "gg",
             bayesian: bool = False, penalizer: float = 0.0, options: dict | None = None,
-            weights=None, spend_rfm: pd.DataFrame | None = None) -> ModelPair:
+            weights=None, spend_rfm: pd.DataFrame | None = None,
+            covariates: dict | None = None) -> ModelPair:
         """Fit a registered purchase model and spend model on one RFM frame.
 
         Parameters
@@ -84,6 +85,9 @@ class ModelPair:
             Customers per row of ``rfm`` for the purchase model (unique histories).
         spend_rfm : pandas.DataFrame, optional
             The rows the spend model fits on; default :func:`spend_fit_rows` of ``rfm``.
+        covariates : dict, optional
+            ``{"purchase_covariates": [...], "dropout_covariates": [...],
+            "spend_covariates": [...]}``: columns of ``rfm``; each model takes its own.
 
         Returns
         -------
@@ -96,10 +100,20 @@ class ModelPair:
                 known = [e.name for e in MODELS.values() if e.kind == role]
                 raise DataError(f"unknown {role} model {name!r}: choose from {known}")
             entries.append(entry)
+        given = {k: v for k, v in (covariates or {}).items() if v}
+        per_model = []
+        for entry in entries:
+            takes = {f"{p}_covariates" for p in entry.mle.covariate_links}
+            per_model.append({k: v for k, v in given.items() if k in takes})
+        unused = set(given) - {k for chosen in per_model for k in chosen}
+        if unused:
+            raise DataError(f"{sorted(unused)[0]}: neither {purchases} nor {spend} takes "
+                            "these covariates")
         if bayesian:
-            made = [entry.bayesian(**(options or {})) for entry in entries]
+            made = [entry.bayesian(**(options or {}), **chosen)
+                    for entry, chosen in zip(entries, per_model)]
         else:
-            made = [entry.mle(penalizer) for entry in entries]
+            made = [entry.mle(penalizer, **chosen) for entry, chosen in zip(entries, per_model)]
         made[0].fit(rfm, weights=weights)
         made[1].fit(spend_fit_rows(rfm) if spend_rfm is None else spend_rfm)
         return cls(*made)
@@ -208,6 +222,8 @@ class ModelPair:
         # the purchase model's answers depend on the history only: compute them once per
         # unique (frequency, recency, T) row and spread them back
         first, inverse, _ = unique_rows(*(rfm[c].to_numpy(np.float64) for c in RFM_COLUMNS))
+        if self.purchases.covariates:  # the answers depend on the covariates too
+            first, inverse = np.arange(len(rfm)), np.arange(len(rfm))
         histories = rfm.iloc[first]
         out["expected_purchases"] = self.purchases.expected_purchases(
             histories, t, **options).to_numpy()[inverse]

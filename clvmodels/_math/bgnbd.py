@@ -77,6 +77,42 @@ def total_loglik_grad(r, alpha, a, b, x, t_x, T, weights, x_levels=None, time_le
     return float(ll), np.array([d_r, d_alpha, d_a, d_b])
 
 
+def row_loglik_grad(r, alpha, a, b, x, t_x, T, shift=0):
+    """Per-customer :func:`loglik` and its gradient in (r, alpha, a, b), for parameters that
+    differ between customers (covariates): arrays broadcasting against ``x``.
+
+    ``shift`` 1 gives MBG/NBD's likelihood (Batislam et al. 2007, eq. 7), whose dropout
+    opportunity comes at time 0 as well: the alive term has B(a, b + x + shift), the dead
+    term B(a + 1, b + x + shift - 1) and exists where x + shift > 0. With w the posterior
+    probability of having dropped out, each derivative is the alive term's plus w times the
+    difference the dead term makes (as in :func:`total_loglik_grad`).
+
+    Returns
+    -------
+    (numpy.ndarray, list of numpy.ndarray)
+        The log-likelihoods and the four partial derivatives, one value per customer.
+    """
+    psi = special.digamma
+    xs = x + shift
+    repeat = xs > 0
+    xs1 = np.maximum(xs, 1)  # keeps the unused branch finite
+    rx = r + x
+    log_T, log_tx = np.log(alpha + T), np.log(alpha + t_x)
+    beta_alive = special.betaln(a, b + xs)
+    gap = np.log(a) - np.log(b + xs1 - 1) - rx * (log_tx - log_T)  # log(dead / alive)
+    e = np.exp(-np.abs(gap))
+    softplus = np.where(repeat, np.maximum(gap, 0.0) + np.log1p(e), 0.0)
+    w = np.where(repeat, np.where(gap >= 0, 1.0, e) / (1.0 + e), 0.0)
+    ll = (special.gammaln(rx) - special.gammaln(r) + r * np.log(alpha) - special.betaln(a, b)
+          + beta_alive - rx * log_T + softplus)
+    d_r = psi(rx) - psi(r) + np.log(alpha) - log_T - w * (log_tx - log_T)
+    d_alpha = r / alpha - rx / (alpha + T) - w * rx * (1 / (alpha + t_x) - 1 / (alpha + T))
+    psi_ab, psi_abx = psi(a + b), psi(a + b + xs)
+    d_a = psi_ab - psi_abx + w / a
+    d_b = psi_ab - psi(b) + psi(b + xs) - psi_abx - w / (b + xs1 - 1)
+    return ll, [d_r, d_alpha, d_a, d_b]
+
+
 def _log_odds_dead(r, alpha, a, b, x, t_x, T):
     """log P(dropped out | history) - log P(alive | history), -inf where x == 0."""
     x1 = np.maximum(x, 1)

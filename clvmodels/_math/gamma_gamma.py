@@ -77,6 +77,26 @@ def total_loglik_grad(p, q, v, stats: SufficientStatistics) -> tuple[float, np.n
     return float(ll), np.array([d_p, d_q, d_v])
 
 
+def row_loglik_grad(p, q, v, x, m):
+    """Per-customer :func:`loglik` and its gradient in (p, q, v), for parameters that differ
+    between customers (a covariate-dependent scale ``v``).
+
+    Returns
+    -------
+    (numpy.ndarray, list of numpy.ndarray)
+    """
+    psi = special.digamma
+    px = p * x
+    log_vxm = np.log(v + x * m)
+    ll = (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(v)
+          + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * log_vxm)
+    psi_pxq = psi(px + q)
+    d_p = x * (psi_pxq - psi(px) + np.log(m) + np.log(x) - log_vxm)
+    d_q = psi_pxq - psi(q) + np.log(v) - log_vxm
+    d_v = q / v - (px + q) / (v + x * m)
+    return ll, [d_p, d_q, d_v]
+
+
 def expected_spend(p, q, v, x, m):
     r"""E[M | x, m], the expected value of a customer's future purchase (Fader & Hardie 2013, eq. 5).
 

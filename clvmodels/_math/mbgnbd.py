@@ -73,6 +73,13 @@ def total_loglik_grad(r, alpha, a, b, x, t_x, T, weights, x_levels=None, time_le
     return float(ll), np.array([d_r, d_alpha, d_a, d_b])
 
 
+def row_loglik_grad(r, alpha, a, b, x, t_x, T):
+    """Per-customer :func:`loglik` and its gradient in (r, alpha, a, b), for parameters that
+    differ between customers: BG/NBD's with its dropout opportunity at time 0 as well
+    (:func:`clvmodels._math.bgnbd.row_loglik_grad` with ``shift=1``)."""
+    return bgnbd.row_loglik_grad(r, alpha, a, b, x, t_x, T, shift=1)
+
+
 def probability_alive(r, alpha, a, b, x, t_x, T):
     r"""P(alive | x, t_x, T) (Batislam et al. 2007, appendix A, eq. 5).
 

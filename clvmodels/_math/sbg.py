@@ -45,6 +45,25 @@ def total_loglik_grad(alpha, beta, T, churned, weights):
     return float(ll), np.array([d_alpha - n * psi(alpha) + common, d_beta - n * psi(beta) + common])
 
 
+def row_loglik_grad(alpha, beta, T, churned):
+    """Per-customer :func:`loglik` and its gradient in (alpha, beta), for parameters that
+    differ between customers (covariates such as the plan or the channel).
+
+    Returns
+    -------
+    (numpy.ndarray, list of numpy.ndarray)
+    """
+    psi = special.digamma
+    T1 = np.maximum(T, 1)
+    ll = loglik(alpha, beta, T, churned)
+    common = psi(alpha + beta)
+    d_alpha = np.where(churned, psi(alpha + 1) - psi(alpha + beta + T1),
+                       psi(alpha) - psi(alpha + beta + T)) - psi(alpha) + common
+    d_beta = np.where(churned, psi(beta + T1 - 1) - psi(alpha + beta + T1),
+                      psi(beta + T) - psi(alpha + beta + T)) - psi(beta) + common
+    return ll, [d_alpha, d_beta]
+
+
 def survival(alpha, beta, t):
     r"""S(t): the share of a cohort still active after ``t`` periods, :math:`B(\alpha, \beta+t) /
     B(\alpha, \beta)`."""

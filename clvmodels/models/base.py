@@ -40,6 +40,8 @@ from ..data import check_rfm, rfm_time_unit
 from ..exceptions import ConvergenceError, DataError, ModelFormatError, NotFittedError
 from ..files import write_json_atomic
 from ..interface import given, show
+from ..covariates import Design
+from .regression import CovariateSpecification, covariate_settings
 from ..units import DAYS_PER_UNIT, UNIT_NAMES, days_per_unit
 
 LBFGS_OPTIONS = {"maxiter": 2000, "ftol": 1e-10, "gtol": 1e-7}
@@ -50,13 +52,16 @@ FORMAT = "clvmodels.model"
 FORMAT_VERSION = 1
 
 
-def invalid_parameters(names, draws: np.ndarray) -> str | None:
-    """The first parameter with a value (in any draw: rows) that is not finite or not > 0."""
+def invalid_parameters(names, draws: np.ndarray, positive=None) -> str | None:
+    """The first parameter with a value (in any draw: rows) that is not finite or not > 0
+    (only finite for those not ``positive``: covariate coefficients)."""
+    positive = np.ones(len(names), dtype=bool) if positive is None else positive
     for j, name in enumerate(names):
         values = draws[:, j]
-        bad = ~(np.isfinite(values) & (values > 0))
+        bad = ~(np.isfinite(values) & ((values > 0) | ~positive[j]))
         if bad.any():
-            return (f"parameter {name} is {show(values[bad][0])} (it must be a finite number > 0)"
+            rule = "a finite number > 0" if positive[j] else "a finite number"
+            return (f"parameter {name} is {show(values[bad][0])} (it must be {rule})"
                     + (f" in {int(bad.sum())} of {len(values)} draws" if len(values) > 1 else ""))
     return None
 
@@ -76,6 +81,73 @@ class FittedModel:
 
     fitted_attribute = "params_"
     time_unit_: str | None = None
+
+    covariates: dict = {}  # {process: (column, ...)}: none unless given
+
+    def set_covariates(self, given: dict) -> None:
+        """Record ``<process>_covariates=[...]`` arguments (a TypeError for others)."""
+        self.covariates = covariate_settings(type(self), given)
+
+    def specification(self):
+        """What the engines fit: the model itself, or, with covariates, the model wrapped in a
+        :class:`clvmodels.models.regression.CovariateSpecification`."""
+        if not self.covariates:
+            return self
+        return CovariateSpecification(self, self.covariates)
+
+    def fitted_specification(self, spec) -> None:
+        """Record what fitting ``spec`` decided: with covariates, their encoding, the names of
+        the coefficients and the fit without them."""
+        if spec is self:
+            return
+        self.spec_ = spec
+        self.param_names = spec.param_names
+
+    def positive_parameters(self) -> np.ndarray:
+        """Which of ``param_names`` are > 0: the model's own, not the covariate coefficients."""
+        return np.arange(len(self.param_names)) < len(type(self).param_names)
+
+    def covariate_design(self, frame: pd.DataFrame) -> dict | None:
+        """``{process: design matrix}`` of the customers of ``frame`` (None without covariates):
+        their covariate columns checked and encoded as when the model was fitted."""
+        spec = getattr(self, "spec_", None)
+        return None if spec is None else spec.covariate_matrices(frame)
+
+    def customer_parameters(self, draws: list, design: dict | None) -> list:
+        """Each customer's parameter draws: ``draws`` themselves without covariates, else
+        ``(rows, D)`` arrays for the rows of ``design`` (:meth:`covariate_design`)."""
+        return draws if design is None else self.spec_.row_parameters(draws, design)
+
+    def new_customer_parameters(self, draws: list, customers: pd.DataFrame | None) -> list:
+        """Parameter draws of customers just acquired: ``draws`` where the model has no
+        covariates and no ``customers`` are given, else one row per customer of
+        ``customers`` (their covariate columns, encoded as when fitted)."""
+        spec = getattr(self, "spec_", None)
+        if customers is None:
+            if spec is not None:
+                raise DataError(
+                    f"this {type(self).__name__} has covariates: give customers= a DataFrame "
+                    f"of the new customers' {spec.design.columns()}, one row each")
+            return draws
+        if not isinstance(customers, pd.DataFrame):
+            raise DataError("customers= must be a DataFrame of covariate columns, one row per "
+                            "new customer")
+        if spec is None:
+            return [np.repeat(p, len(customers), axis=0) for p in draws]
+        return spec.row_parameters(draws, spec.covariate_matrices(customers))
+
+    @property
+    def coefficients_(self) -> pd.DataFrame:
+        """The covariate coefficients: process, parameter, covariate, the coefficient, its
+        multiplier ``exp(coefficient)`` (of the purchase rate, the dropout rate or the spend:
+        see :mod:`clvmodels.models.regression`), with standard errors, z and p-values from a
+        maximum-likelihood fit (a Bayesian fit: the posterior means; see ``summary()``)."""
+        self.check_fitted()
+        spec = getattr(self, "spec_", None)
+        if spec is None:
+            raise DataError(f"this {type(self).__name__} has no covariates")
+        se = self.standard_errors_ if hasattr(self, "covariance_") else None
+        return spec.coefficient_table(self.params_, se)
 
     def check_fitted(self) -> None:
         """A NotFittedError unless the model is fitted (or loaded).
@@ -230,6 +302,28 @@ class FittedModel:
 
     facts: tuple[str, ...] = ()  # what fitting records beyond the parameters, saved with them
 
+    def covariate_state(self) -> dict:
+        """What a model file keeps of the covariates: their encoding and the log-likelihood of
+        the fit without them (none without covariates)."""
+        spec = getattr(self, "spec_", None)
+        if spec is None:
+            return {}
+        restricted = getattr(spec, "restricted", None)
+        return {"covariates": spec.design.to_dict(), "restricted_log_likelihood":
+                None if restricted is None else restricted.log_likelihood}
+
+    def restore_covariates(self, data: dict) -> None:
+        """Set what :meth:`covariate_state` wrote (nothing for a model without covariates)."""
+        if "covariates" not in data:
+            return
+        design = Design.from_dict(data["covariates"])
+        self.set_covariates({f"{p}_covariates": c for p, c in design.processes.items()})
+        spec = CovariateSpecification(self, self.covariates, design)
+        if data.get("restricted_log_likelihood") is not None:
+            spec.restricted = Estimate(np.array([]), np.array([]),
+                                       float(data["restricted_log_likelihood"]), 0.0)
+        self.fitted_specification(spec)
+
     def check_loaded(self) -> None:
         """A loaded model is checked like a fitted one: a ModelFormatError where a parameter
         (or a posterior draw) is not a finite number > 0."""
@@ -270,17 +364,41 @@ class Estimate:
     n: float
 
 
-def _objective(model, data, n, penalizer):
-    """Mean penalised negative log-likelihood and its gradient, in log-parameters."""
+def positive_mask(model, size: int) -> np.ndarray:
+    """Which parameters are > 0 (fitted as logarithms); the others (covariate coefficients,
+    ``model.positive``) are real numbers, fitted as they are."""
+    positive = getattr(model, "positive", None)
+    return np.ones(size, dtype=bool) if positive is None else np.asarray(positive, dtype=bool)
 
-    def objective(log_params):
+
+def to_free(params, positive) -> np.ndarray:
+    """Natural parameters to the free ones the optimiser moves (logarithms of the positive)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(positive, np.log(np.where(positive, params, 1.0)), params)
+
+
+def to_natural(free, positive) -> np.ndarray:
+    """The inverse of :func:`to_free`."""
+    return np.where(positive, np.exp(np.where(positive, free, 0.0)), free)
+
+
+def free_scale(params, positive) -> np.ndarray:
+    """d(natural)/d(free): the parameter itself where it is fitted as a logarithm, else 1."""
+    return np.where(positive, params, 1.0)
+
+
+def _objective(model, data, n, penalizer):
+    """Mean penalised negative log-likelihood and its gradient, in the free parameters."""
+
+    def objective(free):
+        positive = positive_mask(model, len(free))
         with np.errstate(all="ignore"):  # a non-finite trial point is rejected below
-            params = np.exp(log_params)
+            params = to_natural(free, positive)
             ll, grad = model.loglik_grad(params, data)
             value = -ll / n + penalizer * (params @ params)
-            gradient = (-grad / n + 2 * penalizer * params) * params
+            gradient = (-grad / n + 2 * penalizer * params) * free_scale(params, positive)
         if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
-            return np.inf, np.zeros_like(log_params)
+            return np.inf, np.zeros_like(free)
         return value, gradient
 
     return objective
@@ -305,9 +423,10 @@ def _hessian(model, params, data, n, penalizer, at=None) -> np.ndarray:
     if at is None:
         at = _penalised_grad(model, params, data, n, penalizer)
     hessian = np.empty((k, k))
+    scale = np.where(positive_mask(model, k), params, np.maximum(np.abs(params), 1.0))
     for j in range(k):
         step = np.zeros(k)
-        step[j] = 1e-7 * params[j]
+        step[j] = 1e-7 * scale[j]
         hessian[:, j] = (_penalised_grad(model, params + step, data, n, penalizer) - at) / step[j]
     return (hessian + hessian.T) / 2
 
@@ -317,24 +436,38 @@ def _scaled_newton(model, data, small, params, objective, penalizer, steps: int 
     Hessian scaled to the full count: each costs one full gradient, and the scaled Hessian is
     within sampling noise (about 1 %) of the full one, so each step gains about two digits.
     Returns the log-parameters reached (L-BFGS-B checks and finishes from there)."""
+    positive = positive_mask(model, len(params))
     with np.errstate(all="ignore"):
         hessian = _hessian(model, params, small, small.n, penalizer) * (data.n / small.n)
     if not np.all(np.isfinite(hessian)):
-        return np.log(params)
-    value, gradient = objective(np.log(params))
+        return to_free(params, positive)
+    value, gradient = objective(to_free(params, positive))
     for _ in range(steps):
         if not np.isfinite(value) or np.max(np.abs(gradient)) < 1e-7:
             break
         with np.errstate(all="ignore"):
-            step = np.linalg.lstsq(hessian, gradient * data.n / params, rcond=None)[0]
+            step = np.linalg.lstsq(hessian, gradient * data.n / free_scale(params, positive),
+                                   rcond=None)[0]
         trial = params - step
-        if not np.all(trial > 0):
+        if not np.all(trial[positive] > 0):
             break
-        trial_value, trial_gradient = objective(np.log(trial))
+        trial_value, trial_gradient = objective(to_free(trial, positive))
         if not trial_value <= value:
             break
         params, value, gradient = trial, trial_value, trial_gradient
-    return np.log(params)
+    return to_free(params, positive)
+
+
+def prepare_fit(model, rfm: pd.DataFrame, weights, penalizer: float = 0.0):
+    """``(spec, data)``: what an engine fits (:meth:`FittedModel.specification`) and its
+    prepared data. With covariates, the model without them is fitted first, on the compressed
+    histories: the start of the fit with them and the restricted model of the
+    likelihood-ratio test."""
+    spec = model.specification()
+    data = spec.prepare(rfm, weights)
+    if spec is not model:
+        spec.restricted = maximum_likelihood(model, data.base, penalizer)
+    return spec, data
 
 
 def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
@@ -346,22 +479,25 @@ def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
     ~1e-10; the covariance is the inverse Hessian where the estimate ends). A
     ConvergenceError, with remedies, where it does not converge or the data do not identify
     the parameters."""
-    name = type(model).__name__
+    name = getattr(model, "fit_name", type(model).__name__)
     n = data.n
     objective = _objective(model, data, n, penalizer)
     # a model with its own Hessian lets the Newton steps finish what L-BFGS-B starts
     options = {**LBFGS_OPTIONS, "gtol": 1e-5} if hasattr(model, "loglik_hessian") else LBFGS_OPTIONS
-    start = np.log(model.initial_params(data))
+    initial = model.initial_params(data)
+    positive = positive_mask(model, len(initial))
+    start = to_free(initial, positive)
     if n > 2 * WARM_START_CUSTOMERS:
         small = model.subsample(data, WARM_START_CUSTOMERS / n, np.random.default_rng(0))
         warm = optimize.minimize(_objective(model, small, small.n, penalizer), start, jac=True,
                                  method="L-BFGS-B", options=options)
         if np.all(np.isfinite(warm.x)):
             # few full gradients: Newton steps with the subsample's Hessian, scaled
-            start = _scaled_newton(model, data, small, np.exp(warm.x), objective, penalizer)
+            start = _scaled_newton(model, data, small, to_natural(warm.x, positive), objective,
+                                   penalizer)
     result = optimize.minimize(objective, start, jac=True, method="L-BFGS-B",
                                options=options)
-    params = np.exp(result.x)
+    params = to_natural(result.x, positive)
     value, gradient = result.fun, result.jac
     for _ in range(NEWTON_STEPS):  # Newton steps with the Hessian the standard errors need
         grad_at = _penalised_grad(model, params, data, n, penalizer)
@@ -371,9 +507,9 @@ def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
             break
         with np.errstate(all="ignore"):
             newton = params - np.linalg.lstsq(hessian, grad_at, rcond=None)[0]
-        if not np.all(newton > 0):
+        if not np.all(newton[positive] > 0):
             break
-        newton_value, newton_gradient = objective(np.log(newton))
+        newton_value, newton_gradient = objective(to_free(newton, positive))
         # near the optimum the objective is flat to rounding: the gradient decides there
         if not (newton_value <= value or (newton_value <= value + 1e-13 * abs(value) and np.max(
                 np.abs(newton_gradient)) < np.max(np.abs(gradient)))):
@@ -387,7 +523,8 @@ def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
     except np.linalg.LinAlgError:  # refused just below
         covariance = np.full((len(params), len(params)), np.nan)
     if np.all(np.isfinite(params)) and np.isfinite(value):  # an unidentified estimate first:
-        _check_identified(name, model.param_names, params, covariance, n)  # it explains the rest
+        _check_identified(name, model.param_names, free_scale(params, positive), params,
+                          covariance, n)  # it explains the rest
     grad_norm = np.max(np.abs(gradient))
     if not (np.all(np.isfinite(params)) and np.isfinite(value) and grad_norm < 1e-5):
         raise ConvergenceError(
@@ -398,19 +535,20 @@ def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
     return Estimate(params, covariance, float(-n * (value - penalizer * (params @ params))), n)
 
 
-def _check_identified(name, param_names, params, cov: np.ndarray, n) -> None:
+def _check_identified(name, param_names, scale, params, cov: np.ndarray, n) -> None:
     """A ConvergenceError where the data do not determine the estimate: the likelihood is flat
     around it (its Hessian is not positive definite), or some parameter is not known within a
     factor of e^10 (a standard error of its logarithm above 10). Such estimates (r ~ 1e56 on
     two customers) are points on a ridge, not numbers to score with."""
     with np.errstate(all="ignore"):
-        log_sd = np.sqrt(np.diag(cov)) / params
+        log_sd = np.sqrt(np.diag(cov)) / scale  # of log(theta), or of a coefficient
     if np.all(np.isfinite(log_sd)) and np.all(log_sd <= MAX_LOG_SD):
         return
     shown = ", ".join(f"{k}={v:.3g}" for k, v in zip(param_names, params))
     if np.all(np.isfinite(log_sd)):
         worst = param_names[int(np.argmax(log_sd))]
-        why = (f"{worst} is not determined by the data (the standard error of log({worst}) is "
+        what = worst if ":" in worst else f"log({worst})"  # a coefficient is not logged
+        why = (f"{worst} is not determined by the data (the standard error of {what} is "
                f"{log_sd.max():.3g})")
     else:
         why = "the likelihood is flat around it (its Hessian is not positive definite)"
@@ -446,8 +584,9 @@ class MaximumLikelihoodModel(FittedModel):
 
     engine = "mle"
 
-    def __init__(self, penalizer: float = 0.0):
+    def __init__(self, penalizer: float = 0.0, **covariates):
         self.penalizer = penalizer
+        self.set_covariates(covariates)
 
     def fit(self, rfm: pd.DataFrame, weights=None):
         """Fit by maximum likelihood on the unique rows of ``rfm``.
@@ -468,9 +607,10 @@ class MaximumLikelihoodModel(FittedModel):
                 and np.isfinite(self.penalizer) and self.penalizer >= 0):
             raise DataError(f"{given('penalizer', self.penalizer)}: the penalizer must be a "
                             "finite number >= 0")
-        data = self.prepare(rfm, check_weights(weights, len(rfm)))
-        estimate = maximum_likelihood(self, data, self.penalizer)
-        names = list(self.param_names)
+        spec, data = prepare_fit(self, rfm, check_weights(weights, len(rfm)), self.penalizer)
+        estimate = maximum_likelihood(spec, data, self.penalizer)
+        self.fitted_specification(spec)
+        names = list(spec.param_names)
         self.params_ = pd.Series(estimate.params, index=names, dtype=float)
         self.covariance_ = pd.DataFrame(estimate.covariance, index=names, columns=names)
         self.log_likelihood_ = estimate.log_likelihood
@@ -478,7 +618,7 @@ class MaximumLikelihoodModel(FittedModel):
         self.time_unit_ = rfm_time_unit(rfm)
         for fact, value in data.facts.items():
             setattr(self, fact + "_", value)
-        self.check_estimate(self.params_)
+        spec.check_estimate(self.params_)
         return self
 
     interval_draws = 1000  # draws of the asymptotic distribution behind an interval
@@ -488,7 +628,8 @@ class MaximumLikelihoodModel(FittedModel):
         """The estimate as one draw: each parameter a ``(1, 1)`` array; for an ``interval``,
         the estimate followed by draws from the asymptotic normal distribution of the
         log-parameters (mean the log-estimate, covariance the delta-method transform of
-        ``covariance_``), ``max_draws`` of them (default 1,000), reproducibly.
+        ``covariance_``; covariate coefficients as they are), ``max_draws`` of them (default
+        1,000), reproducibly.
 
         Parameters
         ----------
@@ -506,21 +647,24 @@ class MaximumLikelihoodModel(FittedModel):
         if interval is None:
             return [np.array([[v]]) for v in estimate]
         covariance = getattr(self, "covariance_", None)
+        positive = self.positive_parameters()
+        scale = free_scale(estimate, positive)
         if covariance is not None:
-            covariance = covariance.to_numpy() / np.outer(estimate, estimate)
+            covariance = covariance.to_numpy() / np.outer(scale, scale)
         if covariance is None or not np.all(np.isfinite(covariance)):
             raise DataError(f"this {type(self).__name__} has no finite covariance (a loaded "
                             "model of release 0.1.0 may lack it): refit it for intervals")
         count = int(max_draws or self.interval_draws)
         rng = np.random.default_rng(self.interval_seed)
-        logs = rng.multivariate_normal(np.log(estimate), covariance, size=count,
+        free = rng.multivariate_normal(to_free(estimate, positive), covariance, size=count,
                                        method="eigh")
-        draws = np.vstack([estimate, np.exp(logs)])
+        draws = np.vstack([estimate, to_natural(free, positive)])
         return [draws[:, j][None, :] for j in range(len(estimate))]
 
     def parameter_problem(self) -> str | None:
         """Why the parameters cannot be used (not finite, not > 0), or None."""
-        return invalid_parameters(self.param_names, self.params_.to_numpy()[None, :])
+        return invalid_parameters(self.param_names, self.params_.to_numpy()[None, :],
+                                  self.positive_parameters())
 
     # -- state ----------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -533,6 +677,7 @@ class MaximumLikelihoodModel(FittedModel):
             "covariance": [[None if np.isnan(v) else float(v) for v in row]
                            for row in self.covariance_.to_numpy()],
             "log_likelihood": self.log_likelihood_,
+            **self.covariate_state(),
         }
 
     @classmethod
@@ -551,7 +696,8 @@ class MaximumLikelihoodModel(FittedModel):
         """
         try:
             model = cls(penalizer=float(data["penalizer"]))
-            names = list(cls.param_names)
+            model.restore_covariates(data)
+            names = list(model.param_names)
             model.params_ = pd.Series([float(data["params"][k]) for k in names], index=names)
             cov = np.array([[np.nan if v is None else v for v in row]
                             for row in data["covariance"]], dtype=float)
@@ -601,10 +747,33 @@ class MaximumLikelihoodModel(FittedModel):
         )
         return table
 
+    def likelihood_ratio_test(self) -> pd.Series:
+        """The likelihood-ratio test of the covariates: this fit against the same model without
+        them on the same customers (fitted first, as the start of this one).
+
+        Returns
+        -------
+        pandas.Series
+            ``statistic`` (2 (LL - LL without covariates)), ``df`` (the coefficients) and
+            ``p_value`` (chi-squared).
+        """
+        self.check_fitted()
+        restricted = getattr(getattr(self, "spec_", None), "restricted", None)
+        if restricted is None:
+            raise DataError(f"this {type(self).__name__} has no covariates to test (or was "
+                            "loaded from a file without the fit without them): refit it")
+        df = len(self.param_names) - len(type(self).param_names)
+        statistic = 2.0 * (self.log_likelihood_ - restricted.log_likelihood)
+        return pd.Series({"statistic": statistic, "df": float(df),
+                          "p_value": float(stats.chi2.sf(max(statistic, 0.0), df))},
+                         name="likelihood_ratio_test")
+
     def __repr__(self) -> str:
         name = type(self).__name__
         if not hasattr(self, "params_"):
-            return f"{name}(penalizer={self.penalizer})"
+            given_covariates = "".join(f", {p}_covariates={list(c)}"
+                                       for p, c in self.covariates.items())
+            return f"{name}(penalizer={self.penalizer}{given_covariates})"
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
         unit = UNIT_NAMES.get(self.time_unit_, "unknown units")
         return (f"{name}({params}; fitted on {self.n_customers_} customers in {unit}, "

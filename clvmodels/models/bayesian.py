@@ -33,7 +33,8 @@ from ..data import rfm_time_unit
 from ..draws import thin
 from ..exceptions import ConvergenceError, DataError, ModelFormatError
 from ..files import write_atomic, write_json_atomic
-from .base import FittedModel, check_weights, invalid_parameters, maximum_likelihood
+from .base import (FittedModel, check_weights, free_scale, invalid_parameters,
+                   maximum_likelihood, positive_mask, prepare_fit, to_free)
 
 METHODS = ("nuts", "map", "advi")
 SAMPLERS = {"pymc": None, "nutpie": "nutpie", "numpyro": "numpyro"}
@@ -136,7 +137,8 @@ class BayesianModel(FittedModel):
     def __init__(self, priors=None, draws=300, tune=300, chains=4, method="nuts",
                  sampler="pymc", target_accept=0.9, random_state=None, cores=None,
                  init="laplace", progressbar=False, advi_iterations=30_000,
-                 until_converged=True):
+                 until_converged=True, **covariates):
+        self.set_covariates(covariates)
         self.priors = priors
         self.until_converged = until_converged
         self.draws = draws
@@ -152,23 +154,27 @@ class BayesianModel(FittedModel):
         self.advi_iterations = advi_iterations
 
     # -- priors and the PyMC model -------------------------------------------------------------
-    def prior_parameters(self, data=None) -> dict:
-        """(mu, sigma) of ``log(theta) ~ Normal(mu, sigma)`` for each parameter: the defaults for
+    def prior_parameters(self, data=None, spec=None) -> dict:
+        """(mu, sigma) of ``log(theta) ~ Normal(mu, sigma)`` for each parameter (of
+        ``coefficient ~ Normal(mu, sigma)`` for a covariate coefficient): the defaults for
         ``data`` (a prepared object), with ``priors`` applied.
 
         Parameters
         ----------
         data : prepared data, optional
+        spec : specification, optional
+            What is fitted (:meth:`specification`); the model itself by default.
 
         Returns
         -------
         dict
         """
-        priors = self.default_priors(data) if data is not None else {}
-        unknown = set(self.priors or {}) - set(self.param_names)
+        spec = self if spec is None else spec
+        priors = spec.default_priors(data) if data is not None else {}
+        unknown = set(self.priors or {}) - set(spec.param_names)
         if unknown:
             raise ValueError(f"priors for unknown parameters {sorted(unknown)}; "
-                             f"this model has {list(self.param_names)}")
+                             f"this model has {list(spec.param_names)}")
         for name, value in (self.priors or {}).items():
             mu, sigma = value
             if not (np.isfinite(mu) and np.isfinite(sigma) and sigma > 0):
@@ -176,7 +182,7 @@ class BayesianModel(FittedModel):
             priors[name] = (float(mu), float(sigma))
         return priors
 
-    def pymc_model(self, data, numpy_loglik: bool = False):
+    def pymc_model(self, data, numpy_loglik: bool = False, spec=None):
         """The PyMC model on prepared ``data``; its likelihood is the PyTensor graph of the
         formula (``loglik_tensor``), or with ``numpy_loglik`` the numpy code of the
         maximum-likelihood fit (:func:`numpy_loglik_op`).
@@ -185,6 +191,9 @@ class BayesianModel(FittedModel):
         ----------
         data : prepared data
         numpy_loglik : bool
+        spec : specification, optional
+            What is fitted (:meth:`specification`; a model with covariates needs
+            ``numpy_loglik``).
 
         Returns
         -------
@@ -193,16 +202,24 @@ class BayesianModel(FittedModel):
         import pymc as pm
         import pytensor.tensor as pt
 
-        priors = self.prior_parameters(data)
+        spec = self if spec is None else spec
+        priors = self.prior_parameters(data, spec)
+        positive = positive_mask(spec, len(spec.param_names))
         with pm.Model() as model:
             params = {}
-            for name in self.param_names:
+            for name, logged in zip(spec.param_names, positive):
                 mu, sigma = priors[name]
-                log_value = pm.Normal(f"log_{name}", mu, sigma)
-                params[name] = pm.Deterministic(name, pm.math.exp(log_value))
+                if logged:
+                    log_value = pm.Normal(f"log_{name}", mu, sigma)
+                    params[name] = pm.Deterministic(name, pm.math.exp(log_value))
+                else:
+                    params[name] = pm.Normal(name, mu, sigma)
             if numpy_loglik:
-                op = numpy_loglik_op(BoundLoglik(self, data))
-                loglik = op(pt.stack([params[k] for k in self.param_names]))[0]
+                op = numpy_loglik_op(BoundLoglik(spec, data))
+                loglik = op(pt.stack([params[k] for k in spec.param_names]))[0]
+            elif spec is not self:
+                raise DataError("a model with covariates is sampled with sampler='pymc' (its "
+                                "likelihood is the numpy code of the maximum-likelihood fit)")
             else:
                 loglik = self.loglik_tensor(params, data, pytensor_namespace())
             pm.Potential("loglik", loglik)
@@ -233,17 +250,18 @@ class BayesianModel(FittedModel):
             raise ValueError(f"sampler must be one of {list(SAMPLERS)}, not {self.sampler!r}")
         if SAMPLERS[self.sampler] and importlib.util.find_spec(self.sampler) is None:
             raise ImportError(f"sampler={self.sampler!r} needs the package: pip install {self.sampler}")
-        data = self.prepare(rfm, check_weights(weights, len(rfm)))
+        spec, data = prepare_fit(self, rfm, check_weights(weights, len(rfm)))
         for fact, value in data.facts.items():
             setattr(self, fact + "_", value)
-        model = self.pymc_model(data, numpy_loglik=self.sampler == "pymc")
-        names = list(self.param_names)
+        model = self.pymc_model(data, numpy_loglik=self.sampler == "pymc", spec=spec)
+        self.fitted_specification(spec)
+        names = list(spec.param_names)
         with model:
             if self.method == "nuts":
                 # the start, the mass matrix and the step once for both rounds (the
                 # maximum-likelihood fit behind them is not repeated)
                 settings = ({"nuts_sampler": self.sampler, "target_accept": self.target_accept}
-                            if SAMPLERS[self.sampler] else self._pymc_nuts_settings(data))
+                            if SAMPLERS[self.sampler] else self._pymc_nuts_settings(data, spec))
                 idata = self._nuts(pm, settings, self.draws, self.tune)
                 self.sampling_ = {"rounds": 1, "draws": self.draws, "tune": self.tune,
                                   "chains": self.chains}
@@ -266,10 +284,10 @@ class BayesianModel(FittedModel):
         self.params_ = pd.Series([float(idata.posterior[k].mean()) for k in names], index=names)
         if self.method == "nuts":
             self._warn_if_not_converged()
-        self.check_estimate(self.params_)
+        spec.check_estimate(self.params_)
         return self
 
-    def _pymc_nuts_settings(self, data) -> dict:
+    def _pymc_nuts_settings(self, data, spec) -> dict:
         """With ``init="laplace"``: chains start dispersed around the maximum-likelihood estimate
         (draws from N(mode, 4 x its covariance), in log parameters) and the dense mass matrix
         starts from that covariance, so no warm-up is spent finding the scale of a posterior that
@@ -281,14 +299,16 @@ class BayesianModel(FittedModel):
         from pymc.step_methods.hmc.quadpotential import QuadPotentialFullAdapt
 
         try:
-            estimate = maximum_likelihood(self, data)
+            estimate = maximum_likelihood(spec, data)
         except (ConvergenceError, DataError, ValueError, np.linalg.LinAlgError):  # no usable mode
             return {"init": "jitter+adapt_full", "target_accept": self.target_accept}
         theta = estimate.params
-        cov = estimate.covariance / np.outer(theta, theta)  # delta method: log scale
+        positive = positive_mask(spec, len(theta))
+        scale = free_scale(theta, positive)
+        cov = estimate.covariance / np.outer(scale, scale)  # delta method: log scale
         if not (np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh(cov) > 0)):
             return {"init": "jitter+adapt_full", "target_accept": self.target_accept}
-        mean = np.log(theta)
+        mean = to_free(theta, positive)
         rng = np.random.default_rng(self.random_state)
         starts = rng.multivariate_normal(mean, 4 * cov, size=self.chains)
         with warnings.catch_warnings():  # chosen on purpose: measured in the docstring above
@@ -296,7 +316,9 @@ class BayesianModel(FittedModel):
             potential = QuadPotentialFullAdapt(len(theta), mean, cov, initial_weight=10)
         step = pm.NUTS(potential=potential, target_accept=self.target_accept)
         return {"step": step, "initvals": [
-            {f"log_{k}": v for k, v in zip(self.param_names, start)} for start in starts]}
+            {(f"log_{k}" if logged else k): v for k, v, logged in zip(spec.param_names, start,
+                                                                       positive)}
+            for start in starts]}
 
     def _nuts(self, pm, kwargs: dict, draws: int, tune: int):
         """NUTS on every core with ``kwargs`` (PyMC's sampler gets a dense mass matrix: the
@@ -363,7 +385,8 @@ class BayesianModel(FittedModel):
 
     def parameter_problem(self) -> str | None:
         """Why the posterior draws cannot be used (a draw not finite or not > 0), or None."""
-        return invalid_parameters(self.param_names, self.posterior_draws().to_numpy())
+        return invalid_parameters(self.param_names, self.posterior_draws().to_numpy(),
+                                  self.positive_parameters())
 
     def posterior_draws(self, max_draws: int | None = None) -> pd.DataFrame:
         """Posterior draws of the parameters, chains stacked, evenly thinned to ``max_draws``.
@@ -419,7 +442,7 @@ class BayesianModel(FittedModel):
             settings["priors"] = {k: list(v) for k, v in settings["priors"].items()}
         return {**self.state_header(), "settings": settings,
                 "prior": {k: list(v) for k, v in self.prior_.items()},
-                "posterior_file": posterior_file}
+                "posterior_file": posterior_file, **self.covariate_state()}
 
     def write_posterior(self, path) -> None:
         """The posterior as netCDF at ``path``, atomically.
@@ -471,9 +494,10 @@ class BayesianModel(FittedModel):
                 getattr(idata, group).load()  # read it all now: no file left open
             model.idata_ = idata
             model.restore_header(data)
+            model.restore_covariates(data)
             model.prior_ = {k: tuple(v) for k, v in data["prior"].items()}
             model.params_ = pd.Series([float(idata.posterior[k].mean())
-                                       for k in cls.param_names], index=list(cls.param_names))
+                                       for k in model.param_names], index=list(model.param_names))
         except ModelFormatError:
             raise
         except Exception as err:  # noqa: BLE001 - whatever a damaged netCDF file raises

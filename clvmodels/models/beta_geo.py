@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._math import bgnbd, levels
 from ..data import RFM_COLUMNS, check_rfm, unique_rows
-from ..draws import CHUNK_ELEMENTS, fill_doc
+from ..draws import CHUNK_ELEMENTS, fill_doc, take_rows
 from ..exceptions import DataError
 from .base import MaximumLikelihoodModel
 from .bayesian import BayesianModel
@@ -46,7 +46,8 @@ class Histories:
     facts: dict = field(default_factory=dict)
 
 
-def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients, formulas=bgnbd):
+def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients, formulas=bgnbd,
+                               model=None):
     """Per-draw ``sum_k coefficients[k] * E[purchases by times[k] | history]`` (a matrix of
     coefficients gives one column per coefficient column).
 
@@ -55,12 +56,18 @@ def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients, f
     unique histories, ``inverse`` maps customers to them. The hypergeometric part runs once per
     distinct (frequency, T) pair, draw and time, a block of times at a time (memory stays
     bounded however long the horizon). ``formulas`` is the model's module of
-    ``clvmodels._math`` (BG/NBD or a sibling with the same functions).
+    ``clvmodels._math`` (BG/NBD or a sibling with the same functions). With a ``model`` that
+    has covariates, each customer has the parameters of her covariates: the rows are then the
+    unique (history, covariates).
     """
     x, t_x, T = rfm_arrays(rfm)
-    first, inverse, _ = unique_rows(x, t_x, T)
+    design = None if model is None else model.covariate_design(rfm)
+    keys = [] if design is None else [z for m in design.values() for z in m.T]
+    first, inverse, _ = unique_rows(x, t_x, T, *keys)
     x, t_x, T = x[first][:, None], t_x[first][:, None], T[first][:, None]
-    pairs, pair_of, _ = unique_rows(x[:, 0], T[:, 0])
+    pairs, pair_of, _ = unique_rows(x[:, 0], T[:, 0], *(z[first] for z in keys))
+    if design is not None:
+        params = model.customer_parameters(params, {p: m[first] for p, m in design.items()})
     times = np.asarray(times, dtype=float)
     coefficients = np.asarray(coefficients, dtype=float)
     step = max(1, CHUNK_ELEMENTS // (len(pairs) * params[0].shape[1]))
@@ -69,12 +76,13 @@ def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients, f
         block = slice(start, start + step)
         with np.errstate(all="ignore"):
             if_alive = formulas.expected_purchases_if_alive(
-                *(p[..., None] for p in params), x[pairs, :, None], T[pairs, :, None],
-                times[None, None, block])
+                *(p[..., None] for p in take_rows(params, pairs)), x[pairs, :, None],
+                T[pairs, :, None], times[None, None, block])
         factor = factor + if_alive @ coefficients[block]  # (pairs, draws[, columns])
 
     def compute(rows):
-        alive = formulas.probability_alive(*params, x[rows], t_x[rows], T[rows])
+        alive = formulas.probability_alive(*take_rows(params, rows), x[rows], t_x[rows],
+                                           T[rows])
         values = factor[pair_of[rows]]
         return values * (alive if values.ndim == 2 else alive[..., None])
 
@@ -100,6 +108,10 @@ class BetaGeoModel:
     param_names = ("r", "alpha", "a", "b")
     columns = RFM_COLUMNS
     formulas = bgnbd  # the module of clvmodels._math the predictions evaluate
+    # what the covariates of each process move (Fader & Hardie 2007): alpha_i = alpha_0
+    # exp(-g1'z), a_i = a_0 exp(g2'z), b_i = b_0 exp(g3'z) (clvmodels.models.regression)
+    covariate_links = {"purchase": (("alpha", -1, "purchase rate"),),
+                       "dropout": (("a", 1, "a"), ("b", 1, "b"))}
 
     # -- specification -------------------------------------------------------------------------
     def prepare(self, rfm: pd.DataFrame, weights=None) -> Histories:
@@ -128,6 +140,36 @@ class BetaGeoModel:
         if weights is not None:
             counts = np.bincount(inverse, weights=weights, minlength=len(first))
         return Histories(x[first], t_x[first], T[first], counts.astype(np.float64))
+
+    def row_columns(self, rfm: pd.DataFrame):
+        """The columns the per-customer likelihood reads, and which rows it uses (all).
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+
+        Returns
+        -------
+        (list of numpy.ndarray, None)
+        """
+        return rfm_arrays(rfm), None
+
+    def row_loglik_grad(self, params, columns):
+        """Per-customer log-likelihood and its gradient in each customer's parameters
+        (``formulas.row_loglik_grad``), for the covariate models.
+
+        Parameters
+        ----------
+        params : list
+            The parameters, each a number or one value per row.
+        columns : list of numpy.ndarray
+            :meth:`row_columns`.
+
+        Returns
+        -------
+        (numpy.ndarray, list of numpy.ndarray)
+        """
+        return self.formulas.row_loglik_grad(*params, *columns)
 
     def subsample(self, data: Histories, fraction: float, rng) -> Histories:
         """A random share of the customers (binomial thinning of the counts).
@@ -218,13 +260,18 @@ class BetaGeoModel:
 
     # -- predictions ---------------------------------------------------------------------------
     def _unique_histories(self, rfm, time_unit, extra=None):
-        """The unique histories (and per-customer ``extra``) as columns, and the map back."""
+        """The unique histories (and per-customer ``extra``; with covariates, unique with
+        them) as columns, the map back, and the rows' covariates (None without)."""
         self.checked_frame(rfm, RFM_COLUMNS, time_unit)
         columns = rfm_arrays(rfm)
         if extra is not None:
             columns.append(np.broadcast_to(extra, columns[0].shape))
-        first, inverse, _ = unique_rows(*columns)
-        return [c[first][:, None] for c in columns], inverse
+        design = self.covariate_design(rfm)
+        keys = [] if design is None else [z for m in design.values() for z in m.T]
+        first, inverse, _ = unique_rows(*columns, *keys)
+        if design is not None:
+            design = {p: m[first] for p, m in design.items()}
+        return [c[first][:, None] for c in columns], inverse, design
 
     def per_history(self, formula, name, rfm, t=None, *, interval=None, max_draws=None,
                     return_draws=False, time_unit=None):
@@ -248,10 +295,10 @@ class BetaGeoModel:
         pandas.Series or pandas.DataFrame
         """
         extra = None if t is None else self.horizon(t, rfm)
-        columns, inverse = self._unique_histories(rfm, time_unit, extra)
-        params = self.parameter_draws(max_draws, interval)
+        columns, inverse, design = self._unique_histories(rfm, time_unit, extra)
+        params = self.customer_parameters(self.parameter_draws(max_draws, interval), design)
         return self.summarise(
-            lambda rows: formula(*params, *(c[rows] for c in columns)),
+            lambda rows: formula(*take_rows(params, rows), *(c[rows] for c in columns)),
             len(columns[0]), params[0].shape[1], interval, name, rfm.index,
             expand=inverse, return_draws=return_draws)
 
@@ -332,7 +379,7 @@ class BetaGeoModel:
             params = self.parameter_draws(max_draws, interval)
             self.checked_frame(rfm, RFM_COLUMNS, time_unit)
             compute, n_rows, inverse = discounted_purchases_draws(
-                rfm, params, [float(horizon)], [1.0], self.formulas)
+                rfm, params, [float(horizon)], [1.0], self.formulas, self)
             return self.summarise(compute, n_rows, params[0].shape[1], interval,
                                   "expected_purchases", rfm.index, expand=inverse,
                                   return_draws=return_draws)
@@ -419,7 +466,8 @@ class BetaGeoModel:
         self.checked_frame(rfm, self.columns, time_unit)
         horizon = float(self.horizon(t))
         params = [np.array([[float(np.mean(p))]]) for p in self.parameter_draws()]
-        (x, t_x, T), inverse = self._unique_histories(rfm, time_unit)
+        (x, t_x, T), inverse, design = self._unique_histories(rfm, time_unit)
+        params = self.customer_parameters(params, design)
         found = np.full((len(x), len(targets)), -1.0)
         cdf = np.zeros(len(x))
         for n in range(max_purchases + 1):
@@ -487,7 +535,8 @@ class BetaGeoModel:
         self.checked_frame(rfm, RFM_COLUMNS, time_unit)
         params = self.parameter_draws(max_draws)
         compute, n_rows, inverse = discounted_purchases_draws(rfm, params, times,
-                                                              np.eye(len(times)), self.formulas)
+                                                              np.eye(len(times)), self.formulas,
+                                                              self)
         values = np.concatenate([compute(rows).mean(axis=1) for rows in np.array_split(
             np.arange(n_rows), max(1, n_rows * params[0].shape[1] * len(times)
                                    // CHUNK_ELEMENTS))])
@@ -520,9 +569,9 @@ class BetaGeoModel:
         """
         self.checked_frame(rfm, RFM_COLUMNS, time_unit)
         return discounted_purchases_draws(rfm, self.parameter_draws(max_draws, interval), times,
-                                          coefficients, self.formulas)
+                                          coefficients, self.formulas, self)
 
-    def expected_purchases_new_customer(self, t, *, max_draws=None):
+    def expected_purchases_new_customer(self, t, *, max_draws=None, customers=None):
         """Expected purchases by ``t`` of a customer just acquired (FHL 2005, eq. 9).
 
         Parameters
@@ -530,19 +579,26 @@ class BetaGeoModel:
         t : float, array-like or pandas.Timedelta
             Horizons in the model's unit.
         max_draws : int, optional
+        customers : pandas.DataFrame, optional
+            New customers' covariate columns, one row each (needed by a model with
+            covariates).
 
         Returns
         -------
-        float or numpy.ndarray
-            One value per horizon (the posterior mean for a Bayesian fit).
+        float, numpy.ndarray, pandas.Series or pandas.DataFrame
+            One value per horizon (the posterior mean for a Bayesian fit); with ``customers``,
+            one row per customer (a Series for one horizon).
         """
         self.check_fitted()
         t = np.asarray(self.horizon(t), dtype=float)
-        params = [p[..., None] for p in self.parameter_draws(max_draws)]  # (1, D, 1)
-        values = self.formulas.expected_purchases_new(*params, t.reshape(1, 1, -1))
-        return values.mean(axis=1).reshape(t.shape)[()]
+        params = self.new_customer_parameters(self.parameter_draws(max_draws), customers)
+        values = self.formulas.expected_purchases_new(
+            *(p[..., None] for p in params), t.reshape(1, 1, -1)).mean(axis=1)  # (rows, t)
+        if customers is None:
+            return values.reshape(t.shape)[()]
+        return per_new_customer(values, customers.index, t, "expected_purchases")
 
-    def probability_of_purchases(self, n, t, *, max_draws=None):
+    def probability_of_purchases(self, n, t, *, max_draws=None, customers=None):
         """P(X(t) = n): probability that a customer just acquired makes ``n`` repeat purchases
         by ``t`` (FHL 2005, eq. 8).
 
@@ -553,11 +609,15 @@ class BetaGeoModel:
         t : float, array-like or pandas.Timedelta
             Horizons in the model's unit; broadcast against ``n``.
         max_draws : int, optional
+        customers : pandas.DataFrame, optional
+            New customers' covariate columns, one row each (needed by a model with
+            covariates); then ``n`` and ``t`` are one number each.
 
         Returns
         -------
-        float or numpy.ndarray
-            The probabilities (posterior means for a Bayesian fit).
+        float, numpy.ndarray or pandas.Series
+            The probabilities (posterior means for a Bayesian fit); with ``customers``, one
+            per customer.
         """
         self.check_fitted()
         n = np.asarray(n, dtype=float)
@@ -565,9 +625,23 @@ class BetaGeoModel:
             raise DataError("n must be whole numbers >= 0")
         t = np.asarray(self.horizon(t), dtype=float)
         n, t = np.broadcast_arrays(n, t)
-        params = [p.ravel()[:, None] for p in self.parameter_draws(max_draws)]  # (D, 1)
-        value = self.formulas.probability_of_purchases(*params, n.reshape(1, -1), t.reshape(1, -1))
-        return value.mean(axis=0).reshape(n.shape)[()]
+        if customers is not None and n.ndim:
+            raise DataError("with customers=, give n and t as one number each")
+        params = self.new_customer_parameters(self.parameter_draws(max_draws), customers)
+        value = self.formulas.probability_of_purchases(
+            *(p[..., None] for p in params), n.reshape(1, 1, -1), t.reshape(1, 1, -1))
+        value = value.mean(axis=1)  # (rows, points)
+        if customers is None:
+            return value.reshape(n.shape)[()]
+        return pd.Series(value[:, 0], index=customers.index,
+                         name=f"probability_of_{int(n)}_purchases")
+
+
+def per_new_customer(values: np.ndarray, index: pd.Index, t: np.ndarray, name: str):
+    """``(customers, horizons)`` values as a Series (one horizon) or a DataFrame."""
+    if t.ndim == 0:
+        return pd.Series(values[:, 0], index=index, name=name)
+    return pd.DataFrame(values, index=index, columns=t.ravel())
 
 
 class BetaGeo(BetaGeoModel, MaximumLikelihoodModel):
@@ -625,6 +699,9 @@ class FrequencyCheck:
         """
         if kind not in ("prior", "posterior"):
             raise ValueError("kind must be 'prior' or 'posterior'")
+        if self.covariates:
+            raise DataError("the predictive check is not available for a model with covariates "
+                            "yet: compare fits with clvmodels.backtest instead")
         data = self.prepare(rfm)
         if kind == "prior":
             rng = np.random.default_rng(random_state)

@@ -37,6 +37,7 @@ class BetaGeoBetaBinomModel(ResidualPredictions, BetaGeoModel):
     discrete = True  # its frame counts opportunities: not fitted on a continuous-time frame
     param_names = ("alpha", "beta", "gamma", "delta")
     formulas = bgbb
+    covariate_links: dict = {}  # none (not asked of the discrete-time model yet)
 
     def prepare(self, rfm: pd.DataFrame, weights=None) -> Histories:
         """The unique (x, t_x, n) histories with their counts, after checking that they are

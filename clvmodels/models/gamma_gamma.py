@@ -14,7 +14,7 @@ from .._math import gamma_gamma
 from ..data import check_rfm
 from ..exceptions import DataError, DataQualityWarning
 from ..interface import show
-from ..draws import fill_doc
+from ..draws import fill_doc, take_rows
 from .base import MaximumLikelihoodModel
 from .bayesian import BayesianModel
 
@@ -40,7 +40,8 @@ class SpendData:
 def spend_draws(rfm: pd.DataFrame, params):
     """Per-draw expected spend: ``compute(rows)`` gives ``(len(rows), D)`` values for
     ``params`` as ``(1, D)`` row vectors; customers with frequency 0 get the population mean
-    ``p v / (q - 1)``. A DataError where the mean does not exist (``p x + q <= 1``)."""
+    ``p v / (q - 1)``; ``v`` may be one row per customer (covariates). A DataError where the
+    mean does not exist (``p x + q <= 1``)."""
     x = rfm["frequency"].to_numpy(dtype=np.float64)[:, None]
     m = np.where(x > 0, rfm["monetary_value"].to_numpy(dtype=np.float64)[:, None], 0.0)
     # E[M | x, m] = p (v + x m) / (p x + q - 1) is finite only where p x + q > 1: the posterior
@@ -60,7 +61,7 @@ def spend_draws(rfm: pd.DataFrame, params):
         )
 
     def compute(rows):
-        return gamma_gamma.expected_spend(*params, x[rows], m[rows])
+        return gamma_gamma.expected_spend(*take_rows(params, rows), x[rows], m[rows])
 
     return compute
 
@@ -79,6 +80,9 @@ class GammaGammaModel:
     param_names = ("p", "q", "v")
     columns = SPEND_COLUMNS
     facts = ("n_zero_frequency",)
+    # a covariate-dependent scale: v_i = v_0 exp(g'z), so that exp(g) multiplies the mean
+    # spend p v / (q - 1) and every customer's expected spend before her own purchases count
+    covariate_links = {"spend": (("v", 1, "spend"),)}
 
     # -- specification -------------------------------------------------------------------------
     def prepare(self, rfm: pd.DataFrame, weights=None) -> SpendData:
@@ -126,6 +130,35 @@ class GammaGammaModel:
                     "left out)", stats.n, zero)
         # (frequency, monetary value) pairs are nearly all distinct: sufficient statistics
         return SpendData(stats, {"n_zero_frequency": zero})
+
+    def row_columns(self, rfm: pd.DataFrame):
+        """``frequency`` and ``monetary_value`` of the customers the likelihood uses (those
+        with repeat purchases), and which rows they are.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+
+        Returns
+        -------
+        (list of numpy.ndarray, numpy.ndarray)
+        """
+        x = rfm["frequency"].to_numpy(dtype=np.float64)
+        return [x, rfm["monetary_value"].to_numpy(dtype=np.float64)], x > 0
+
+    def row_loglik_grad(self, params, columns):
+        """Per-customer log-likelihood and gradient (:func:`clvmodels._math.gamma_gamma.row_loglik_grad`).
+
+        Parameters
+        ----------
+        params : list
+        columns : list of numpy.ndarray
+
+        Returns
+        -------
+        (numpy.ndarray, list of numpy.ndarray)
+        """
+        return gamma_gamma.row_loglik_grad(*params, *columns)
 
     def subsample(self, data: SpendData, fraction: float, rng) -> SpendData:
         """A random share of the customers.
@@ -246,7 +279,8 @@ class GammaGammaModel:
             ``(len(rows), D)`` array over ``D`` parameter draws.
         """
         self.checked_frame(rfm, SPEND_COLUMNS, timed=False)
-        return spend_draws(rfm, self.parameter_draws(max_draws, interval))
+        params = self.parameter_draws(max_draws, interval)
+        return spend_draws(rfm, self.customer_parameters(params, self.covariate_design(rfm)))
 
     def new_customer_spend_quantiles(self, probabilities=(0.05, 0.5, 0.95), *,
                                      max_draws=None) -> pd.Series:
@@ -272,6 +306,9 @@ class GammaGammaModel:
         probabilities = np.asarray(probabilities, dtype=float)
         if not np.all((probabilities > 0) & (probabilities < 1)):
             raise DataError("probabilities must lie in (0, 1)")
+        if getattr(self, "spec_", None) is not None:
+            raise DataError("new_customer_spend_quantiles is not available for a model with "
+                            "covariates yet; use expected_spend of customers with frequency 0")
         p, q, v = (d.ravel() for d in self.parameter_draws(max_draws))
         laws = stats.betaprime(p[:, None], q[:, None], scale=v[:, None])
         if len(p) == 1:

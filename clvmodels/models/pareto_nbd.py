@@ -81,6 +81,11 @@ class ParetoNBDModel(ResidualPredictions, BetaGeoModel):
     param_names = ("r", "alpha", "s", "beta")
     formulas = pnbd
     numerical_gradient = True  # its gradient is central differences (and it has loglik_hessian)
+    row_numerical_gradient = True  # so is its per-customer gradient (covariates)
+    # Fader & Hardie 2007: alpha_i = alpha_0 exp(-g1'z), beta_i = beta_0 exp(-g2'z), so that
+    # exp(g) multiplies the mean purchase rate r / alpha and the mean dropout rate s / beta
+    covariate_links = {"purchase": (("alpha", -1, "purchase rate"),),
+                       "dropout": (("beta", -1, "dropout rate"),)}
 
     def prepare(self, rfm: pd.DataFrame, weights=None) -> PairedHistories:
         """BG/NBD's unique histories, with the distinct (x, time) pairs of the hypergeometric

@@ -18,10 +18,12 @@ import pandas as pd
 from .._math import sbg
 from ..columns import as_day
 from ..data import unique_rows
+from ..draws import take_rows
 from ..exceptions import DataError
 from ..files import require_columns
 from ..interface import show
 from ..units import check_unit, days_per_unit
+from .regression import simulation_parameters
 from .base import MaximumLikelihoodModel
 from .bayesian import BayesianModel
 
@@ -115,7 +117,8 @@ def _anniversaries(begun: np.ndarray, stop: np.ndarray, period: str) -> np.ndarr
 
 
 def simulate_subscriptions(n_customers: int, *, alpha: float, beta: float, periods: int,
-                           seed=None) -> pd.DataFrame:
+                           seed=None, customers: pd.DataFrame | None = None,
+                           coefficients: dict | None = None) -> pd.DataFrame:
     """Simulate the sBG frame of a cohort observed for ``periods`` periods: each customer's
     churn probability ``theta ~ Beta(alpha, beta)``, her lifetime geometric in ``theta`` (the
     periods she pays for), cut at ``periods`` (then still active).
@@ -128,19 +131,30 @@ def simulate_subscriptions(n_customers: int, *, alpha: float, beta: float, perio
     periods : int
         Periods observed, >= 1.
     seed : int, optional
+    customers : pandas.DataFrame, optional
+        Covariates, one row per customer (its columns are joined to the result).
+    coefficients : dict, optional
+        ``{"alpha": {design column: value}, "beta": {...}}``: ``alpha_i = alpha exp(g'z_i)``
+        (:func:`clvmodels.models.regression.simulation_parameters`).
 
     Returns
     -------
     pandas.DataFrame
-        ``T`` and ``churned``, one row per customer; ``attrs`` hold the true parameters.
+        ``T`` and ``churned`` (and the covariates), one row per customer; ``attrs`` hold the
+        true parameters.
     """
     if not (alpha > 0 and beta > 0 and periods >= 1):
         raise DataError("alpha and beta must be > 0 and periods >= 1")
     rng = np.random.default_rng(seed)
-    lifetime = rng.geometric(rng.beta(alpha, beta, int(n_customers)))
+    n = int(n_customers)
+    params = simulation_parameters(ShiftedBetaGeoModel.covariate_links,
+                                   {"alpha": alpha, "beta": beta}, customers, coefficients)
+    lifetime = rng.geometric(rng.beta(params["alpha"], params["beta"], n))
     churned = lifetime <= periods
     frame = pd.DataFrame({"T": np.where(churned, lifetime, periods), "churned": churned})
-    frame.attrs.update(alpha=alpha, beta=beta)
+    if customers is not None:
+        frame = pd.concat([frame.set_axis(customers.index), customers], axis=1)
+    frame.attrs.update(alpha=alpha, beta=beta, coefficients=coefficients or {})
     return frame
 
 
@@ -190,6 +204,9 @@ class ShiftedBetaGeoModel:
     kind = "retention"
     param_names = ("alpha", "beta")
     columns = DURATION_COLUMNS
+    # covariates (plan, channel) move both shapes of the churn probability's Beta
+    # distribution: alpha_i = alpha_0 exp(g1'z), beta_i = beta_0 exp(g2'z)
+    covariate_links = {"dropout": (("alpha", 1, "alpha"), ("beta", 1, "beta"))}
 
     # -- specification -------------------------------------------------------------------------
     def prepare(self, frame: pd.DataFrame, weights=None) -> Durations:
@@ -218,6 +235,48 @@ class ShiftedBetaGeoModel:
         if weights is not None:
             counts = np.bincount(inverse, weights=weights, minlength=len(first))
         return Durations(T[first], churned[first], counts.astype(np.float64))
+
+    def row_columns(self, frame: pd.DataFrame):
+        """``T`` and ``churned`` per row (all rows used).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+
+        Returns
+        -------
+        (list of numpy.ndarray, None)
+        """
+        T, churned = check_durations(frame)
+        return [T, churned.astype(np.float64)], None
+
+    def row_weights(self, frame: pd.DataFrame):
+        """The frame's ``weights`` column (customers per row of a cohort table), or None.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+
+        Returns
+        -------
+        numpy.ndarray or None
+        """
+        return frame["weights"].to_numpy(dtype=np.float64) if "weights" in frame else None
+
+    def row_loglik_grad(self, params, columns):
+        """Per-customer log-likelihood and gradient (:func:`clvmodels._math.sbg.row_loglik_grad`).
+
+        Parameters
+        ----------
+        params : list
+        columns : list of numpy.ndarray
+
+        Returns
+        -------
+        (numpy.ndarray, list of numpy.ndarray)
+        """
+        T, churned = columns
+        return sbg.row_loglik_grad(*params, T, churned > 0)
 
     def subsample(self, data: Durations, fraction: float, rng) -> Durations:
         """A random share of the customers.
@@ -296,29 +355,35 @@ class ShiftedBetaGeoModel:
         return {"alpha": (0.0, 2.0), "beta": (0.0, 2.0)}
 
     # -- predictions ---------------------------------------------------------------------------
-    def _by_period(self, formula, values, max_draws, name):
+    def _by_period(self, formula, values, max_draws, name, customers=None):
         self.check_fitted()
         values = np.atleast_1d(np.asarray(values, dtype=np.float64))
-        alpha, beta = self.parameter_draws(max_draws)
-        out = formula(alpha, beta, values[:, None]).mean(axis=1)
-        return pd.Series(out, index=pd.Index(values, name="period"), name=name)
+        alpha, beta = self.new_customer_parameters(self.parameter_draws(max_draws), customers)
+        out = formula(alpha[..., None], beta[..., None], values[None, None, :]).mean(axis=1)
+        if customers is not None:
+            return pd.DataFrame(out, index=customers.index,
+                                columns=pd.Index(values, name="period"))
+        return pd.Series(out[0], index=pd.Index(values, name="period"), name=name)
 
-    def survival(self, periods, *, max_draws=None) -> pd.Series:
+    def survival(self, periods, *, max_draws=None, customers=None):
         """S(t), the share of a new cohort still active after each of ``periods``.
 
         Parameters
         ----------
         periods : int or array-like
         max_draws : int, optional
+        customers : pandas.DataFrame, optional
+            New customers' covariate columns, one row each (needed with covariates).
 
         Returns
         -------
-        pandas.Series
-            Indexed by period (posterior means for a Bayesian fit).
+        pandas.Series or pandas.DataFrame
+            Indexed by period (posterior means for a Bayesian fit); with ``customers``, one
+            row per customer and a column per period.
         """
-        return self._by_period(sbg.survival, periods, max_draws, "survival")
+        return self._by_period(sbg.survival, periods, max_draws, "survival", customers)
 
-    def retention_rate(self, periods, *, max_draws=None) -> pd.Series:
+    def retention_rate(self, periods, *, max_draws=None, customers=None):
         """The retention rate of each of ``periods``: S(t) / S(t - 1).
 
         Parameters
@@ -326,16 +391,20 @@ class ShiftedBetaGeoModel:
         periods : int or array-like
             Periods >= 1.
         max_draws : int, optional
+        customers : pandas.DataFrame, optional
+            New customers' covariate columns, one row each (needed with covariates).
 
         Returns
         -------
-        pandas.Series
+        pandas.Series or pandas.DataFrame
         """
         if np.any(np.asarray(periods) < 1):
             raise DataError("retention rates are for periods >= 1")
-        return self._by_period(sbg.retention_rate, periods, max_draws, "retention_rate")
+        return self._by_period(sbg.retention_rate, periods, max_draws, "retention_rate",
+                               customers)
 
-    def discounted_expected_lifetime(self, discount_rate: float, *, max_draws=None) -> float:
+    def discounted_expected_lifetime(self, discount_rate: float, *, max_draws=None,
+                                     customers=None):
         """DEL: the expected discounted number of payments of a customer just acquired, the
         first one now (Fader & Hardie 2010).
 
@@ -344,16 +413,22 @@ class ShiftedBetaGeoModel:
         discount_rate : float
             Per period, > 0.
         max_draws : int, optional
+        customers : pandas.DataFrame, optional
+            New customers' covariate columns, one row each (needed with covariates).
 
         Returns
         -------
-        float
+        float or pandas.Series
+            One value per customer with ``customers``.
         """
         self.check_fitted()
         if not discount_rate > 0:
             raise DataError("discount_rate must be > 0 per period for a lifetime value")
-        alpha, beta = self.parameter_draws(max_draws)
-        return float(sbg.discounted_expected_lifetime(alpha, beta, discount_rate).mean())
+        alpha, beta = self.new_customer_parameters(self.parameter_draws(max_draws), customers)
+        values = sbg.discounted_expected_lifetime(alpha, beta, discount_rate).mean(axis=1)
+        if customers is None:
+            return float(values[0])
+        return pd.Series(values, index=customers.index, name="discounted_expected_lifetime")
 
     def expected_residual_lifetime(self, frame: pd.DataFrame, discount_rate: float, *,
                                    interval=None, max_draws=None, return_draws=False):
@@ -379,16 +454,20 @@ class ShiftedBetaGeoModel:
         if not discount_rate > 0:
             raise DataError("discount_rate must be > 0 per period for a lifetime value")
         T, churned = check_durations(frame)
-        alpha, beta = self.parameter_draws(max_draws, interval)
-        first, inverse, _ = unique_rows(T, churned.astype(np.float64))
+        design = self.covariate_design(frame)
+        keys = [] if design is None else [z for m in design.values() for z in m.T]
+        first, inverse, _ = unique_rows(T, churned.astype(np.float64), *keys)
         t, gone = T[first][:, None], churned[first][:, None]
+        params = self.parameter_draws(max_draws, interval)
+        params = self.customer_parameters(
+            params, None if design is None else {p: m[first] for p, m in design.items()})
 
         def compute(rows):
-            value = sbg.discounted_expected_residual_lifetime(alpha, beta, discount_rate,
-                                                              t[rows] + 1)
+            value = sbg.discounted_expected_residual_lifetime(*take_rows(params, rows),
+                                                              discount_rate, t[rows] + 1)
             return np.where(gone[rows], 0.0, value)
 
-        return self.summarise(compute, len(first), alpha.shape[1], interval,
+        return self.summarise(compute, len(first), params[0].shape[1], interval,
                               "expected_residual_lifetime", frame.index, expand=inverse,
                               return_draws=return_draws)
 

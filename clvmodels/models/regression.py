@@ -1,0 +1,409 @@
+"""Time-invariant covariates on any model specification (Fader & Hardie 2007, "Incorporating
+time-invariant covariates into the Pareto/NBD and BG/NBD models").
+
+A model declares which of its parameters each process moves, and in which direction
+(``covariate_links``): BG/NBD's purchase process moves ``alpha`` with sign -1 and its dropout
+process ``a`` and ``b`` with sign +1, so that for customer ``i`` with covariates ``z_i``
+
+.. math:: \\alpha_i = \\alpha_0 e^{-\\gamma_1' z_i}, \\quad a_i = a_0 e^{\\gamma_2' z_i},
+          \\quad b_i = b_0 e^{\\gamma_3' z_i}.
+
+The sign is chosen so that a coefficient reads as a multiplier: ``exp(gamma)`` multiplies the
+mean purchase rate ``r / alpha`` (purchase), the mean dropout rate ``s / beta`` (Pareto/NBD
+dropout) or the mean spend (Gamma-Gamma, through ``v``). With every coefficient 0 the model is
+the model without covariates.
+
+:class:`CovariateSpecification` wraps a model specification with a fitted
+:class:`clvmodels.covariates.Design` and is itself a specification (``prepare``,
+``loglik_grad``, ``loglik_hessian``, ``initial_params``, ``subsample``, ``default_priors``), so
+the engines fit it as they fit any model. The likelihood of the wrapped model is evaluated per
+customer (``row_loglik_grad``, the per-customer log-likelihood and its gradient in that
+customer's parameters); the log-parameters of a customer are linear in the free parameters
+(``log theta_0`` and the coefficients), so the gradient and the Hessian of the total follow by
+the chain rule, the Hessian from each customer's k x k Hessian (k differences of the analytic
+gradient) however many coefficients there are. Customers with the same history and the same
+covariates (categorical covariates) are one row with a count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..covariates import Design
+from ..data import unique_rows
+from ..exceptions import DataError
+
+HESSIAN_STEP = 1e-6  # forward difference of the per-customer gradient, in log-parameters
+COEFFICIENT_PRIOR_SD = 1.0  # Normal(0, 1) per standard deviation of a covariate (or per level)
+
+
+@dataclass
+class CovariateData:
+    """Prepared data of a model with covariates: the columns the likelihood reads per row
+    (unique rows of history and covariates), each process's design matrix, the counts, and the
+    wrapped model's own prepared data (for the fit without covariates)."""
+
+    columns: list
+    design: dict
+    weights: np.ndarray
+    base: object
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> float:
+        """Customers."""
+        return float(self.weights.sum())
+
+
+class CovariateSpecification:
+    """A model specification with covariates (see the module docstring).
+
+    Parameters
+    ----------
+    model : model specification
+        The model without covariates (an instance; its ``covariate_links``,
+        ``row_columns`` and ``row_loglik_grad`` are used).
+    processes : dict
+        ``{process: [column, ...]}``, as given to the model.
+    design : clvmodels.covariates.Design, optional
+        A fitted design (a loaded model); fitted by :meth:`prepare` otherwise.
+    """
+
+    def __init__(self, model, processes: dict, design: Design | None = None):
+        self.model = model
+        self.processes = {p: tuple(c) for p, c in processes.items() if c}
+        self.base_names = tuple(type(model).param_names)
+        self.design = design
+        if design is not None:
+            self._name_parameters()
+
+    # -- naming -------------------------------------------------------------------------------
+    def _name_parameters(self) -> None:
+        """The parameters: the model's own, then a coefficient per design column of each
+        (process, parameter) link, named ``parameter:column``."""
+        self.links = []  # (base index, sign, process, slice into the free parameters)
+        names = list(self.base_names)
+        for process, params in self.model.covariate_links.items():
+            if process not in self.processes:
+                continue
+            columns = self.design.names(process)
+            for param, sign, _ in params:
+                start = len(names)
+                names += [f"{param}:{c}" for c in columns]
+                self.links.append((self.base_names.index(param), sign, process,
+                                   slice(start, len(names))))
+        self.param_names = tuple(names)
+        self.positive = np.arange(len(names)) < len(self.base_names)
+
+    @property
+    def name(self) -> str:
+        """The registry name of the model."""
+        return self.model.name
+
+    @property
+    def numerical_gradient(self) -> bool:
+        """Whether the model's per-customer gradient is a difference quotient."""
+        return getattr(self.model, "row_numerical_gradient", False)
+
+    @property
+    def fit_name(self) -> str:
+        """The model's class name, for messages."""
+        return f"{type(self.model).__name__} with covariates"
+
+    def covariate_matrices(self, frame: pd.DataFrame) -> dict:
+        """``{process: design matrix}`` of ``frame`` (checked and encoded as when fitted)."""
+        return {p: self.design.matrix(frame, p) for p in self.processes}
+
+    def coefficient_table(self, params: pd.Series, se: pd.Series | None = None) -> pd.DataFrame:
+        """The coefficients with what they mean: process, parameter, covariate, estimate,
+        (standard error, z, p-value) and the multiplier ``exp(estimate)``."""
+        from scipy import stats
+
+        rows = []
+        meaning = {param: what for links in self.model.covariate_links.values()
+                   for param, _, what in links}
+        for j, sign, process, block in self.links:
+            for name in self.param_names[block]:
+                param, covariate = name.split(":", 1)
+                value = float(params[name])
+                row = {"process": process, "parameter": param, "covariate": covariate,
+                       "coefficient": value, "multiplier": float(np.exp(value)),
+                       "multiplies": meaning[param]}
+                if se is not None:
+                    row["std_error"] = float(se[name])
+                    row["z"] = value / row["std_error"]
+                    row["p_value"] = float(2 * stats.norm.sf(abs(row["z"])))
+                rows.append(row)
+        return pd.DataFrame(rows).set_index(["process", "parameter", "covariate"])
+
+    # -- per-customer parameters ----------------------------------------------------------------
+    def row_parameters(self, draws: list, design: dict) -> list:
+        """Each customer's parameters, ``theta_0 * exp(sign * z' gamma)``, from parameter draws
+        (each a ``(1, D)`` row, the coefficients included) and design matrices ``(n, m)``:
+        a list of the model's parameters, each ``(n, D)`` (or ``(1, D)`` where no covariate
+        moves it)."""
+        params = list(draws[:len(self.base_names)])
+        for j, sign, process, block in self.links:
+            gamma = np.vstack(draws[block])  # (m, D)
+            with np.errstate(over="ignore"):
+                params[j] = params[j] * np.exp(sign * (design[process] @ gamma))
+        return params
+
+    # -- specification --------------------------------------------------------------------------
+    def prepare(self, frame: pd.DataFrame, weights=None, fit_design: bool = True) -> CovariateData:
+        """Check the frame as the model does, fit (or apply) the covariates' encoding, and keep
+        the unique rows of (history, covariates) with their counts.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The customers, with the covariate columns.
+        weights : numpy.ndarray, optional
+        fit_design : bool
+            Fit the encoding on ``frame`` (fitting) or use the stored one.
+
+        Returns
+        -------
+        CovariateData
+        """
+        base = self.model.prepare(frame, weights)
+        columns, used = self.model.row_columns(frame)
+        if fit_design:
+            self.design = Design.fit(frame, self.processes)
+            self._name_parameters()
+        design = self.covariate_matrices(frame)
+        if weights is None and hasattr(self.model, "row_weights"):
+            weights = self.model.row_weights(frame)  # a cohort table's own counts
+        w = np.ones(len(frame)) if weights is None else np.asarray(weights, dtype=np.float64)
+        if used is not None:
+            columns = [c[used] for c in columns]
+            design = {p: z[used] for p, z in design.items()}
+            w = w[used]
+        if self.design.compressible():
+            stacked = np.hstack([np.column_stack(columns)] + list(design.values()))
+            first, inverse, _ = unique_rows(*stacked.T)
+            counts = np.bincount(inverse, weights=w, minlength=len(first))
+        else:  # a continuous covariate makes (nearly) every row distinct: no use sorting
+            first, counts = np.arange(len(w)), w
+        keep = counts > 0
+        first, counts = first[keep], counts[keep]
+        return CovariateData([c[first] for c in columns], {p: z[first] for p, z in design.items()},
+                             counts, base, dict(getattr(base, "facts", {})))
+
+    def subsample(self, data: CovariateData, fraction: float, rng) -> CovariateData:
+        """A random share of the customers (binomial thinning of the counts)."""
+        kept = rng.binomial(np.round(data.weights).astype(np.int64), fraction).astype(float)
+        rows = kept > 0
+        return CovariateData([c[rows] for c in data.columns],
+                             {p: z[rows] for p, z in data.design.items()}, kept[rows], None)
+
+    def initial_params(self, data: CovariateData) -> np.ndarray:
+        """The estimate without covariates (``restricted``, set by the engine: fitted on the
+        compressed histories, seconds on a million customers, and needed by the
+        likelihood-ratio test anyway) and coefficients 0."""
+        restricted = getattr(self, "restricted", None)
+        start = (restricted.params if restricted is not None
+                 else self.model.initial_params(data.base))
+        return np.concatenate([start, np.zeros(len(self.param_names) - len(self.base_names))])
+
+    def _thetas(self, params: np.ndarray, data: CovariateData) -> list:
+        draws = [np.array([[v]]) for v in params]
+        return [t[:, 0] if t.shape[0] > 1 else t[0, 0]
+                for t in self.row_parameters(draws, data.design)]
+
+    def _row_gradients(self, thetas, data):
+        """Per-row log-likelihood and gradient in each row's log-parameters (``(n, k)``)."""
+        ll, grads = self.model.row_loglik_grad(thetas, data.columns)
+        n = len(ll)
+        return ll, np.column_stack([np.broadcast_to(g * t, (n,)) for g, t in zip(grads, thetas)])
+
+    def _blocks(self, data: CovariateData):
+        """For each model parameter: the free parameters that move its log (its own index,
+        then its coefficients) and the matching per-row columns (1 and sign * z)."""
+        blocks = []
+        for j in range(len(self.base_names)):
+            index, columns = [j], [None]
+            for k, sign, process, block in self.links:
+                if k == j:
+                    index += list(range(block.start, block.stop))
+                    columns.append(sign * data.design[process])
+            blocks.append((np.array(index), columns))
+        return blocks
+
+    def loglik_grad(self, params, data: CovariateData):
+        """Total log-likelihood and its gradient in the natural parameters (``theta_0``, and the
+        coefficients).
+
+        Parameters
+        ----------
+        params : numpy.ndarray
+        data : CovariateData
+
+        Returns
+        -------
+        (float, numpy.ndarray)
+        """
+        last = getattr(self, "_last", None)  # the engine often asks twice for one point
+        if last is not None and last[0] is data and np.array_equal(last[1], params):
+            return last[2]
+        ll, g_u = self._row_gradients(self._thetas(params, data), data)
+        w = data.weights
+        gradient = np.empty(len(params))
+        weighted = g_u * w[:, None]
+        for j, (index, columns) in enumerate(self._blocks(data)):
+            gradient[j] = weighted[:, j].sum() / params[j]
+            at = 1
+            for z in columns[1:]:
+                gradient[index[at:at + z.shape[1]]] = z.T @ weighted[:, j]
+                at += z.shape[1]
+        self._last = (data, np.array(params, dtype=float), (float(w @ ll), gradient.copy()))
+        return float(w @ ll), gradient
+
+    def loglik_hessian(self, params, data: CovariateData) -> np.ndarray:
+        """Hessian of the total log-likelihood in the natural parameters: each customer's
+        Hessian in its own log-parameters (forward differences of the analytic gradient, one
+        per model parameter), carried to the free parameters by the chain rule.
+
+        Parameters
+        ----------
+        params : numpy.ndarray
+        data : CovariateData
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        thetas = self._thetas(params, data)
+        _, g_u = self._row_gradients(thetas, data)
+        k = len(thetas)
+        n = len(g_u)
+        h_u = np.empty((n, k, k))
+        for j in range(k):
+            moved = list(thetas)
+            moved[j] = thetas[j] * np.exp(HESSIAN_STEP)
+            h_u[:, :, j] = (self._row_gradients(moved, data)[1] - g_u) / HESSIAN_STEP
+        h_u = (h_u + h_u.transpose(0, 2, 1)) / 2
+        w = data.weights
+        size = len(params)
+        hessian = np.zeros((size, size))
+        blocks = self._blocks(data)
+        designs = [np.column_stack([np.ones(n)] + columns[1:]) for _, columns in blocks]
+        for j, (index_j, _) in enumerate(blocks):
+            for l, (index_l, _) in enumerate(blocks):
+                hessian[np.ix_(index_j, index_l)] = designs[j].T @ (
+                    designs[l] * (w * h_u[:, j, l])[:, None])
+        # from log(theta_0) to theta_0 for the model's own parameters
+        scale = np.where(self.positive, 1.0 / np.where(self.positive, params, 1.0), 1.0)
+        hessian = hessian * np.outer(scale, scale)
+        base = len(self.base_names)
+        g_base = (g_u * w[:, None]).sum(axis=0)
+        hessian[np.arange(base), np.arange(base)] -= g_base / params[:base] ** 2
+        return hessian
+
+    def default_priors(self, data: CovariateData) -> dict:
+        """The model's priors for its own parameters (log-normal) and ``Normal(0, 1)`` for each
+        coefficient (of a standardised covariate or a level against the reference)."""
+        priors = self.model.default_priors(data.base)
+        priors.update({name: (0.0, COEFFICIENT_PRIOR_SD)
+                       for name in self.param_names[len(self.base_names):]})
+        return priors
+
+    def check_estimate(self, params: pd.Series) -> None:
+        """The model's own checks on its parameters (at the reference customer)."""
+        self.model.check_estimate(params[list(self.base_names)])
+
+
+def covariate_settings(model_class, given: dict) -> dict:
+    """``{process: (column, ...)}`` from keyword arguments ``<process>_covariates=[...]``; a
+    TypeError names the arguments this model takes."""
+    links = getattr(model_class, "covariate_links", {})
+    allowed = {f"{p}_covariates": p for p in links}
+    unknown = [k for k in given if k not in allowed]
+    if unknown:
+        raise TypeError(f"{model_class.__name__} got an unexpected argument {unknown[0]!r}"
+                        + (f"; its covariate arguments are {sorted(allowed)}" if allowed else
+                           "; it takes no covariates"))
+    processes = {}
+    for key, columns in given.items():
+        if columns is None:
+            continue
+        if isinstance(columns, str):
+            columns = [columns]
+        columns = list(columns)
+        if len(set(columns)) != len(columns):
+            raise DataError(f"{key} lists a column twice: {columns}")
+        processes[allowed[key]] = tuple(columns)
+    return processes
+
+
+def simulation_parameters(links: dict, params: dict, customers: pd.DataFrame | None,
+                          coefficients: dict | None) -> dict:
+    """The true parameters of each simulated customer: ``params`` moved by ``coefficients``
+    (``{parameter: {design column: value}}``, the names and signs of a model's
+    ``covariate_links``, on the scale a model fitted on ``customers`` reports: per standard
+    deviation of a numeric column of ``customers``, per level against the reference).
+
+    Parameters
+    ----------
+    links : dict
+        The model's ``covariate_links``.
+    params : dict
+        The parameters without covariates (the reference customer's, at the covariates'
+        means).
+    customers : pandas.DataFrame or None
+        One row per simulated customer.
+    coefficients : dict or None
+
+    Returns
+    -------
+    dict
+        ``params`` with arrays (one value per customer) for the moved parameters.
+    """
+    if not coefficients:
+        return dict(params)
+    if customers is None:
+        raise DataError("coefficients= need customers=, the covariates of each customer")
+    signs = {param: sign for group in links.values() for param, sign, _ in group}
+    design = Design.fit(customers, {"simulated": tuple(customers.columns)})
+    names = design.names("simulated")
+    z = design.matrix(customers, "simulated")
+    out = dict(params)
+    for param, values in coefficients.items():
+        if param not in signs:
+            raise DataError(f"coefficients for {param!r}: covariates move {sorted(signs)} of "
+                            "this model")
+        gamma = np.zeros(len(names))
+        for name, value in values.items():
+            if name not in names:
+                raise DataError(f"coefficient of {name!r}: the customers' design columns are "
+                                f"{names}")
+            gamma[names.index(name)] = float(value)
+        out[param] = params[param] * np.exp(signs[param] * (z @ gamma))
+    return out
+
+
+def simulate_customers(n_customers: int, seed=None) -> pd.DataFrame:
+    """A customer table to simulate with: ``channel`` (four levels, ``email`` the reference,
+    shares 40/30/20/10 %), ``age`` (Normal(40, 12)) and ``first_order`` (log-normal, the value
+    of the first order), indexed by customer id ``0..n-1``.
+
+    Parameters
+    ----------
+    n_customers : int
+    seed : int, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    rng = np.random.default_rng(seed)
+    n = int(n_customers)
+    channel = rng.choice(["email", "search", "social", "store"], n, p=[0.4, 0.3, 0.2, 0.1])
+    return pd.DataFrame({"channel": pd.Categorical(channel, categories=["email", "search",
+                                                                         "social", "store"]),
+                         "age": rng.normal(40.0, 12.0, n),
+                         "first_order": np.exp(rng.normal(3.0, 0.6, n))},
+                        index=pd.RangeIndex(n, name="customer_id"))
