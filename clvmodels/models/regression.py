@@ -178,7 +178,9 @@ class CovariateSpecification:
         if weights is None and hasattr(self.model, "row_weights"):
             weights = self.model.row_weights(frame)  # a cohort table's own counts
         w = np.ones(len(frame)) if weights is None else np.asarray(weights, dtype=np.float64)
-        if used is not None:
+        if used is not None:  # the encoding is the frame's; the rows used must identify it
+            for process in self.processes:
+                self.design.check_rank(frame[used], process)
             columns = [c[used] for c in columns]
             design = {p: z[used] for p, z in design.items()}
             w = w[used]
