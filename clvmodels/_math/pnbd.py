@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from . import NUMPY, tanh_sinh
+from . import NUMPY, levels, tanh_sinh
 
 ONE_PLUS, ONE_MINUS, LOG_WEIGHTS = tanh_sinh()
 LOG_HALF = np.log(0.5)
@@ -209,10 +209,140 @@ def total_loglik_grad(r, alpha, s, beta, x, t_x, T, weights, pairs=None, x_level
     return float(totals[0]), gradient
 
 
+# the window quadrature's rules: 37 nodes (step 1/6), and for the customers where it and its
+# nested rule of step 1/3 differ by more than ROW_TOLERANCE, 97 nodes (step 1/12)
+ROW_RULES = (tanh_sinh(1 / 6, 18), tanh_sinh(1 / 12, 48))
+ROW_TOLERANCE = 1e-7  # the rules apart by more on both: the exact path for that customer
+ROW_BLOCK = 40_000  # customers per block of the window quadrature
+
+
+def window_and_gradient(p, q, a, b, lo, hi, rule=0):
+    r"""log of the window integral :math:`W = \int_{lo}^{hi} (a+u)^{-p}(b+u)^{-q} du` (hi > lo,
+    p > 0, q > 1) and its derivatives ``d log W / d(p, q, a, b)``, with an error estimate.
+
+    With c = min(a, b), R = p + q - 1 and the substitution :math:`y = ((c+lo)/(c+u))^R`,
+
+    .. math:: W = \frac{(c+lo)^{-R}}{R} \int_{y_{hi}}^1 (1 + d\, y^{1/R})^{-k} dy,
+              \quad d = \frac{|a-b|}{c+lo}
+
+    (k the exponent of the larger of a, b): the integrand is bounded by 1 and monotone, its
+    only difficulties at the ends, where tanh-sinh quadrature (``ROW_RULES[rule]``: 37 nodes,
+    or 97) is at its best. The
+    derivatives are the integrand's own averages at the same nodes: ``-E[log(a+u)]``,
+    ``-E[log(b+u)]``, ``-p E[1/(a+u)]``, ``-q E[1/(b+u)]``. The error estimate is the gap to
+    the nested rule of twice the step.
+
+    Returns
+    -------
+    (log_w, (d_p, d_q, d_a, d_b), error)
+    """
+    swap = b < a  # then c = b and the larger is a
+    c, other = np.where(swap, b, a), np.where(swap, a, b)
+    k = np.where(swap, p, q)
+    R = p + q - 1
+    base = c + lo
+    log_base = np.log(base)
+    d = (other - c) / base
+    log_y_hi = R * (log_base - np.log(c + hi))
+    span = -np.expm1(log_y_hi)  # 1 - y_hi
+    plus, _, log_weights = ROW_RULES[rule]
+    y = np.exp(log_y_hi)[:, None] + span[:, None] * (plus / 2)
+    ly = np.log(y)
+    ly /= R[:, None]  # log y^(1/R) = log((c+lo)/(c+u))
+    ey = np.exp(ly)  # (c+lo)/(c+u)
+    t = d[:, None] * ey
+    log1p_t = np.log1p(t)
+    terms = -k[:, None] * log1p_t
+    terms += log_weights
+    top = terms.max(axis=1, keepdims=True)
+    terms -= top
+    e = np.exp(terms, out=terms)
+    fine = e.sum(axis=1)
+    coarse = 2 * e[:, ::2].sum(axis=1)
+    error = np.abs(coarse / fine - 1)
+    log_w = top[:, 0] + np.log(fine) + np.log(span / 2) - R * log_base - np.log(R)
+
+    def mean(values):  # the integrand's average of values(u) over the window
+        return np.einsum("ij,ij->i", e, values) / fine
+
+    log_c_u = log_base - mean(ly)  # E[log(c+u)]
+    log_o_u = log_c_u + mean(log1p_t)  # E[log(other+u)]
+    inv_c_u = mean(ey) / base  # E[1/(c+u)]
+    t += 1.0
+    inv_o_u = mean(np.divide(ey, t, out=ey)) / base  # E[1/(other+u)]
+    log_a_u, log_b_u = np.where(swap, log_o_u, log_c_u), np.where(swap, log_c_u, log_o_u)
+    inv_a_u, inv_b_u = np.where(swap, inv_o_u, inv_c_u), np.where(swap, inv_c_u, inv_o_u)
+    return log_w, (-log_a_u, -log_b_u, -p * inv_a_u, -q * inv_b_u), error
+
+
 def row_loglik_grad(r, alpha, s, beta, x, t_x, T):
     """Per-customer :func:`loglik` and its gradient in (r, alpha, s, beta), for parameters
-    that differ between customers (covariates): central differences in the log-parameters
-    (step 1e-5, as :func:`total_loglik_grad`), nine evaluations per customer.
+    that differ between customers (covariates).
+
+    The window integral of the dead term and its derivatives come from one tanh-sinh
+    quadrature per customer (:func:`window_and_gradient`), so the gradient is analytic; where
+    it misses 1e-7 by its own error estimate, a finer rule; a customer that misses it still
+    (rare at fitted parameters) gets the exact likelihood (:func:`loglik`) and central
+    differences instead. Agrees with the exact likelihood to 3e-7 at worst on 100,000 random
+    points spanning six orders of magnitude of each parameter, 2e-9 on simulated bases.
+
+    Returns
+    -------
+    (numpy.ndarray, list of numpy.ndarray)
+    """
+    x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
+    n = len(x)
+    # a parameter shared by every customer stays a number: its functions run once
+    r, alpha, s, beta = (np.asarray(v, dtype=np.float64) if np.ndim(v) else float(v)
+                         for v in (r, alpha, s, beta))
+
+    def at(v, i):
+        return v[i] if np.ndim(v) else v
+
+    window = T > t_x
+    rx = r + x
+    log_alpha_T, log_beta_T = np.log(alpha + T), np.log(beta + T)
+    alive = -rx * log_alpha_T - s * log_beta_T
+    dead = np.full(n, -np.inf)
+    d_w = [np.zeros(n) for _ in range(4)]
+    exact = np.zeros(n, dtype=bool)
+    rows = np.flatnonzero(window)
+    for rule in range(len(ROW_RULES)):  # the finer rule only where the first falls short
+        for start in range(0, len(rows), ROW_BLOCK):
+            i = rows[start:start + ROW_BLOCK]
+            log_w, parts, error = window_and_gradient(
+                rx[i], np.broadcast_to(at(s, i) + 1.0, i.shape), np.broadcast_to(at(alpha, i),
+                                                                                i.shape),
+                np.broadcast_to(at(beta, i), i.shape), t_x[i], T[i], rule)
+            dead[i] = np.log(at(s, i)) + log_w
+            for j in range(4):
+                d_w[j][i] = parts[j]
+            exact[i] = ~(error < ROW_TOLERANCE) | ~np.isfinite(log_w)
+        rows = np.flatnonzero(exact)
+    total = np.logaddexp(alive, dead)
+    w = np.exp(dead - total)  # posterior probability of having died in the window
+    if np.ndim(r):
+        gamma_rx, psi_rx = special.gammaln(rx), special.digamma(rx)
+    else:  # once per distinct frequency
+        ux, ix = levels(x)
+        gamma_rx, psi_rx = special.gammaln(r + ux)[ix], special.digamma(r + ux)[ix]
+    ll = gamma_rx - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta) + total
+    grads = [psi_rx - special.digamma(r) + np.log(alpha) - (1 - w) * log_alpha_T + w * d_w[0],
+             r / alpha - (1 - w) * rx / (alpha + T) + w * d_w[2],
+             np.log(beta) - (1 - w) * log_beta_T + w * (1 / s + d_w[1]),
+             s / beta - (1 - w) * s / (beta + T) + w * d_w[3]]
+    if exact.any():
+        i = exact
+        ll[i], fallback = differenced_row_loglik_grad(at(r, i), at(alpha, i), at(s, i),
+                                                      at(beta, i), x[i], t_x[i], T[i])
+        for j in range(4):
+            grads[j][i] = fallback[j]
+    return ll, grads
+
+
+def differenced_row_loglik_grad(r, alpha, s, beta, x, t_x, T):
+    """Per-customer :func:`loglik` and its gradient by central differences in the
+    log-parameters (step 1e-5): nine exact evaluations per customer.
 
     Returns
     -------

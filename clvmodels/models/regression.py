@@ -37,6 +37,7 @@ from ..data import unique_rows
 from ..exceptions import DataError
 
 HESSIAN_STEP = 1e-6  # forward difference of the per-customer gradient, in log-parameters
+HESSIAN_REUSE = 0.01  # standard errors the estimate may move with the Hessian kept
 COEFFICIENT_PRIOR_SD = 1.0  # Normal(0, 1) per standard deviation of a covariate (or per level)
 
 
@@ -102,6 +103,8 @@ class CovariateSpecification:
     def name(self) -> str:
         """The registry name of the model."""
         return self.model.name
+
+    hessian_reuse = HESSIAN_REUSE  # read by the maximum-likelihood engine
 
     @property
     def numerical_gradient(self) -> bool:
@@ -262,6 +265,7 @@ class CovariateSpecification:
                 gradient[index[at:at + z.shape[1]]] = z.T @ weighted[:, j]
                 at += z.shape[1]
         self._last = (data, np.array(params, dtype=float), (float(w @ ll), gradient.copy()))
+        self._last_rows = (data, self._last[1], g_u)
         return float(w @ ll), gradient
 
     def loglik_hessian(self, params, data: CovariateData) -> np.ndarray:
@@ -279,7 +283,11 @@ class CovariateSpecification:
         numpy.ndarray
         """
         thetas = self._thetas(params, data)
-        _, g_u = self._row_gradients(thetas, data)
+        cached = getattr(self, "_last_rows", None)
+        if cached is not None and cached[0] is data and np.array_equal(cached[1], params):
+            g_u = cached[2]  # the gradient's own pass at this point
+        else:
+            g_u = self._row_gradients(thetas, data)[1]
         k = len(thetas)
         n = len(g_u)
         h_u = np.empty((n, k, k))
