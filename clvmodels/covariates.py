@@ -68,9 +68,9 @@ class Encoding:
         return [f"{self.column}[{level}]" for level in self.levels[1:]]
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, column: str, setting: str) -> "Encoding":
+    def fit(cls, frame: pd.DataFrame, column: str, setting: str, weights=None) -> "Encoding":
         """The encoding of ``frame[column]`` (checked: present, no missing value, numeric or
-        categorical, finite, not constant)."""
+        categorical, finite, not constant); ``weights``: customers per row."""
         values = _column(frame, column, setting)
         if _is_categorical(values):
             text = _as_text(values, column, frame)
@@ -96,12 +96,13 @@ class Encoding:
                             f"value(s) (first: customer {_first(frame, bad)}, "
                             f"{show(numbers[bad][0])}); a covariate must be a finite number: "
                             "cap or fix them")
-        scale = float(numbers.std())
-        if not scale > 0 or scale < 1e-12 * max(1.0, abs(float(numbers.mean()))):
+        mean = float(np.average(numbers, weights=weights))
+        scale = float(np.sqrt(np.average((numbers - mean) ** 2, weights=weights)))
+        if not scale > 0 or scale < 1e-12 * max(1.0, abs(mean)):
             raise DataError(f"covariate column {column!r} (in {arg(setting)}) is constant "
                             f"({show(numbers[0])} for every customer), so its effect cannot be "
                             f"estimated: remove it from {arg(setting)}")
-        return cls(column, "numeric", mean=float(numbers.mean()), scale=scale)
+        return cls(column, "numeric", mean=mean, scale=scale)
 
     def transform(self, frame: pd.DataFrame, setting: str) -> np.ndarray:
         """The encoded ``(len(frame), len(names))`` block of ``frame[column]``."""
@@ -206,14 +207,16 @@ class Design:
     encodings: dict
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, processes: dict) -> "Design":
+    def fit(cls, frame: pd.DataFrame, processes: dict, weights=None) -> "Design":
         """Check and encode the covariates of each process on ``frame`` (see the module
-        docstring for what is refused)."""
+        docstring for what is refused); ``weights``: customers per row (a numeric column is
+        standardised over the customers)."""
         encodings = {}
         for process, columns in processes.items():
             for column in columns:
                 if column not in encodings:
-                    encodings[column] = Encoding.fit(frame, column, f"{process}_covariates")
+                    encodings[column] = Encoding.fit(frame, column, f"{process}_covariates",
+                                                     weights)
         design = cls(dict(processes), encodings)
         for process in processes:
             design.check_rank(frame, process)

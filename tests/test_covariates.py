@@ -440,3 +440,23 @@ def test_sbg_with_zero_coefficients_is_the_sbg():
     np.testing.assert_allclose(model.expected_residual_lifetime(frame, 0.1),
                                plain.expected_residual_lifetime(frame, 0.1), rtol=1e-12)
     assert model.likelihood_ratio_test()["p_value"] > 0.001  # no true effect
+
+
+def test_categorical_covariates_keep_the_compression_and_weights_count_customers():
+    """With categorical covariates only, customers sharing a history and a level are one row
+    with a count; a table of such rows with weights fits exactly like the customers."""
+    rfm, _ = simulated(5_000, coefficients=PURCHASE, seed=17)
+    model = clvmodels.BetaGeo(purchase_covariates=["channel"], dropout_covariates=["channel"])
+    spec, data = prepare_fit(model, rfm, None)
+    assert len(data.weights) < 0.6 * len(rfm) and data.n == len(rfm)
+    # weights: the same customers as unique rows with counts, a numeric covariate included
+    # (standardised over the customers, not the rows)
+    rfm = rfm.assign(age_band=(rfm["age"] // 10) * 10)
+    kwargs = {"purchase_covariates": ["channel", "age_band"], "dropout_covariates": ["channel"]}
+    fitted = clvmodels.BetaGeo(**kwargs).fit(rfm)
+    keys = ["frequency", "recency", "T", "channel", "age_band"]
+    grouped = rfm.groupby(keys, observed=True).size().rename("count").reset_index()
+    grouped.attrs.update(rfm.attrs)
+    weighted = clvmodels.BetaGeo(**kwargs).fit(grouped, weights=grouped["count"].to_numpy())
+    assert weighted.log_likelihood_ == pytest.approx(fitted.log_likelihood_, rel=1e-10)
+    np.testing.assert_allclose(weighted.params_, fitted.params_, rtol=1e-6, atol=1e-8)

@@ -451,11 +451,14 @@ def _scaled_newton(model, data, small, params, objective, penalizer, steps: int 
         with np.errstate(all="ignore"):
             step = np.linalg.lstsq(hessian, gradient * data.n / free_scale(params, positive),
                                    rcond=None)[0]
-        trial = params - step
-        if not np.all(trial[positive] > 0):
-            break
-        trial_value, trial_gradient = objective(to_free(trial, positive))
-        if not trial_value <= value:
+        for _ in range(4):  # a noisy direction of the subsample's Hessian: shorter steps
+            trial = params - step
+            if np.all(trial[positive] > 0):
+                trial_value, trial_gradient = objective(to_free(trial, positive))
+                if trial_value <= value:
+                    break
+            step = step / 4
+        else:
             break
         params, value, gradient = trial, trial_value, trial_gradient
     return to_free(params, positive)
@@ -480,8 +483,8 @@ def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
     A random subsample warm-starts large fits; L-BFGS-B is followed by up to three Newton steps
     with the Hessian that the standard errors need anyway, taken once (from ~1e-5 relative
     accuracy to ~1e-10); the covariance is the inverse Hessian where the estimate ends (taken
-    again there if the steps moved it by more than ``model.hessian_reuse`` standard errors,
-    default 0). A
+    again there if the steps moved it by more than ``model.hessian_reuse * sqrt(n)`` standard
+    errors, default 0). A
     ConvergenceError, with remedies, where it does not converge or the data do not identify
     the parameters."""
     name = getattr(model, "fit_name", type(model).__name__)
@@ -489,6 +492,9 @@ def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
     objective = _objective(model, data, n, penalizer)
     # a model with its own Hessian lets the Newton steps finish what L-BFGS-B starts
     options = {**LBFGS_OPTIONS, "gtol": 1e-5} if hasattr(model, "loglik_hessian") else LBFGS_OPTIONS
+    # a model with covariates leaves more to Newton: its exact Hessian costs a few passes,
+    # L-BFGS-B's last digits a pass each on many more parameters
+    options["gtol"] = getattr(model, "lbfgs_gtol", options["gtol"])
     initial = model.initial_params(data)
     positive = positive_mask(model, len(initial))
     start = to_free(initial, positive)
@@ -505,7 +511,8 @@ def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
     params = to_natural(result.x, positive)
     value, gradient = result.fun, result.jac
     hessian = None
-    for _ in range(NEWTON_STEPS):  # Newton steps with the Hessian the standard errors need
+    for _ in range(getattr(model, "newton_steps", NEWTON_STEPS)):  # Newton steps with the
+        # Hessian the standard errors need
         grad_at = _penalised_grad(model, params, data, n, penalizer)
         if hessian is None:  # taken once: near the optimum it changes less than it matters
             hessian = _hessian(model, params, data, n, penalizer, grad_at)
@@ -525,8 +532,10 @@ def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
         params, value, gradient = newton, newton_value, newton_gradient
     # the covariance is taken where the estimate ended: the Hessian again if the steps moved
     # it (a model with covariates, whose Hessian costs k passes over a million customers,
-    # keeps it within 1 % of a standard error: its change there is of order 1e-5 relative)
-    if _moved(params, hessian_at, hessian) > getattr(model, "hessian_reuse", 0.0):
+    # keeps it while it moved less than hessian_reuse * sqrt(n) standard errors: a Hessian
+    # grows with n, its change over m standard errors with m sqrt(n), so that the relative
+    # change stays about hessian_reuse)
+    if _moved(params, hessian_at, hessian) > getattr(model, "hessian_reuse", 0.0) * np.sqrt(n):
         hessian = _hessian(model, params, data, n, penalizer)
     try:
         np.linalg.cholesky(hessian)

@@ -37,8 +37,13 @@ from ..data import unique_rows
 from ..exceptions import DataError
 
 HESSIAN_STEP = 1e-6  # forward difference of the per-customer gradient, in log-parameters
-HESSIAN_REUSE = 0.01  # standard errors the estimate may move with the Hessian kept
+HESSIAN_REUSE = 1e-3  # the relative change of the Hessian allowed where it is kept
 COEFFICIENT_PRIOR_SD = 1.0  # Normal(0, 1) per standard deviation of a covariate (or per level)
+
+
+def same_point(a, b) -> bool:
+    """Whether two parameter vectors are one point (up to the rounding of exp(log(x)))."""
+    return np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-14, atol=1e-300)
 
 
 @dataclass
@@ -104,7 +109,12 @@ class CovariateSpecification:
         """The registry name of the model."""
         return self.model.name
 
-    hessian_reuse = HESSIAN_REUSE  # read by the maximum-likelihood engine
+    # read by the maximum-likelihood engine: keep the Hessian while it changes by about 1e-3
+    # relative (standard errors are uncertain by 1 / sqrt(2n) anyway), stop L-BFGS-B early
+    # and let up to five Newton steps with the exact Hessian finish
+    hessian_reuse = HESSIAN_REUSE
+    lbfgs_gtol = 1e-4
+    newton_steps = 5
 
     @property
     def numerical_gradient(self) -> bool:
@@ -174,13 +184,13 @@ class CovariateSpecification:
         """
         base = self.model.prepare(frame, weights)
         columns, used = self.model.row_columns(frame)
-        if fit_design:
-            self.design = Design.fit(frame, self.processes)
-            self._name_parameters()
-        design = self.covariate_matrices(frame)
         if weights is None and hasattr(self.model, "row_weights"):
             weights = self.model.row_weights(frame)  # a cohort table's own counts
         w = np.ones(len(frame)) if weights is None else np.asarray(weights, dtype=np.float64)
+        if fit_design:
+            self.design = Design.fit(frame, self.processes, None if weights is None else w)
+            self._name_parameters()
+        design = self.covariate_matrices(frame)
         if used is not None:  # the encoding is the frame's; the rows used must identify it
             for process in self.processes:
                 self.design.check_rank(frame[used], process)
@@ -252,7 +262,7 @@ class CovariateSpecification:
         (float, numpy.ndarray)
         """
         last = getattr(self, "_last", None)  # the engine often asks twice for one point
-        if last is not None and last[0] is data and np.array_equal(last[1], params):
+        if last is not None and last[0] is data and same_point(last[1], params):
             return last[2]
         ll, g_u = self._row_gradients(self._thetas(params, data), data)
         w = data.weights
@@ -284,7 +294,7 @@ class CovariateSpecification:
         """
         thetas = self._thetas(params, data)
         cached = getattr(self, "_last_rows", None)
-        if cached is not None and cached[0] is data and np.array_equal(cached[1], params):
+        if cached is not None and cached[0] is data and same_point(cached[1], params):
             g_u = cached[2]  # the gradient's own pass at this point
         else:
             g_u = self._row_gradients(thetas, data)[1]
