@@ -72,6 +72,7 @@ def test_mbgnbd_recovers_the_true_coefficients():
     model = clvmodels.ModifiedBetaGeo(purchase_covariates=["channel", "age"],
                                       dropout_covariates=["channel", "age"]).fit(rfm)
     assert_recovered(model, {**PURCHASE, **BG_DROPOUT}, attrs["bgnbd"])
+    assert model.likelihood_ratio_test()["p_value"] < 1e-10
 
 
 @pytest.mark.slow
@@ -83,12 +84,15 @@ def test_pareto_nbd_recovers_the_true_coefficients():
     assert_recovered(model, {"alpha": {"channel[search]": 0.5, "age": 0.3},
                              "beta": {"age": -0.4}}, attrs["bgnbd"])
     assert model.coefficients_.loc[("dropout", "beta", "age"), "multiplies"] == "dropout rate"
+    test = model.likelihood_ratio_test()
+    assert test["df"] == 5 and test["p_value"] < 1e-10
 
 
 def test_gamma_gamma_spend_moves_with_the_covariates(bg_base):
     rfm, attrs = bg_base
     model = clvmodels.GammaGamma(spend_covariates=["channel", "first_order"]).fit(rfm)
     assert_recovered(model, SPEND, attrs["gamma_gamma"])
+    assert model.likelihood_ratio_test()["p_value"] < 1e-10
     spend = model.expected_spend(rfm)
     # a customer without repeat purchases gets her covariates' mean, p v_i / (q - 1), the
     # numeric covariate standardised over the frame the model was fitted on
@@ -109,6 +113,7 @@ def test_sbg_recovers_plan_and_channel_effects():
                                    customers=customers, coefficients=truth)
     model = clvmodels.ShiftedBetaGeo(dropout_covariates=["channel", "age"]).fit(frame)
     assert_recovered(model, truth, {"alpha": 0.7, "beta": 1.5})
+    assert model.likelihood_ratio_test()["p_value"] < 1e-10
     survival = model.survival([1, 6], customers=customers.iloc[:3])
     assert survival.shape == (3, 2) and (survival[6.0] < survival[1.0]).all()
     assert model.expected_residual_lifetime(frame.iloc[:5], 0.1).notna().all()

@@ -92,24 +92,31 @@ def row_loglik_grad(r, alpha, a, b, x, t_x, T, shift=0):
     (numpy.ndarray, list of numpy.ndarray)
         The log-likelihoods and the four partial derivatives, one value per customer.
     """
-    psi = special.digamma
+    psi, lgamma = special.digamma, special.gammaln
     xs = x + shift
     repeat = xs > 0
     xs1 = np.maximum(xs, 1)  # keeps the unused branch finite
     rx = r + x
+    if np.ndim(r) == 0:  # functions of r + x once per distinct frequency
+        ux, ix = levels(x)
+        lgamma_rx, psi_rx = lgamma(r + ux)[ix], psi(r + ux)[ix]
+    else:
+        lgamma_rx, psi_rx = lgamma(rx), psi(rx)
+    log_alpha = np.log(alpha)
     log_T, log_tx = np.log(alpha + T), np.log(alpha + t_x)
-    beta_alive = special.betaln(a, b + xs)
     gap = np.log(a) - np.log(b + xs1 - 1) - rx * (log_tx - log_T)  # log(dead / alive)
     e = np.exp(-np.abs(gap))
     softplus = np.where(repeat, np.maximum(gap, 0.0) + np.log1p(e), 0.0)
     w = np.where(repeat, np.where(gap >= 0, 1.0, e) / (1.0 + e), 0.0)
-    ll = (special.gammaln(rx) - special.gammaln(r) + r * np.log(alpha) - special.betaln(a, b)
-          + beta_alive - rx * log_T + softplus)
-    d_r = psi(rx) - psi(r) + np.log(alpha) - log_T - w * (log_tx - log_T)
+    ab, bx = a + b, b + xs
+    # B(a, b + xs) / B(a, b) = G(b + xs) G(a + b) / (G(b) G(a + b + xs))
+    ll = (lgamma_rx - lgamma(r) + r * log_alpha + lgamma(bx) + lgamma(ab) - lgamma(b)
+          - lgamma(ab + xs) - rx * log_T + softplus)
+    d_r = psi_rx - psi(r) + log_alpha - log_T - w * (log_tx - log_T)
     d_alpha = r / alpha - rx / (alpha + T) - w * rx * (1 / (alpha + t_x) - 1 / (alpha + T))
-    psi_ab, psi_abx = psi(a + b), psi(a + b + xs)
+    psi_ab, psi_abx = psi(ab), psi(ab + xs)
     d_a = psi_ab - psi_abx + w / a
-    d_b = psi_ab - psi(b) + psi(b + xs) - psi_abx - w / (b + xs1 - 1)
+    d_b = psi_ab - psi(b) + psi(bx) - psi_abx - w / (b + xs1 - 1)
     return ll, [d_r, d_alpha, d_a, d_b]
 
 
