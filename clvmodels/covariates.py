@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .columns import integer_ids
 from .exceptions import DataError, ModelFormatError
 from .interface import arg, show
 
@@ -209,18 +210,16 @@ class Design:
     @classmethod
     def fit(cls, frame: pd.DataFrame, processes: dict, weights=None) -> "Design":
         """Check and encode the covariates of each process on ``frame`` (see the module
-        docstring for what is refused); ``weights``: customers per row (a numeric column is
-        standardised over the customers)."""
+        docstring for what is refused; the design matrices' rank: :meth:`check_rank`);
+        ``weights``: customers per row (a numeric column is standardised over the
+        customers)."""
         encodings = {}
         for process, columns in processes.items():
             for column in columns:
                 if column not in encodings:
                     encodings[column] = Encoding.fit(frame, column, f"{process}_covariates",
                                                      weights)
-        design = cls(dict(processes), encodings)
-        for process in processes:
-            design.check_rank(frame, process)
-        return design
+        return cls(dict(processes), encodings)
 
     def names(self, process: str) -> list[str]:
         """The design columns of ``process``."""
@@ -242,10 +241,10 @@ class Design:
         """Every covariate column the model reads, each once."""
         return list(self.encodings)
 
-    def check_rank(self, frame: pd.DataFrame, process: str) -> None:
-        """A DataError where a design column of ``process`` is a linear combination of the
-        intercept and the columns before it (then no data can tell their effects apart)."""
-        matrix = self.matrix(frame, process)
+    def check_rank(self, matrix: np.ndarray, process: str) -> None:
+        """A DataError where a column of ``process``'s design ``matrix`` (of the customers a
+        model is fitted on) is a linear combination of the intercept and the columns before
+        it (then no data can tell their effects apart)."""
         if not matrix.shape[1]:
             return
         names = self.names(process)
@@ -365,10 +364,9 @@ def join_customers(rfm: pd.DataFrame, customers, setting: str = "customers",
                         "RFM frame computes itself; rename or drop it")
     index = table.index
     if rfm.index.dtype.kind in "iu" and index.dtype.kind not in "iu":
-        try:  # ids read as text from a file: compare as the frame's whole numbers
-            index = pd.Index(pd.to_numeric(index.astype(str), errors="raise").astype(np.int64))
-        except (TypeError, ValueError):
-            pass
+        # ids read as text: whole numbers where written plainly, as the log's own ids ("07"
+        # stays text, so it matches no customer 7 and is reported missing)
+        index = pd.Index(integer_ids(pd.Series(index.astype(str))))
     elif rfm.index.dtype.kind not in "iu" and index.dtype.kind in "iu":
         index = index.astype(str)
     table = table.set_axis(index)

@@ -364,7 +364,7 @@ def unique_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     key = np.zeros(len(columns[0]), dtype=np.int64)
     size = 1
     for col in columns:
-        codes, uniques = pd.factorize(col, sort=True)
+        codes, uniques = pd.factorize(col, sort=True, use_na_sentinel=False)  # NaN: its own
         if size * len(uniques) >= 2**62:  # re-number the key so far before it could overflow
             key, kept = pd.factorize(key, sort=True)
             size = len(kept)

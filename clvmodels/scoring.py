@@ -219,11 +219,13 @@ class ModelPair:
         t = horizon * days_per_unit(period) / days_per_unit(unit)
         out = rfm.loc[:, [*RFM_COLUMNS, "monetary_value"]].copy()
         options = dict(max_draws=max_draws) if self.bayesian else {}
-        # the purchase model's answers depend on the history only: compute them once per
-        # unique (frequency, recency, T) row and spread them back
-        first, inverse, _ = unique_rows(*(rfm[c].to_numpy(np.float64) for c in RFM_COLUMNS))
-        if self.purchases.covariates:  # the answers depend on the covariates too
-            first, inverse = np.arange(len(rfm)), np.arange(len(rfm))
+        # the purchase model's answers depend on the history (and its covariates) only:
+        # compute them once per unique row of those and spread them back
+        covariates = sorted({c for cols in getattr(self.purchases, "covariates", {}).values()
+                             for c in cols})
+        first, inverse, _ = unique_rows(*(rfm[c].to_numpy(np.float64) for c in RFM_COLUMNS),
+                                        *(rfm[c].to_numpy() for c in covariates
+                                          if c in rfm.columns))
         histories = rfm.iloc[first]
         out["expected_purchases"] = self.purchases.expected_purchases(
             histories, t, **options).to_numpy()[inverse]

@@ -465,3 +465,21 @@ def test_categorical_covariates_keep_the_compression_and_weights_count_customers
     weighted = clvmodels.BetaGeo(**kwargs).fit(grouped, weights=grouped["count"].to_numpy())
     assert weighted.log_likelihood_ == pytest.approx(fitted.log_likelihood_, rel=1e-10)
     np.testing.assert_allclose(weighted.params_, fitted.params_, rtol=1e-6, atol=1e-8)
+
+
+def test_covariates_far_outside_the_fitted_range_are_refused_not_predicted():
+    rfm, _ = simulated(2_000, seed=3)
+    model = clvmodels.BetaGeo(purchase_covariates=["age"]).fit(rfm)
+    wild = rfm.iloc[:3].copy()
+    wild["age"] = [40.0, 1e7, 30.0]  # a unit error: days, not years
+    with pytest.raises(DataError, match=r"covariates of 1 customer\(s\) put alpha at 0.0"):
+        model.expected_purchases(wild, 10)
+
+
+def test_customer_ids_read_as_text_match_only_when_written_plainly(tmp_path):
+    tx = clvmodels.simulate_transactions(50, seed=1)
+    customers = clvmodels.simulate_customers(50, seed=1).reset_index()
+    customers["customer_id"] = customers["customer_id"].map(lambda i: f"{i:02d}")  # "07"
+    with pytest.raises(DataError, match="has no row for"):
+        clvmodels.rfm_summary(tx, observation_end=tx.attrs["observation_end"],
+                              customers=customers)

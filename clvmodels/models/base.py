@@ -105,7 +105,8 @@ class FittedModel:
 
     def positive_parameters(self) -> np.ndarray:
         """Which of ``param_names`` are > 0: the model's own, not the covariate coefficients."""
-        return np.arange(len(self.param_names)) < len(type(self).param_names)
+        spec = getattr(self, "spec_", None)
+        return np.ones(len(self.param_names), dtype=bool) if spec is None else spec.positive
 
     def covariate_design(self, frame: pd.DataFrame) -> dict | None:
         """``{process: design matrix}`` of the customers of ``frame`` (None without covariates):
@@ -115,8 +116,23 @@ class FittedModel:
 
     def customer_parameters(self, draws: list, design: dict | None) -> list:
         """Each customer's parameter draws: ``draws`` themselves without covariates, else
-        ``(rows, D)`` arrays for the rows of ``design`` (:meth:`covariate_design`)."""
-        return draws if design is None else self.spec_.row_parameters(draws, design)
+        ``(rows, D)`` arrays for the rows of ``design`` (:meth:`covariate_design`); a
+        DataError where covariates far outside those fitted on push a parameter to 0 or
+        infinity (a unit or coding error, not a prediction)."""
+        if design is None:
+            return draws
+        params = self.spec_.row_parameters(draws, design)
+        for name, values in zip(type(self).param_names, params):
+            bad = ~(np.isfinite(values) & (values > 0))
+            if bad.any():
+                largest = max((float(np.abs(m).max()) for m in design.values() if m.size),
+                              default=0.0)
+                raise DataError(
+                    f"the covariates of {int(bad.any(axis=1).sum()):,} customer(s) put {name} "
+                    f"at {show(values[bad][0])}, outside what a prediction can use: the largest "
+                    f"encoded covariate is {largest:.3g} (standard deviations of the frame the "
+                    "model was fitted on); check those columns for a unit or coding error")
+        return params
 
     def new_customer_parameters(self, draws: list, customers: pd.DataFrame | None) -> list:
         """Parameter draws of customers just acquired: ``draws`` where the model has no
@@ -134,7 +150,7 @@ class FittedModel:
                             "new customer")
         if spec is None:
             return [np.repeat(p, len(customers), axis=0) for p in draws]
-        return spec.row_parameters(draws, spec.covariate_matrices(customers))
+        return self.customer_parameters(draws, spec.covariate_matrices(customers))
 
     @property
     def coefficients_(self) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from ..draws import CHUNK_ELEMENTS, fill_doc, take_rows
 from ..exceptions import DataError
 from .base import MaximumLikelihoodModel
 from .bayesian import BayesianModel
+from .regression import unique_with_covariates
 
 
 def rfm_arrays(rfm: pd.DataFrame, columns=RFM_COLUMNS) -> list[np.ndarray]:
@@ -62,12 +63,11 @@ def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients, f
     """
     x, t_x, T = rfm_arrays(rfm)
     design = None if model is None else model.covariate_design(rfm)
-    keys = [] if design is None else [z for m in design.values() for z in m.T]
-    first, inverse, _ = unique_rows(x, t_x, T, *keys)
+    first, inverse, design = unique_with_covariates([x, t_x, T], design)
     x, t_x, T = x[first][:, None], t_x[first][:, None], T[first][:, None]
-    pairs, pair_of, _ = unique_rows(x[:, 0], T[:, 0], *(z[first] for z in keys))
+    pairs, pair_of, _ = unique_with_covariates([x[:, 0], T[:, 0]], design)
     if design is not None:
-        params = model.customer_parameters(params, {p: m[first] for p, m in design.items()})
+        params = model.customer_parameters(params, design)
     times = np.asarray(times, dtype=float)
     coefficients = np.asarray(coefficients, dtype=float)
     step = max(1, CHUNK_ELEMENTS // (len(pairs) * params[0].shape[1]))
@@ -266,11 +266,7 @@ class BetaGeoModel:
         columns = rfm_arrays(rfm)
         if extra is not None:
             columns.append(np.broadcast_to(extra, columns[0].shape))
-        design = self.covariate_design(rfm)
-        keys = [] if design is None else [z for m in design.values() for z in m.T]
-        first, inverse, _ = unique_rows(*columns, *keys)
-        if design is not None:
-            design = {p: m[first] for p, m in design.items()}
+        first, inverse, design = unique_with_covariates(columns, self.covariate_design(rfm))
         return [c[first][:, None] for c in columns], inverse, design
 
     def per_history(self, formula, name, rfm, t=None, *, interval=None, max_draws=None,

@@ -42,6 +42,15 @@ HESSIAN_REUSE = 1e-3  # the relative change of the Hessian allowed where it is k
 COEFFICIENT_PRIOR_SD = 1.0  # Normal(0, 1) per standard deviation of a covariate (or per level)
 
 
+def unique_with_covariates(columns, design: dict | None):
+    """The unique rows of per-customer ``columns`` and, with covariates, of each process's
+    ``design`` matrix: ``(first, inverse, design)``, ``design`` cut to the unique rows (None
+    without covariates). A prediction then runs once per unique (history, covariates)."""
+    keys = [] if design is None else [z for m in design.values() for z in m.T]
+    first, inverse, _ = unique_rows(*columns, *keys)
+    return first, inverse, None if design is None else {p: m[first] for p, m in design.items()}
+
+
 def same_point(a, b) -> bool:
     """Whether two parameter vectors are one point (up to the rounding of exp(log(x)))."""
     return np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-14, atol=1e-300)
@@ -106,11 +115,6 @@ class CovariateSpecification:
         self.param_names = tuple(names)
         self.positive = np.arange(len(names)) < len(self.base_names)
 
-    @property
-    def name(self) -> str:
-        """The registry name of the model."""
-        return self.model.name
-
     # read by the maximum-likelihood engine: keep the Hessian while it changes by about 1e-3
     # relative (standard errors are uncertain by 1 / sqrt(2n) anyway), stop L-BFGS-B early
     # and let up to five Newton steps with the exact Hessian finish
@@ -168,7 +172,7 @@ class CovariateSpecification:
         return params
 
     # -- specification --------------------------------------------------------------------------
-    def prepare(self, frame: pd.DataFrame, weights=None, fit_design: bool = True) -> CovariateData:
+    def prepare(self, frame: pd.DataFrame, weights=None) -> CovariateData:
         """Check the frame as the model does, fit (or apply) the covariates' encoding, and keep
         the unique rows of (history, covariates) with their counts.
 
@@ -177,8 +181,6 @@ class CovariateSpecification:
         frame : pandas.DataFrame
             The customers, with the covariate columns.
         weights : numpy.ndarray, optional
-        fit_design : bool
-            Fit the encoding on ``frame`` (fitting) or use the stored one.
 
         Returns
         -------
@@ -189,16 +191,15 @@ class CovariateSpecification:
         if weights is None and hasattr(self.model, "row_weights"):
             weights = self.model.row_weights(frame)  # a cohort table's own counts
         w = np.ones(len(frame)) if weights is None else np.asarray(weights, dtype=np.float64)
-        if fit_design:
-            self.design = Design.fit(frame, self.processes, None if weights is None else w)
-            self._name_parameters()
+        self.design = Design.fit(frame, self.processes, None if weights is None else w)
+        self._name_parameters()
         design = self.covariate_matrices(frame)
         if used is not None:  # the encoding is the frame's; the rows used must identify it
-            for process in self.processes:
-                self.design.check_rank(frame[used], process)
             columns = [c[used] for c in columns]
             design = {p: z[used] for p, z in design.items()}
             w = w[used]
+        for process, matrix in design.items():
+            self.design.check_rank(matrix, process)
         if self.design.compressible():
             stacked = np.hstack([np.column_stack(columns)] + list(design.values()))
             first, inverse, _ = unique_rows(*stacked.T)

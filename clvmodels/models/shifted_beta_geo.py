@@ -23,7 +23,7 @@ from ..exceptions import DataError
 from ..files import require_columns
 from ..interface import show
 from ..units import check_unit, days_per_unit
-from .regression import simulation_parameters
+from .regression import simulation_parameters, unique_with_covariates
 from .base import MaximumLikelihoodModel
 from .bayesian import BayesianModel
 
@@ -454,13 +454,10 @@ class ShiftedBetaGeoModel:
         if not discount_rate > 0:
             raise DataError("discount_rate must be > 0 per period for a lifetime value")
         T, churned = check_durations(frame)
-        design = self.covariate_design(frame)
-        keys = [] if design is None else [z for m in design.values() for z in m.T]
-        first, inverse, _ = unique_rows(T, churned.astype(np.float64), *keys)
+        first, inverse, design = unique_with_covariates([T, churned.astype(np.float64)],
+                                                        self.covariate_design(frame))
         t, gone = T[first][:, None], churned[first][:, None]
-        params = self.parameter_draws(max_draws, interval)
-        params = self.customer_parameters(
-            params, None if design is None else {p: m[first] for p, m in design.items()})
+        params = self.customer_parameters(self.parameter_draws(max_draws, interval), design)
 
         def compute(rows):
             value = sbg.discounted_expected_residual_lifetime(*take_rows(params, rows),
