@@ -35,6 +35,17 @@ from .value import customer_value
 
 __version__ = "0.1.0"
 
+SUBMODULES = ("plotting",)  # imported on first use (matplotlib is slow to import)
+
+
+def __getattr__(name):
+    """``clvmodels.plotting`` without importing matplotlib with the package."""
+    if name in SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'clvmodels' has no attribute {name!r}")
+
 __all__ = [
     "BacktestResult",
     "BayesianBetaGeo",
@@ -62,6 +73,7 @@ __all__ = [
     "customer_value",
     "heuristics",
     "likelihood_ratio_test",
+    "plotting",
     "load",
     "load_cdnow",
     "opportunity_summary",

@@ -28,6 +28,7 @@ from .columns import as_day
 from .data import calibration_holdout
 from .transactions import clean_transactions
 from .exceptions import DataError, DataQualityWarning
+from .arguments import check_count, check_mass
 from .interface import given, name
 from .heuristics import measure_inputs
 from .metrics import (
@@ -51,6 +52,12 @@ DEFAULT_METHODS = tuple(m for m in METHODS
 SUPERVISED = {"rfm_segment", "gradient_boosting"}
 RETENTION = {"simple_ltv", "traditional_ltv"}
 BAYES_DEFAULTS = dict(draws=500, tune=500, chains=2)
+# the metrics of a purchase-only backtest (every other one is about spend)
+PURCHASE_ONLY_METRICS = ("purchases_", "alive", "coverage_", "holdout_loglik")
+# two methods whose metric differs by at most this share of its size tie: a gap of 1e-5
+# between a model and its Bayesian twin is no win, whatever the bootstrap says
+PRACTICAL_TOLERANCE = 1e-3
+MIN_BOOTSTRAP = 20  # fewer resamples give no interval worth the name
 
 
 @dataclass
@@ -67,13 +74,13 @@ class PurchasesOnly:
     1, so "spend" is purchases and no spend model is fitted."""
 
     def __init__(self, model):
-        self.model = model
+        self.purchases = model  # as a ModelPair's: coverage, log-likelihood and tracking read it
 
     def expected_purchases(self, rfm, t):
-        return self.model.expected_purchases(rfm, t)
+        return self.purchases.expected_purchases(rfm, t)
 
     def probability_any_purchase(self, rfm, t):
-        return self.model.probability_any_purchase(rfm, t)
+        return self.purchases.probability_any_purchase(rfm, t)
 
     def expected_spend(self, rfm):
         return pd.Series(1.0, index=rfm.index, name="expected_spend")
@@ -136,6 +143,7 @@ class BacktestResult:
         """Each method's metrics on ``draws`` bootstrap resamples of the customers (the same
         resample for every method, so differences are paired), averaged over calibration ends
         like :meth:`summary`: ``{method: DataFrame (draws x metrics)}``; cached."""
+        draws = check_count(draws, "draws", low=MIN_BOOTSTRAP)
         key = (draws, seed)
         if key in self._bootstrap:
             return self._bootstrap[key]
@@ -158,7 +166,7 @@ class BacktestResult:
                      **(value_metrics(value[0][i], value[1][i]) if value is not None else {})}
                     for i in resamples])
                 if not spend:
-                    table = table[[c for c in table if c.startswith(("purchases_", "alive"))]]
+                    table = table[[c for c in table if c.startswith(PURCHASE_ONLY_METRICS)]]
                 per_origin.setdefault(method, []).append(table)
         result = {method: sum(tables) / len(tables) for method, tables in per_origin.items()}
         self._bootstrap[key] = result
@@ -180,6 +188,7 @@ class BacktestResult:
             One row per method and metric: ``estimate`` (as :meth:`summary`), ``lower``,
             ``upper``.
         """
+        check_mass(level, "level")
         table = self.summary()
         rows = []
         for method, samples in self.bootstrap_draws(draws, seed).items():
@@ -205,13 +214,20 @@ class BacktestResult:
         Returns
         -------
         dict
-            ``estimate``, ``lower``, ``upper``, and ``clear`` (the interval excludes 0).
+            ``estimate``, ``lower``, ``upper``; ``tie`` where the estimate is within 0.1 % of
+            the metric's size (too small to matter in practice), and ``clear`` where it is not
+            a tie and the interval excludes 0.
         """
+        check_mass(level, "level")
         samples = self.bootstrap_draws(draws, seed)
         table = self.summary()
         for method in (first, second):
             if method not in samples:
                 raise DataError(f"no method {method!r} in this backtest: {sorted(samples)}")
+        known = [m for m in samples[first] if m in samples[second]]
+        if metric not in known:
+            raise DataError(f"no metric {metric!r} for both {first!r} and {second!r}: choose "
+                            f"from {known}")
         gap = samples[first][metric].to_numpy() - samples[second][metric].to_numpy()
         if metric in ABSOLUTE_IS_BETTER:  # closeness to 0 is what is compared
             gap = np.abs(samples[first][metric].to_numpy()) - np.abs(
@@ -220,8 +236,10 @@ class BacktestResult:
         estimate = table.loc[first, metric] - table.loc[second, metric]
         if metric in ABSOLUTE_IS_BETTER:
             estimate = abs(table.loc[first, metric]) - abs(table.loc[second, metric])
+        size = max(abs(table.loc[first, metric]), abs(table.loc[second, metric]))
+        tie = bool(abs(estimate) <= PRACTICAL_TOLERANCE * size) if np.isfinite(size) else False
         return {"estimate": float(estimate), "lower": float(lower), "upper": float(upper),
-                "clear": bool(lower > 0 or upper < 0)}
+                "clear": bool((lower > 0 or upper < 0) and not tie), "tie": tie}
 
     def winners(self, level: float = 0.95, draws: int = 200, seed: int = 0) -> pd.DataFrame:
         """For each metric, the best method and its value (mean over calibration ends), the
@@ -253,7 +271,8 @@ class BacktestResult:
             if len(ranked) > 1 and metric in self.bootstrap_draws(draws, seed).get(best, {}):
                 gap = self.difference(metric, best, ranked[1], level, draws, seed)
                 row.update(runner_up=ranked[1], difference=gap["estimate"],
-                           lower=gap["lower"], upper=gap["upper"], clear=gap["clear"])
+                           lower=gap["lower"], upper=gap["upper"], clear=gap["clear"],
+                           tie=gap["tie"])
             rows.append(row)
         return pd.DataFrame(rows).set_index("metric")
 
@@ -450,7 +469,7 @@ def backtest(
                                     "error": reason})
                 continue
             if not with_amounts:  # purchase-only: "spend" is purchases again
-                row = {k: v for k, v in row.items() if k.startswith(("purchases_", "alive"))}
+                row = {k: v for k, v in row.items() if k.startswith(PURCHASE_ONLY_METRICS)}
             metric_rows.append({"calibration_end": label, "method": method, **row,
                                 "error": ""})
             predictions.append(pd.DataFrame({

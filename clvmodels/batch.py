@@ -19,7 +19,7 @@ import pandas as pd
 
 from .columns import RowNames, ids_are_integers, normalize_ids
 from .covariates import join_customers, read_customers
-from .data import RFM_COLUMNS, check_rfm
+from .data import RFM_COLUMNS, check_period_end, check_rfm
 from .exceptions import DataError, DataQualityWarning
 from .files import (
     atomic_table_writer,
@@ -144,7 +144,7 @@ def recorded_time_unit(path) -> str | None:
     return unit if isinstance(unit, str) else None
 
 
-def score_file(model, out, *, transactions=None, rfm=None, observation_end=None, freq="D",
+def score_file(model, out, *, transactions=None, rfm=None, observation_end=None, freq=None,
                time_unit=None, horizon=12.0, discount_rate=0.01, quiet=False,
                chunk_rows=CHUNK_ROWS, stream_options=None, engine="local",
                scheduler=None, customers=None) -> StreamStats:
@@ -168,6 +168,18 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
             check_input_file(path, "transactions file" if path is transactions else "RFM file")
     check_output_path(out)
     model_unit = pair.purchases.time_unit_
+    if getattr(pair.purchases, "discrete", False) and transactions is not None:
+        # the opportunities of the fit: one per period of the model's unit, whole periods
+        if freq not in (None, model_unit) or time_unit not in (None, model_unit):
+            raise DataError(f"this {type(pair.purchases).__name__} counts one opportunity per "
+                            f"period of {model_unit!r}: score with {given('freq', model_unit)} "
+                            "(or leave it out)")
+        if observation_end is None:
+            raise DataError(f"give {arg('observation_end')}: the last day of a period of "
+                            f"{model_unit!r}, so that the last opportunity was whole")
+        check_period_end(observation_end, model_unit, "observation_end", "freq")
+        freq = model_unit
+    freq = "D" if freq is None else freq
     if rfm is not None:
         recorded = recorded_time_unit(rfm)
         if recorded is not None and time_unit is not None and recorded != time_unit:
@@ -191,7 +203,8 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
         raise DataError(f"the model has covariates {needed}: give {arg('customers')}, the "
                         "customer table with them")
     if customers is not None:
-        table = read_customers(customers, options.get("customer", "customer_id"))
+        table = read_customers(customers, options.get("customer", "customer_id"),
+                               sep=options.get("sep"))
         if engine == "dask":
             raise DataError(f"{arg('customers')} is not joined by the dask engine yet: score "
                             "with the local engine (it streams in chunks)")
@@ -270,7 +283,7 @@ def _streamed_rfm(transactions, end, freq, time_unit, quiet, options) -> pd.Data
 
 
 def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="D",
-             time_unit="W", model="bgnbd_gg", quiet=False, bayes_options=None,
+             time_unit=None, model="bgnbd_gg", quiet=False, bayes_options=None,
              penalizer: float = 0.0, stream_options=None, customers=None,
              covariates: dict | None = None):
     """Fit a registered model pair (``model="bgnbd_gg"``: BG/NBD + Gamma-Gamma by maximum
@@ -286,8 +299,23 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
     ones, ``stream_options`` to :func:`clvmodels.streaming.stream_rfm` (column names,
     ``date_format``, ``sep``, ``negative_amounts``). ``customers`` (a customer table or its
     file) is joined on the customer id and ``covariates`` (``{"purchase_covariates": [...],
-    ...}``) name its columns for the models."""
+    ...}``) name its columns for the models. ``time_unit`` (of recency, T and the
+    parameters) defaults to ``freq``, as in :func:`clvmodels.rfm_summary`."""
     from .columns import as_day
+
+    if model not in FIT_MODELS:
+        raise DataError(f"{given('model', model)}: use one of {FIT_MODELS}")
+    if getattr(parse_pair(model)[0].mle, "discrete", False):
+        # one opportunity per period of freq: the frame counts whole periods
+        if time_unit not in (None, freq):
+            raise DataError(f"{given('model', model)} counts one opportunity per period of "
+                            f"{given('freq', freq)}, in those periods: drop "
+                            f"{given('time_unit', time_unit)} or make it {freq!r}")
+        for setting, day in (("observation_end", observation_end),
+                             ("calibration_end", calibration_end)):
+            if day is not None:
+                check_period_end(day, freq, setting, "freq")
+    time_unit = freq if time_unit is None else time_unit
 
     if model not in FIT_MODELS:
         raise DataError(f"{given('model', model)}: use one of {FIT_MODELS}")
@@ -297,7 +325,7 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
     if any((covariates or {}).values()) and customers is None:
         raise DataError(f"covariates need a customer table: give {arg('customers')}")
     table = None if customers is None else read_customers(
-        customers, options.get("customer", "customer_id"))
+        customers, options.get("customer", "customer_id"), sep=options.get("sep"))
     end = observation_end
     end_day = as_day(observation_end, "observation_end")
     if calibration_end is not None:

@@ -1,6 +1,7 @@
 """The ``clvmodels`` command line.
 
-Exit codes: 0 done; 2 bad input (a file, column, value or flag), with one line naming it and the
+Exit codes: 0 done; 1 an internal error (a bug: one line, CLVMODELS_DEBUG=1 for the traceback);
+2 bad input (a file, column, value or flag), with one line naming it and the
 fix; 3 a model that could not be fitted (with the remedies); 130 interrupted (Ctrl-C), 143
 terminated (SIGTERM): in both cases no output and no temporary file is left behind.
 """
@@ -8,6 +9,7 @@ terminated (SIGTERM): in both cases no output and no temporary file is left behi
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import math
 import os
 import signal
@@ -27,10 +29,11 @@ from . import (
 from .backtesting import METHODS
 from .models.registry import pair_names
 from .exceptions import ConvergenceError, DataError, DataQualityWarning, ModelFormatError
-from .files import write_table_atomic
+from .files import check_output_path, write_table_atomic
 from .interface import command_line
 from .units import DAYS_PER_UNIT
 
+EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NOT_FITTED = 3
 EXIT_INTERRUPTED = 130
@@ -101,7 +104,7 @@ def backtest(args) -> None:
             args.transactions, calibration_end=args.calibration_end,
             observation_end=args.observation_end, methods=args.methods,
             customer=args.customer_col, date=args.date_col, amount=amount,
-            freq=args.freq, time_unit=args.time_unit, date_format=args.date_format,
+            freq=args.freq, time_unit=args.time_unit or args.freq, date_format=args.date_format,
             sep=args.sep, negative_amounts=args.negative_amounts, bayes_options=bayes,
             random_state=args.random_state, penalizer=args.penalizer,
         )
@@ -177,14 +180,18 @@ def retention(args) -> None:
     from .models.registry import MODELS
     from .models.shifted_beta_geo import subscription_frame
 
+    check_output_path(args.out)
+    if args.model_out:
+        check_output_path(args.model_out, "model_out")
     columns = [args.customer_col, args.start_col, args.end_col]
     table = read_table(args.subscriptions, columns, sep=args.sep,
-                       text_columns=[args.customer_col],
+                       text_columns=columns,
                        names={args.customer_col: "customer", args.start_col: "start",
-                              args.end_col: "end"})
+                              args.end_col: "end"}, what="subscriptions file")
     frame = subscription_frame(table, observation_end=args.observation_end, period=args.period,
                                customer=args.customer_col, start=args.start_col,
-                               end=args.end_col)
+                               end=args.end_col, date_format=args.date_format,
+                               end_convention=args.end_convention)
     entry = MODELS["sbg"]
     if args.bayesian:
         settings = {k: v for k, v in dict(draws=args.draws, chains=args.chains,
@@ -277,6 +284,15 @@ def _customer_flags(p, fit: bool) -> None:
                            help=f"columns of --customers that move {what}, comma-separated")
 
 
+def _unit_flags(p, what: str) -> None:
+    p.add_argument("--freq", default="D", choices=list(DAYS_PER_UNIT),
+                   help="period of a purchase occasion: purchases in one period count once "
+                   "(default D, a day)")
+    p.add_argument("--time-unit", choices=list(DAYS_PER_UNIT),
+                   help=f"unit of {what}: D days, W weeks, M months, Q quarters, Y years "
+                   "(default: --freq's, as rfm_summary in Python)")
+
+
 def _penalizer_flag(p) -> None:
     p.add_argument("--penalizer", type=_number(0, False, "the penalizer must be >= 0"),
                    default=0.0, help="L2 penalty of the maximum-likelihood fit (default 0; "
@@ -285,6 +301,8 @@ def _penalizer_flag(p) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="clvmodels", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version",
+                        version=f"clvmodels {importlib.metadata.version('clvmodels')}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     p = commands.add_parser("demo", help="fit and score the bundled CDNOW data")
     p.add_argument("--kind", choices=["sample", "master"], default="sample")
@@ -297,8 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="last calibration day; several for a rolling origin")
     p.add_argument("--observation-end", required=True, nargs="+",
                    help="last holdout day (one, or one per calibration end)")
-    p.add_argument("--freq", default="D", choices=list(DAYS_PER_UNIT))
-    p.add_argument("--time-unit", default="W", choices=list(DAYS_PER_UNIT))
+    _unit_flags(p, "recency, T and the fitted parameters (the metrics do not depend on it)")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=None,
                    help="default: all")
     _reading_flags(p, amount_default=None)
@@ -316,8 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-end", help="fit only on transactions up to this day and check "
                    "the forecast against the rest")
     p.add_argument("--observation-end", required=True, help="last day observed")
-    p.add_argument("--freq", default="D", choices=list(DAYS_PER_UNIT))
-    p.add_argument("--time-unit", default="W", choices=list(DAYS_PER_UNIT))
+    _unit_flags(p, "recency, T and the fitted parameters (the model file records it)")
     p.add_argument("--model", default="bgnbd_gg", choices=pair_names(discrete=True),
                    help="purchase and spend model (default bgnbd_gg; bayes_ for the posterior)")
     _reading_flags(p)
@@ -339,7 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "recency, T, monetary_value in the model's time unit (say which with "
                         "--time-unit)")
     p.add_argument("--observation-end", help="last day observed (default: the last transaction)")
-    p.add_argument("--freq", default="D", choices=list(DAYS_PER_UNIT))
+    p.add_argument("--freq", choices=list(DAYS_PER_UNIT),
+                   help="period of a purchase occasion: purchases in one period count once "
+                   "(default D, a day; a BG/BB model's own period of opportunities)")
     p.add_argument("--time-unit", choices=list(DAYS_PER_UNIT),
                    help="unit of recency and T: required with --rfm; with --transactions "
                    "default the model's")
@@ -368,6 +386,13 @@ def build_parser() -> argparse.ArgumentParser:
                    default="customer_id", help="customer id column (default customer_id)")
     p.add_argument("--start-col", default="start", help="start column (default start)")
     p.add_argument("--end-col", default="end", help="end column (default end)")
+    p.add_argument("--end-convention", choices=["cancellation", "paid_through"],
+                   default="cancellation",
+                   help="what an end date means: the day the customer cancelled (default; one "
+                   "on a renewal anniversary counts that renewal) or the day the paid time ran "
+                   "out, the start plus the periods paid, as billing exports write it")
+    p.add_argument("--date-format", help="layout of the dates, e.g. %%d/%%m/%%Y (default: "
+                   "inferred where unambiguous: ISO 8601, yyyymmdd, ...)")
     p.add_argument("--sep", help="field separator of a CSV file (default , or a tab for .tsv)")
     p.add_argument("--discount-rate", type=_number(0, True, "the discount rate must be a rate "
                                                    "per period > 0, such as 0.01"),
@@ -409,6 +434,18 @@ def main(argv=None) -> int:
     except ConvergenceError as err:
         print(f"{where}: error: {err}", file=sys.stderr)
         return EXIT_NOT_FITTED
+    except MemoryError:
+        print(f"{where}: error: out of memory; no output was written (score a large base with "
+              "--engine dask, or in parts)", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as err:  # noqa: BLE001 - a bug: one line, the traceback on request
+        if os.environ.get("CLVMODELS_DEBUG"):
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(f"{where}: internal error ({type(err).__name__}: {first}); no output was "
+              "written. This is a bug in clvmodels: please report it with the command, and "
+              "set CLVMODELS_DEBUG=1 for the traceback", file=sys.stderr)
+        return EXIT_FAILED
     except Terminated:
         print(f"{where}: terminated; no output was written", file=sys.stderr)
         return EXIT_TERMINATED

@@ -194,7 +194,7 @@ def ids_are_integers(ids: pd.Series) -> bool:
 def as_day(value, name: str) -> int:
     """A date argument (``observation_end=``...) as whole days since 1970-01-01.
 
-    Takes a date, datetime, ``pd.Timestamp`` or ``np.datetime64``, an ISO 8601 string
+    Takes a date, datetime, ``pd.Timestamp``, ``np.datetime64`` or a daily ``pd.Period``, an ISO 8601 string
     (``"1997-09-30"``, a time may follow) or ``yyyymmdd`` (``"19970930"`` or ``19970930``);
     anything else is a DataError, since ``"05/01/1997"`` reads two ways."""
     stamp = None
@@ -207,6 +207,11 @@ def as_day(value, name: str) -> int:
                                    errors="coerce")
     elif isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         stamp = pd.to_datetime(str(int(value)), format="%Y%m%d", errors="coerce")
+    elif isinstance(value, pd.Period):
+        if value.freqstr != "D":
+            raise DataError(f"{given(name, value)} is a period of several days, not a day: give "
+                            f"the day itself, e.g. its last, {value.end_time.date()}")
+        stamp = value.to_timestamp()
     elif isinstance(value, (datetime.date, np.datetime64)):
         stamp = pd.Timestamp(value)
         if stamp.tzinfo is not None:

@@ -18,7 +18,7 @@ def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.Dat
     ----------
     rfm : pandas.DataFrame
         An RFM frame; a :func:`clvmodels.calibration_holdout` frame adds the holdout check.
-    models : list of str, optional
+    models : str or list of str, optional
         Registered purchase models (default: those of continuous time, ``["bgnbd",
         "mbgnbd", "pnbd"]``; ``["bgbb"]`` on a frame of opportunities).
     penalizer : float
@@ -46,12 +46,20 @@ def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.Dat
     pnbd          -9594.98  19197.95
     """
     check_rfm(rfm)
+    if isinstance(models, str):
+        models = [models]
     names = [e.name for e in models_of_kind("purchases")] if models is None else list(models)
     unknown = [n for n in names if n not in MODELS or MODELS[n].kind != "purchases"]
     if unknown:
         raise DataError(f"unknown purchase model(s) {unknown}: choose from "
                         f"{[e.name for e in models_of_kind('purchases', discrete=True)]}")
     holdout = {"frequency_holdout", "duration_holdout"} <= set(rfm.columns)
+    if holdout:
+        check_rfm(rfm, ["frequency_holdout", "duration_holdout"])
+        if not (rfm["frequency_holdout"].to_numpy(dtype=float) > 0).any():
+            raise DataError("the holdout has no purchase by any customer, so its check (MAE, "
+                            "bias) means nothing: is observation_end after calibration_end? "
+                            "Drop the holdout columns to compare on the likelihood alone")
     rows, fits = [], {}
     for name in names:
         model = MODELS[name].mle(penalizer).fit(rfm)

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .columns import integer_ids
+from .columns import RowNames, integer_ids, normalize_ids
 from .exceptions import DataError, ModelFormatError
+from .files import check_input_file, csv_separator, table_columns, table_kind
 from .interface import arg, show
 
 MAX_LEVELS = 200  # a categorical column with more levels is an id, not a covariate
@@ -142,17 +143,29 @@ class Encoding:
     @classmethod
     def from_dict(cls, data: dict) -> "Encoding":
         """Rebuild from :meth:`to_dict` output; ModelFormatError where it is damaged."""
+        def number(value):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise TypeError(f"{value!r} is not a number")
+            return float(value)
+
         try:
-            encoding = cls(str(data["column"]), str(data["kind"]), float(data["mean"]),
-                           float(data["scale"]), tuple(str(v) for v in data["levels"]))
+            levels = data["levels"]
+            if not isinstance(levels, list) or not all(isinstance(v, str) for v in levels):
+                raise TypeError(f"levels {levels!r} are not a list of text")
+            if not isinstance(data["column"], str) or not isinstance(data["kind"], str):
+                raise TypeError("the column and kind must be text")
+            encoding = cls(data["column"], data["kind"], number(data["mean"]),
+                           number(data["scale"]), tuple(levels))
         except (KeyError, TypeError, ValueError) as err:
-            raise ModelFormatError(f"a covariate encoding in the model file is damaged: {err!r}"
+            raise ModelFormatError(f"a covariate encoding in the model file is damaged: {err}"
                                    "; refit the model") from err
         if encoding.kind not in ("numeric", "categorical") or not (
                 np.isfinite(encoding.scale) and encoding.scale > 0 and np.isfinite(encoding.mean)
-        ) or (encoding.kind == "categorical" and len(encoding.levels) < 2):
+        ) or (encoding.kind == "categorical" and (len(encoding.levels) < 2 or len(
+                set(encoding.levels)) != len(encoding.levels))) or (
+                encoding.kind == "numeric" and encoding.levels):
             raise ModelFormatError(f"the covariate encoding of {encoding.column!r} in the model "
-                                   "file is damaged; refit the model")
+                                   "file is damaged (its kind, scale or levels); refit the model")
         return encoding
 
 
@@ -271,7 +284,13 @@ class Design:
     def from_dict(cls, data: dict) -> "Design":
         """Rebuild from :meth:`to_dict` output; ModelFormatError where it is damaged."""
         try:
-            encodings = {e["column"]: Encoding.from_dict(e) for e in data["encodings"]}
+            encodings = {}
+            for item in data["encodings"]:
+                encoding = Encoding.from_dict(item)
+                if encoding.column in encodings:
+                    raise ModelFormatError(f"the model file encodes covariate "
+                                           f"{encoding.column!r} twice; refit the model")
+                encodings[encoding.column] = encoding
             processes = {str(p): tuple(str(c) for c in cols)
                          for p, cols in data["processes"].items()}
         except (KeyError, TypeError, AttributeError) as err:
@@ -283,11 +302,13 @@ class Design:
         return cls(processes, encodings)
 
 
-def read_customers(customers, id_column: str = "customer_id", setting: str = "customers"
-                   ) -> pd.DataFrame:
+def read_customers(customers, id_column: str = "customer_id", setting: str = "customers",
+                   sep: str | None = None) -> pd.DataFrame:
     """A customer table indexed by the customer id: a DataFrame (indexed by the id, or with
     an ``id_column`` or ``customer_id`` column), a polars DataFrame, or the path of a CSV or
-    Parquet file with such a column.
+    Parquet file with such a column. The ids are read by the transaction log's rules
+    (:mod:`clvmodels.columns`): text unless every id is written as a plain integer, so a
+    CSV's ``0007`` stays ``"0007"``; fractional, missing or empty ids are refused.
 
     Parameters
     ----------
@@ -296,6 +317,8 @@ def read_customers(customers, id_column: str = "customer_id", setting: str = "cu
         The id column (the transactions' customer column).
     setting : str
         The argument's name, for messages.
+    sep : str, optional
+        A CSV file's field separator (as the log's ``sep``).
 
     Returns
     -------
@@ -303,16 +326,38 @@ def read_customers(customers, id_column: str = "customer_id", setting: str = "cu
     """
     import os
 
+    rows = RowNames()
     if isinstance(customers, (str, os.PathLike)):
         path = os.fspath(customers)
         if not os.path.exists(path):
             raise DataError(f"the customer table {path!r} ({arg(setting)}) does not exist")
+        check_input_file(path, f"the customer table ({arg(setting)})")
+        header = table_columns(path, sep)
+        column = next((c for c in (id_column, "customer_id") if c in header), None)
+        if column is None:
+            hint = ""
+            if len(header) == 1 and any(s in header[0] for s in ";\t|"):
+                hint = (f"; its header {header[0]!r} looks separated by another character: "
+                        f"give {arg('sep')} (the separator the log's file uses too)")
+            raise DataError(f"the customer table {path!r} ({arg(setting)}) has no "
+                            f"{id_column!r} column to join on (it has {header}){hint}")
         try:
-            table = (pd.read_parquet(path) if path.lower().endswith((".parquet", ".pq"))
-                     else pd.read_csv(path))
+            if table_kind(path) == "parquet":
+                table = pd.read_parquet(path)
+                rows = RowNames("row", source=path)
+            else:
+                table = pd.read_csv(path, sep=csv_separator(path, sep), dtype={column: str},
+                                    keep_default_na=False,
+                                    na_values={c: ([""] if c == column else
+                                                   ["", "NA", "NaN", "nan", "null", "NULL"])
+                                               for c in header})
+                rows = RowNames("line", source=path)
         except Exception as err:  # noqa: BLE001 - whatever a damaged file raises
             raise DataError(f"cannot read the customer table {path!r} ({arg(setting)}): "
-                            f"{err}") from err
+                            f"{str(err).strip().splitlines()[0] if str(err).strip() else err!r}"
+                            ) from err
+        if column in table.columns:
+            table = table.set_index(column)
     elif hasattr(customers, "to_pandas") and not isinstance(customers, pd.DataFrame):
         table = customers.to_pandas()
     else:
@@ -323,15 +368,15 @@ def read_customers(customers, id_column: str = "customer_id", setting: str = "cu
                         f"not {type(customers).__name__}")
     for column in (id_column, "customer_id"):
         if column in table.columns:
-            return table.set_index(column)
-    if isinstance(customers, (str, os.PathLike)):
-        raise DataError(f"the customer table {os.fspath(customers)!r} has no {id_column!r} "
-                        f"column to join on (it has {list(table.columns)})")
-    return table
+            table = table.set_index(column)
+            break
+    ids = integer_ids(normalize_ids(pd.Series(table.index, index=table.index),
+                                    table.index.name or "customer id", rows))
+    return table.set_axis(pd.Index(ids.to_numpy(), name=table.index.name or "customer_id"))
 
 
 def join_customers(rfm: pd.DataFrame, customers, setting: str = "customers",
-                   id_column: str = "customer_id") -> pd.DataFrame:
+                   id_column: str = "customer_id", sep: str | None = None) -> pd.DataFrame:
     """``rfm`` with the columns of a customer table joined on the customer id.
 
     ``customers`` is what :func:`read_customers` reads. Every customer of ``rfm`` must have
@@ -346,13 +391,15 @@ def join_customers(rfm: pd.DataFrame, customers, setting: str = "customers",
         The argument's name, for messages.
     id_column : str
         The id column of a table not indexed by it.
+    sep : str, optional
+        A CSV file's field separator.
 
     Returns
     -------
     pandas.DataFrame
         ``rfm`` with the table's columns appended, its attrs kept.
     """
-    table = read_customers(customers, id_column, setting)
+    table = read_customers(customers, id_column, setting, sep)
     duplicated = table.index.duplicated()
     if duplicated.any():
         raise DataError(f"the customer table ({arg(setting)}) has customer "
@@ -363,18 +410,24 @@ def join_customers(rfm: pd.DataFrame, customers, setting: str = "customers",
         raise DataError(f"the customer table ({arg(setting)}) has a column {clash[0]!r} that the "
                         "RFM frame computes itself; rename or drop it")
     index = table.index
-    if rfm.index.dtype.kind in "iu" and index.dtype.kind not in "iu":
-        # ids read as text: whole numbers where written plainly, as the log's own ids ("07"
-        # stays text, so it matches no customer 7 and is reported missing)
-        index = pd.Index(integer_ids(pd.Series(index.astype(str))))
-    elif rfm.index.dtype.kind not in "iu" and index.dtype.kind in "iu":
-        index = index.astype(str)
+    if rfm.index.dtype.kind not in "iu" and index.dtype.kind in "iu":
+        index = index.astype(str)  # the log's ids are text: 7 is "7" (and never "007")
     table = table.set_axis(index)
     missing = ~rfm.index.isin(table.index)
     if missing.any():
+        why = ""
+        if rfm.index.dtype.kind in "iu" and index.dtype.kind not in "iu":
+            odd = [v for v in index if not pd.isna(v)][:1]
+            why = (f" (the transactions' ids are whole numbers, and the table's are text such "
+                   f"as {odd[0]!r}: ids with leading zeros, signs or decimals are text, and "
+                   "text never matches a number; write the ids the same way in both)"
+                   if odd else "")
+        elif rfm.index.dtype.kind not in "iu" and table.index.dtype.kind in "iu":
+            why = (" (the transactions' ids are text and the table's whole numbers: "
+                   f"customer {show(rfm.index[missing][0])} matches only the same text)")
         raise DataError(f"the customer table ({arg(setting)}) has no row for {int(missing.sum()):,}"
-                        f" customer(s) of the transactions (first: {show(rfm.index[missing][0])});"
-                        " add them (with an 'unknown' level where a value is not known)")
+                        f" customer(s) of the transactions (first: {show(rfm.index[missing][0])})"
+                        f"{why}; add them (with an 'unknown' level where a value is not known)")
     joined = pd.concat([rfm, table.reindex(rfm.index)], axis=1)
     joined.attrs.update(rfm.attrs)
     return joined

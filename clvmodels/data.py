@@ -22,6 +22,9 @@ from .periods import check_freq, elapsed, occasions, period_of_day, period_start
 from .transactions import Transactions, clean_transactions, factorize_ids, run_starts
 
 RFM_COLUMNS = ("frequency", "recency", "T")
+HOLDOUT_COLUMNS = ("frequency_holdout", "monetary_value_holdout", "duration_holdout")
+# what the data layer computes from a log: a customer's history, never a covariate of it
+HISTORY_COLUMNS = RFM_COLUMNS + ("monetary_value",) + HOLDOUT_COLUMNS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,7 +154,27 @@ def rfm_summary(
         arrays, tx.ids, time_unit, tx.excluded,
         freq=freq, observation_end=str(np.datetime64(end_day, "D")),
     )
-    return frame if customers is None else join_customers(frame, customers, id_column=customer)
+    return frame if customers is None else join_customers(frame, customers,
+                                                          id_column=customer, sep=sep)
+
+
+def check_period_end(observation_end, period: str, setting: str = "observation_end",
+                     period_setting: str = "period") -> int:
+    """``observation_end`` as a day number if it is the last day of a ``period`` (so that the
+    last of a model's discrete opportunities was whole); a DataError naming both settings and
+    the nearest period ends otherwise."""
+    end_day = as_day(observation_end, setting)
+    next_day = np.array([end_day + 1])
+    if period_of_day(next_day, period)[0] == period_of_day(next_day - 1, period)[0]:
+        current = period_of_day(np.array([end_day]), period)
+        last = period_start_day(current + 1, period)[0] - 1
+        before = period_start_day(current, period)[0] - 1
+        raise DataError(
+            f"{given(setting, observation_end)} falls inside a period of "
+            f"{given(period_setting, period)}, so the last opportunity was not whole: end the "
+            f"observation on the last day of a period ({np.datetime64(int(last), 'D')}, or "
+            f"{np.datetime64(int(before), 'D')})")
+    return end_day
 
 
 def opportunity_summary(
@@ -196,15 +219,7 @@ def opportunity_summary(
     [2.0, 11.0, 17.0]
     """
     freq, _ = check_freq(period, period)
-    end_day = as_day(observation_end, "observation_end")
-    next_day = np.array([end_day + 1])
-    if period_of_day(next_day, freq)[0] == period_of_day(next_day - 1, freq)[0]:
-        last = period_start_day(period_of_day(np.array([end_day]), freq) + 1, freq)[0] - 1
-        raise DataError(
-            f"{given('observation_end', observation_end)} falls inside a period of "
-            f"{given('period', period)}, so the last opportunity was not whole: end the "
-            f"observation on the last day of a period ({np.datetime64(int(last), 'D')}, or "
-            "the day before this period began)")
+    check_period_end(observation_end, freq)
     return rfm_summary(transactions, customer=customer, date=date, amount=amount,
                        observation_end=observation_end, freq=freq, time_unit=freq,
                        negative_amounts=negative_amounts, date_format=date_format, sep=sep)
@@ -292,7 +307,8 @@ def calibration_holdout(
         calibration_end=str(np.datetime64(cal_day, "D")),
         observation_end=str(np.datetime64(end_day, "D")),
     )
-    return frame if customers is None else join_customers(frame, customers, id_column=customer)
+    return frame if customers is None else join_customers(frame, customers,
+                                                          id_column=customer, sep=sep)
 
 
 def _take(values: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:

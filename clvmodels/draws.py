@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .arguments import align, check_count, check_mass
 from .exceptions import DataError
 
 CHUNK_ELEMENTS = 4_000_000  # rows x draws evaluated at once: about 32 MB per array
@@ -22,8 +23,7 @@ MAX_RETURNED_ROWS = 10_000  # return_draws gives (rows, draws) tables up to this
 def thin(values: np.ndarray, max_draws: int | None) -> np.ndarray:
     """Rows of ``values`` (one per draw) evenly thinned to at most ``max_draws``."""
     if max_draws is not None:
-        if max_draws < 1:
-            raise DataError(f"max_draws must be a whole number >= 1, not {max_draws!r}")
+        max_draws = check_count(max_draws, "max_draws", low=1)
         if len(values) > max_draws:
             return values[np.linspace(0, len(values) - 1, max_draws).round().astype(int)]
     return values
@@ -66,6 +66,8 @@ def summarise_draws(compute, n_rows: int, n_draws: int, interval, name: str, ind
         A Series of means when ``interval`` is None; else a DataFrame with ``mean``, ``lower``,
         ``upper``; with ``return_draws`` a DataFrame with one column per draw.
     """
+    if interval is not None:
+        check_mass(interval, "interval")
     if return_draws:
         rows = np.arange(n_rows) if expand is None else expand
         if len(rows) > MAX_RETURNED_ROWS:
@@ -74,8 +76,6 @@ def summarise_draws(compute, n_rows: int, n_draws: int, interval, name: str, ind
         table = pd.DataFrame(compute(rows), index=index)
         table.attrs["center"] = center  # which draw is the point (clvmodels.total reads it)
         return table
-    if interval is not None and not 0 < interval < 1:
-        raise DataError(f"interval must be a probability mass in (0, 1), not {interval!r}")
     chunk = max(1, CHUNK_ELEMENTS // max(n_draws, 1))
     out = np.empty((n_rows, 1 if interval is None else 3))
     for start in range(0, n_rows, chunk):
@@ -149,8 +149,10 @@ def total(predict, rfm: pd.DataFrame, *args, by=None, interval: float = 0.94,
         The customers, any number (evaluated 10,000 at a time).
     *args
         Passed to ``predict`` after the customers (a horizon ``t``).
-    by : pandas.Series or array-like, optional
-        A segment per customer (aligned with ``rfm``); the whole base without it.
+    by : str, pandas.Series or array-like, optional
+        A segment per customer: a column of ``rfm``, a Series matched to the customers by its
+        index (labels missing or extra are refused), or an array in the frame's order; the
+        whole base without it.
     interval : float
         Mass of the equal-tailed interval of each total.
     max_draws : int, optional
@@ -176,14 +178,34 @@ def total(predict, rfm: pd.DataFrame, *args, by=None, interval: float = 0.94,
     >>> round(float(table.loc["all", "mean"]), 1) == round(float(bg.expected_purchases(rfm, 52).sum()), 1)
     True
     """
+    if not callable(predict):
+        raise DataError(f"predict must be a prediction to sum, such as bg.expected_purchases, "
+                        f"not {type(predict).__name__}")
+    if not isinstance(rfm, pd.DataFrame) or len(rfm) == 0:
+        raise DataError("total needs a frame of at least one customer to sum over"
+                        + ("" if isinstance(rfm, pd.DataFrame) else
+                           f", not {type(rfm).__name__}"))
+    check_mass(interval, "interval")
     if by is None:
         labels = pd.Categorical(np.zeros(len(rfm), dtype=int), categories=[0])
         names = pd.Index(["all"], name="segment")
     else:
-        values = by.reindex(rfm.index) if isinstance(by, pd.Series) else np.asarray(by)
-        if len(values) != len(rfm) or pd.isna(np.asarray(values, dtype=object)).any():
-            raise DataError("by must give one segment per customer of the frame, none missing")
-        labels = pd.Categorical(np.asarray(values))
+        if isinstance(by, str):
+            if by not in rfm.columns:
+                raise DataError(f"by={by!r} is not a column of the frame (it has "
+                                f"{list(rfm.columns)}): give a column name or a Series of "
+                                "segments indexed by customer")
+            by = rfm[by]
+        if isinstance(by, pd.DataFrame):
+            raise DataError("by must be one segment per customer (a Series or a column name), "
+                            "not a DataFrame")
+        values = np.asarray(align(by, rfm.index, "by", what="segment"), dtype=object)
+        missing = pd.isna(values)
+        if missing.any():
+            raise DataError(f"by has no segment for {int(missing.sum()):,} customer(s) (first: "
+                            f"{rfm.index[missing][0]!r}): fill them with a segment of their own "
+                            "such as 'unknown'")
+        labels = pd.Categorical(values)
         names = pd.Index(labels.categories, name=getattr(by, "name", None) or "segment")
     codes = labels.codes
     sums, center = None, "mean"

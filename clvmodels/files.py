@@ -141,12 +141,12 @@ def _restore_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def read_table(path, columns: list[str], *, sep: str | None = None, text_columns=(),
-               names: dict | None = None) -> pd.DataFrame:
+               names: dict | None = None, what: str = "transactions file") -> pd.DataFrame:
     """The named ``columns`` of a CSV or Parquet file, read whole.
 
     ``text_columns`` are read from CSV as text, unconverted; ``names`` maps columns to the
-    arguments that name them, for the missing-column message."""
-    path = check_input_file(path, "transactions file")
+    arguments that name them, for the missing-column message; ``what`` names the file."""
+    path = check_input_file(path, what)
     kind = table_kind(path)
     try:
         if kind == "parquet":
@@ -259,25 +259,25 @@ def remove_stale(folder: str, prefix: str = TEMP_PREFIX) -> None:
                     os.unlink(path)
 
 
-def check_output_path(path) -> str:
+def check_output_path(path, setting: str = "out") -> str:
     """The target as a string if it can be written atomically: its folder exists and is
-    writable, and it is absent or a regular file."""
+    writable, and it is absent or a regular file (``setting`` names the argument)."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise DataError(f"the output folder {folder!r} does not exist: create it first "
-                        f"({arg('out')} {path!r})")
+                        f"({arg(setting)} {path!r})")
     if os.path.lexists(path):
         mode = os.stat(path).st_mode
         if stat.S_ISDIR(mode):
             raise DataError(f"the output {path!r} is a folder: give a file name "
-                            f"({arg('out')})")
+                            f"({arg(setting)})")
         if not stat.S_ISREG(mode):
             raise DataError(f"the output {path!r} is not a regular file (a FIFO or a device), "
                             "and clvmodels writes only whole files atomically: give the path of "
-                            f"a file ({arg('out')}) and read it from there")
+                            f"a file ({arg(setting)}) and read it from there")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise DataError(f"the output folder {folder!r} is not writable ({arg('out')})")
+        raise DataError(f"the output folder {folder!r} is not writable ({arg(setting)})")
     return path
 
 

@@ -71,6 +71,9 @@ def read_model_json(path) -> dict:
                                f"byte {err.start})") from err
     except json.JSONDecodeError as err:
         raise ModelFormatError(f"{path!r} is not a JSON model file: {err}") from err
+    except ValueError as err:  # e.g. an integer of more digits than Python converts
+        raise ModelFormatError(f"{path!r} is not a model file: {err}; it was edited or "
+                               "damaged, refit the model") from err
     except RecursionError as err:
         raise ModelFormatError(f"{path!r} is not a model file: its JSON is nested too deeply")\
             from err

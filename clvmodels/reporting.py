@@ -55,17 +55,30 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
+def describe(metric: str, amounts: bool = True) -> str:
+    """What a metric measures, in words; without amounts, the spend weights are purchases."""
+    text = DESCRIPTIONS.get(metric, metric)
+    if not amounts:
+        text = text.replace("weighted by spend", "weighted by holdout purchases (no amounts)")
+    return text
+
+
 def _verdicts(result) -> list[str]:
     """One sentence per metric: the best method, and how the best model compares."""
     table = result.summary()
+    amounts = bool(result.data.get("amounts", True)) if result.data else True
     lines = []
     for metric, row in result.winners().iterrows():
         values = table[metric]
         models = values[values.index.isin(MODELS)].dropna()
-        sentence = f"- **{DESCRIPTIONS[metric]}** (`{metric}`): best is `{row['best']}` " \
-                   f"({row['value']:.3f})"
-        if "clear" in row and isinstance(row.get("runner_up"), str) and not row["clear"]:
-            sentence = (f"- **{DESCRIPTIONS[metric]}** (`{metric}`): no clear difference between "
+        what = describe(metric, amounts)
+        sentence = f"- **{what}** (`{metric}`): best is `{row['best']}` ({row['value']:.3f})"
+        if isinstance(row.get("runner_up"), str) and row.get("tie") is True:
+            sentence = (f"- **{what}** (`{metric}`): `{row['best']}` and `{row['runner_up']}` "
+                        f"tie ({row['value']:.4g}; a difference of {row['difference']:.2g} is "
+                        "too small to matter)")
+        elif "clear" in row and isinstance(row.get("runner_up"), str) and not row["clear"]:
+            sentence = (f"- **{what}** (`{metric}`): no clear difference between "
                         f"`{row['best']}` ({row['value']:.3f}) and `{row['runner_up']}` (95 % "
                         f"bootstrap interval of the difference {row['lower']:.3f} to "
                         f"{row['upper']:.3f})")

@@ -22,6 +22,8 @@ def discount_schedule(horizon: float, discount_rate: float, length: float, disco
     the periods from ``start`` to ``start + horizon`` are ``sum_k c_k E(t_k)``, with ``E(t)``
     the cumulative expected purchases (see customer_value); discounted to now."""
     horizon, discount_rate, start = float(horizon), float(discount_rate), float(start)
+    if horizon == 0:  # an empty window is worth nothing: one time with a zero coefficient
+        return np.array([max(start, 1.0) * length]), np.zeros(1)
     if discounting == "periodic":
         # periods start+1 .. start+horizon, the last possibly partial, each discounted at its end
         steps = start + np.minimum(np.arange(1, int(np.ceil(horizon)) + 1), horizon)

@@ -33,7 +33,8 @@ def logs(tmp_path_factory):
 def model_file(logs):
     _, folder = logs
     path = folder / "model.json"
-    fit_file(folder / "master.parquet", path, observation_end=END, quiet=True)
+    fit_file(folder / "master.parquet", path, observation_end=END, time_unit="W",
+             quiet=True)
     return path
 
 
@@ -278,7 +279,7 @@ def test_fit_with_a_calibration_end_checks_the_holdout(cdnow, tmp_path, capsys):
     log = tmp_path / "cdnow.csv"
     cdnow.to_csv(log, index=False)
     pair, check = fit_file(log, tmp_path / "m.json", calibration_end="1997-09-30",
-                           observation_end=END, quiet=True)
+                           observation_end=END, time_unit="W", quiet=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", clvmodels.DataQualityWarning)
         split = clvmodels.calibration_holdout(cdnow, calibration_end="1997-09-30",

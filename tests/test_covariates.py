@@ -131,7 +131,7 @@ def test_zero_coefficients_are_the_model_without_covariates(cls, kwargs):
     rfm, _ = simulated(3_000, seed=11)
     plain = cls().fit(rfm)
     model = cls(**kwargs).fit(rfm)
-    spec, data = prepare_fit(model, rfm, None)
+    spec, data, _ = prepare_fit(model, rfm, None)
     zero = np.r_[plain.params_.to_numpy(), np.zeros(len(model.param_names) - len(plain.params_))]
     assert spec.loglik_grad(zero, data)[0] == pytest.approx(plain.log_likelihood_, rel=1e-12)
     # the restricted fit behind the likelihood-ratio test is the plain fit
@@ -195,7 +195,7 @@ def test_the_likelihood_ratio_test_holds_its_level_under_the_null():
 ])
 def test_gradient_and_hessian_are_the_derivatives_of_the_likelihood(cls, kwargs):
     rfm, _ = simulated(1_500, seed=13)
-    spec, data = prepare_fit(cls(**kwargs), rfm, None)
+    spec, data, _ = prepare_fit(cls(**kwargs), rfm, None)
     rng = np.random.default_rng(0)
     k = len(spec.base_names)
     x = np.r_[spec.restricted.params, rng.normal(0, 0.2, len(spec.param_names) - k)]
@@ -215,7 +215,7 @@ def test_sbg_gradient_is_the_derivative():
     customers = clvmodels.simulate_customers(800, seed=3)
     frame = simulate_subscriptions(800, alpha=0.7, beta=1.5, periods=8, seed=4,
                                    customers=customers, coefficients={"alpha": {"age": 0.3}})
-    spec, data = prepare_fit(clvmodels.ShiftedBetaGeo(dropout_covariates=["age", "channel"]),
+    spec, data, _ = prepare_fit(clvmodels.ShiftedBetaGeo(dropout_covariates=["age", "channel"]),
                              frame, None)
     x = np.r_[spec.restricted.params, np.linspace(-0.2, 0.2, len(spec.param_names) - 2)]
     gradient = spec.loglik_grad(x, data)[1]
@@ -263,6 +263,7 @@ def test_the_command_line_fits_and_scores_with_a_customer_table(tmp_path, capsys
     customers.reset_index().to_parquet(tmp_path / "customers.parquet")
     end = tx.attrs["observation_end"]
     code = main(["fit", "--transactions", str(tmp_path / "tx.csv"), "--observation-end", end,
+                 "--time-unit", "W",
                  "--customers", str(tmp_path / "customers.parquet"), "--purchase-covariates",
                  "channel,age", "--spend-covariates", "first_order", "--out",
                  str(tmp_path / "model.json")])
@@ -438,7 +439,7 @@ def test_sbg_with_zero_coefficients_is_the_sbg():
                                    customers=customers)
     plain = clvmodels.ShiftedBetaGeo().fit(frame)
     model = clvmodels.ShiftedBetaGeo(dropout_covariates=["channel", "age"]).fit(frame)
-    spec, data = prepare_fit(model, frame, None)
+    spec, data, _ = prepare_fit(model, frame, None)
     zero = np.r_[plain.params_.to_numpy(), np.zeros(len(model.param_names) - 2)]
     assert spec.loglik_grad(zero, data)[0] == pytest.approx(plain.log_likelihood_, rel=1e-12)
     model.params_ = pd.Series(zero, index=model.param_names)
@@ -452,7 +453,7 @@ def test_categorical_covariates_keep_the_compression_and_weights_count_customers
     with a count; a table of such rows with weights fits exactly like the customers."""
     rfm, _ = simulated(5_000, coefficients=PURCHASE, seed=17)
     model = clvmodels.BetaGeo(purchase_covariates=["channel"], dropout_covariates=["channel"])
-    spec, data = prepare_fit(model, rfm, None)
+    spec, data, _ = prepare_fit(model, rfm, None)
     assert len(data.weights) < 0.6 * len(rfm) and data.n == len(rfm)
     # weights: the same customers as unique rows with counts, a numeric covariate included
     # (standardised over the customers, not the rows)

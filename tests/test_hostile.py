@@ -297,8 +297,8 @@ def test_a_fit_on_one_or_two_customers_is_not_a_number(customers):
     rfm = pd.DataFrame({"frequency": [2, 0][:customers], "recency": [5.0, 0][:customers],
                         "T": [10.0, 8][:customers]})
     with pytest.raises(ConvergenceError, match=r"do not identify the parameters.*penalizer"):
-        clvmodels.BetaGeo().fit(rfm)
-    assert np.isfinite(clvmodels.BetaGeo(penalizer=0.01).fit(rfm).params_).all()
+        clvmodels.BetaGeo().fit(rfm, time_unit="W")
+    assert np.isfinite(clvmodels.BetaGeo(penalizer=0.01).fit(rfm, time_unit="W").params_).all()
 
 
 def test_zero_discount_is_the_undiscounted_sum(fitted, cdnow_calibration):
@@ -359,7 +359,7 @@ def edit(path, change):
 
 @pytest.mark.parametrize("change,message", [
     (lambda d: d["purchases"]["params"].update(r=float("nan")),
-     r"BetaGeo model file is damaged or was edited: parameter r is nan"),
+     r"BetaGeo model file's parameter r is nan, not a finite number"),
     (lambda d: d["spend"]["params"].update(q=-1.0), r"parameter q is -1.0"),
     (lambda d: d["purchases"]["params"].update(alpha=float("inf")), r"parameter alpha is inf"),
     (lambda d: d.update(purchases=d["spend"], spend=d["purchases"]),
@@ -367,8 +367,18 @@ def edit(path, change):
     (lambda d: d["purchases"].update(time_unit="fortnights"), r"unknown time unit 'fortnights'"),
     (lambda d: d.update(format_version=99), r"format version 99 is not supported"),
     (lambda d: d.pop("spend"), r"the model pair file has no 'spend' model"),
+    (lambda d: d["purchases"]["params"].update(r="0.25"), r"parameter r is '0.25', not a finite"),
+    (lambda d: d["purchases"]["params"].update(b=True), r"parameter b is True, not a finite"),
+    (lambda d: d["purchases"]["params"].update(extra=1.0),
+     r"parameter 'extra' is not one of this model's"),
+    (lambda d: d["purchases"]["params"].pop("a"), r"it lacks parameter 'a'"),
+    (lambda d: d["purchases"]["params"].update(r=1e300), r"parameter r is 1e\+300"),
+    (lambda d: d["purchases"].update(covariance=[[1.0]]), r"covariance is not 4 x 4"),
+    (lambda d: d["purchases"].update(log_likelihood="high"), r"log_likelihood is 'high'"),
 ], ids=["NaN parameter", "negative parameter", "infinite parameter", "swapped models",
-        "unknown unit", "future version", "missing model"])
+        "unknown unit", "future version", "missing model", "text parameter", "boolean parameter",
+        "extra parameter", "missing parameter", "absurd parameter", "covariance shape",
+        "text log-likelihood"])
 def test_damaged_model_files_are_refused(pair_file, change, message):
     edit(pair_file, change)
     with pytest.raises(ModelFormatError, match=message):
@@ -412,7 +422,7 @@ def cli_files(tmp_path_factory):
     log.to_parquet(folder / "log.parquet")
     log.drop(columns="amount").to_csv(folder / "no_amounts.csv", index=False)
     assert main(["fit", "--transactions", str(folder / "log.parquet"), "--observation-end", END,
-                 "--out", str(folder / "model.json"), "--quiet"]) == 0
+                 "--time-unit", "W", "--out", str(folder / "model.json"), "--quiet"]) == 0
     return folder
 
 

@@ -185,7 +185,7 @@ def test_the_model_methods(model, cdnow_calibration):
     assert ((p1 >= 0) & (p1 <= 1)).all()
     with pytest.raises(clvmodels.DataError, match="discount_rate"):
         model.discounted_expected_residual_transactions(rfm, 0.0)
-    with pytest.raises(clvmodels.DataError, match="n must be"):
+    with pytest.raises(clvmodels.DataError, match="n= must be"):
         model.conditional_probability_of_purchases(rfm, -1, 39.0)
 
 
@@ -278,13 +278,13 @@ def test_the_hessian_behind_the_standard_errors(model, cdnow_calibration):
 def test_degenerate_frames_are_refused_clearly(model_class):
     one = pd.DataFrame({"frequency": [2], "recency": [5.0], "T": [10.0]})
     with pytest.raises(clvmodels.ConvergenceError, match="do not identify"):
-        model_class().fit(one)
+        model_class().fit(one, time_unit="W")
     with pytest.raises(clvmodels.DataError, match="frequency must be a finite number"):
         model_class().fit(pd.DataFrame({"frequency": [2, np.nan], "recency": [5.0, 0],
                                         "T": [10.0, 8]}))
     with pytest.raises(clvmodels.DataError, match="no customer made a repeat purchase"):
         model_class().fit(pd.DataFrame({"frequency": [0, 0], "recency": [0.0, 0],
-                                        "T": [10.0, 8]}))
+                                        "T": [10.0, 8]}), time_unit="W")
 
 
 def test_the_predictive_interval_of_purchases(model, cdnow_calibration):

@@ -56,7 +56,7 @@ def test_a_subscription_table_is_counted_in_whole_periods():
     frame = subscription_frame(table, observation_end="2024-12-31", period="M")
     # a: paid January only; b: renewed 15 Feb ... 15 Dec, 11 times; c: renewed 1 Apr, May, Jun
     assert frame["T"].tolist() == [1, 11, 4] and frame["churned"].tolist() == [True, False, True]
-    with pytest.raises(DataError, match="ends before it starts"):
+    with pytest.raises(DataError, match="end before they start"):
         subscription_frame(table.assign(end=["2023-01-01", None, None]),
                            observation_end="2024-12-31")
 

@@ -39,7 +39,8 @@ from scipy import optimize, stats
 from ..data import check_rfm, rfm_time_unit
 from ..exceptions import ConvergenceError, DataError, ModelFormatError, NotFittedError
 from ..files import write_json_atomic
-from ..interface import given, show
+from ..arguments import align, check_draw_options
+from ..interface import arg, given, show
 from ..covariates import Design
 from .regression import CovariateSpecification, covariate_settings
 from ..units import DAYS_PER_UNIT, UNIT_NAMES, days_per_unit
@@ -52,27 +53,49 @@ FORMAT = "clvmodels.model"
 FORMAT_VERSION = 1
 
 
+MAX_COEFFICIENT = 50.0  # |coefficient| of a standardised covariate: exp(50) is no effect
+MAX_LOG_PARAMETER = 230.0  # a positive parameter within exp(+-230) (1e+-100)
+
+
 def invalid_parameters(names, draws: np.ndarray, positive=None) -> str | None:
     """The first parameter with a value (in any draw: rows) that is not finite or not > 0
-    (only finite for those not ``positive``: covariate coefficients)."""
+    (only finite for those not ``positive``: covariate coefficients), or so extreme that no
+    fit gives it (a positive parameter outside 1e-100..1e100; a coefficient of a
+    standardised covariate beyond +-50, a multiplier of exp(50)): a file edited by hand."""
     positive = np.ones(len(names), dtype=bool) if positive is None else positive
     for j, name in enumerate(names):
         values = draws[:, j]
-        bad = ~(np.isfinite(values) & ((values > 0) | ~positive[j]))
+        with np.errstate(all="ignore"):
+            if positive[j]:
+                bad = ~(np.isfinite(values) & (values > 0)
+                        & (np.abs(np.log(np.where(values > 0, values, 1.0)))
+                           <= MAX_LOG_PARAMETER))
+            else:
+                bad = ~(np.isfinite(values) & (np.abs(values) <= MAX_COEFFICIENT))
         if bad.any():
-            rule = "a finite number > 0" if positive[j] else "a finite number"
+            rule = ("a finite number > 0 between 1e-100 and 1e100" if positive[j] else
+                    f"a finite number from -{MAX_COEFFICIENT:g} to {MAX_COEFFICIENT:g}")
             return (f"parameter {name} is {show(values[bad][0])} (it must be {rule})"
                     + (f" in {int(bad.sum())} of {len(values)} draws" if len(values) > 1 else ""))
     return None
 
 
-def check_weights(weights, rows: int) -> np.ndarray | None:
-    """``weights`` as float64, one finite number >= 0 per row; None stays None."""
+def check_weights(weights, rfm: pd.DataFrame) -> np.ndarray | None:
+    """``weights`` as float64 in the order of ``rfm``'s rows, one finite number >= 0 per
+    customer (a Series aligned by its labels, an array by position); None stays None."""
     if weights is None:
         return None
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape != (rows,) or not np.all(np.isfinite(weights) & (weights >= 0)):
-        raise DataError("weights must be one finite number >= 0 per row of the frame")
+    weights = align(weights, rfm.index, "weights", what="weight")
+    try:
+        weights = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{arg('weights')} must hold numbers (customers per row), not "
+                        f"{show(np.asarray(weights, dtype=object)[0])}") from err
+    bad = ~(np.isfinite(weights) & (weights >= 0))
+    if bad.any():
+        raise DataError(f"{arg('weights')} must be finite numbers >= 0 (customers per row): "
+                        f"{int(bad.sum()):,} are not (first: {show(weights[bad][0])} for "
+                        f"customer {show(rfm.index[bad][0])})")
     return weights
 
 
@@ -165,6 +188,38 @@ class FittedModel:
         se = self.standard_errors_ if hasattr(self, "covariance_") else None
         return spec.coefficient_table(self.params_, se)
 
+    def fit_time_unit(self, rfm: pd.DataFrame, time_unit: str | None = None) -> str | None:
+        """The time unit a fit on ``rfm`` records: the frame's own, or ``time_unit`` for a frame
+        that records none. A purchase model in continuous time refuses a frame with neither
+        (its parameters would be in an unknown unit, and every horizon ambiguous); a model of
+        discrete opportunities or periods (BG/BB, the sBG) and a spend model need none.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        time_unit : str, optional
+
+        Returns
+        -------
+        str or None
+        """
+        recorded = rfm_time_unit(rfm) if isinstance(rfm, pd.DataFrame) else None
+        if time_unit is not None:
+            if time_unit not in DAYS_PER_UNIT:
+                raise DataError(f"{given('time_unit', time_unit)} is not a time unit: use one "
+                                f"of {list(DAYS_PER_UNIT)}")
+            if recorded not in (None, time_unit):
+                raise DataError(f"the frame records time unit {recorded!r} but "
+                                f"{given('time_unit', time_unit)} says otherwise")
+        unit = recorded or time_unit
+        if unit is None and self.kind == "purchases" and not getattr(self, "discrete", False):
+            raise DataError(
+                "this frame records no time unit (rfm.attrs['time_unit'] is gone, as after a "
+                "merge or a CSV round trip, or the frame was built by hand), so the estimate "
+                f"would be in unknown units: give {given('time_unit', 'W')} (or 'D', 'M', ...) "
+                "for the unit recency and T are in")
+        return unit
+
     def check_fitted(self) -> None:
         """A NotFittedError unless the model is fitted (or loaded).
 
@@ -244,12 +299,14 @@ class FittedModel:
             if self.time_unit_ is None:
                 raise DataError("this model has no time unit, so give the horizon as a number")
             t = pd.Timedelta(t) / pd.Timedelta(days=days_per_unit(self.time_unit_))
-        if isinstance(t, pd.Series) and rfm is not None:
-            missing = ~rfm.index.isin(t.index)
-            if missing.any():
-                raise DataError(f"the horizon Series has no value for {int(missing.sum())} "
-                                f"customer(s) (first: {show(rfm.index[missing][0])})")
-            t = t.reindex(rfm.index)
+        if isinstance(t, pd.DataFrame):
+            raise DataError("the horizon t must be a number, a Series (one per customer) or a "
+                            "pd.Timedelta, not a DataFrame: pick its column")
+        if isinstance(t, pd.Series):
+            if rfm is None:
+                raise DataError("a horizon per customer (a Series) needs the customers: this "
+                                "prediction takes one horizon for all, a number")
+            t = align(t, rfm.index, "t", what="horizon")
         if isinstance(t, pd.Series) and t.dtype.kind == "m":
             if self.time_unit_ is None:
                 raise DataError("this model has no time unit, so give the horizon as a number")
@@ -370,6 +427,35 @@ class FittedModel:
                 setattr(self, fact + "_", int(data[fact]))
 
 
+def file_number(value, what: str, cls) -> float:
+    """A number read from a model file: a JSON number (not text, not true/false), finite; a
+    ModelFormatError naming ``what`` otherwise."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(
+            float(value)):
+        raise ModelFormatError(f"the {cls.__name__} model file's {what} is {show(value)}, not "
+                               "a finite number: the file was edited or damaged; refit the model")
+    return float(value)
+
+
+def stored_parameters(stored, names, cls) -> list[float]:
+    """The values of ``names`` from a model file's ``{name: value}``: a ModelFormatError
+    naming the first parameter that is missing, not the model's (a covariate column or level
+    edited or removed), or not a number."""
+    if not isinstance(stored, dict):
+        raise ModelFormatError(f"the {cls.__name__} model file's parameters are not a "
+                               "{name: value} object; refit the model")
+    missing = [k for k in names if k not in stored]
+    extra = [k for k in stored if k not in names]
+    if missing or extra:
+        what = (f"it lacks parameter {missing[0]!r}" if missing else
+                f"parameter {extra[0]!r} is not one of this model's")
+        raise ModelFormatError(
+            f"the {cls.__name__} model file's parameters do not fit its model: {what} (the "
+            f"model with the covariates it records has {list(names)}); the file was edited: "
+            "refit the model")
+    return [file_number(stored[k], f"parameter {k}", cls) for k in names]
+
+
 @dataclass
 class Estimate:
     """A maximum-likelihood estimate: parameters, covariance, log-likelihood, customers."""
@@ -480,16 +566,22 @@ def _scaled_newton(model, data, small, params, objective, penalizer, steps: int 
     return to_free(params, positive)
 
 
-def prepare_fit(model, rfm: pd.DataFrame, weights, penalizer: float = 0.0):
-    """``(spec, data)``: what an engine fits (:meth:`FittedModel.specification`) and its
-    prepared data. With covariates, the model without them is fitted first, on the compressed
-    histories: the start of the fit with them and the restricted model of the
-    likelihood-ratio test."""
+def prepare_fit(model, rfm: pd.DataFrame, weights, penalizer: float = 0.0,
+                time_unit: str | None = None):
+    """``(spec, data, unit)``: what an engine fits (:meth:`FittedModel.specification`), its
+    prepared data (the frame and ``weights`` checked) and the time unit the fit records
+    (:meth:`FittedModel.fit_time_unit`). With covariates, the model without them is fitted
+    first, on the compressed histories: the start of the fit with them and the restricted
+    model of the likelihood-ratio test."""
     spec = model.specification()
-    data = spec.prepare(rfm, weights)
+    if not isinstance(rfm, pd.DataFrame):
+        raise DataError(f"expected an RFM DataFrame (see clvmodels.rfm_summary), not "
+                        f"{type(rfm).__name__}")
+    data = spec.prepare(rfm, check_weights(weights, rfm))
+    unit = model.fit_time_unit(rfm, time_unit)
     if spec is not model:
         spec.restricted = maximum_likelihood(model, data.base, penalizer)
-    return spec, data
+    return spec, data, unit
 
 
 def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
@@ -637,16 +729,19 @@ class MaximumLikelihoodModel(FittedModel):
         self.penalizer = penalizer
         self.set_covariates(covariates)
 
-    def fit(self, rfm: pd.DataFrame, weights=None):
+    def fit(self, rfm: pd.DataFrame, weights=None, *, time_unit: str | None = None):
         """Fit by maximum likelihood on the unique rows of ``rfm``.
 
         Parameters
         ----------
         rfm : pandas.DataFrame
             An RFM frame (:func:`clvmodels.rfm_summary`).
-        weights : array-like, optional
+        weights : pandas.Series or array-like, optional
             How many customers each row stands for: a table of unique rows with their counts
-            fits exactly like the customers themselves.
+            fits exactly like the customers themselves. A Series is matched to the rows by its
+            index (labels missing or extra are refused); an array is taken in row order.
+        time_unit : str, optional
+            The unit of ``recency`` and ``T`` for a frame that records none.
 
         Returns
         -------
@@ -656,7 +751,7 @@ class MaximumLikelihoodModel(FittedModel):
                 and np.isfinite(self.penalizer) and self.penalizer >= 0):
             raise DataError(f"{given('penalizer', self.penalizer)}: the penalizer must be a "
                             "finite number >= 0")
-        spec, data = prepare_fit(self, rfm, check_weights(weights, len(rfm)), self.penalizer)
+        spec, data, unit = prepare_fit(self, rfm, weights, self.penalizer, time_unit)
         estimate = maximum_likelihood(spec, data, self.penalizer)
         self.fitted_specification(spec)
         names = list(spec.param_names)
@@ -664,7 +759,7 @@ class MaximumLikelihoodModel(FittedModel):
         self.covariance_ = pd.DataFrame(estimate.covariance, index=names, columns=names)
         self.log_likelihood_ = estimate.log_likelihood
         self.n_customers_ = round(estimate.n)
-        self.time_unit_ = rfm_time_unit(rfm)
+        self.time_unit_ = unit
         for fact, value in data.facts.items():
             setattr(self, fact + "_", value)
         spec.check_estimate(self.params_)
@@ -692,6 +787,7 @@ class MaximumLikelihoodModel(FittedModel):
         list of numpy.ndarray
         """
         self.check_fitted()
+        check_draw_options(max_draws, interval)
         estimate = self.params_.to_numpy()
         if interval is None:
             return [np.array([[v]]) for v in estimate]
@@ -744,15 +840,22 @@ class MaximumLikelihoodModel(FittedModel):
         MaximumLikelihoodModel
         """
         try:
-            model = cls(penalizer=float(data["penalizer"]))
+            model = cls(penalizer=file_number(data["penalizer"], "penalizer", cls))
             model.restore_covariates(data)
             names = list(model.param_names)
-            model.params_ = pd.Series([float(data["params"][k]) for k in names], index=names)
-            cov = np.array([[np.nan if v is None else v for v in row]
-                            for row in data["covariance"]], dtype=float)
-            model.covariance_ = pd.DataFrame(cov.reshape(len(names), len(names)), index=names,
-                                             columns=names)
-            model.log_likelihood_ = float(data["log_likelihood"])
+            model.params_ = pd.Series(stored_parameters(data["params"], names, cls),
+                                      index=names)
+            rows = data["covariance"]
+            if not (isinstance(rows, list) and len(rows) == len(names) and all(
+                    isinstance(row, list) and len(row) == len(names) for row in rows)):
+                raise ModelFormatError(
+                    f"the {cls.__name__} model file's covariance is not {len(names)} x "
+                    f"{len(names)}, one row and column per parameter ({names}): it was edited; "
+                    "refit the model")
+            cov = np.array([[np.nan if v is None else file_number(v, "covariance", cls)
+                             for v in row] for row in rows], dtype=float)
+            model.covariance_ = pd.DataFrame(cov, index=names, columns=names)
+            model.log_likelihood_ = file_number(data["log_likelihood"], "log_likelihood", cls)
             model.restore_header(data)
             if not (np.isfinite(model.penalizer) and model.penalizer >= 0):
                 raise ValueError(f"penalizer {model.penalizer!r} is not a number >= 0")
@@ -824,7 +927,7 @@ class MaximumLikelihoodModel(FittedModel):
                                        for p, c in self.covariates.items())
             return f"{name}(penalizer={self.penalizer}{given_covariates})"
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        unit = UNIT_NAMES.get(self.time_unit_, "unknown units")
+        unit = UNIT_NAMES.get(self.time_unit_, "periods")
         return (f"{name}({params}; fitted on {self.n_customers_} customers in {unit}, "
                 f"log-likelihood {self.log_likelihood_:.2f})")
 

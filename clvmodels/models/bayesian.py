@@ -29,11 +29,12 @@ import numpy as np
 import pandas as pd
 
 from .._math import pytensor_namespace
-from ..data import rfm_time_unit
+from ..arguments import check_draw_options
+from ..interface import given
 from ..draws import thin
 from ..exceptions import ConvergenceError, DataError, ModelFormatError
 from ..files import write_atomic, write_json_atomic
-from .base import (FittedModel, check_weights, free_scale, invalid_parameters,
+from .base import (FittedModel, free_scale, invalid_parameters,
                    maximum_likelihood, positive_mask, prepare_fit, to_free)
 
 METHODS = ("nuts", "map", "advi")
@@ -153,6 +154,31 @@ class BayesianModel(FittedModel):
         self.progressbar = progressbar
         self.advi_iterations = advi_iterations
 
+    def check_settings(self) -> None:
+        """A DataError naming the first setting that cannot work (before any sampling):
+        ``draws``, ``tune``, ``chains`` and ``advi_iterations`` whole numbers (>= 1; ``tune``
+        >= 0), ``target_accept`` in (0, 1), a known ``method`` and ``sampler``."""
+        def whole(value, low):
+            return (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                    and value >= low)
+
+        for setting, low in (("draws", 1), ("tune", 0), ("chains", 1), ("advi_iterations", 1)):
+            value = getattr(self, setting)
+            if not whole(value, low):
+                raise DataError(f"{given(setting, value)}: {setting} must be a whole number "
+                                f">= {low}")
+        if self.cores is not None and not whole(self.cores, 1):
+            raise DataError(f"{given('cores', self.cores)}: cores must be a whole number >= 1")
+        if not (isinstance(self.target_accept, (int, float, np.floating))
+                and 0 < self.target_accept < 1):
+            raise DataError(f"{given('target_accept', self.target_accept)}: target_accept must "
+                            "be a probability in (0, 1), such as 0.9")
+        if self.method not in METHODS:
+            raise DataError(f"{given('method', self.method)}: method must be one of {METHODS}")
+        if self.sampler not in SAMPLERS:
+            raise DataError(f"{given('sampler', self.sampler)}: sampler must be one of "
+                            f"{list(SAMPLERS)}")
+
     # -- priors and the PyMC model -------------------------------------------------------------
     def prior_parameters(self, data=None, spec=None) -> dict:
         """(mu, sigma) of ``log(theta) ~ Normal(mu, sigma)`` for each parameter (of
@@ -227,15 +253,17 @@ class BayesianModel(FittedModel):
         return model
 
     # -- fitting ------------------------------------------------------------------------------
-    def fit(self, rfm: pd.DataFrame, weights=None):
+    def fit(self, rfm: pd.DataFrame, weights=None, *, time_unit: str | None = None):
         """Sample the posterior (or find the MAP, or fit ADVI) on the unique rows of ``rfm``.
 
         Parameters
         ----------
         rfm : pandas.DataFrame
             An RFM frame.
-        weights : array-like, optional
-            How many customers each row stands for.
+        weights : pandas.Series or array-like, optional
+            How many customers each row stands for (a Series matched by its index).
+        time_unit : str, optional
+            The unit of ``recency`` and ``T`` for a frame that records none.
 
         Returns
         -------
@@ -244,13 +272,10 @@ class BayesianModel(FittedModel):
         import arviz as az
         import pymc as pm
 
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, not {self.method!r}")
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {list(SAMPLERS)}, not {self.sampler!r}")
+        self.check_settings()
         if SAMPLERS[self.sampler] and importlib.util.find_spec(self.sampler) is None:
             raise ImportError(f"sampler={self.sampler!r} needs the package: pip install {self.sampler}")
-        spec, data = prepare_fit(self, rfm, check_weights(weights, len(rfm)))
+        spec, data, unit = prepare_fit(self, rfm, weights, time_unit=time_unit)
         for fact, value in data.facts.items():
             setattr(self, fact + "_", value)
         model = self.pymc_model(data, numpy_loglik=self.sampler == "pymc", spec=spec)
@@ -280,7 +305,7 @@ class BayesianModel(FittedModel):
                 idata = approx.sample(self.draws, random_seed=self.random_state)
         self.idata_ = idata
         self.n_customers_ = int(round(data.n))
-        self.time_unit_ = rfm_time_unit(rfm)
+        self.time_unit_ = unit
         self.params_ = pd.Series([float(idata.posterior[k].mean()) for k in names], index=names)
         if self.method == "nuts":
             self._warn_if_not_converged()
@@ -420,6 +445,7 @@ class BayesianModel(FittedModel):
         -------
         list of numpy.ndarray
         """
+        check_draw_options(max_draws, interval)
         draws = self.posterior_draws(max_draws)
         return [draws[k].to_numpy()[None, :] for k in self.param_names]
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._math import bgnbd, levels
+from ..arguments import check_count
 from ..data import RFM_COLUMNS, check_rfm, unique_rows
 from ..draws import CHUNK_ELEMENTS, fill_doc, take_rows
 from ..exceptions import DataError
@@ -426,8 +427,7 @@ class BetaGeoModel:
         -------
         {returns}
         """
-        if not (np.ndim(n) == 0 and float(n) >= 0 and float(n) == round(float(n))):
-            raise DataError(f"n must be one whole number >= 0, not {n!r}")
+        check_count(n, "n")
         return self.per_history(
             lambda *args: self.formulas.conditional_probability_of_purchases(
                 *args[:-1], float(n), args[-1]),
@@ -443,8 +443,8 @@ class BetaGeoModel:
         Parameters
         ----------
         rfm : pandas.DataFrame
-        t : float
-            The horizon (opportunities for BG/BB).
+        t : float or pandas.Series
+            The horizon (opportunities for BG/BB): one for all, or one per customer.
         probabilities : sequence of float
             In (0, 1).
         max_purchases : int
@@ -456,13 +456,17 @@ class BetaGeoModel:
         pandas.DataFrame
             One column per probability: whole numbers of purchases.
         """
-        targets = np.asarray(probabilities, dtype=float)
-        if not np.all((targets > 0) & (targets < 1)):
+        try:
+            targets = np.atleast_1d(np.asarray(probabilities, dtype=float))
+        except (TypeError, ValueError):
+            targets = np.array([np.nan])
+        if targets.ndim != 1 or not np.all((targets > 0) & (targets < 1)):
             raise DataError(f"probabilities must lie in (0, 1), not {probabilities!r}")
+        check_count(max_purchases, "max_purchases", low=1)
         self.checked_frame(rfm, self.columns, time_unit)
-        horizon = float(self.horizon(t))
         params = [np.array([[float(np.mean(p))]]) for p in self.parameter_draws()]
-        (x, t_x, T), inverse, design = self._unique_histories(rfm, time_unit)
+        (x, t_x, T, horizon), inverse, design = self._unique_histories(
+            rfm, time_unit, self.horizon(t, rfm))
         params = self.customer_parameters(params, design)
         found = np.full((len(x), len(targets)), -1.0)
         cdf = np.zeros(len(x))
@@ -488,8 +492,8 @@ class BetaGeoModel:
         Parameters
         ----------
         rfm : pandas.DataFrame
-        t : float
-            The horizon (opportunities for BG/BB).
+        t : float or pandas.Series
+            The horizon (opportunities for BG/BB): one for all, or one per customer.
         mass : float
             The interval's probability, in (0, 1).
         max_purchases : int
@@ -500,8 +504,9 @@ class BetaGeoModel:
         pandas.DataFrame
             ``lower``, ``median``, ``upper``: whole numbers of purchases.
         """
-        if not 0 < mass < 1:
-            raise DataError(f"mass must be a probability in (0, 1), not {mass!r}")
+        if not (isinstance(mass, (int, float, np.integer, np.floating))
+                and not isinstance(mass, bool) and 0 < mass < 1):
+            raise DataError(f"mass must be a probability in (0, 1) such as 0.9, not {mass!r}")
         table = self.purchase_quantiles(rfm, t, [(1 - mass) / 2, 0.5, (1 + mass) / 2],
                                         max_purchases=max_purchases, time_unit=time_unit)
         table.columns = ["lower", "median", "upper"]

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..covariates import Design
-from ..data import unique_rows
+from ..data import HISTORY_COLUMNS, unique_rows
 from ..exceptions import DataError
 
 ROW_BLOCK = 8192  # rows of the per-customer likelihood evaluated at once
@@ -112,6 +112,10 @@ class CovariateSpecification:
                 names += [f"{param}:{c}" for c in columns]
                 self.links.append((self.base_names.index(param), sign, process,
                                    slice(start, len(names))))
+        repeated = pd.Index(names)[pd.Index(names).duplicated()]
+        if len(repeated):  # covariate names cannot hold '[' (covariate_settings): never
+            raise DataError(f"two coefficients would be named {repeated[0]!r}: rename the "
+                            "covariate columns so that each is unique")
         self.param_names = tuple(names)
         self.positive = np.arange(len(names)) < len(self.base_names)
 
@@ -375,6 +379,21 @@ def covariate_settings(model_class, given: dict) -> dict:
         columns = list(columns)
         if len(set(columns)) != len(columns):
             raise DataError(f"{key} lists a column twice: {columns}")
+        own = set(getattr(model_class, "columns", ())) | set(HISTORY_COLUMNS)
+        for column in columns:
+            if not isinstance(column, str) or not column:
+                raise DataError(f"{key} must list column names, not {column!r}")
+            if column in own:
+                leak = ("the holdout, what the model is to predict (it would leak the future "
+                        "into the fit)" if column.endswith("_holdout") else
+                        "the customer's own purchase history, which the model already reads")
+                raise DataError(f"{key} lists {column!r}, which is {leak}: a covariate "
+                                "describes the customer (channel, age, ...); remove it")
+            if "[" in column or "]" in column:
+                raise DataError(f"{key} lists {column!r}: covariate names cannot contain '[' or "
+                                "']', which name the levels of a categorical covariate "
+                                "(channel[search]), so two coefficients could share a name; "
+                                "rename the column")
         processes[allowed[key]] = tuple(columns)
     return processes
 

@@ -10,19 +10,20 @@ survival counts, :func:`subscription_frame` from a table of subscriptions.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .._math import sbg
-from ..columns import as_day
+from ..columns import as_day, integer_ids, normalize_ids, parse_dates
 from ..data import unique_rows
 from ..draws import take_rows
-from ..exceptions import DataError
+from ..exceptions import DataError, DataQualityWarning
 from ..files import require_columns
-from ..interface import show
-from ..units import check_unit, days_per_unit
+from ..interface import given, show
+from ..units import DAYS_PER_UNIT, days_per_unit
 from .regression import simulation_parameters, unique_with_covariates
 from .base import MaximumLikelihoodModel
 from .bayesian import BayesianModel
@@ -60,11 +61,36 @@ def cohort_frame(survivors) -> pd.DataFrame:
                          "weights": np.r_[lost, counts[-1]]})
 
 
+END_CONVENTIONS = ("cancellation", "paid_through")
+
+
 def subscription_frame(table: pd.DataFrame, *, observation_end, period: str = "M",
                        customer: str = "customer_id", start: str = "start",
-                       end: str = "end") -> pd.DataFrame:
+                       end: str = "end", date_format: str | None = None,
+                       end_convention: str = "cancellation") -> pd.DataFrame:
     """The sBG frame of a subscription table: one row per customer with the start and (for
     those who cancelled) the end of the subscription; an empty end is still active.
+
+    Ids and dates are read as in a transaction log (:mod:`clvmodels.columns`): a customer's id
+    is text unless every id is a plain integer, dates in one unambiguous format per column
+    (``date_format=`` fixes it). A missing start, a customer listed twice, an end before its
+    start and a start after ``observation_end`` are refused with the first offender.
+
+    What an end date means differs between exports, and it matters only for an end that
+    falls on an anniversary of the start (the 15th of a month for a start on the 15th):
+
+    - ``end_convention="cancellation"`` (default): the end is the day the customer cancelled.
+      An anniversary on or before it was a renewal she made, so T = 1 + the anniversaries
+      from the first one up to and including the end (cancelling on a renewal day counts
+      that renewal).
+    - ``"paid_through"``: the end is the day the paid time ran out, the start plus the
+      periods paid, as billing systems write it. An end on an anniversary closes the last
+      paid period, so T = 1 + the anniversaries strictly before the end (a start on 15
+      January paid for one month ends on 15 February: T = 1).
+
+    Reading a paid-through export with ``"cancellation"`` adds one period to every such
+    customer and biases retention upwards; where most ends fall on anniversaries (as in a
+    paid-through export, and in few true cancellations), a DataQualityWarning says so.
 
     Parameters
     ----------
@@ -72,36 +98,88 @@ def subscription_frame(table: pd.DataFrame, *, observation_end, period: str = "M
     observation_end : date-like
         The last day observed.
     period : {"D", "W", "M", "Q", "Y"}
-        The contract period. A customer who cancelled has T = the periods she paid for (the
-        renewals she made, counted as anniversaries of her start on or before her end, plus
-        one); one still active has T = her renewals so far.
+        The contract period: calendar months for "M", "Q", "Y" (an anniversary on the 31st
+        falls on the month's last day), whole days or weeks otherwise. A customer still
+        active has T = her renewals so far (anniversaries on or before ``observation_end``).
     customer, start, end : str
         Column names.
+    date_format : str, optional
+        The layout of both date columns, e.g. ``"%d/%m/%Y"``.
+    end_convention : {"cancellation", "paid_through"}
+        What an end date means (above).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by customer, with ``T`` and ``churned``.
+        Indexed by customer, with ``T`` and ``churned``; ``attrs["time_unit"]`` is ``period``.
     """
+    if not isinstance(table, pd.DataFrame):
+        raise DataError(f"the subscription table must be a DataFrame, not {type(table).__name__}")
     require_columns(table.columns, [customer, start, end], "the subscription table",
                     {customer: "customer", start: "start", end: "end"})
-    check_unit(period)
+    if end_convention not in END_CONVENTIONS:
+        raise DataError(f"{given('end_convention', end_convention)}: use one of "
+                        f"{list(END_CONVENTIONS)} (see clvmodels.models.shifted_beta_geo."
+                        "subscription_frame)")
+    if period not in DAYS_PER_UNIT:
+        raise DataError(f"{given('period', period)} is not a contract period: use one of "
+                        f"{list(DAYS_PER_UNIT)}")
+    if len(table) == 0:
+        raise DataError("the subscription table has no rows")
     last = as_day(observation_end, "observation_end")
-    begun = pd.to_datetime(table[start]).to_numpy().astype("datetime64[D]")
-    ended = pd.to_datetime(table[end])
-    churned = ended.notna().to_numpy()
-    stop = np.where(churned, ended.to_numpy().astype("datetime64[D]"),
-                    np.datetime64(last, "D"))
-    bad = (stop < begun) | (begun > np.datetime64(last, "D"))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"the subscription of {show(table[customer].iloc[i])} ends before it "
-                        f"starts, or starts after observation_end; fix row {i}")
-    renewals = _anniversaries(begun, stop, period)
+    ids = normalize_ids(table[customer], customer)
+    repeated = ids.duplicated().to_numpy()
+    if repeated.any():
+        raise DataError(f"column {customer!r}: {int(repeated.sum()):,} customer(s) are listed "
+                        f"more than once (first: {show(ids[repeated].iloc[0])}, row "
+                        f"{int(np.flatnonzero(repeated)[0])}); the sBG takes one subscription "
+                        "per customer: keep each customer's first (or current) subscription")
+    begun, date_format = parse_dates(table[start], start, date_format)
+    ends = table[end]
+    if ends.dtype.kind == "O":
+        ends = ends.where(~ends.astype(str).str.strip().isin(["", "nan", "NaT", "None"]))
+    churned = ends.notna().to_numpy()
+    stop = np.full(len(table), last, dtype=np.int64)
+    if churned.any():
+        stop[churned] = parse_dates(ends[churned], end, date_format)[0]
+    later = begun > last
+    if later.any():
+        i = int(np.flatnonzero(later)[0])
+        raise DataError(f"column {start!r}: {int(later.sum()):,} subscription(s) start after "
+                        f"{given('observation_end', observation_end)} (first: customer "
+                        f"{show(ids.iloc[i])}, row {i}); leave them out or move "
+                        f"{given('observation_end', observation_end).split('=')[0]} later")
+    backwards = stop < begun
+    if backwards.any():
+        i = int(np.flatnonzero(backwards)[0])
+        raise DataError(f"column {end!r}: {int(backwards.sum()):,} subscription(s) end before "
+                        f"they start (first: customer {show(ids.iloc[i])}, row {i}); fix "
+                        "those dates")
+    cut = churned & (stop > last)
+    if cut.any():  # cancelled after the observation end: still active on the last day seen
+        churned = churned & ~cut
+        stop[cut] = last
+    begun_d, stop_d = begun.astype("datetime64[D]"), stop.astype("datetime64[D]")
+    on_or_before = _anniversaries(begun_d, stop_d, period)
+    renewals = on_or_before
+    if churned.any():
+        strictly = _anniversaries(begun_d, stop_d - np.timedelta64(1, "D"), period)
+        on_anniversary = churned & (on_or_before > strictly) & (stop > begun)
+        share = on_anniversary.sum() / churned.sum()
+        if end_convention == "paid_through":
+            renewals = np.where(churned, np.maximum(strictly, 0), on_or_before)
+        elif churned.sum() >= 20 and share > 0.5:
+            warnings.warn(
+                f"{share:.0%} of the {int(churned.sum()):,} ends fall on an anniversary of "
+                "their start, as in an export that writes the end as the start plus the "
+                f"periods paid: if it is one, give {given('end_convention', 'paid_through')}"
+                " (read as cancellation days, each such customer gets one period too many)",
+                DataQualityWarning, stacklevel=2)
     periods = np.where(churned, renewals + 1, renewals)  # paid periods; renewals so far
     frame = pd.DataFrame({"T": periods, "churned": churned},
-                         index=pd.Index(table[customer].to_numpy(), name="customer_id"))
+                         index=pd.Index(integer_ids(ids).to_numpy(), name="customer_id"))
     frame.attrs["time_unit"] = period
+    frame.attrs["end_convention"] = end_convention
     return frame
 
 
@@ -178,6 +256,31 @@ def check_durations(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
                         f"(>= 0 for one still active); {int(bad.sum())} row(s) violate this "
                         f"(first: {show(frame.index[i])}, T = {show(T[i])})")
     return T, churned
+
+
+def check_rate(discount_rate) -> None:
+    """A DataError unless ``discount_rate`` is a finite number > 0 (per period)."""
+    if not (isinstance(discount_rate, (int, float, np.integer, np.floating))
+            and not isinstance(discount_rate, bool) and np.isfinite(discount_rate)
+            and discount_rate > 0):
+        raise DataError(f"{given('discount_rate', discount_rate)}: the discount rate must be a "
+                        "finite number > 0 per period (such as 0.01) for a lifetime value")
+
+
+def check_periods(periods, low: int = 0) -> np.ndarray:
+    """``periods`` as a 1-d float array of whole numbers >= ``low``; a DataError naming the
+    first that is not (a negative, fractional or missing period has no survival)."""
+    try:
+        values = np.atleast_1d(np.asarray(periods, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise DataError(f"periods must be whole numbers >= {low}, not {periods!r}") from None
+    if values.ndim != 1 or len(values) == 0:
+        raise DataError(f"periods must be one or more whole numbers >= {low}, not {periods!r}")
+    bad = ~(np.isfinite(values) & (values >= low) & (values == np.round(values)))
+    if bad.any():
+        raise DataError(f"periods must be whole numbers >= {low}: {show(values[bad][0])} is "
+                        f"not ({int(bad.sum())} of {len(values)})")
+    return values
 
 
 @dataclass
@@ -355,9 +458,9 @@ class ShiftedBetaGeoModel:
         return {"alpha": (0.0, 2.0), "beta": (0.0, 2.0)}
 
     # -- predictions ---------------------------------------------------------------------------
-    def _by_period(self, formula, values, max_draws, name, customers=None):
+    def _by_period(self, formula, values, max_draws, name, customers=None, low=0):
         self.check_fitted()
-        values = np.atleast_1d(np.asarray(values, dtype=np.float64))
+        values = check_periods(values, low)
         alpha, beta = self.new_customer_parameters(self.parameter_draws(max_draws), customers)
         out = formula(alpha[..., None], beta[..., None], values[None, None, :]).mean(axis=1)
         if customers is not None:
@@ -398,10 +501,8 @@ class ShiftedBetaGeoModel:
         -------
         pandas.Series or pandas.DataFrame
         """
-        if np.any(np.asarray(periods) < 1):
-            raise DataError("retention rates are for periods >= 1")
         return self._by_period(sbg.retention_rate, periods, max_draws, "retention_rate",
-                               customers)
+                               customers, low=1)
 
     def discounted_expected_lifetime(self, discount_rate: float, *, max_draws=None,
                                      customers=None):
@@ -422,8 +523,7 @@ class ShiftedBetaGeoModel:
             One value per customer with ``customers``.
         """
         self.check_fitted()
-        if not discount_rate > 0:
-            raise DataError("discount_rate must be > 0 per period for a lifetime value")
+        check_rate(discount_rate)
         alpha, beta = self.new_customer_parameters(self.parameter_draws(max_draws), customers)
         values = sbg.discounted_expected_lifetime(alpha, beta, discount_rate).mean(axis=1)
         if customers is None:
@@ -451,8 +551,7 @@ class ShiftedBetaGeoModel:
         pandas.Series or pandas.DataFrame
         """
         self.check_fitted()
-        if not discount_rate > 0:
-            raise DataError("discount_rate must be > 0 per period for a lifetime value")
+        check_rate(discount_rate)
         T, churned = check_durations(frame)
         first, inverse, design = unique_with_covariates([T, churned.astype(np.float64)],
                                                         self.covariate_design(frame))
