@@ -89,9 +89,9 @@ def align(values, index: pd.Index, argument: str, *, what: str = "value"):
     return array
 
 
-def check_count(value, argument: str, *, low: int = 0) -> int:
-    """``value`` as an int if it is a whole number >= ``low`` (an integral float such as
-    ``3.0`` too); else a DataError naming the argument.
+def check_count(value, argument: str, *, low: int = 0, high: int | None = None) -> int:
+    """``value`` as an int if it is a whole number from ``low`` to ``high`` (an integral float
+    such as ``3.0`` too); else a DataError naming the argument.
 
     Examples
     --------
@@ -104,9 +104,10 @@ def check_count(value, argument: str, *, low: int = 0) -> int:
     """
     ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
         value, (bool, np.bool_)) and np.isfinite(value) and float(value) == round(float(value))
-          and value >= low)
+          and value >= low and (high is None or value <= high))
     if not ok:
-        raise DataError(f"{arg(argument)} must be one whole number >= {low}, not {show(value)}")
+        bound = f">= {low}" if high is None else f"from {low} to {high:,}"
+        raise DataError(f"{arg(argument)} must be one whole number {bound}, not {show(value)}")
     return int(value)
 
 
@@ -129,10 +130,50 @@ def check_mass(value, argument: str = "interval") -> float:
     return float(value)
 
 
+MAX_DRAWS = 1_000_000  # parameter draws a prediction may ask for
+
+
 def check_draw_options(max_draws, interval) -> None:
     """The options every prediction over parameter draws takes: ``max_draws`` a whole number
     >= 1 (or None), ``interval`` a probability mass (or None)."""
     if max_draws is not None:
-        check_count(max_draws, "max_draws", low=1)
+        check_count(max_draws, "max_draws", low=1, high=MAX_DRAWS)
     if interval is not None:
         check_mass(interval, "interval")
+
+
+def per_customer(**values) -> list[np.ndarray]:
+    """Several per-customer arguments (``name=value``) as arrays in one customer order: each
+    pandas Series matched by its labels to the first Series given (:func:`align`: labels
+    missing, extra or repeated refused), arrays and lists taken by position (all of one
+    length). Two Series of the same customers in different orders can never be paired by
+    position.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> predicted = pd.Series([1.0, 2.0], index=["a", "b"])
+    >>> actual = pd.Series([20.0, 10.0], index=["b", "a"])
+    >>> [v.tolist() for v in per_customer(predicted=predicted, actual=actual)]
+    [[1.0, 2.0], [10.0, 20.0]]
+    """
+    index = next((v.index for v in values.values() if isinstance(v, pd.Series)), None)
+    out, length = [], None
+    for argument, value in values.items():
+        if isinstance(value, pd.DataFrame):
+            raise DataError(f"{arg(argument)} must be one value per customer (a Series or an "
+                            "array), not a DataFrame: pick its column")
+        if isinstance(value, pd.Series) and index is not None:
+            value = align(value, index, argument)
+        array = np.asarray(value)
+        if array.ndim == 0:
+            out.append(array)
+            continue
+        if length is not None and len(array) != length:
+            first = next(iter(values))
+            raise DataError(f"{arg(argument)} has {len(array):,} values and {arg(first)} "
+                            f"{length:,}: give one per customer in both (Series indexed by "
+                            "customer id are matched by label)")
+        length = len(array) if length is None else length
+        out.append(array)
+    return out

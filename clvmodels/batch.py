@@ -125,6 +125,12 @@ def rfm_chunks(path, chunk_rows: int = CHUNK_ROWS, *, time_unit: str | None = No
         yield frame
 
 
+def score_attrs(pair, horizon) -> dict:
+    """What a scores file records beside its columns (Parquet metadata, read back as
+    ``DataFrame.attrs``): the unit of recency and T, and the horizon of the forecasts."""
+    return {"time_unit": pair.purchases.time_unit_, "horizon_months": float(horizon)}
+
+
 def recorded_time_unit(path) -> str | None:
     """The time unit a Parquet RFM table records (pandas keeps ``DataFrame.attrs`` in the file's
     metadata); None for CSV, which records nothing."""
@@ -227,7 +233,7 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
         frames = rfm_chunks(rfm, chunk_rows, time_unit=time_unit, sep=options.get("sep"))
     scoring = None
     try:
-        with closing(frames), atomic_table_writer(out) as write:
+        with closing(frames), atomic_table_writer(out, score_attrs(pair, horizon)) as write:
             for frame in frames:
                 if rfm is None and scoring is None:  # pass 1 is done: now partitions are scored
                     progress.close()
@@ -244,6 +250,7 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
                     progress(stats.rows)
     finally:
         (scoring or progress).close()
+    stats.time_unit = pair.purchases.time_unit_
     return stats
 
 
@@ -262,14 +269,16 @@ def _score_on_dask(pair, out, *, transactions, rfm, observation_end, freq, time_
                 **options)
         scores = dask_engine.score(pair, frame, horizon=horizon, discount_rate=discount_rate)
         progress = Progress(scores.npartitions, "scoring partitions", quiet=quiet)
-        written = dask_engine.write_scores(scores, out, client, progress)
+        written = dask_engine.write_scores(scores, out, client, progress,
+                                           score_attrs(pair, horizon))
         progress.close()
     finally:
         cluster = client.cluster
         client.close()
         if scheduler is None and cluster is not None:
             cluster.close()
-    return StreamStats(customers=written, partitions=scores.npartitions, excluded=excluded)
+    return StreamStats(customers=written, partitions=scores.npartitions, excluded=excluded,
+                       time_unit=pair.purchases.time_unit_)
 
 
 def _streamed_rfm(transactions, end, freq, time_unit, quiet, options) -> pd.DataFrame:

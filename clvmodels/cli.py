@@ -31,7 +31,7 @@ from .models.registry import pair_names
 from .exceptions import ConvergenceError, DataError, DataQualityWarning, ModelFormatError
 from .files import check_output_path, write_table_atomic
 from .interface import command_line
-from .units import DAYS_PER_UNIT
+from .units import DAYS_PER_UNIT, UNIT_NAMES
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -169,7 +169,9 @@ def score(args) -> None:
     if not args.quiet:
         left_out = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in stats.excluded.items() if n)
         source = f" from {stats.rows:,} rows" if stats.rows else ""
-        print(f"scored {stats.customers:,} customers{source} into {args.out}"
+        print(f"scored {stats.customers:,} customers{source} into {args.out} (recency and T "
+              f"in {UNIT_NAMES.get(stats.time_unit, 'model units')}, the forecasts over "
+              f"{args.horizon:g} months)"
               + (f" (transactions left out: {left_out})" if left_out else ""))
 
 

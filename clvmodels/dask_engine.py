@@ -226,7 +226,7 @@ def score(pair: ModelPair, rfm, **options):
     return rfm.map_partitions(one, meta=one(example).iloc[:0])
 
 
-def write_scores(scores, out, client, progress=None) -> int:
+def write_scores(scores, out, client, progress=None, attrs: dict | None = None) -> int:
     """Compute the partitions of ``scores`` on the cluster and stream them into ``out`` as they
     finish (atomically: no file unless complete). Returns the number of customers written."""
     from distributed import as_completed
@@ -234,7 +234,7 @@ def write_scores(scores, out, client, progress=None) -> int:
     parts = scores.to_delayed()
     futures = client.compute(parts)
     written = 0
-    with atomic_table_writer(out) as write:
+    with atomic_table_writer(out, attrs) as write:
         for done, future in enumerate(as_completed(futures), start=1):
             frame = future.result()
             if len(frame):

@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from .arguments import check_count
 from .models.beta_geo import BetaGeoModel
 from .models.gamma_gamma import GammaGammaModel
 from .models.modified_beta_geo import ModifiedBetaGeoModel
@@ -125,7 +126,7 @@ def simulate_transactions(
     if observation_periods <= acquisition_periods:
         raise ValueError("observation_periods must exceed acquisition_periods")
     rng = np.random.default_rng(seed)
-    n = int(n_customers)
+    n = check_count(n_customers, "n_customers", low=1)
     if customers is not None and len(customers) != n:
         raise ValueError(f"customers has {len(customers)} rows for {n} customers")
     links = {"bgnbd": BetaGeoModel, "mbgnbd": ModifiedBetaGeoModel,
@@ -231,7 +232,8 @@ def simulate_opportunities(
     check_freq(period, period)
     bb = {**DONATIONS_BGBB, **(params or {})}
     rng = np.random.default_rng(seed)
-    n, k = int(n_customers), int(opportunities)
+    n = check_count(n_customers, "n_customers", low=1)
+    k = check_count(opportunities, "opportunities", low=1)
     p = rng.beta(bb["alpha"], bb["beta"], n)
     theta = rng.beta(bb["gamma"], bb["delta"], n)
     survived = rng.geometric(theta) - 1  # opportunities lived through before dying

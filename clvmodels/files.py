@@ -116,6 +116,9 @@ def require_columns(present, needed, where: str, names: dict | None = None) -> N
             settable = [arg(names[c]) for c in missing if c in names]
             if settable:
                 how = " Name your columns with " + ", ".join(settable) + "."
+        if len(present) == 1 and any(s in str(present[0]) for s in ";\t|"):
+            how += (f" Its one column {present[0]!r} looks like several separated by another "
+                    f"character: give {arg('sep')}.")
         raise DataError(f"missing column(s) {missing} in {where}; columns present: {present}.{how}")
 
 
@@ -357,9 +360,11 @@ def write_table_atomic(frame: pd.DataFrame, path, index: bool = True) -> None:
 
 
 @contextmanager
-def atomic_table_writer(path):
+def atomic_table_writer(path, attrs: dict | None = None):
     """``write(frame)`` appends rows to a Parquet (``.parquet``) or CSV file that appears at
-    ``path`` only when the block ends without error; no output at all otherwise."""
+    ``path`` only when the block ends without error; no output at all otherwise. ``attrs``
+    (plain data, such as the time unit of recency and T) go into a Parquet file's metadata,
+    where pandas reads them back as ``DataFrame.attrs``."""
     parquet = is_parquet_path(path)
     state = {"writer": None, "rows": 0}
     with atomic_path(path) as tmp:
@@ -369,6 +374,10 @@ def atomic_table_writer(path):
                 import pyarrow.parquet as pq
 
                 table = pa.Table.from_pandas(frame, preserve_index=False)
+                if attrs:
+                    table = table.replace_schema_metadata({
+                        **(table.schema.metadata or {}),
+                        b"PANDAS_ATTRS": json.dumps(attrs).encode()})
                 if state["writer"] is None:
                     state["writer"] = pq.ParquetWriter(tmp, table.schema)
                 state["writer"].write_table(table)

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from .arguments import check_count, per_customer
 from .periods import occasions, period_start_day
 from .transactions import clean_transactions, run_starts
 from .exceptions import DataError
@@ -56,7 +57,7 @@ __all__ = [
 def _positive(value, name: str):
     value = np.asarray(value, dtype=np.float64)
     if np.any(value <= 0):
-        raise ValueError(f"{name} must be > 0")
+        raise DataError(f"{name} must be > 0")
     return value
 
 
@@ -96,12 +97,21 @@ def retention_rate(customers_start, customers_end, customers_new):
     0.75
     """
     start = _positive(customers_start, "customers_start")
-    return _scalar((np.asarray(customers_end, dtype=np.float64) - customers_new) / start)
+    end = np.asarray(customers_end, dtype=np.float64)
+    new = np.asarray(customers_new, dtype=np.float64)
+    if np.any(new < 0) or np.any(new > end) or np.any(end - new > start):
+        raise DataError("customers_new must be from 0 to customers_end, and customers_end - "
+                         "customers_new (those kept) at most customers_start: the counts do not "
+                         "describe one period")
+    return _scalar((end - new) / start)
 
 
 def churn_rate(retention):
     """Churn rate = 1 - retention rate (fractions)."""
-    return _scalar(1.0 - np.asarray(retention, dtype=np.float64))
+    retention = np.asarray(retention, dtype=np.float64)
+    if not np.all((retention >= 0) & (retention <= 1)):
+        raise DataError("retention must be a fraction in [0, 1] (0.75, not 75)")
+    return _scalar(1.0 - retention)
 
 
 def arpu(revenue, months):
@@ -136,7 +146,7 @@ def traditional_ltv(lifetime_margin, retention_rate, discount_rate):
     ``m x r / (1 + i - r)`` is the sum over periods k >= 1 of ``m r^k / (1 + i)^k``."""
     r = np.asarray(retention_rate, dtype=np.float64)
     if np.any((r < 0) | (r > 1)):
-        raise ValueError("retention_rate must be a fraction in [0, 1]")
+        raise DataError("retention_rate must be a fraction in [0, 1]")
     denominator = _positive(1.0 + np.asarray(discount_rate, dtype=np.float64) - r,
                             "1 + discount_rate - retention_rate")
     return _scalar(np.asarray(lifetime_margin, dtype=np.float64) * r / denominator)
@@ -145,7 +155,7 @@ def traditional_ltv(lifetime_margin, retention_rate, discount_rate):
 def average_ltv(*ltvs):
     """Average LTV = (Simple LTV + Custom LTV + Traditional LTV) / 3 (any number of LTVs)."""
     if not ltvs:
-        raise ValueError("give at least one LTV to average")
+        raise DataError("give at least one LTV to average")
     return _scalar(np.mean(np.asarray(ltvs, dtype=np.float64), axis=0))
 
 
@@ -189,6 +199,7 @@ def _rfm_dimensions(rfm: pd.DataFrame) -> dict:
 
 def rfm_score_edges(rfm: pd.DataFrame, bins: int = 5) -> dict:
     """Inner quantile edges (at 1/bins, ..., (bins-1)/bins) of each RFM dimension of ``rfm``."""
+    bins = check_count(bins, "bins", low=2)
     levels = np.arange(1, bins) / bins
     return {k: np.quantile(v, levels) for k, v in _rfm_dimensions(rfm).items()}
 
@@ -218,8 +229,9 @@ def rfm_segment_names(scores: pd.DataFrame) -> pd.Series:
 
 def hiatus_inactive(recency, T, hiatus):
     """Hiatus rule: a customer is inactive when the time since the last purchase, ``T - recency``,
-    exceeds ``hiatus`` (all in one time unit)."""
-    return np.asarray(T, dtype=np.float64) - np.asarray(recency, dtype=np.float64) > hiatus
+    exceeds ``hiatus`` (all in one time unit). Series are matched by customer label."""
+    recency, T = per_customer(recency=recency, T=T)
+    return T.astype(np.float64) - recency.astype(np.float64) > hiatus
 
 
 # ---------------------------------------------------------------------------------------------

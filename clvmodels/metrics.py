@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .arguments import per_customer
+
 
 LOWER_IS_BETTER = ("purchases_mae", "purchases_rmse", "spend_mae", "spend_rmse",
                    "purchases_wape", "spend_wape", "purchases_mape_buyers", "spend_mape_buyers",
@@ -25,16 +27,19 @@ HIGHER_IS_BETTER = ("spearman", "top_decile_capture", "gini", "purchases_spearma
 
 def mae(predicted, actual) -> float:
     """Mean absolute error."""
-    return float(np.mean(np.abs(np.asarray(predicted) - actual)))
+    predicted, actual = per_customer(predicted=predicted, actual=actual)
+    return float(np.mean(np.abs(predicted - actual)))
 
 
 def rmse(predicted, actual) -> float:
     """Root mean squared error."""
-    return float(np.sqrt(np.mean((np.asarray(predicted) - actual) ** 2)))
+    predicted, actual = per_customer(predicted=predicted, actual=actual)
+    return float(np.sqrt(np.mean((predicted - actual) ** 2)))
 
 
 def bias_pct(predicted, actual) -> float:
     """Bias of the total in percent: 100 (sum predicted - sum actual) / sum actual."""
+    predicted, actual = per_customer(predicted=predicted, actual=actual)
     total = float(np.sum(actual))
     return float(100 * (np.sum(predicted) - total) / total) if total else np.nan
 
@@ -42,14 +47,16 @@ def bias_pct(predicted, actual) -> float:
 def wape(predicted, actual) -> float:
     """Weighted absolute percentage error: 100 sum |predicted - actual| / sum actual (NaN
     without any actual)."""
+    predicted, actual = per_customer(predicted=predicted, actual=actual)
     total = float(np.sum(actual))
-    return float(100 * np.sum(np.abs(np.asarray(predicted) - actual)) / total) if total else np.nan
+    return float(100 * np.sum(np.abs(predicted - actual)) / total) if total else np.nan
 
 
 def mape_buyers(predicted, actual) -> float:
     """Mean absolute percentage error over the customers with an actual value above 0 (the
     others have none to be a percentage of); NaN without any."""
-    actual = np.asarray(actual, dtype=float)
+    predicted, actual = per_customer(predicted=predicted, actual=actual)
+    actual = actual.astype(float)
     buyers = actual > 0
     if not buyers.any():
         return np.nan
@@ -60,7 +67,8 @@ def mape_buyers(predicted, actual) -> float:
 def value_weighted_mae(predicted, actual, value) -> float:
     """Mean absolute error weighted by each customer's value (their holdout spend): the error
     on the customers who matter most; NaN where no one has any value."""
-    value = np.asarray(value, dtype=float)
+    predicted, actual, value = per_customer(predicted=predicted, actual=actual, value=value)
+    value = value.astype(float)
     total = value.sum()
     if not total > 0:
         return np.nan
@@ -70,7 +78,8 @@ def value_weighted_mae(predicted, actual, value) -> float:
 def brier(probability, event) -> float:
     """Brier score of probabilities for a yes/no event: mean (p - 1{event})^2; NaN where the
     scores are not probabilities (a method that ranks by expected purchases)."""
-    probability = np.asarray(probability, dtype=float)
+    probability, event = per_customer(probability=probability, event=event)
+    probability = probability.astype(float)
     if not np.all((probability >= 0) & (probability <= 1)):
         return np.nan
     return float(np.mean((probability - np.asarray(event, dtype=float)) ** 2))
@@ -79,7 +88,8 @@ def brier(probability, event) -> float:
 def probability_calibration(probability, event, bins: int = 10) -> pd.DataFrame:
     """Mean predicted probability against the observed share of the event, by decile of the
     prediction (the calibration table of P(alive) or P(any purchase))."""
-    probability = np.asarray(probability, dtype=float)
+    probability, event = per_customer(probability=probability, event=event)
+    probability = probability.astype(float)
     event = np.asarray(event, dtype=float)
     order = np.argsort(probability, kind="stable")
     group = np.empty(len(order), dtype=int)
@@ -94,7 +104,7 @@ def probability_calibration(probability, event, bins: int = 10) -> pd.DataFrame:
 
 def spearman(predicted, actual) -> float:
     """Spearman rank correlation (NaN when either side is constant)."""
-    predicted, actual = np.asarray(predicted), np.asarray(actual)
+    predicted, actual = per_customer(predicted=predicted, actual=actual)
     if np.ptp(predicted) == 0 or np.ptp(actual) == 0:
         return np.nan
     with warnings.catch_warnings():
@@ -105,7 +115,8 @@ def spearman(predicted, actual) -> float:
 def gain_curve(predicted, actual) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative share of customers (x) and of the actual total (y), customers ranked by
     ``predicted`` from highest; tied predictions form one straight segment."""
-    predicted, actual = np.asarray(predicted, float), np.asarray(actual, float)
+    predicted, actual = per_customer(predicted=predicted, actual=actual)
+    predicted, actual = predicted.astype(float), actual.astype(float)
     order = np.argsort(-predicted, kind="stable")
     ranked, values = predicted[order], actual[order]
     ends = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True]) + 1  # end of each tie group
@@ -131,7 +142,8 @@ def gini(predicted, actual) -> float:
 def roc_auc(score, active) -> float:
     """Area under the ROC curve of ``score`` for the binary outcome ``active`` (ties count half;
     NaN when only one outcome occurs): the Mann-Whitney statistic."""
-    score, active = np.asarray(score, float), np.asarray(active, bool)
+    score, active = per_customer(score=score, active=active)
+    score, active = score.astype(float), active.astype(bool)
     n_pos, n_neg = active.sum(), (~active).sum()
     if n_pos == 0 or n_neg == 0:
         return np.nan
@@ -141,7 +153,9 @@ def roc_auc(score, active) -> float:
 
 def calibration_table(frequency, predicted, actual, max_frequency: int = 7) -> pd.DataFrame:
     """Mean predicted and actual holdout purchases by calibration frequency 0..max (last: max+)."""
-    bucket = np.minimum(np.asarray(frequency).astype(int), max_frequency)
+    frequency, predicted, actual = per_customer(frequency=frequency, predicted=predicted,
+                                                actual=actual)
+    bucket = np.minimum(frequency.astype(int), max_frequency)
     table = pd.DataFrame({"bucket": bucket, "predicted": predicted, "actual": actual})
     table = table.groupby("bucket").agg(customers=("actual", "size"), predicted=("predicted", "mean"),
                                         actual=("actual", "mean"))
@@ -152,6 +166,7 @@ def calibration_table(frequency, predicted, actual, max_frequency: int = 7) -> p
 
 def value_metrics(forecast, actual) -> dict:
     """MAE and bias of the total (%) of the discounted holdout value."""
+    forecast, actual = per_customer(forecast=forecast, actual=actual)
     total = float(np.sum(actual))
     return {"value_mae": float(np.mean(np.abs(forecast - actual))),
             "value_bias_pct": float(100 * (np.sum(forecast) / total - 1)) if total else np.nan}

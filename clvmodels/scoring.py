@@ -21,12 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .arguments import align, check_mass
 from .data import RFM_COLUMNS, check_rfm, rfm_time_unit, unique_rows
 from .exceptions import DataError
 from .files import write_json_atomic
 from .models.base import FORMAT, FORMAT_VERSION
 from .models.registry import MODELS, entry_of
-from .units import days_per_unit
+from .units import check_unit, days_per_unit
 from .value import check_value_settings, customer_value
 
 PAIR = "ModelPair"  # a purchase model and a spend model in one file
@@ -81,8 +82,10 @@ class ModelPair:
             The Bayesian twins instead of maximum likelihood; ``options`` go to them.
         penalizer : float
             For the maximum-likelihood models.
-        weights : array-like, optional
-            Customers per row of ``rfm`` for the purchase model (unique histories).
+        weights : pandas.Series or array-like, optional
+            Customers per row of ``rfm`` (a Series matched by its index), for both models
+            (the spend model's rows are those of ``rfm`` it fits on); not applied to
+            ``spend_rfm``.
         spend_rfm : pandas.DataFrame, optional
             The rows the spend model fits on; default :func:`spend_fit_rows` of ``rfm``.
         covariates : dict, optional
@@ -114,8 +117,16 @@ class ModelPair:
                     for entry, chosen in zip(entries, per_model)]
         else:
             made = [entry.mle(penalizer, **chosen) for entry, chosen in zip(entries, per_model)]
+        if weights is not None:  # one weight per customer of rfm, by label
+            check_rfm(rfm, ())
+            weights = pd.Series(align(weights, rfm.index, "weights", what="weight"),
+                                index=rfm.index)
         made[0].fit(rfm, weights=weights)
-        made[1].fit(spend_fit_rows(rfm) if spend_rfm is None else spend_rfm)
+        if spend_rfm is None:
+            rows = spend_fit_rows(rfm)
+            made[1].fit(rows, weights=None if weights is None else weights.reindex(rows.index))
+        else:
+            made[1].fit(spend_rfm)
         return cls(*made)
 
     @property
@@ -212,6 +223,8 @@ class ModelPair:
         """
         check_rfm(rfm, [*RFM_COLUMNS, "monetary_value"])
         check_value_settings(horizon, discount_rate)
+        check_mass(interval, "interval")
+        check_unit(period, "period")
         if time_unit is not None and rfm_time_unit(rfm) is None:
             rfm = rfm.copy()
             rfm.attrs["time_unit"] = time_unit

@@ -37,6 +37,7 @@ class StreamStats:
     partitions: int = 0
     planned_partitions: int = 1
     excluded: dict = field(default_factory=dict)
+    time_unit: str | None = None  # of recency and T in what was written
 
 
 def stream_rfm(

@@ -6,6 +6,9 @@ A month is the average Gregorian month, 365.25 / 12 = 30.4375 days (4.348 weeks)
 
 from __future__ import annotations
 
+from .exceptions import DataError
+from .interface import given
+
 DAYS_PER_UNIT = {
     "D": 1.0,
     "W": 7.0,
@@ -16,11 +19,14 @@ DAYS_PER_UNIT = {
 UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months", "Q": "quarters", "Y": "years"}
 
 
-def check_unit(unit: str) -> str:
-    """Return ``unit`` if it is a known time unit, else raise a ValueError listing the known ones."""
-    if unit not in DAYS_PER_UNIT:
+def check_unit(unit: str, setting: str | None = None) -> str:
+    """Return ``unit`` if it is a known time unit, else raise a DataError (a ValueError) listing
+    the known ones, naming the argument ``setting`` where given."""
+    if not isinstance(unit, str) or unit not in DAYS_PER_UNIT:
         known = ", ".join(f"{k!r} ({v})" for k, v in UNIT_NAMES.items())
-        raise ValueError(f"unknown time unit {unit!r}; use one of {known}")
+        what = f"{given(setting, unit)}: unknown" if setting else f"unknown time unit {unit!r};"
+        raise DataError(f"{what} time unit; use one of {known}" if setting else
+                        f"{what} use one of {known}")
     return unit
 
 

@@ -9,7 +9,7 @@ from .data import RFM_COLUMNS, check_rfm, rfm_time_unit
 from .exceptions import DataError
 from .interface import given
 from .draws import CHUNK_ELEMENTS, summarise_draws
-from .units import days_per_unit
+from .units import check_unit, days_per_unit
 
 DISCOUNTING = ("periodic", "continuous")
 GAUSS_NODES = 32  # Gauss-Legendre nodes per panel for continuous discounting
@@ -144,7 +144,14 @@ def customer_value(
     >>> round(float(clvmodels.customer_value(bg, gg, rfm, horizon=12).sum()))
     67968
     """
+    for model, role, needs in ((purchase_model, "purchase_model", "discounted_purchases"),
+                               (spend_model, "spend_model", "spend_draws")):
+        if not callable(getattr(model, needs, None)):
+            raise DataError(f"{role} must be a fitted {role.split('_')[0]} model (one with "
+                            f"{needs}), not a {type(model).__name__}: pass the purchase model "
+                            "first and the spend model second")
     check_rfm(rfm, RFM_COLUMNS)
+    check_unit(period, "period")
     if discounting not in DISCOUNTING:
         raise DataError(f"{given('discounting', discounting)}: use one of {DISCOUNTING}")
     check_value_settings(horizon, discount_rate, margin)
@@ -154,7 +161,8 @@ def customer_value(
     unit = getattr(purchase_model, "time_unit_", None) or rfm_time_unit(rfm)
     if unit is None:
         raise DataError("the model and the frame record no time unit: set rfm.attrs['time_unit']")
-    if not (isinstance(start, (int, float, np.integer, np.floating)) and np.isfinite(start)
+    if not (isinstance(start, (int, float, np.integer, np.floating))
+            and not isinstance(start, (bool, np.bool_)) and np.isfinite(start)
             and 0 <= start <= MAX_PERIODS):
         raise DataError(f"{given('start', start)}: the window must start at a number of periods "
                         f"from 0 to {MAX_PERIODS:,}")

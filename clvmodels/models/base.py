@@ -39,7 +39,7 @@ from scipy import optimize, stats
 from ..data import check_rfm, rfm_time_unit
 from ..exceptions import ConvergenceError, DataError, ModelFormatError, NotFittedError
 from ..files import write_json_atomic
-from ..arguments import align, check_draw_options
+from ..arguments import align, check_draw_options, check_mass
 from ..interface import arg, given, show
 from ..covariates import Design
 from .regression import CovariateSpecification, covariate_settings
@@ -311,11 +311,11 @@ class FittedModel:
             if self.time_unit_ is None:
                 raise DataError("this model has no time unit, so give the horizon as a number")
             t = t / pd.Timedelta(days=days_per_unit(self.time_unit_))
-        try:
-            value = np.asarray(t, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise DataError(f"the horizon t={t!r} is not a number, a Series of numbers or a "
-                            "pd.Timedelta") from err
+        raw = np.asarray(t)
+        if raw.dtype.kind not in "iuf":  # text ("3"), true/false, objects: not a horizon
+            raise DataError(f"the horizon {arg('t')}{show(t) if raw.ndim == 0 else '...'} is not "
+                            "a number, a Series of numbers or a pd.Timedelta")
+        value = raw.astype(np.float64)
         if not np.all(np.isfinite(value)) or np.any(value < 0):
             bad = value[~(np.isfinite(value) & (value >= 0))].ravel()[0]
             unit = UNIT_NAMES.get(self.time_unit_, "model time units")
@@ -748,6 +748,7 @@ class MaximumLikelihoodModel(FittedModel):
         self
         """
         if not (isinstance(self.penalizer, (int, float, np.integer, np.floating))
+                and not isinstance(self.penalizer, (bool, np.bool_))
                 and np.isfinite(self.penalizer) and self.penalizer >= 0):
             raise DataError(f"{given('penalizer', self.penalizer)}: the penalizer must be a "
                             "finite number >= 0")
@@ -887,6 +888,7 @@ class MaximumLikelihoodModel(FittedModel):
             One row per parameter: ``estimate``, ``std_error``, ``lower``, ``upper``.
         """
         self.check_fitted()
+        check_mass(level, "level")
         z = stats.norm.ppf(0.5 + level / 2)
         se = self.standard_errors_
         table = pd.DataFrame({

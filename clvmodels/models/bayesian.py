@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .._math import pytensor_namespace
-from ..arguments import check_draw_options
+from ..arguments import check_draw_options, check_mass
 from ..interface import given
 from ..draws import thin
 from ..exceptions import ConvergenceError, DataError, ModelFormatError
@@ -398,6 +398,7 @@ class BayesianModel(FittedModel):
         import arviz as az
 
         self.check_fitted()
+        check_mass(hdi_prob, "hdi_prob")
         table = az.summary(self.idata_, var_names=list(self.param_names), hdi_prob=hdi_prob)
         table.index.name = "parameter"
         if getattr(self, "sampling_", None):  # what the sampler was asked to do, in words

@@ -462,7 +462,7 @@ class BetaGeoModel:
             targets = np.array([np.nan])
         if targets.ndim != 1 or not np.all((targets > 0) & (targets < 1)):
             raise DataError(f"probabilities must lie in (0, 1), not {probabilities!r}")
-        check_count(max_purchases, "max_purchases", low=1)
+        max_purchases = check_count(max_purchases, "max_purchases", low=1, high=1_000_000)
         self.checked_frame(rfm, self.columns, time_unit)
         params = [np.array([[float(np.mean(p))]]) for p in self.parameter_draws()]
         (x, t_x, T, horizon), inverse, design = self._unique_histories(

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..covariates import Design
+from ..arguments import check_count
 from ..data import HISTORY_COLUMNS, unique_rows
 from ..exceptions import DataError
 
@@ -459,7 +460,7 @@ def simulate_customers(n_customers: int, seed=None) -> pd.DataFrame:
     pandas.DataFrame
     """
     rng = np.random.default_rng(seed)
-    n = int(n_customers)
+    n = check_count(n_customers, "n_customers", low=1)
     channel = rng.choice(["email", "search", "social", "store"], n, p=[0.4, 0.3, 0.2, 0.1])
     return pd.DataFrame({"channel": pd.Categorical(channel, categories=["email", "search",
                                                                          "social", "store"]),

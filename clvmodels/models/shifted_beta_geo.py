@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .._math import sbg
+from ..arguments import check_count
 from ..columns import as_day, integer_ids, normalize_ids, parse_dates
 from ..data import unique_rows
 from ..draws import take_rows
@@ -46,8 +47,15 @@ def cohort_frame(survivors) -> pd.DataFrame:
         ``T``, ``churned`` and ``weights`` (customers per row): the customers lost in each
         period, then the survivors of the last one.
     """
-    counts = np.asarray(survivors, dtype=np.float64)
-    if counts.ndim != 1 or len(counts) < 2 or not np.all(np.isfinite(counts)):
+    try:
+        raw = np.asarray(survivors)
+    except ValueError:
+        raw = np.asarray([None])
+    if raw.dtype.kind not in "iuf":
+        raise DataError(f"survivors must be whole numbers of customers, not {survivors!r}")
+    counts = raw.astype(np.float64)
+    if counts.ndim != 1 or len(counts) < 2 or not np.all(np.isfinite(counts)) or np.any(
+            counts != np.round(counts)):
         raise DataError("survivors must be at least two counts: the cohort, then its active "
                         "customers after each period")
     lost = -np.diff(counts)
@@ -224,7 +232,7 @@ def simulate_subscriptions(n_customers: int, *, alpha: float, beta: float, perio
     if not (alpha > 0 and beta > 0 and periods >= 1):
         raise DataError("alpha and beta must be > 0 and periods >= 1")
     rng = np.random.default_rng(seed)
-    n = int(n_customers)
+    n = check_count(n_customers, "n_customers", low=1)
     params = simulation_parameters(ShiftedBetaGeoModel.covariate_links,
                                    {"alpha": alpha, "beta": beta}, customers, coefficients)
     lifetime = rng.geometric(rng.beta(params["alpha"], params["beta"], n))
@@ -270,10 +278,10 @@ def check_rate(discount_rate) -> None:
 def check_periods(periods, low: int = 0) -> np.ndarray:
     """``periods`` as a 1-d float array of whole numbers >= ``low``; a DataError naming the
     first that is not (a negative, fractional or missing period has no survival)."""
-    try:
-        values = np.atleast_1d(np.asarray(periods, dtype=np.float64))
-    except (TypeError, ValueError):
-        raise DataError(f"periods must be whole numbers >= {low}, not {periods!r}") from None
+    raw = np.atleast_1d(np.asarray(periods, dtype=object if isinstance(periods, str) else None))
+    if raw.dtype.kind not in "iuf":
+        raise DataError(f"periods must be whole numbers >= {low}, not {periods!r}")
+    values = raw.astype(np.float64)
     if values.ndim != 1 or len(values) == 0:
         raise DataError(f"periods must be one or more whole numbers >= {low}, not {periods!r}")
     bad = ~(np.isfinite(values) & (values >= low) & (values == np.round(values)))
