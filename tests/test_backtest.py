@@ -334,8 +334,13 @@ def test_coverage_of_the_predictive_intervals(result):
     assert models and table.loc[models, ["coverage_80", "coverage_94"]].notna().all().all()
     assert (table.loc[models, "coverage_94"] >= table.loc[models, "coverage_80"]).all()
     assert table.loc["run_rate", ["coverage_80", "coverage_94"]].isna().all()
-    # quantile intervals of a count include their ends: at least the mass, up to rounding
-    assert (table.loc[models, "coverage_94"] > 0.85).all()
+    # quantile intervals of a count include their ends: at least the mass where the model is
+    # right, short of it by no more than three standard errors of a share over 2,357 customers
+    # (0.94 - 0.015 and 0.80 - 0.025; CDNOW gives 0.97 and 0.89-0.93)
+    n = result.data["customers"]
+    for column, mass in (("coverage_94", 0.94), ("coverage_80", 0.80)):
+        floor = mass - 3 * np.sqrt(mass * (1 - mass) / n)
+        assert (table.loc[models, column] > floor).all(), (column, table.loc[models, column])
 
 
 def test_the_report_states_the_holdout_it_judged(result):

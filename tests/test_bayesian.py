@@ -97,8 +97,8 @@ def test_posterior_means_are_near_the_mle_and_converged(posterior, fitted):
     mle_bg, mle_gg = fitted
     for name, tol in {"r": 0.05, "alpha": 0.05, "a": 0.20, "b": 0.20}.items():
         assert bg.params_[name] == pytest.approx(mle_bg.params_[name], rel=tol), name
-    for name in ["p", "q", "v"]:
-        assert gg.params_[name] == pytest.approx(mle_gg.params_[name], rel=0.15), name
+    for name in ["p", "q", "v"]:  # a skewed posterior's mean sits within a standard error
+        assert abs(gg.params_[name] - mle_gg.params_[name]) < mle_gg.standard_errors_[name], name
     for model in posterior:
         table = model.summary()
         assert {"mean", "sd", "hdi_3%", "hdi_97%", "r_hat", "ess_bulk"} <= set(table.columns)

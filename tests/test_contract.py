@@ -209,6 +209,17 @@ def test_the_mle_gives_intervals_around_its_own_prediction(entry, cdnow_calibrat
     np.testing.assert_allclose(band["mean"], ask(model, frame), rtol=1e-12)
     assert (band["lower"] <= band["mean"] + 1e-12).all()
     assert (band["mean"] <= band["upper"] + 1e-12).all()
+    # an interval of zero width would pass the lines above: the estimate is uncertain, so
+    # every customer whose prediction moves with the parameters gets a band of some width
+    # (relative width above 1e-4), and the band narrows with the mass; P(alive) is 1 whatever
+    # the parameters for some histories (BG/NBD's one-time buyers)
+    width = (band["upper"] - band["lower"]) / band["mean"].abs().clip(lower=1e-12)
+    moving = (band["mean"].abs() > 1e-9) & ((band["mean"] - 1).abs() > 1e-9)
+    assert (width[moving] > 1e-4).mean() > 0.99
+    narrow = ask(model, frame, interval=0.5)
+    assert ((narrow["upper"] - narrow["lower"]) <= (band["upper"] - band["lower"]) + 1e-12).all()
+    assert ((narrow["upper"] - narrow["lower"]).sum()
+            < 0.8 * (band["upper"] - band["lower"]).sum())
 
 
 def test_a_release_0_1_0_model_file_predicts_the_same(cdnow_calibration):

@@ -671,3 +671,263 @@ def test_returning_customers_keep_retention_at_most_one():
     assert table["retention_rate"].tolist()[1:] == [1 / 3, 0.0]
     assert table["customers_returning"].tolist() == [0, 0, 2]
     assert measure_inputs(log, period="M").retention_rate == pytest.approx(1 / 6)
+
+
+# ---------------------------------------------------------------------------------------------
+# the surface added since: per-customer arguments, subscriptions, backtests, arguments, flags
+
+
+@pytest.fixture(scope="module")
+def weekly(cdnow_calibration):
+    bg = clvmodels.BetaGeo().fit(cdnow_calibration)
+    gg = clvmodels.GammaGamma().fit(cdnow_calibration)
+    return cdnow_calibration, bg, gg
+
+
+def test_shuffled_weights_fit_like_ordered_ones(cdnow):
+    """The defect that started issue 19: weights applied by position gave r = 1.51 for 0.254."""
+    rfm = clvmodels.rfm_summary(cdnow, time_unit="W")
+    histories = rfm.groupby(["frequency", "recency", "T"]).size().rename("n").reset_index()
+    frame = histories[["frequency", "recency", "T"]]
+    frame.attrs["time_unit"] = "W"
+    weights = histories["n"].sample(frac=1.0, random_state=1)
+    params = clvmodels.BetaGeo().fit(frame, weights=weights).params_
+    np.testing.assert_allclose(params, clvmodels.BetaGeo().fit(rfm).params_, rtol=1e-7)
+
+
+def test_a_fit_refuses_a_frame_without_its_time_unit(weekly):
+    rfm, bg, _ = weekly
+    bare = pd.DataFrame(rfm[["frequency", "recency", "T"]])
+    bare.attrs = {}
+    with pytest.raises(DataError, match=r"records no time unit.*time_unit='W'"):
+        clvmodels.BetaGeo().fit(bare)
+    fitted = clvmodels.BetaGeo().fit(bare, time_unit="W")
+    assert fitted.time_unit_ == "W"
+    np.testing.assert_allclose(fitted.params_, bg.params_, rtol=1e-9)
+    with pytest.raises(DataError, match="says otherwise"):
+        clvmodels.BetaGeo().fit(rfm, time_unit="D")
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda bg, gg, r: clvmodels.customer_value(bg, gg, r, interval="94%"), r"interval= must be"),
+    (lambda bg, gg, r: bg.expected_purchases(r, 10, interval=float("nan")), r"interval= must be"),
+    (lambda bg, gg, r: clvmodels.total(bg.expected_purchases, r, 52, interval=0),
+     r"interval= must be"),
+    (lambda bg, gg, r: clvmodels.total(bg.expected_purchases, r.iloc[:0], 52),
+     r"at least one customer"),
+    (lambda bg, gg, r: clvmodels.total(bg.expected_purchases, r, 52, by="nope"),
+     r"by='nope' is not a column"),
+    (lambda bg, gg, r: clvmodels.total(bg.expected_purchases, r, 52,
+                                       by=pd.Series(1, index=[r.index[0]] * 2)),
+     r"more than once"),
+    (lambda bg, gg, r: bg.conditional_probability_of_purchases(r, np.inf, 10),
+     r"n= must be one whole number"),
+    (lambda bg, gg, r: clvmodels.customer_value(gg, bg, r), r"purchase_model must be"),
+    (lambda bg, gg, r: clvmodels.customer_value(bg, gg, r, period="2M"), r"period='2M'"),
+    (lambda bg, gg, r: bg.summary(level=1.5), r"level= must be"),
+    (lambda bg, gg, r: bg.expected_purchases(r, "52"), r"is not a number"),
+    (lambda bg, gg, r: bg.expected_purchases(r, True), r"is not a number"),
+    (lambda bg, gg, r: bg.purchase_interval(r, 10, max_purchases=1e308),
+     r"max_purchases= must be"),
+    (lambda bg, gg, r: clvmodels.compare(r, "nope"), r"unknown purchase model\(s\) \['nope'\]"),
+    (lambda bg, gg, r: clvmodels.BetaGeo(purchase_covariates=["recency"]).fit(r),
+     r"'recency', which is the customer's own purchase history"),
+    (lambda bg, gg, r: clvmodels.BetaGeo(purchase_covariates=["frequency_holdout"]).fit(r),
+     r"leak the future"),
+    (lambda bg, gg, r: clvmodels.BayesianBetaGeo(draws=0).fit(r), r"draws=0: draws must be"),
+    (lambda bg, gg, r: clvmodels.BayesianBetaGeo(chains=0).fit(r), r"chains=0: chains must be"),
+    (lambda bg, gg, r: clvmodels.BayesianBetaGeo(target_accept=1).fit(r), r"target_accept="),
+    (lambda bg, gg, r: clvmodels.simulate_transactions(0), r"n_customers= must be"),
+], ids=["interval text", "interval nan", "total interval 0", "total empty", "by unknown column",
+        "by repeated labels", "n infinite", "swapped models", "period", "summary level",
+        "horizon text", "horizon bool", "max_purchases", "compare unknown", "own history",
+        "holdout covariate", "draws 0", "chains 0", "target_accept", "no customers"])
+def test_out_of_range_arguments_are_refused_by_name(weekly, call, message):
+    rfm, bg, gg = weekly
+    with pytest.raises(DataError, match=message):
+        call(bg, gg, rfm)
+
+
+def test_arguments_at_their_edges_compute_the_right_thing(weekly):
+    rfm, bg, gg = weekly
+    assert (clvmodels.customer_value(bg, gg, rfm, horizon=0) == 0).all()
+    assert (clvmodels.customer_value(bg, gg, rfm, horizon=0, start=5) == 0).all()
+    one = clvmodels.compare(rfm, "bgnbd")
+    assert list(one.index) == ["bgnbd"]
+    by_name = clvmodels.total(bg.expected_purchases, rfm, 52, by="frequency")
+    assert by_name["customers"].sum() == len(rfm)
+    per_customer = pd.Series(np.where(rfm["frequency"] > 2, 52.0, 26.0), index=rfm.index)
+    interval = bg.purchase_interval(rfm, per_customer.sample(frac=1, random_state=0), 0.8)
+    for t in (26.0, 52.0):
+        rows = per_customer == t
+        pd.testing.assert_frame_equal(interval[rows],
+                                      bg.purchase_interval(rfm[rows], t, 0.8))
+    observation = clvmodels.rfm_summary(clvmodels.load_cdnow(),
+                                        observation_end=pd.Period("1998-06-30", "D"))
+    assert observation["T"].max() > 500
+    with pytest.raises(DataError, match="period of several days"):
+        clvmodels.rfm_summary(clvmodels.load_cdnow(), observation_end=pd.Period("1998-06", "M"))
+    import importlib
+
+    package = importlib.import_module("clvmodels")
+    assert callable(package.plotting.plot_probability_alive_matrix)
+
+
+def test_a_holdout_without_purchases_is_not_a_bias_of_infinity(weekly):
+    rfm, _, _ = weekly
+    with pytest.raises(DataError, match="the holdout has no purchase"):
+        clvmodels.compare(rfm.assign(frequency_holdout=0))
+
+
+def test_sbg_predictions_refuse_periods_that_are_not_periods():
+    model = clvmodels.ShiftedBetaGeo().fit(
+        clvmodels.models.shifted_beta_geo.cohort_frame([1000, 631, 468, 382, 326]))
+    for periods in ([-3, -1, np.nan], [1.5], "3", [True]):
+        with pytest.raises(DataError, match="periods must be whole numbers"):
+            model.survival(periods)
+    with pytest.raises(DataError, match=">= 1"):
+        model.retention_rate([0, 1])
+    assert model.survival([0, 1]).iloc[0] == 1.0
+    with pytest.raises(DataError, match="discount_rate="):
+        model.discounted_expected_lifetime(float("nan"))
+
+
+@pytest.fixture(scope="module")
+def purchase_only(cdnow):
+    return clvmodels.backtest(cdnow.drop(columns="amount"), calibration_end="1997-09-30",
+                              observation_end="1998-06-30", amount=None,
+                              methods=["bgnbd_gg", "pnbd_gg", "run_rate"])
+
+
+def test_a_purchase_only_backtest_keeps_every_purchase_output(purchase_only, tmp_path):
+    summary = purchase_only.summary()
+    for column in ("coverage_80", "coverage_94", "holdout_loglik"):
+        assert summary.loc[["bgnbd_gg", "pnbd_gg"], column].notna().all(), column
+    assert not any(c.startswith("spend") for c in summary.columns)
+    assert set(purchase_only.tracking.columns) >= {"actual", "bgnbd_gg", "pnbd_gg"}
+    files = purchase_only.write(tmp_path)
+    assert any(f.endswith("tracking.png") for f in files)
+    report = (tmp_path / "report.md").read_text()
+    assert "weighted by spend" not in report
+    assert "weighted by holdout purchases" in report
+
+
+def test_the_backtest_checks_its_own_arguments(purchase_only):
+    with pytest.raises(DataError, match="level= must be"):
+        purchase_only.intervals(level=0)
+    with pytest.raises(DataError, match="draws= must be"):
+        purchase_only.intervals(draws=0)
+    with pytest.raises(DataError, match=r"no metric 'purchases_mea'.*purchases_mae"):
+        purchase_only.difference("purchases_mea", "bgnbd_gg", "pnbd_gg")
+
+
+def test_a_gap_too_small_to_matter_is_a_tie(purchase_only):
+    result = purchase_only
+    summary = result.summary()
+    twin = summary.loc["bgnbd_gg"] * (1 + 1e-6)  # a Bayesian twin within 1e-6
+    result_twin = clvmodels.BacktestResult(
+        pd.concat([result.metrics, result.metrics[result.metrics["method"] == "bgnbd_gg"]
+                   .assign(method="bayes_bgnbd_gg",
+                           **{c: twin[c] for c in twin.index if c in result.metrics})]),
+        pd.concat([result.predictions, result.predictions[result.predictions["method"]
+                                                          == "bgnbd_gg"]
+                   .assign(method="bayes_bgnbd_gg")]),
+        result.calibration, result.excluded, result.failures, result.data, result.tracking)
+    gap = result_twin.difference("purchases_mae", "bgnbd_gg", "bayes_bgnbd_gg")
+    assert gap["tie"] and not gap["clear"]
+    report = result_twin.report()
+    assert "tie (" in report and "too small to matter" in report
+
+
+# -- ids in customer tables ----------------------------------------------------------------
+def test_customer_table_ids_are_read_like_the_log(tmp_path):
+    log = pd.DataFrame({"customer_id": ["0000", "0001", "0001", "0002"],
+                        "date": ["2020-01-01", "2020-01-02", "2020-02-01", "2020-01-05"]})
+    log.to_csv(tmp_path / "tx.csv", index=False)
+    table = pd.DataFrame({"customer_id": ["0000", "0001", "0002"], "channel": ["a", "b", "a"]})
+    table.to_csv(tmp_path / "c.csv", index=False)
+    rfm = clvmodels.rfm_summary(tmp_path / "tx.csv", observation_end="2020-03-01",
+                                customers=tmp_path / "c.csv")
+    assert list(rfm.index) == ["0000", "0001", "0002"] and list(rfm["channel"]) == ["a", "b", "a"]
+    numbers = log.assign(customer_id=[0, 1, 1, 2])
+    with pytest.raises(DataError, match=r"text such as '0000'.*leading zeros"):
+        clvmodels.rfm_summary(numbers, observation_end="2020-03-01", customers=tmp_path / "c.csv")
+    table.assign(customer_id=["0.0", "1.0", "2.0"]).to_csv(tmp_path / "f.csv", index=False)
+    with pytest.raises(DataError, match=r"text such as '0.0'"):
+        clvmodels.rfm_summary(numbers, observation_end="2020-03-01", customers=tmp_path / "f.csv")
+    table.to_csv(tmp_path / "s.csv", index=False, sep=";")
+    with pytest.raises(DataError, match=r"separated by another character: give sep="):
+        clvmodels.rfm_summary(tmp_path / "tx.csv", observation_end="2020-03-01",
+                              customers=tmp_path / "s.csv")
+    log.to_csv(tmp_path / "tx_semicolon.csv", index=False, sep=";")  # one sep for both files
+    rfm = clvmodels.rfm_summary(tmp_path / "tx_semicolon.csv", observation_end="2020-03-01",
+                                customers=tmp_path / "s.csv", sep=";")
+    assert list(rfm["channel"]) == ["a", "b", "a"]
+
+
+# -- the command line -----------------------------------------------------------------------
+def test_the_command_line_and_python_fit_in_the_same_unit_by_default(cdnow, tmp_path, capsys):
+    cdnow.to_csv(tmp_path / "tx.csv", index=False)
+    assert main(["fit", "--transactions", str(tmp_path / "tx.csv"), "--observation-end", END,
+                 "--out", str(tmp_path / "m.json"), "--quiet"]) == 0
+    pair = clvmodels.load(tmp_path / "m.json")
+    python = clvmodels.BetaGeo().fit(clvmodels.rfm_summary(cdnow, observation_end=END))
+    assert pair.purchases.time_unit_ == "D"
+    np.testing.assert_allclose(pair.purchases.params_, python.params_, rtol=1e-6)
+    help_text = clvmodels.cli.build_parser()._subparsers._group_actions[0].choices["fit"]
+    assert "default: --freq's, as rfm_summary" in help_text.format_help().replace("\n", " ")
+
+
+def test_the_command_line_version_and_internal_errors(capsys, monkeypatch):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and "clvmodels" in capsys.readouterr().out
+
+    def broken(args):
+        raise KeyError("boom")
+
+    parser = clvmodels.cli.build_parser
+    monkeypatch.setattr(clvmodels.cli, "demo", broken)
+    monkeypatch.setattr(clvmodels.cli, "build_parser", lambda: _with(parser(), broken))
+    assert main(["demo"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error (KeyError" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def _with(parser, run):
+    parser._subparsers._group_actions[0].choices["demo"].set_defaults(run=run)
+    return parser
+
+
+def test_a_bgbb_model_scores_in_its_own_periods(tmp_path, capsys):
+    log = clvmodels.simulate_opportunities(3000, seed=2, period="M", opportunities=12)
+    log.to_csv(tmp_path / "log.csv", index=False)
+    end = log.attrs["observation_end"]
+    assert main(["fit", "--transactions", str(tmp_path / "log.csv"), "--observation-end", end,
+                 "--model", "bgbb_gg", "--freq", "M", "--out", str(tmp_path / "m.json"),
+                 "--quiet"]) == 0
+    assert main(["score", "--model", str(tmp_path / "m.json"), "--transactions",
+                 str(tmp_path / "log.csv"), "--observation-end", end, "--out",
+                 str(tmp_path / "s.csv"), "--quiet"]) == 0
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert (scores["T"] == scores["T"].round()).all() and scores["clv"].notna().all()
+    inside = (pd.Timestamp(end) - pd.Timedelta(days=10)).strftime("%Y-%m-%d")
+    assert main(["fit", "--transactions", str(tmp_path / "log.csv"), "--observation-end",
+                 inside, "--model", "bgbb_gg", "--freq", "M", "--out",
+                 str(tmp_path / "x.json")]) == 2
+    assert "falls inside a period of --freq M" in capsys.readouterr().err
+    assert main(["score", "--model", str(tmp_path / "m.json"), "--transactions",
+                 str(tmp_path / "log.csv"), "--observation-end", end, "--freq", "D", "--out",
+                 str(tmp_path / "y.csv")]) == 2
+    assert "counts one opportunity per period of 'M'" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists() and not (tmp_path / "y.csv").exists()
+
+
+def test_a_scores_parquet_file_records_its_unit(cli_files, tmp_path, capsys):
+    out = tmp_path / "s.parquet"
+    assert main(["score", "--model", str(cli_files / "model.json"), "--transactions",
+                 str(cli_files / "log.parquet"), "--out", str(out)]) == 0
+    assert "recency and T in weeks" in capsys.readouterr().out
+    scores = pd.read_parquet(out)
+    assert scores.attrs == {"time_unit": "W", "horizon_months": 12.0}

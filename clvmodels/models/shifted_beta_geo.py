@@ -193,13 +193,20 @@ def subscription_frame(table: pd.DataFrame, *, observation_end, period: str = "M
 
 def _anniversaries(begun: np.ndarray, stop: np.ndarray, period: str) -> np.ndarray:
     """How many period anniversaries of each start fall on or before its stop day (the
-    renewals made): calendar months for "M", "Q", "Y"; whole days or weeks otherwise."""
+    renewals made): calendar months for "M", "Q", "Y" (the anniversary of a start on the
+    29th-31st in a shorter month is that month's last day); whole days or weeks otherwise."""
     if period in ("D", "W"):
         return ((stop - begun).astype(np.int64) // int(days_per_unit(period))).astype(np.int64)
-    months = (stop.astype("datetime64[M]") - begun.astype("datetime64[M]")).astype(np.int64)
+    step = {"M": 1, "Q": 3, "Y": 12}[period]
+    month = stop.astype("datetime64[M]")
+    months = (month - begun.astype("datetime64[M]")).astype(np.int64)
     day_of = lambda d: (d - d.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)
-    months -= day_of(stop) < day_of(begun)
-    return months // {"M": 1, "Q": 3, "Y": 12}[period]
+    last_day = ((month + 1).astype("datetime64[D]") - month.astype("datetime64[D]")).astype(
+        np.int64) - 1
+    # the stop's month holds the anniversary from its day min(start day, last day) on; it
+    # counts only for months a whole number of periods after the start
+    months -= day_of(stop) < np.minimum(day_of(begun), last_day)
+    return np.floor_divide(months, step)
 
 
 def simulate_subscriptions(n_customers: int, *, alpha: float, beta: float, periods: int,
