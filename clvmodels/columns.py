@@ -256,6 +256,9 @@ def parse_dates(values: pd.Series, column: str, date_format: str | None = None,
     date_format : str or None
         The format that read the text (pass it to the next chunk of the same file), or None.
     """
+    if date_format is not None and not isinstance(date_format, str):
+        raise DataError(f"{given('date_format', date_format)}: give the layout of the dates as "
+                        "text, e.g. '%d/%m/%Y'")
     missing = values.isna().to_numpy()
     if missing.any():
         _refuse(rows, column, missing, values, "row(s) have no date",

@@ -24,6 +24,7 @@ import pandas as pd
 from .columns import SAMPLE, RowNames, as_day, ids_are_integers, normalize_ids, parse_dates
 from .data import RFM_COLUMNS, rfm_from_rows
 from .exceptions import DataError
+from .interface import arg, given
 from .files import (
     atomic_table_writer,
     check_input_file,
@@ -251,7 +252,13 @@ def start_client(scheduler: str | None = None, n_workers: int = 2):
     from distributed import Client, LocalCluster
 
     if scheduler:
-        return Client(scheduler)
+        try:
+            return Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise DataError(f"cannot reach the Dask scheduler at {given('scheduler', scheduler)} "
+                            f"({reason}): is it running, and is the address right? Leave "
+                            f"{arg('scheduler').rstrip('=')} out for a local cluster") from err
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, host="127.0.0.1",
                            dashboard_address=":0", processes=True, silence_logs=logging.ERROR)
     return Client(cluster)

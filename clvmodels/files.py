@@ -285,10 +285,11 @@ def check_output_path(path, setting: str = "out") -> str:
 
 
 @contextmanager
-def atomic_path(path) -> Iterator[str]:
+def atomic_path(path, setting: str = "out") -> Iterator[str]:
     """Yield a temporary path in the target's folder; rename it to ``path`` if the block ends
-    without error, delete it otherwise (also on KeyboardInterrupt and SIGTERM)."""
-    path = check_output_path(path)
+    without error, delete it otherwise (also on KeyboardInterrupt and SIGTERM); ``setting``
+    names the argument in messages."""
+    path = check_output_path(path, setting)
     folder = os.path.dirname(os.path.abspath(path))
     remove_stale(folder)
     mode = (stat.S_IMODE(os.stat(path).st_mode) if os.path.isfile(path)
@@ -306,19 +307,19 @@ def atomic_path(path) -> Iterator[str]:
         raise
 
 
-def write_atomic(path, write) -> None:
+def write_atomic(path, write, setting: str = "out") -> None:
     """Call ``write(tmp_path)`` on a temporary file, then rename it to ``path``."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, setting) as tmp:
         write(tmp)
 
 
-def write_json_atomic(data: dict, path) -> None:
+def write_json_atomic(data: dict, path, setting: str = "out") -> None:
     """``data`` as JSON (no NaN or infinity), atomically."""
     def write(tmp):
         with open(tmp, "w") as f:
             json.dump(data, f, indent=2, allow_nan=False)
 
-    write_atomic(path, write)
+    write_atomic(path, write, setting)
 
 
 def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:

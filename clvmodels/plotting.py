@@ -11,7 +11,9 @@ from .metrics import calibration_table, gain_curve, gini, top_decile_capture
 from .columns import as_day
 from .periods import occasions
 from .transactions import clean_transactions, run_starts
+from .arguments import check_count
 from .exceptions import DataError
+from .interface import given
 from .units import UNIT_NAMES, days_per_unit
 
 PALETTE = ("#1f4e79", "#c0504d", "#4f8f3a", "#8064a2", "#f39c12", "#4bacc6", "#7f7f7f",
@@ -35,6 +37,31 @@ def _style(ax, title, xlabel, ylabel):
     return ax
 
 
+def _needs(model, method: str, what: str) -> None:
+    """A DataError unless ``model`` answers ``method`` (a fitted model of the right kind)."""
+    if not callable(getattr(model, method, None)):
+        raise DataError(f"this plot needs {what} (one with {method}), not a "
+                        f"{type(model).__name__}")
+    if hasattr(model, "check_fitted"):
+        model.check_fitted()
+
+
+def _columns(frame, needed, what: str) -> None:
+    missing = [c for c in needed if not isinstance(frame, pd.DataFrame) or c not in frame]
+    if missing:
+        present = list(frame.columns) if isinstance(frame, pd.DataFrame) else type(frame).__name__
+        raise DataError(f"{what} lacks {missing} (it has {present})")
+
+
+def _values(values, what: str) -> np.ndarray:
+    """A plot's values: finite numbers, at least one."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "iuf" or array.size == 0 or not np.all(np.isfinite(array)):
+        raise DataError(f"{what} must be one or more finite numbers (no NaN: drop or fill the "
+                        "customers without a value)")
+    return array.astype(float)
+
+
 # ---------------------------------------------------------------------------------------------
 # backtest
 
@@ -44,6 +71,10 @@ def plot_lift_curves(predictions: pd.DataFrame, target: str = "spend", calibrati
     """Gain (lift) curves of a backtest: share of the actual holdout ``target`` ("spend" or
     "purchases") held by the top x % of customers as each method ranks them, with the best
     possible ranking (the actual values) and a random one."""
+    if target not in ("spend", "purchases"):
+        raise DataError(f"target={target!r}: use 'spend' or 'purchases'")
+    _columns(predictions, ["calibration_end", "method", f"predicted_{target}",
+                           f"actual_{target}"], "the predictions table (BacktestResult.predictions)")
     ax = _axes(ax)
     rows = predictions
     if calibration_end is None:
@@ -67,6 +98,7 @@ def plot_backtest_metrics(metric_table: pd.DataFrame,
                           columns=("spearman", "top_decile_capture", "alive_auc"), ax=None):
     """Grouped horizontal bars of ranking metrics per method (one row per method: a
     ``BacktestResult.summary()``)."""
+    _columns(metric_table, list(columns), "the metric table (BacktestResult.summary())")
     ax = _axes(ax, figsize=(6.4, 0.45 * len(metric_table) + 1.5))
     table = metric_table.loc[:, list(columns)][::-1]
     height = 0.8 / len(columns)
@@ -118,6 +150,7 @@ def plot_frequency_recency_matrix(model, t: float = 1.0, max_frequency: int | No
                                   max_recency: int | None = None, rfm=None, ax=None):
     """Expected purchases in the next ``t`` by frequency (rows) and recency (columns), for a
     customer observed for ``T = max_recency``; the ranges default to ``rfm``'s maxima."""
+    _needs(model, "expected_purchases", "a purchase model")
     max_frequency, max_recency = _ranges(rfm, max_frequency, max_recency)
     values = _on_history_grid(lambda grid: model.expected_purchases(grid, t), model,
                               max_frequency, max_recency)
@@ -129,6 +162,7 @@ def plot_frequency_recency_matrix(model, t: float = 1.0, max_frequency: int | No
 def plot_probability_alive_matrix(model, max_frequency: int | None = None,
                                   max_recency: int | None = None, rfm=None, ax=None):
     """Probability alive by frequency (rows) and recency (columns) at ``T = max_recency``."""
+    _needs(model, "probability_alive", "a purchase model")
     max_frequency, max_recency = _ranges(rfm, max_frequency, max_recency)
     values = _on_history_grid(model.probability_alive, model, max_frequency, max_recency)
     return _matrix(_axes(ax), values, "Probability alive", "P(alive)",
@@ -136,6 +170,11 @@ def plot_probability_alive_matrix(model, max_frequency: int | None = None,
 
 
 def _ranges(rfm, max_frequency, max_recency):
+    if rfm is not None:
+        _columns(rfm, ["frequency", "T"], "rfm")
+    for name, value in (("max_frequency", max_frequency), ("max_recency", max_recency)):
+        if value is not None:
+            check_count(value, name, low=1, high=100_000)
     if max_frequency is None:
         max_frequency = int(rfm["frequency"].max()) if rfm is not None else 20
     if max_recency is None:
@@ -146,6 +185,9 @@ def _ranges(rfm, max_frequency, max_recency):
 def plot_calibration_purchases(model, split: pd.DataFrame, max_frequency: int = 7, ax=None):
     """Mean holdout purchases, actual and predicted, by calibration frequency 0..max+ (a
     ``calibration_holdout`` frame)."""
+    _needs(model, "expected_purchases", "a purchase model")
+    _columns(split, ["frequency", "frequency_holdout", "duration_holdout"],
+             "split (a clvmodels.calibration_holdout frame)")
     ax = _axes(ax)
     predicted = model.expected_purchases(split, float(split["duration_holdout"].iloc[0]))
     table = calibration_table(split["frequency"], predicted, split["frequency_holdout"],
@@ -163,6 +205,8 @@ def plot_period_transactions(model, rfm: pd.DataFrame, max_frequency: int = 7, a
     """Customers by number of repeat purchases 0..max+ in their own window T: actual, and what
     the model expects (the mean over customers of P(X(T) = n), FHL 2005 eq. 8: exact, where
     lifetimes simulates)."""
+    _needs(model, "probability_of_purchases", "a purchase model")
+    _columns(rfm, ["frequency", "T"], "rfm")
     ax = _axes(ax)
     T, index = np.unique(rfm["T"].to_numpy(float), return_inverse=True)
     weights = np.bincount(index) / len(rfm)
@@ -195,6 +239,11 @@ def tracking_table(model, transactions, *, calibration_end, observation_end=None
     codes, days, _ = occasions(tx, "D")  # purchase days, sorted by customer and day
     first = days[run_starts(codes)]  # per customer code
     cohort = first <= as_day(calibration_end, "calibration_end")
+    if not cohort.any():
+        raise DataError(f"{given('calibration_end', calibration_end)} is before every first "
+                        "purchase: no customer was acquired by then")
+    for each in (model.values() if isinstance(model, dict) else [model]):
+        _needs(each, "expected_purchases_new_customer", "a purchase model")
     repeat = (days > first[codes]) & cohort[codes] & (days <= end_day)
     start = int(first[cohort].min())
     n_periods = (end_day - start) // period_days + 1
@@ -279,9 +328,11 @@ def plot_alive_path(model, transactions, customer_id, *, observation_end=None, a
 def plot_clv_distribution(clv, bins: int = 50, ax=None):
     """Histogram of customer values on a log axis (customers with value > 0), with the mean and
     the median marked."""
-    ax = _axes(ax)
-    values = np.asarray(clv, dtype=float)
+    values = _values(clv, "clv")
     positive = values[values > 0]
+    if positive.size == 0:
+        raise DataError("clv has no value above 0 to draw on a log axis")
+    ax = _axes(ax)
     edges = np.geomspace(positive.min(), positive.max(), bins + 1)
     ax.hist(positive, bins=edges, color=PALETTE[0], alpha=0.85)
     ax.set_xscale("log")
@@ -293,8 +344,10 @@ def plot_clv_distribution(clv, bins: int = 50, ax=None):
 
 def plot_lorenz(clv, ax=None):
     """Lorenz (lift) curve of value: share of the total held by the top x % of customers."""
+    values = _values(clv, "clv")
+    if np.any(values < 0):
+        raise DataError("clv must be >= 0 for a Lorenz curve (a share of the total value)")
     ax = _axes(ax)
-    values = np.asarray(clv, dtype=float)
     x, y = gain_curve(values, values)
     ax.plot(100 * x, 100 * y, color=PALETTE[0], lw=1.8)
     ax.plot([0, 100], [0, 100], color="grey", ls=":", lw=1)
@@ -314,6 +367,7 @@ def plot_posterior(model, reference=None, hdi_prob: float = 0.94, ax=None):
     of parameter to value, such as the maximum-likelihood ``params_``) adds reference lines."""
     import arviz as az
 
+    _needs(model, "posterior_draws", "a Bayesian model")
     names = list(model.param_names)
     if ax is None:
         import matplotlib.pyplot as plt
@@ -328,4 +382,5 @@ def plot_trace(model):
     """Trace and density of each chain per parameter (ArviZ), for checking convergence."""
     import arviz as az
 
+    _needs(model, "posterior_draws", "a Bayesian model")
     return az.plot_trace(model.idata_, var_names=list(model.param_names), compact=False)

@@ -24,7 +24,7 @@ import pandas as pd
 from .arguments import align, check_mass
 from .data import RFM_COLUMNS, check_rfm, rfm_time_unit, unique_rows
 from .exceptions import DataError
-from .files import write_json_atomic
+from .files import check_output_path, write_json_atomic
 from .models.base import FORMAT, FORMAT_VERSION
 from .models.registry import MODELS, entry_of
 from .units import check_unit, days_per_unit
@@ -263,6 +263,7 @@ class ModelPair:
         ----------
         path : str or path-like
         """
+        check_output_path(path, "path")
         stem = os.path.splitext(os.fspath(path))[0]
         parts = {}
         for role in ("purchases", "spend"):
@@ -277,4 +278,4 @@ class ModelPair:
             else:
                 parts[role] = model.to_dict()
         write_json_atomic({"format": FORMAT, "format_version": FORMAT_VERSION, "model": PAIR,
-                           **parts}, path)
+                           **parts}, path, "path")

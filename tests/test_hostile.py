@@ -931,3 +931,56 @@ def test_a_scores_parquet_file_records_its_unit(cli_files, tmp_path, capsys):
     assert "recency and T in weeks" in capsys.readouterr().out
     scores = pd.read_parquet(out)
     assert scores.attrs == {"time_unit": "W", "horizon_months": 12.0}
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda P, bg, gg, r, t: P.plot_probability_alive_matrix(gg), r"needs a purchase model"),
+    (lambda P, bg, gg, r, t: P.plot_calibration_purchases(bg, r[["frequency", "recency", "T"]]),
+     r"lacks \['frequency_holdout', 'duration_holdout'\]"),
+    (lambda P, bg, gg, r, t: P.plot_clv_distribution(pd.Series([], dtype=float)),
+     r"clv must be one or more finite numbers"),
+    (lambda P, bg, gg, r, t: P.plot_clv_distribution(pd.Series([np.nan, 1.0])), r"no NaN"),
+    (lambda P, bg, gg, r, t: P.plot_lorenz(pd.Series([-1.0, 1.0])), r"clv must be >= 0"),
+    (lambda P, bg, gg, r, t: P.tracking_table(bg, t, calibration_end="1990-01-01"),
+     r"before every first purchase"),
+    (lambda P, bg, gg, r, t: P.plot_backtest_metrics(pd.DataFrame()), r"lacks \['spearman'"),
+    (lambda P, bg, gg, r, t: P.plot_lift_curves(pd.DataFrame({"a": [1]}), target="x"),
+     r"target='x'"),
+    (lambda P, bg, gg, r, t: P.plot_posterior(bg), r"needs a Bayesian model"),
+    (lambda P, bg, gg, r, t: P.plot_probability_alive_matrix(bg, max_frequency=-1),
+     r"max_frequency= must be"),
+    (lambda P, bg, gg, r, t: clvmodels.rfm_summary(t, date_format=5), r"date_format=5"),
+    (lambda P, bg, gg, r, t: clvmodels.BetaGeo().fit(r, weights=r[["T"]]), r"not a DataFrame"),
+    (lambda P, bg, gg, r, t: gg.new_customer_spend_quantiles("0.5"), r"numbers in \(0, 1\)"),
+    (lambda P, bg, gg, r, t: bg.save("/nonexistent-folder/m.json"), r"path= '/nonexistent"),
+], ids=["plot a spend model", "calibration without holdout", "empty values", "NaN values",
+        "negative values", "tracking before any customer", "missing metrics", "lift target",
+        "posterior of an MLE", "negative grid", "date_format not text", "weights frame",
+        "quantiles as text", "save into a missing folder"])
+def test_plots_and_helpers_refuse_what_they_cannot_draw(weekly, cdnow, call, message):
+    import clvmodels.plotting as P
+
+    rfm, bg, gg = weekly
+    with pytest.raises(DataError, match=message):
+        call(P, bg, gg, rfm, cdnow)
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda d: d["purchases"].update(time_unit=None), r"records no time unit"),
+    (lambda d: d["purchases"].update(n_customers="many"), r"n_customers is 'many'"),
+    (lambda d: d["purchases"].update(n_customers=1.5), r"n_customers is 1.5"),
+    (lambda d: d["purchases"].pop("covariance"), r"it has no 'covariance'"),
+], ids=["no unit", "text count", "fractional count", "no covariance"])
+def test_model_file_headers_are_checked(pair_file, change, message):
+    edit(pair_file, change)
+    with pytest.raises(ModelFormatError, match=message):
+        clvmodels.load(pair_file)
+
+
+def test_an_unreachable_dask_scheduler_is_bad_input(cli_files, tmp_path, capsys):
+    code = main(["score", "--model", str(cli_files / "model.json"), "--transactions",
+                 str(cli_files / "log.parquet"), "--engine", "dask", "--scheduler",
+                 "tcp://127.0.0.1:9", "--out", str(tmp_path / "s.csv"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot reach the Dask scheduler at --scheduler tcp://127.0.0.1:9" in err
+    assert not (tmp_path / "s.csv").exists()

@@ -85,6 +85,9 @@ def check_weights(weights, rfm: pd.DataFrame) -> np.ndarray | None:
     customer (a Series aligned by its labels, an array by position); None stays None."""
     if weights is None:
         return None
+    if isinstance(weights, pd.DataFrame):
+        raise DataError(f"{arg('weights')} must be one number per customer (a Series or an "
+                        "array), not a DataFrame: pick its column")
     weights = align(weights, rfm.index, "weights", what="weight")
     try:
         weights = np.asarray(weights, dtype=np.float64)
@@ -364,7 +367,7 @@ class FittedModel:
         path : str or path-like
             The JSON file to write (atomically).
         """
-        write_json_atomic(self.to_dict(), path)
+        write_json_atomic(self.to_dict(), path, "path")
 
     def state_header(self) -> dict:
         """The fields every saved model starts with."""
@@ -417,11 +420,17 @@ class FittedModel:
         if unit not in DAYS_PER_UNIT and unit is not None:
             raise ModelFormatError(f"the {type(self).__name__} model file has an unknown time "
                                    f"unit {unit!r}; it is damaged: refit the model")
+        if unit is None and self.kind == "purchases" and not getattr(self, "discrete", False):
+            raise ModelFormatError(f"the {type(self).__name__} model file records no time unit, "
+                                   "so no horizon could be read in it: refit the model on a "
+                                   "frame that records its unit")
         self.time_unit_ = unit
-        self.n_customers_ = int(data["n_customers"])
-        if self.n_customers_ < 0:
-            raise ModelFormatError(f"the {type(self).__name__} model file has a negative "
-                                   "customer count; refit")
+        count = data["n_customers"]
+        if not (isinstance(count, (int, float)) and not isinstance(count, bool)
+                and np.isfinite(count) and count >= 0 and count == round(count)):
+            raise ModelFormatError(f"the {type(self).__name__} model file's n_customers is "
+                                   f"{show(count)}, not a whole number >= 0; refit the model")
+        self.n_customers_ = int(count)
         for fact in self.facts:
             if fact in data:
                 setattr(self, fact + "_", int(data[fact]))
@@ -862,7 +871,10 @@ class MaximumLikelihoodModel(FittedModel):
                 raise ValueError(f"penalizer {model.penalizer!r} is not a number >= 0")
         except ModelFormatError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
+        except KeyError as err:
+            raise ModelFormatError(f"the {cls.__name__} model file is incomplete: it has no "
+                                   f"{err.args[0]!r}; refit the model") from err
+        except (TypeError, ValueError, AttributeError) as err:
             raise ModelFormatError(f"the {cls.__name__} model file is incomplete or damaged: "
                                    f"{err!r}") from err
         model.check_loaded()

@@ -33,7 +33,7 @@ from ..arguments import check_draw_options, check_mass
 from ..interface import given
 from ..draws import thin
 from ..exceptions import ConvergenceError, DataError, ModelFormatError
-from ..files import write_atomic, write_json_atomic
+from ..files import check_output_path, write_atomic, write_json_atomic
 from .base import (FittedModel, free_scale, invalid_parameters,
                    maximum_likelihood, positive_mask, prepare_fit, to_free)
 
@@ -488,9 +488,10 @@ class BayesianModel(FittedModel):
         ----------
         path : str or path-like
         """
+        check_output_path(path, "path")
         posterior = os.path.splitext(os.fspath(path))[0] + ".nc"
         self.write_posterior(posterior)
-        write_json_atomic(self.to_dict(os.path.basename(posterior)), path)
+        write_json_atomic(self.to_dict(os.path.basename(posterior)), path, "path")
 
     @classmethod
     def from_dict(cls, data: dict, folder: str | None = None):

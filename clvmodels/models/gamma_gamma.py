@@ -303,7 +303,11 @@ class GammaGammaModel:
         from scipy import optimize, stats
 
         self.check_fitted()
-        probabilities = np.asarray(probabilities, dtype=float)
+        raw = np.atleast_1d(np.asarray(probabilities, dtype=object if isinstance(
+            probabilities, str) else None))
+        if raw.dtype.kind not in "iuf" or raw.ndim != 1:
+            raise DataError(f"probabilities must be numbers in (0, 1), not {probabilities!r}")
+        probabilities = raw.astype(float)
         if not np.all((probabilities > 0) & (probabilities < 1)):
             raise DataError("probabilities must lie in (0, 1)")
         if getattr(self, "spec_", None) is not None:
