@@ -208,11 +208,18 @@ def total(predict, rfm: pd.DataFrame, *args, by=None, interval: float = 0.94,
         labels = pd.Categorical(values)
         names = pd.Index(labels.categories, name=getattr(by, "name", None) or "segment")
     codes = labels.codes
+    # a per-customer argument (a horizon per customer) goes with its customers, chunk by chunk
+    per_customer = lambda value, name: (align(value, rfm.index, name, what="value")
+                                        if isinstance(value, pd.Series) else value)
+    args = [per_customer(a, "t") for a in args]
+    kwargs = {k: per_customer(v, k) for k, v in kwargs.items()}
+    cut = lambda value, part: value.iloc[part] if isinstance(value, pd.Series) else value
     sums, center = None, "mean"
     for start in range(0, len(rfm), MAX_RETURNED_ROWS):
         part = slice(start, start + MAX_RETURNED_ROWS)
-        draws = predict(rfm.iloc[part], *args, interval=interval, max_draws=max_draws,
-                        return_draws=True, **kwargs)
+        draws = predict(rfm.iloc[part], *(cut(a, part) for a in args), interval=interval,
+                        max_draws=max_draws, return_draws=True,
+                        **{k: cut(v, part) for k, v in kwargs.items()})
         center = draws.attrs.get("center", "mean")
         onehot = np.zeros((len(names), len(draws)))
         onehot[codes[part], np.arange(len(draws))] = 1.0

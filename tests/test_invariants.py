@@ -353,3 +353,16 @@ def test_every_horizon_is_checked(base, bg, t):
 def test_the_count_of_purchases_is_checked(base, bg, n):
     with pytest.raises(DataError, match="n= must be one whole number"):
         bg.conditional_probability_of_purchases(base, n, 10)
+
+
+def test_a_total_over_chunks_takes_a_horizon_per_customer(base, bg, monkeypatch):
+    """total() evaluates 10,000 customers at a time: a per-customer horizon goes with them."""
+    import clvmodels.draws
+
+    horizon = pd.Series(np.linspace(1, 104, len(base)), index=base.index)
+    whole = clvmodels.total(bg.expected_purchases, base, horizon.sample(frac=1, random_state=2))
+    monkeypatch.setattr(clvmodels.draws, "MAX_RETURNED_ROWS", 70)
+    chunked = clvmodels.total(bg.expected_purchases, base, horizon.sample(frac=1, random_state=3))
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert whole.loc["all", "mean"] == pytest.approx(bg.expected_purchases(base, horizon).sum(),
+                                                     rel=1e-12)
