@@ -314,7 +314,7 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
 
     if model not in FIT_MODELS:
         raise DataError(f"{given('model', model)}: use one of {FIT_MODELS}")
-    if getattr(parse_pair(model)[0].mle, "discrete", False):
+    if "discrete" in parse_pair(model)[0].capabilities:
         # one opportunity per period of freq: the frame counts whole periods
         if time_unit not in (None, freq):
             raise DataError(f"{given('model', model)} counts one opportunity per period of "

@@ -49,7 +49,8 @@ def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.Dat
     if isinstance(models, str):
         models = [models]
     names = [e.name for e in models_of_kind("purchases")] if models is None else list(models)
-    unknown = [n for n in names if n not in MODELS or MODELS[n].kind != "purchases"]
+    unknown = [n for n in names if n not in MODELS or MODELS[n].kind != "purchases"
+               or "mle" not in MODELS[n].capabilities]
     if unknown:
         raise DataError(f"unknown purchase model(s) {unknown}: choose from "
                         f"{[e.name for e in models_of_kind('purchases', discrete=True)]}")

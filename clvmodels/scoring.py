@@ -97,16 +97,21 @@ class ModelPair:
         ModelPair
         """
         entries = []
+        engine = "bayes" if bayesian else "mle"
         for role, name in (("purchases", purchases), ("spend", spend)):
             entry = MODELS.get(name)
             if entry is None or entry.kind != role:
                 known = [e.name for e in MODELS.values() if e.kind == role]
                 raise DataError(f"unknown {role} model {name!r}: choose from {known}")
+            if engine not in entry.capabilities:
+                which = "Bayesian" if bayesian else "maximum-likelihood"
+                raise DataError(f"{entry.title} has no {which} engine: use "
+                                f"bayesian={not bayesian}")
             entries.append(entry)
         given = {k: v for k, v in (covariates or {}).items() if v}
         per_model = []
         for entry in entries:
-            takes = {f"{p}_covariates" for p in entry.mle.covariate_links}
+            takes = {f"{p}_covariates" for p in entry.spec.covariate_links}
             per_model.append({k: v for k, v in given.items() if k in takes})
         unused = set(given) - {k for chosen in per_model for k in chosen}
         if unused:

@@ -14,15 +14,51 @@ from .pareto_nbd import BayesianParetoNBD, ParetoNBD
 from .shifted_beta_geo import BayesianShiftedBetaGeo, ShiftedBetaGeo
 
 
+CAPABILITIES = ("mle", "bayes", "covariates", "intervals", "analytic_gradient", "discrete")
+
+
 @dataclass(frozen=True)
 class Entry:
-    """A registered model: its name, kind, and its maximum-likelihood and Bayesian classes."""
+    """A registered model: its name, kind, its classes (a maximum-likelihood one, a Bayesian
+    one, or both: ``None`` for an engine it does not have), and what it can do.
+
+    ``capabilities`` (read by :func:`clvmodels.testing.check_model`, the command line and the
+    backtest) are derived from the classes: ``"mle"`` and ``"bayes"`` (the engines),
+    ``"covariates"`` (it declares ``covariate_links``), ``"intervals"`` (its predictions take
+    ``interval=``: every registered model), ``"analytic_gradient"`` (its ``loglik_grad`` is
+    not a numerical derivative) and ``"discrete"`` (its frame counts opportunities)."""
 
     name: str
     kind: str  # "purchases", "spend" or "retention" (contractual)
-    mle: type
-    bayesian: type
+    mle: type | None
+    bayesian: type | None
     title: str
+
+    def __post_init__(self):
+        if self.mle is None and self.bayesian is None:
+            raise TypeError(f"model {self.name!r} needs at least one engine's class")
+
+    @property
+    def spec(self) -> type:
+        """A class of the model (either engine's): its specification's attributes."""
+        return self.mle if self.mle is not None else self.bayesian
+
+    @property
+    def capabilities(self) -> frozenset:
+        """What the model can do (:data:`CAPABILITIES`)."""
+        spec = self.spec
+        found = {"intervals"}
+        if self.mle is not None:
+            found.add("mle")
+        if self.bayesian is not None:
+            found.add("bayes")
+        if getattr(spec, "covariate_links", {}):
+            found.add("covariates")
+        if not getattr(spec, "numerical_gradient", False):
+            found.add("analytic_gradient")
+        if getattr(spec, "discrete", False):
+            found.add("discrete")
+        return frozenset(found)
 
 
 MODELS = {entry.name: entry for entry in (
@@ -33,7 +69,8 @@ MODELS = {entry.name: entry for entry in (
     Entry("gg", "spend", GammaGamma, BayesianGammaGamma, "Gamma-Gamma"),
     Entry("sbg", "retention", ShiftedBetaGeo, BayesianShiftedBetaGeo, "shifted-beta-geometric"),
 )}
-CLASSES = {cls.__name__: cls for entry in MODELS.values() for cls in (entry.mle, entry.bayesian)}
+CLASSES = {cls.__name__: cls for entry in MODELS.values() for cls in (entry.mle, entry.bayesian)
+           if cls is not None}
 BAYES_PREFIX = "bayes_"
 
 
@@ -42,16 +79,17 @@ def models_of_kind(kind: str, discrete: bool = False) -> list[Entry]:
     time (fitted on :func:`clvmodels.rfm_summary` frames), or with ``discrete`` also those that
     count opportunities (BG/BB, on :func:`clvmodels.opportunity_summary` frames)."""
     return [entry for entry in MODELS.values() if entry.kind == kind
-            and (discrete or not getattr(entry.mle, "discrete", False))]
+            and (discrete or "discrete" not in entry.capabilities)]
 
 
 def pair_names(discrete: bool = False) -> list[str]:
     """Every purchase-and-spend pair by name: ``bgnbd_gg`` (maximum likelihood) and
     ``bayes_bgnbd_gg`` (Bayesian), and so on for each registered purchase model of continuous
     time (with ``discrete``, BG/BB's ``bgbb_gg`` too: its frames count opportunities)."""
-    names = [f"{p.name}_{s.name}" for p in models_of_kind("purchases", discrete)
+    pairs = [(p, s) for p in models_of_kind("purchases", discrete)
              for s in models_of_kind("spend")]
-    return names + [BAYES_PREFIX + name for name in names]
+    return ([f"{p.name}_{s.name}" for p, s in pairs if p.mle and s.mle]
+            + [f"{BAYES_PREFIX}{p.name}_{s.name}" for p, s in pairs if p.bayesian and s.bayesian])
 
 
 def parse_pair(name: str) -> tuple[Entry, Entry, bool]:
@@ -60,7 +98,7 @@ def parse_pair(name: str) -> tuple[Entry, Entry, bool]:
     bare = name[len(BAYES_PREFIX):] if bayesian else name
     for p in models_of_kind("purchases", discrete=True):
         for s in models_of_kind("spend"):
-            if bare == f"{p.name}_{s.name}":
+            if bare == f"{p.name}_{s.name}" and name in pair_names(discrete=True):
                 return p, s, bayesian
     raise DataError(f"unknown model {name!r}: choose from {', '.join(pair_names(True))}")
 
@@ -69,6 +107,6 @@ def entry_of(model) -> Entry | None:
     """The registry entry of a model instance or class, if it is a registered model."""
     cls = model if isinstance(model, type) else type(model)
     for entry in MODELS.values():
-        if issubclass(cls, (entry.mle, entry.bayesian)):
+        if issubclass(cls, tuple(c for c in (entry.mle, entry.bayesian) if c is not None)):
             return entry
     return None
