@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import SAMPLE, RowNames, as_day, ids_are_integers, normalize_ids, parse_dates
-from .data import RFM_COLUMNS, rfm_from_rows
+from .data import RFM_COLUMNS, check_statistics, rfm_from_rows
 from .exceptions import DataError
 from .interface import arg, given
 from .files import (
@@ -80,7 +80,7 @@ def read_rfm(path, *, sep: str | None = None):
 
 def rfm_from_file(path, *, observation_end=None, freq="D", time_unit=None, customer="customer_id",
                   date="date", amount="amount", date_format=None, sep=None,
-                  negative_amounts="raise"):
+                  negative_amounts="raise", statistics=None):
     """The RFM frame of a transaction file on the cluster, and the counts of what was left
     out: :func:`rfm_summary` of :func:`read_transactions`."""
     columns = [customer, date] + ([amount] if amount is not None else [])
@@ -89,7 +89,7 @@ def rfm_from_file(path, *, observation_end=None, freq="D", time_unit=None, custo
     frame = rfm_summary(tx, observation_end=observation_end, customer=customer, date=date,
                         amount=amount, freq=freq, time_unit=time_unit, date_format=date_format,
                         negative_amounts=negative_amounts, excluded=excluded,
-                        source=os.fspath(path))
+                        source=os.fspath(path), statistics=statistics)
     return frame, excluded
 
 
@@ -119,21 +119,22 @@ def _survey(frame, customer, date, amount, end_day, date_format, negative_amount
 
 
 def _partition_rfm(frame, customer, date, amount, end_day, freq, time_unit, date_format,
-                   negative_amounts, integer, source, partition_info=None):
+                   negative_amounts, integer, source, statistics=(), partition_info=None):
     checked = _check(frame, customer, date, amount, end_day, date_format, negative_amounts,
                      _rows(source, partition_info))
     if len(checked.day) == 0:
-        return _empty_rfm(amount is not None, integer)
+        return _empty_rfm(amount is not None, integer, statistics)
     ids = checked.ids.astype(np.int64) if integer else checked.ids
     out = rfm_from_rows(ids, checked.day, checked.amount, freq=freq, time_unit=time_unit,
-                        end_day=end_day, excluded={})
+                        end_day=end_day, excluded={}, statistics=statistics)
     return out.reset_index()
 
 
-def _empty_rfm(with_amount: bool, integer: bool = True) -> pd.DataFrame:
+def _empty_rfm(with_amount: bool, integer: bool = True, statistics=()) -> pd.DataFrame:
     columns = {"customer_id": pd.Series([], dtype="int64" if integer else object),
                "frequency": pd.Series([], dtype="int64"),
-               "recency": pd.Series([], dtype="float64"), "T": pd.Series([], dtype="float64")}
+               "recency": pd.Series([], dtype="float64"), "T": pd.Series([], dtype="float64"),
+               **{name: pd.Series([], dtype="float64") for name in statistics}}
     if with_amount:
         columns["monetary_value"] = pd.Series([], dtype="float64")
     return pd.DataFrame(columns)
@@ -142,7 +143,7 @@ def _empty_rfm(with_amount: bool, integer: bool = True) -> pd.DataFrame:
 def rfm_summary(transactions, *, observation_end=None, customer="customer_id", date="date",
                 amount="amount", freq="D", time_unit=None, date_format=None,
                 negative_amounts="raise", excluded: dict | None = None,
-                source: str = "the transactions"):
+                source: str = "the transactions", statistics=None):
     """The RFM frame of a dask DataFrame of transactions, as a dask DataFrame with a
     ``customer_id`` column (one row per customer, partitioned by customer). Equal to the local
     ``clvmodels.rfm_summary`` with the same arguments.
@@ -152,6 +153,7 @@ def rfm_summary(transactions, *, observation_end=None, customer="customer_id", d
     integers, and counts what is left out into ``excluded`` (a dict, if given); the format of
     date text is settled on the first rows, as the streaming engine does on its first chunk."""
     freq, time_unit = check_freq(freq, time_unit)
+    statistics = check_statistics(statistics)
     end_day = None if observation_end is None else as_day(observation_end, "observation_end")
     columns = [customer, date] + ([amount] if amount is not None else [])
     require_columns(transactions.columns, columns, source, dict(zip(columns, COLUMN_ARGUMENTS)))
@@ -179,7 +181,8 @@ def rfm_summary(transactions, *, observation_end=None, customer="customer_id", d
     shuffled = transactions.shuffle(on=customer)
     return shuffled.map_partitions(_partition_rfm, customer, date, amount, end_day, freq,
                                    time_unit, date_format, negative_amounts, integer, source,
-                                   meta=_empty_rfm(amount is not None, integer))
+                                   statistics,
+                                   meta=_empty_rfm(amount is not None, integer, statistics))
 
 
 def _unique_histories(frame: pd.DataFrame) -> pd.DataFrame:

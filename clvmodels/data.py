@@ -24,14 +24,49 @@ from .transactions import Transactions, clean_transactions, factorize_ids, run_s
 RFM_COLUMNS = ("frequency", "recency", "T")
 HOLDOUT_COLUMNS = ("frequency_holdout", "monetary_value_holdout", "duration_holdout")
 # what the data layer computes from a log: a customer's history, never a covariate of it
-HISTORY_COLUMNS = RFM_COLUMNS + ("monetary_value",) + HOLDOUT_COLUMNS
+HISTORY_COLUMNS = RFM_COLUMNS + ("monetary_value", "litt") + HOLDOUT_COLUMNS
 
 
 # ---------------------------------------------------------------------------------------------
 # RFM
 
 
-def _rfm_arrays(tx: Transactions, freq: str, time_unit: str, end_day: int) -> dict:
+# per-customer statistics beyond the RFM columns, computed on request (``statistics=``): a
+# model that needs one declares it, and the data layer is the one place that knows how
+STATISTICS = {
+    "litt": "the sum of the logarithms of a customer's inter-purchase times, in the time unit "
+            "(0 without repeat purchases): the regularity models' extra statistic (Platzer & "
+            "Reutterer 2016; BTYDplus elog2cbs)",
+}
+
+
+def check_statistics(statistics) -> tuple[str, ...]:
+    """``statistics`` as a tuple of known names (:data:`STATISTICS`); a DataError otherwise."""
+    if statistics is None:
+        return ()
+    names = (statistics,) if isinstance(statistics, str) else tuple(statistics)
+    unknown = [s for s in names if s not in STATISTICS]
+    if unknown:
+        raise DataError(f"{given('statistics', unknown[0])}: unknown statistic; the data layer "
+                        f"computes {sorted(STATISTICS)} beyond the RFM columns")
+    return names
+
+
+def log_interpurchase_times(cust: np.ndarray, period: np.ndarray, first_idx: np.ndarray,
+                            freq: str, time_unit: str) -> np.ndarray:
+    """Per customer, the sum of log(t_j - t_(j-1)) over her purchase occasions (sorted by
+    customer and period, one per period of ``freq``: same-day purchases are one occasion), the
+    times in ``time_unit``; 0 for a customer without repeat purchases."""
+    same = cust[1:] == cust[:-1]
+    gaps = elapsed(period[:-1], period[1:], freq, time_unit)
+    logs = np.zeros(len(cust), dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        logs[1:] = np.where(same, np.log(np.where(same, gaps, 1.0)), 0.0)
+    return np.add.reduceat(logs, first_idx) if len(first_idx) else np.zeros(0)
+
+
+def _rfm_arrays(tx: Transactions, freq: str, time_unit: str, end_day: int,
+                statistics=()) -> dict:
     cust, period, amount = occasions(tx, freq)
     first_idx = np.flatnonzero(run_starts(cust))
     last_idx = np.r_[first_idx[1:], len(cust)] - 1
@@ -44,6 +79,8 @@ def _rfm_arrays(tx: Transactions, freq: str, time_unit: str, end_day: int) -> di
         "recency": elapsed(first, last, freq, time_unit),
         "T": elapsed(first, np.full_like(first, end), freq, time_unit),
     }
+    if "litt" in statistics:
+        out["litt"] = log_interpurchase_times(cust, period, first_idx, freq, time_unit)
     if amount is not None:
         repeat = amount.copy()
         repeat[first_idx] = 0.0
@@ -71,11 +108,12 @@ def _frame(arrays: dict, ids: pd.Index, time_unit: str, excluded: dict, **attrs)
 
 
 def rfm_from_rows(ids, day: np.ndarray, money: np.ndarray | None, *, freq: str, time_unit: str,
-                  end_day: int, excluded: dict) -> pd.DataFrame:
+                  end_day: int, excluded: dict, statistics=()) -> pd.DataFrame:
     """The RFM frame of checked rows (``check_rows`` output) holding every transaction of their
     customers: what the streaming and Dask engines build per partition."""
     codes, uniques = factorize_ids(pd.Series(ids))
-    arrays = _rfm_arrays(Transactions(codes, uniques, day, money), freq, time_unit, end_day)
+    arrays = _rfm_arrays(Transactions(codes, uniques, day, money), freq, time_unit, end_day,
+                         check_statistics(statistics))
     return _frame(arrays, uniques, time_unit, excluded, freq=freq,
                   observation_end=str(np.datetime64(end_day, "D")))
 
@@ -93,6 +131,7 @@ def rfm_summary(
     date_format: str | None = None,
     sep: str | None = None,
     customers=None,
+    statistics=None,
 ) -> pd.DataFrame:
     """Summarise a transaction log into the RFM frame, one row per customer.
 
@@ -119,13 +158,17 @@ def rfm_summary(
         A customer table (covariates such as the acquisition channel) joined on the customer
         id: indexed by it, or with a column named like ``customer`` (or ``customer_id``); a
         CSV or Parquet file likewise. Every customer of the log needs one row.
+    statistics : sequence of str, optional
+        Per-customer statistics beyond the RFM columns (:data:`STATISTICS`): ``"litt"``, the
+        sum of the logarithms of the inter-purchase times (of the purchase occasions, in
+        ``time_unit``) that the regularity models need.
 
     Returns
     -------
     pandas.DataFrame
         One row per customer, indexed by ``customer_id`` (int64 when every id is a whole
         number, else text), with ``frequency``, ``recency``, ``T`` (and ``monetary_value``),
-        and the columns of ``customers``.
+        the ``statistics`` asked for, and the columns of ``customers``.
 
     Raises
     ------
@@ -143,13 +186,14 @@ def rfm_summary(
     [2.0, 30.43, 38.86]
     """
     freq, time_unit = check_freq(freq, time_unit)
+    statistics = check_statistics(statistics)
     last_day = None if observation_end is None else as_day(observation_end, "observation_end")
     tx = clean_transactions(
         transactions, customer=customer, date=date, amount=amount, last_day=last_day,
         negative_amounts=negative_amounts, date_format=date_format, sep=sep,
     )
     end_day = int(tx.day.max()) if last_day is None else last_day
-    arrays = _rfm_arrays(tx, freq, time_unit, end_day)
+    arrays = _rfm_arrays(tx, freq, time_unit, end_day, statistics)
     frame = _frame(
         arrays, tx.ids, time_unit, tx.excluded,
         freq=freq, observation_end=str(np.datetime64(end_day, "D")),
@@ -239,6 +283,7 @@ def calibration_holdout(
     date_format: str | None = None,
     sep: str | None = None,
     customers=None,
+    statistics=None,
 ) -> pd.DataFrame:
     """RFM frame of the calibration window plus what each customer did in the holdout window.
 
@@ -255,7 +300,8 @@ def calibration_holdout(
     calibration_end, observation_end : date-like
         Inclusive last days of the calibration and the holdout (YYYY-MM-DD).
     customer, date, amount, freq, time_unit, negative_amounts, date_format, sep, customers
-        As :func:`rfm_summary`.
+    statistics
+        As :func:`rfm_summary` (of the calibration window).
 
     Returns
     -------
@@ -263,6 +309,7 @@ def calibration_holdout(
         The calibration RFM frame with the three holdout columns.
     """
     freq, time_unit = check_freq(freq, time_unit)
+    statistics = check_statistics(statistics)
     cal_day = as_day(calibration_end, "calibration_end")
     end_day = as_day(observation_end, "observation_end")
     if end_day <= cal_day:
@@ -278,7 +325,7 @@ def calibration_holdout(
                         f" (the first is on {np.datetime64(int(tx.day.min()), 'D')})")
 
     cal = Transactions(tx.codes[in_cal], tx.ids, tx.day[in_cal], _take(tx.amount, in_cal))
-    arrays = _rfm_arrays(cal, freq, time_unit, cal_day)
+    arrays = _rfm_arrays(cal, freq, time_unit, cal_day, statistics)
     known = np.zeros(len(tx.ids), dtype=bool)
     known[arrays["customer"]] = True
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import RowNames, as_day, ids_are_integers
-from .data import rfm_from_rows
+from .data import check_statistics, rfm_from_rows
 from .periods import check_freq
 from .transactions import COLUMN_ARGUMENTS, check_rows, warn_excluded
 from .exceptions import DataError
@@ -57,6 +57,7 @@ def stream_rfm(
     stats: StreamStats | None = None,
     progress=None,
     spill_dir=None,
+    statistics=None,
 ) -> Iterator[pd.DataFrame]:
     """RFM frames of a transaction file, one per partition of its customers; together they are
     exactly ``rfm_summary`` of the whole file (same arguments), each customer in one of them.
@@ -66,6 +67,7 @@ def stream_rfm(
     (default: the system's temporary folder) and are deleted as they are read.
     """
     freq, time_unit = check_freq(freq, time_unit)
+    statistics = check_statistics(statistics)
     path = os.fspath(path)
     stats = stats if stats is not None else StreamStats()
     last_day = None if observation_end is None else as_day(observation_end, "observation_end")
@@ -111,7 +113,8 @@ def stream_rfm(
             frame = rfm_from_rows(
                 ids.astype(np.int64) if integer else ids, np.concatenate([p[1] for p in part]),
                 None if amount is None else np.concatenate([p[2] for p in part]),
-                freq=freq, time_unit=time_unit, end_day=end_day, excluded=stats.excluded)
+                freq=freq, time_unit=time_unit, end_day=end_day, excluded=stats.excluded,
+                statistics=statistics)
             stats.customers += len(frame)
             stats.partitions += 1
             yield frame
