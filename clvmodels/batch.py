@@ -101,14 +101,16 @@ def rfm_chunks(path, chunk_rows: int = CHUNK_ROWS, *, time_unit: str | None = No
     """An RFM table (customer_id, frequency, recency, T, monetary_value) read in chunks, each
     checked like a frame (and its ids across chunks), each recording ``time_unit``."""
     path = check_input_file(path, "RFM file")
-    rows = RowNames("line" if table_kind(path) == "csv" else "row", source=path)
+    csv = table_kind(path) == "csv"
+    rows = RowNames("line" if csv else "row", source=path)
     integer = True
-    if table_kind(path) == "csv":  # ids are text in CSV: integers only if all of them are
-        for ids in read_chunks(path, ["customer_id"], chunk_rows, sep=sep,
-                               text_columns=["customer_id"]):
-            if not ids_are_integers(normalize_ids(ids["customer_id"], "customer_id", rows)):
-                integer = False
-                break
+    # ids become integers only if every one of them is written as one, in a Parquet file as in
+    # a CSV (as the transaction logs of both engines): "00001" stays text
+    for ids in read_chunks(path, ["customer_id"], chunk_rows, sep=sep,
+                           text_columns=["customer_id"]):
+        if not ids_are_integers(normalize_ids(ids["customer_id"], "customer_id", rows)):
+            integer = False
+            break
     seen, offset = SeenIds(), 0
     for chunk in read_chunks(path, RFM_INPUT_COLUMNS, chunk_rows, sep=sep,
                              text_columns=["customer_id"]):

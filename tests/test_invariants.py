@@ -366,3 +366,27 @@ def test_a_total_over_chunks_takes_a_horizon_per_customer(base, bg, monkeypatch)
     pd.testing.assert_frame_equal(chunked, whole)
     assert whole.loc["all", "mean"] == pytest.approx(bg.expected_purchases(base, horizon).sum(),
                                                      rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_scores_file_scored_again_keeps_its_ids(tmp_path, kind):
+    """Ids written with leading zeros survive a scores file read back as an RFM table (a
+    Parquet file's text ids were cast to numbers: 00001 became 1)."""
+    from clvmodels.batch import score_file
+
+    tx = clvmodels.simulate_transactions(300, seed=4)
+    tx["customer_id"] = tx["customer_id"].map(lambda i: f"{i:05d}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", clvmodels.DataQualityWarning)
+        rfm = clvmodels.rfm_summary(tx, amount="amount", time_unit="W",
+                                    observation_end=tx.attrs["observation_end"])
+    pair = clvmodels.ModelPair.fit(rfm)
+    first, second = tmp_path / f"s.{kind}", tmp_path / f"again.{kind}"
+    rfm.reset_index().to_parquet(tmp_path / "rfm.parquet")
+    score_file(pair, first, rfm=tmp_path / "rfm.parquet", quiet=True)
+    score_file(pair, second, rfm=first, time_unit="W", quiet=True)
+    read = (lambda p: pd.read_csv(p, dtype={"customer_id": str}) if kind == "csv"
+            else pd.read_parquet(p))
+    once, twice = read(first), read(second)
+    assert list(twice["customer_id"]) == list(once["customer_id"]) == list(rfm.index)
+    np.testing.assert_allclose(twice["clv"], once["clv"], rtol=1e-12)
