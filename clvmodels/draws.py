@@ -209,10 +209,10 @@ def total(predict, rfm: pd.DataFrame, *args, by=None, interval: float = 0.94,
         names = pd.Index(labels.categories, name=getattr(by, "name", None) or "segment")
     codes = labels.codes
     # a per-customer argument (a horizon per customer) goes with its customers, chunk by chunk
-    per_customer = lambda value, name: (align(value, rfm.index, name, what="value")
-                                        if isinstance(value, pd.Series) else value)
-    args = [per_customer(a, "t") for a in args]
-    kwargs = {k: per_customer(v, k) for k, v in kwargs.items()}
+    aligned = lambda value, name: (align(value, rfm.index, name, what="value")
+                                   if isinstance(value, pd.Series) else value)
+    args = [aligned(a, "t") for a in args]
+    kwargs = {k: aligned(v, k) for k, v in kwargs.items()}
     cut = lambda value, part: value.iloc[part] if isinstance(value, pd.Series) else value
     sums, center = None, "mean"
     for start in range(0, len(rfm), MAX_RETURNED_ROWS):
