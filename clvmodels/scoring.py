@@ -24,7 +24,7 @@ import pandas as pd
 from .arguments import align, check_mass
 from .data import RFM_COLUMNS, check_rfm, rfm_time_unit, unique_rows
 from .exceptions import DataError
-from .files import check_output_path, write_json_atomic
+from .files import check_output_path, require_columns, write_json_atomic
 from .models.base import FORMAT, FORMAT_VERSION
 from .models.registry import MODELS, entry_of
 from .units import check_unit, days_per_unit
@@ -237,11 +237,13 @@ class ModelPair:
         t = horizon * days_per_unit(period) / days_per_unit(unit)
         out = rfm.loc[:, [*RFM_COLUMNS, "monetary_value"]].copy()
         options = dict(max_draws=max_draws) if self.bayesian else {}
-        # the purchase model's answers depend on the history (and its covariates) only:
-        # compute them once per unique row of those and spread them back
+        # the purchase model's answers depend on the statistics it declares (and its
+        # covariates) only: compute them once per unique row of those and spread them back
+        declared = tuple(getattr(self.purchases, "columns", RFM_COLUMNS))
+        require_columns(rfm.columns, declared, "the RFM frame")
         covariates = sorted({c for cols in getattr(self.purchases, "covariates", {}).values()
                              for c in cols})
-        first, inverse, _ = unique_rows(*(rfm[c].to_numpy(np.float64) for c in RFM_COLUMNS),
+        first, inverse, _ = unique_rows(*(rfm[c].to_numpy(np.float64) for c in declared),
                                         *(rfm[c].to_numpy() for c in covariates
                                           if c in rfm.columns))
         histories = rfm.iloc[first]

@@ -390,3 +390,26 @@ def test_a_scores_file_scored_again_keeps_its_ids(tmp_path, kind):
     once, twice = read(first), read(second)
     assert list(twice["customer_id"]) == list(once["customer_id"]) == list(rfm.index)
     np.testing.assert_allclose(twice["clv"], once["clv"], rtol=1e-12)
+
+
+def test_scoring_compresses_on_what_the_model_declares(base):
+    """ModelPair.score evaluates the purchase model once per unique row of the statistics the
+    model declares (its ``columns``), not of (frequency, recency, T): a model that reads one
+    more statistic (the regularity models' ``litt``) gets each customer's own answer."""
+    class ReadsLitt(clvmodels.BetaGeo):
+        columns = ("frequency", "recency", "T", "litt")
+
+        def expected_purchases(self, rfm, t, **options):
+            return super().expected_purchases(rfm, t, **options) * np.exp(rfm["litt"])
+
+    frame = pd.concat([base.iloc[:3]] * 2)
+    frame.index = range(6)
+    frame["litt"] = [0.0, 0.0, 0.0, 1.0, 2.0, 3.0]  # the same histories, other regularity
+    frame.attrs.update(base.attrs)
+    model = ReadsLitt().fit(base)
+    pair = clvmodels.ModelPair(model, clvmodels.GammaGamma().fit(base))
+    scores = pair.score(frame)
+    np.testing.assert_allclose(scores["expected_purchases"].to_numpy(),
+                               model.expected_purchases(frame, 12 * 365.25 / 12 / 7).to_numpy(),
+                               rtol=1e-12)
+    assert scores["expected_purchases"].iloc[3] != scores["expected_purchases"].iloc[0]
