@@ -1,0 +1,155 @@
+r"""(M)BG/CNBD-k formulas: the BG/NBD family with Erlang-k inter-purchase times (Platzer &
+Reutterer 2016, "Ticking Away the Moments: Timing Regularity Helps to Better Predict Customer
+Activity", Marketing Science 35(5); the likelihood as in BTYDplus, ``xbgcnbd.LL``).
+
+While alive, a customer's purchases are a renewal process whose inter-purchase times are
+Erlang-k with rate ``lambda`` (``k = 1``: Poisson, the BG/NBD); ``lambda ~ Gamma(r, alpha)``
+across customers. After each repeat purchase she drops out with probability ``p ~ Beta(a, b)``;
+in the MBG variant (``mbg=True``) also right after the first purchase, at time 0. A history is
+``x`` repeat purchases, the last at ``t_x``, observed to ``T``, and ``litt``, the sum of the
+logarithms of the ``x`` inter-purchase times (:func:`clvmodels.data.log_interpurchase_times`).
+
+The predictions here are exact, where BTYDplus approximates the conditional expectation by a
+BG/NBD with a rescaled ``alpha`` and a cohort-wide bias correction (which makes a customer's
+forecast depend on who else is scored). Alive now, the ``s = T - t_x`` since her last purchase
+have completed ``i < k`` of the Erlang phases of her next one; jointly with ``lambda`` the
+posterior puts weight
+
+.. math:: w_i \propto \frac{(r + kx)_i}{i!} \Big(\frac{s}{\alpha + T}\Big)^i, \qquad
+          \lambda \mid i \sim \mathrm{Gamma}(r + kx + i, \alpha + T)
+
+on them (the terms of the likelihood's alive part), and ``p ~ Beta(a, b + x + m)`` with ``m = 1``
+for the MBG, 0 for the BG. Her ``n``-th future purchase comes after ``k - i + (n - 1) k``
+phases, a Gamma time whose probability of falling within ``t``, averaged over ``lambda``, is the
+regularized incomplete beta :math:`I_{t/(t + \alpha + T)}(k - i + (n-1)k,\, r + kx + i)`; she
+makes it if she survived the ``n - 1`` purchases before it, with probability
+:math:`B(a, b' + n - 1) / B(a, b')`. So
+
+.. math:: P(X(t) \ge n \mid \text{history}) = P(\text{alive}) \sum_i w_i
+          \frac{B(a, b' + n - 1)}{B(a, b')} I_{t/(t+\alpha+T)}(k - i + (n-1)k, r + kx + i)
+
+and :math:`E[X(t)] = \sum_{n \ge 1} P(X(t) \ge n)`, summed until the terms vanish. A customer
+just acquired is the case ``x = 0``, ``t_x = T = 0`` (the MBG: alive with probability
+``b / (a + b)``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+MAX_PURCHASES = 100_000  # the series in n stops before this many future purchases
+TOLERANCE = 1e-13  # ... or where a block of terms adds less than this, relative
+
+
+def _survival_terms(k, r, alpha, x, t_x, T):
+    """log of the terms ``j = 0 .. k-1`` of the likelihood's alive part, each
+    ``(r + kx)_j (T - t_x)^j / (j! (alpha + T)^j)``: shape ``(k,) + broadcast shape``."""
+    rk = r + k * x
+    s = np.asarray(T - t_x, dtype=float)
+    log_ratio = np.log(np.where(s > 0, s, 1.0)) - np.log(alpha + T)
+    terms = []
+    for j in range(k):
+        if j == 0:
+            terms.append(np.zeros(np.broadcast(rk, log_ratio).shape))
+            continue
+        term = special.gammaln(rk + j) - special.gammaln(rk) - special.gammaln(j + 1.0) \
+            + j * log_ratio
+        terms.append(np.where(s > 0, term, -np.inf))
+    return np.stack(np.broadcast_arrays(*terms))
+
+
+def _log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2):
+    """log(S1 / S2): the dead part of the likelihood over its alive part (-inf where a BG
+    customer without repeat purchases cannot have dropped out)."""
+    m = 1.0 if mbg else 0.0
+    rk = r + k * x
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_s1 = np.log(a) - np.log(np.maximum(b + x - 1 + m, 1e-300)) \
+            + rk * (np.log(alpha + T) - np.log(alpha + t_x))
+    if not mbg:
+        log_s1 = np.where(np.asarray(x) > 0, log_s1, -np.inf)
+    return log_s1 - log_s2
+
+
+def loglik(k, r, alpha, a, b, x, t_x, T, litt, mbg=True):
+    r"""Log-likelihood of one customer's history (BTYDplus ``xbgcnbd.LL``; Platzer &
+    Reutterer 2016):
+
+    .. math::
+        \ell = (k-1)\,\mathrm{litt} - x \log (k-1)! + \log \frac{B(a, b + x + m)}{B(a, b)}
+          + \log\frac{\Gamma(r + kx)\,\alpha^r}{\Gamma(r)\,(\alpha + T)^{r + kx}}
+          + \log\Big(S_1 + \sum_{j=0}^{k-1} \frac{(r + kx)_j\,(T - t_x)^j}{j!\,(\alpha+T)^j}\Big)
+
+    with :math:`S_1 = \frac{a}{b + x - 1 + m}\big(\frac{\alpha+T}{\alpha+t_x}\big)^{r+kx}` (0 for
+    a BG customer without repeat purchases), ``m = 1`` for the MBG and 0 for the BG. At ``k = 1``
+    it is the MBG/NBD (the BG/NBD) likelihood.
+    """
+    m = 1.0 if mbg else 0.0
+    rk = r + k * x
+    log_s2 = special.logsumexp(_survival_terms(k, r, alpha, x, t_x, T), axis=0)
+    ratio = _log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2)
+    return ((k - 1) * litt - x * special.gammaln(k) + special.betaln(a, b + x + m)
+            - special.betaln(a, b) + special.gammaln(rk) - special.gammaln(r)
+            + r * np.log(alpha) - rk * np.log(alpha + T) + log_s2 + np.logaddexp(0.0, ratio))
+
+
+def probability_alive(k, r, alpha, a, b, x, t_x, T, mbg=True):
+    """P(alive at T | history) = S2 / (S1 + S2) (BTYDplus ``xbgcnbd.PAlive``); 1 for a BG
+    customer without repeat purchases."""
+    log_s2 = special.logsumexp(_survival_terms(k, r, alpha, x, t_x, T), axis=0)
+    return special.expit(-_log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2))
+
+
+def _at_least(k, r, alpha, a, b, x, t_x, T, t, mbg, n):
+    """P(X(t) >= n | alive, history) for one whole n >= 1 (the module docstring)."""
+    m = 1.0 if mbg else 0.0
+    terms = _survival_terms(k, r, alpha, x, t_x, T)
+    weights = np.exp(terms - special.logsumexp(terms, axis=0))
+    b_alive = b + x + m
+    survive = np.exp(special.betaln(a, b_alive + n - 1) - special.betaln(a, b_alive))
+    z = t / (t + alpha + T)
+    total = 0.0
+    for i in range(k):
+        total = total + weights[i] * special.betainc(k - i + (n - 1) * k, r + k * x + i, z)
+    return survive * total
+
+
+def expected_purchases_if_alive(k, r, alpha, a, b, x, t_x, T, t, mbg=True):
+    """E[purchases in (T, T + t] | alive at T, history]: the sum over n of P(X(t) >= n), by
+    blocks of n until a block adds less than ``TOLERANCE`` of the sum (every array broadcast
+    together)."""
+    total = None
+    n, block = 1, 32
+    while n <= MAX_PURCHASES:
+        part = sum(_at_least(k, r, alpha, a, b, x, t_x, T, t, mbg, n + j) for j in range(block))
+        total = part if total is None else total + part
+        n += block
+        if np.all(part <= TOLERANCE * np.maximum(total, 1e-300)):
+            return total
+        block = min(2 * block, 4096)
+    return total
+
+
+def expected_purchases(k, r, alpha, a, b, x, t_x, T, t, mbg=True):
+    """E[X(t) | history]: P(alive) times :func:`expected_purchases_if_alive`."""
+    return (probability_alive(k, r, alpha, a, b, x, t_x, T, mbg)
+            * expected_purchases_if_alive(k, r, alpha, a, b, x, t_x, T, t, mbg))
+
+
+def conditional_probability_of_purchases(k, r, alpha, a, b, x, t_x, T, n, t, mbg=True):
+    """P(X(t) = n | history): dead (then 0 purchases), or alive and
+    P(X >= n) - P(X >= n + 1)."""
+    alive = probability_alive(k, r, alpha, a, b, x, t_x, T, mbg)
+    n = int(n)
+    upper = _at_least(k, r, alpha, a, b, x, t_x, T, t, mbg, n + 1)
+    lower = 1.0 if n == 0 else _at_least(k, r, alpha, a, b, x, t_x, T, t, mbg, n)
+    exact = alive * (lower - upper)
+    return exact + (1.0 - alive) if n == 0 else exact
+
+
+def expected_purchases_new(k, r, alpha, a, b, t, mbg=True):
+    """E[X(t)] of a customer just acquired (``x = t_x = T = 0``; the MBG may drop out at once:
+    alive with probability b / (a + b))."""
+    zero = np.zeros_like(np.asarray(t, dtype=float))
+    return expected_purchases(k, r, alpha, a, b, zero, zero, zero, t, mbg)

@@ -1,0 +1,116 @@
+"""The (M)BG/CNBD-k formulas (clvmodels._math.cnbd): at k = 1 they are the MBG/NBD and BG/NBD
+ones; the likelihood equals a direct numerical integration of its definition; and the exact
+conditional predictions average, over a simulated cohort, to what the cohort then does."""
+
+import numpy as np
+import pytest
+from scipy import integrate, special
+
+from clvmodels._math import bgnbd, cnbd, mbgnbd
+
+PARAMS = dict(r=0.8, alpha=4.0, a=0.9, b=3.5)
+HISTORIES = dict(x=np.array([0.0, 1.0, 3.0, 7.0, 2.0]), t_x=np.array([0.0, 5.0, 20.0, 38.0, 9.0]),
+                 T=np.array([10.0, 30.0, 30.0, 40.0, 9.0]))
+
+
+@pytest.mark.parametrize("mbg,family", [(True, mbgnbd), (False, bgnbd)], ids=["mbg", "bg"])
+def test_k_1_is_the_nbd_model(mbg, family):
+    p, h = PARAMS, HISTORIES
+    args = (p["r"], p["alpha"], p["a"], p["b"], h["x"], h["t_x"], h["T"])
+    litt = np.zeros_like(h["x"])
+    np.testing.assert_allclose(cnbd.loglik(1, *args, litt, mbg=mbg), family.loglik(*args),
+                               rtol=1e-12)
+    np.testing.assert_allclose(cnbd.probability_alive(1, *args, mbg=mbg),
+                               family.probability_alive(*args), rtol=1e-12)
+    for t in (1.0, 10.0, 52.0):
+        np.testing.assert_allclose(cnbd.expected_purchases(1, *args, t, mbg=mbg),
+                                   family.expected_purchases(*args, t), rtol=1e-9)
+        for n in (0, 1, 3):
+            np.testing.assert_allclose(
+                cnbd.conditional_probability_of_purchases(1, *args, n, t, mbg=mbg),
+                family.conditional_probability_of_purchases(*args, float(n), t),
+                rtol=1e-9, atol=1e-14)
+    t = np.array([1.0, 10.0, 52.0])
+    np.testing.assert_allclose(cnbd.expected_purchases_new(1, *args[:4], t, mbg=mbg),
+                               family.expected_purchases_new(*args[:4], t), rtol=1e-9)
+
+
+def direct_loglik(k, r, alpha, a, b, x, t_x, T, gaps, mbg):
+    """The likelihood from its definition: Erlang-k gaps at rate lambda and no purchase in the
+    s = T - t_x since the last (fewer than k phases: a Poisson count), death after each repeat
+    purchase (and at time 0 for the MBG) with probability p ~ Beta(a, b) (integrated in closed
+    form: Beta functions), integrated numerically over lambda ~ Gamma(r, alpha)."""
+    m = 1 if mbg else 0
+    alive = np.exp(special.betaln(a, b + x + m) - special.betaln(a, b))
+    dead = (np.exp(special.betaln(a + 1, b + x - 1 + m) - special.betaln(a, b))
+            if (x > 0 or mbg) else 0.0)
+    s = T - t_x
+
+    def integrand(lam):
+        log_gaps = (x * (k * np.log(lam) - special.gammaln(k))
+                    + (k - 1) * np.log(gaps).sum() - lam * t_x) if x else 0.0
+        quiet = sum(np.exp(-lam * s + i * np.log(lam * s) - special.gammaln(i + 1)) if s > 0
+                    else float(i == 0) for i in range(k))
+        prior = np.exp(r * np.log(alpha) + (r - 1) * np.log(lam) - alpha * lam
+                       - special.gammaln(r))
+        return np.exp(log_gaps) * prior * (alive * quiet + dead)
+
+    value, _ = integrate.quad(integrand, 0, np.inf, epsabs=0, epsrel=1e-12, limit=500)
+    return np.log(value)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("mbg", [True, False], ids=["mbg", "bg"])
+def test_the_likelihood_is_its_definition_integrated(k, mbg):
+    r, alpha, a, b = 1.5, 6.0, 1.2, 2.5
+    for gaps, T in (([], 8.0), ([4.0], 9.0), ([2.0, 3.5, 1.0], 12.0)):
+        gaps = np.asarray(gaps)
+        x, t_x = len(gaps), float(gaps.sum())
+        litt = float(np.log(gaps).sum()) if x else 0.0
+        ours = cnbd.loglik(k, r, alpha, a, b, float(x), t_x, T, litt, mbg=mbg)
+        assert ours == pytest.approx(direct_loglik(k, r, alpha, a, b, x, t_x, T, gaps, mbg),
+                                     rel=1e-10), (gaps, T)
+
+
+def simulate(n, k, r, alpha, a, b, T, horizon, mbg, seed):
+    """A cohort acquired at time 0, observed to T, then to T + horizon: (x, t_x, litt) of the
+    calibration and the purchases in the holdout."""
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    p = rng.beta(a, b, n)
+    x, t_x, litt, future = (np.zeros(n) for _ in range(4))
+    now = np.zeros(n)
+    alive = rng.random(n) >= p if mbg else np.ones(n, bool)
+    while alive.any():
+        idx = np.flatnonzero(alive)
+        gap = rng.gamma(k, 1.0 / lam[idx])
+        now[idx] += gap
+        inside = now[idx] <= T
+        before, after = idx[inside], idx[~inside & (now[idx] <= T + horizon)]
+        x[before] += 1
+        t_x[before] = now[before]
+        litt[before] += np.log(gap[inside])
+        future[after] += 1
+        gone = now[idx] > T + horizon
+        dies = rng.random(len(idx)) < p[idx]
+        alive[idx[gone | dies]] = False
+    return x, t_x, litt, future
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k,mbg", [(2, False), (3, True)], ids=["bg-cnbd-2", "mbg-cnbd-3"])
+def test_the_exact_forecast_averages_to_what_a_simulated_cohort_does(k, mbg):
+    r, alpha, a, b, T, horizon = 1.2, 3.0, 1.0, 4.0, 26.0, 13.0
+    x, t_x, litt, future = simulate(60_000, k, r, alpha, a, b, T, horizon, mbg, seed=k)
+    expected = cnbd.expected_purchases(k, r, alpha, a, b, x, t_x, np.full_like(x, T), horizon,
+                                       mbg=mbg)
+    se = future.std() / np.sqrt(len(future))
+    assert abs(expected.mean() - future.mean()) < 4 * se, (expected.mean(), future.mean(), se)
+    zero = cnbd.conditional_probability_of_purchases(k, r, alpha, a, b, x, t_x,
+                                                     np.full_like(x, T), 0, horizon, mbg=mbg)
+    share = (future == 0).mean()
+    assert abs(zero.mean() - share) < 4 * np.sqrt(share * (1 - share) / len(future))
+    # and by calibration frequency, where the regularity shows
+    for group in (x == 0, x == 1, (x >= 2) & (x < 6), x >= 6):
+        se = future[group].std() / np.sqrt(group.sum()) + 1e-12
+        assert abs(expected[group].mean() - future[group].mean()) < 4 * se + 1e-3
