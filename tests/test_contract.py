@@ -88,3 +88,25 @@ def test_a_release_0_1_0_model_file_predicts_the_same(cdnow_calibration):
     got["expected_purchases_39w"] = pair.purchases.expected_purchases(rfm, 39.0)
     pd.testing.assert_frame_equal(got[expected.columns], expected, rtol=1e-12,
                                   check_dtype=False, check_index_type=False)
+
+
+def test_fit_settings_are_one_typed_object_and_fits_do_not_leak_them():
+    """The engine reads a specification's FitOptions (no attributes looked up one by one), and
+    a fit's options are a fresh dict: a model that stops L-BFGS-B early cannot change how the
+    next model in the process is fitted."""
+    from clvmodels.models import base
+    from clvmodels.models.options import FitOptions
+    from clvmodels.testing import example_frame
+
+    frame = example_frame(MODELS["bgnbd"])
+    before = clvmodels.BetaGeo().fit(frame).params_
+
+    class Early(clvmodels.BetaGeo):
+        fit_options = FitOptions(lbfgs_gtol=1e-5, newton_steps=0)
+
+    early = Early().fit(frame)
+    assert base.DEFAULT_FIT_OPTIONS == FitOptions()
+    assert base.DEFAULT_FIT_OPTIONS.lbfgs_options(False)["gtol"] == 1e-7
+    after = clvmodels.BetaGeo().fit(frame).params_
+    np.testing.assert_array_equal(after, before)
+    assert not np.allclose(early.params_, before, rtol=1e-9)  # the settings were used

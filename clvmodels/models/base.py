@@ -42,12 +42,12 @@ from ..files import write_json_atomic
 from ..arguments import align, check_draw_options, check_mass
 from ..interface import arg, given, show
 from ..covariates import Design
+from .options import FitOptions
 from .regression import CovariateSpecification, covariate_settings
 from ..units import DAYS_PER_UNIT, UNIT_NAMES, days_per_unit
 
-LBFGS_OPTIONS = {"maxiter": 2000, "ftol": 1e-10, "gtol": 1e-7}
+DEFAULT_FIT_OPTIONS = FitOptions()
 WARM_START_CUSTOMERS = 20_000  # larger fits start from the estimate on this many customers
-NEWTON_STEPS = 3  # after L-BFGS-B, while each lowers the objective
 MAX_LOG_SD = 10.0  # an estimate whose log is this uncertain is not identified by the data
 FORMAT = "clvmodels.model"
 FORMAT_VERSION = 1
@@ -600,18 +600,19 @@ def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
     A random subsample warm-starts large fits; L-BFGS-B is followed by up to three Newton steps
     with the Hessian that the standard errors need anyway, taken once (from ~1e-5 relative
     accuracy to ~1e-10); the covariance is the inverse Hessian where the estimate ends (taken
-    again there if the steps moved it by more than ``model.hessian_reuse * sqrt(n)`` standard
-    errors, default 0). A
+    again there if the steps moved it by more than ``hessian_reuse * sqrt(n)`` standard
+    errors, default 0). The settings are the specification's ``fit_options``
+    (:class:`clvmodels.models.options.FitOptions`; the defaults without). A
     ConvergenceError, with remedies, where it does not converge or the data do not identify
     the parameters."""
     name = getattr(model, "fit_name", type(model).__name__)
     n = data.n
     objective = _objective(model, data, n, penalizer)
-    # a model with its own Hessian lets the Newton steps finish what L-BFGS-B starts
-    options = {**LBFGS_OPTIONS, "gtol": 1e-5} if hasattr(model, "loglik_hessian") else LBFGS_OPTIONS
-    # a model with covariates leaves more to Newton: its exact Hessian costs a few passes,
-    # L-BFGS-B's last digits a pass each on many more parameters
-    options["gtol"] = getattr(model, "lbfgs_gtol", options["gtol"])
+    settings = getattr(model, "fit_options", DEFAULT_FIT_OPTIONS)
+    # a model with its own Hessian lets the Newton steps finish what L-BFGS-B starts (one with
+    # covariates leaves more to Newton: its exact Hessian costs a few passes, L-BFGS-B's last
+    # digits a pass each on many more parameters); a fresh dict each fit
+    options = settings.lbfgs_options(hasattr(model, "loglik_hessian"))
     initial = model.initial_params(data)
     positive = positive_mask(model, len(initial))
     start = to_free(initial, positive)
@@ -627,8 +628,8 @@ def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
                                options=options)
     params = to_natural(result.x, positive)
     value, gradient = result.fun, result.jac
-    hessian = None
-    for _ in range(getattr(model, "newton_steps", NEWTON_STEPS)):  # Newton steps with the
+    hessian = hessian_at = None
+    for _ in range(settings.newton_steps):  # Newton steps with the
         # Hessian the standard errors need
         grad_at = _penalised_grad(model, params, data, n, penalizer)
         if hessian is None:  # taken once: near the optimum it changes less than it matters
@@ -652,7 +653,8 @@ def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
     # keeps it while it moved less than hessian_reuse * sqrt(n) standard errors: a Hessian
     # grows with n, its change over m standard errors with m sqrt(n), so that the relative
     # change stays about hessian_reuse)
-    if _moved(params, hessian_at, hessian) > getattr(model, "hessian_reuse", 0.0) * np.sqrt(n):
+    if hessian is None or _moved(params, hessian_at, hessian) > (
+            settings.hessian_reuse * np.sqrt(n)):
         hessian = _hessian(model, params, data, n, penalizer)
     try:
         np.linalg.cholesky(hessian)

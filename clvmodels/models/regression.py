@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..covariates import Design
+from .options import FitOptions
 from ..arguments import check_count
 from ..data import HISTORY_COLUMNS, unique_rows
 from ..exceptions import DataError
@@ -120,12 +121,10 @@ class CovariateSpecification:
         self.param_names = tuple(names)
         self.positive = np.arange(len(names)) < len(self.base_names)
 
-    # read by the maximum-likelihood engine: keep the Hessian while it changes by about 1e-3
-    # relative (standard errors are uncertain by 1 / sqrt(2n) anyway), stop L-BFGS-B early
-    # and let up to five Newton steps with the exact Hessian finish
-    hessian_reuse = HESSIAN_REUSE
-    lbfgs_gtol = 1e-4
-    newton_steps = 5
+    # how the maximum-likelihood engine fits it: keep the Hessian while it changes by about
+    # 1e-3 relative (standard errors are uncertain by 1 / sqrt(2n) anyway), stop L-BFGS-B
+    # early and let up to five Newton steps with the exact Hessian finish
+    fit_options = FitOptions(lbfgs_gtol=1e-4, newton_steps=5, hessian_reuse=HESSIAN_REUSE)
 
     @property
     def numerical_gradient(self) -> bool:
