@@ -110,3 +110,32 @@ def test_fit_settings_are_one_typed_object_and_fits_do_not_leak_them():
     after = clvmodels.BetaGeo().fit(frame).params_
     np.testing.assert_array_equal(after, before)
     assert not np.allclose(early.params_, before, rtol=1e-9)  # the settings were used
+
+
+def test_a_model_file_keeps_every_constructor_setting(tmp_path):
+    """A model file rebuilds the model from all its constructor's settings (scikit-learn's
+    get_params), not from the penalizer alone, so a model with a setting of its own (the
+    regularity models' k) round-trips; settings a model does not take are refused."""
+    import json
+
+    from clvmodels.models import registry
+    from clvmodels.testing import example_frame
+
+    class Shifted(clvmodels.BetaGeo):
+        def __init__(self, penalizer=0.0, shift=0.0, **covariates):
+            super().__init__(penalizer, **covariates)
+            self.shift = shift
+
+    frame = example_frame(MODELS["bgnbd"])
+    model = Shifted(penalizer=0.001, shift=2.5).fit(frame)
+    assert model.constructor_settings() == {"penalizer": 0.001, "shift": 2.5}
+    data = model.to_dict()
+    assert data["settings"] == {"penalizer": 0.001, "shift": 2.5}
+    rebuilt = Shifted.from_dict(json.loads(json.dumps(data)))
+    assert rebuilt.shift == 2.5 and rebuilt.penalizer == 0.001
+    data["settings"]["k"] = 3
+    with pytest.raises(clvmodels.ModelFormatError, match=r"settings \['k'\] are not this model's"):
+        Shifted.from_dict(data)
+    del data["settings"]  # a file of release 0.1.0: the penalizer alone
+    assert Shifted.from_dict(data).penalizer == 0.001
+    assert registry.CLASSES["BetaGeo"].constructor_setting_names() == ("penalizer",)

@@ -191,6 +191,20 @@ class FittedModel:
         se = self.standard_errors_ if hasattr(self, "covariance_") else None
         return spec.coefficient_table(self.params_, se)
 
+    @classmethod
+    def constructor_setting_names(cls) -> tuple[str, ...]:
+        """The named arguments of the constructor (not ``**covariates``): what a model file
+        keeps to build the model again, as scikit-learn's ``get_params``."""
+        import inspect
+
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return tuple(p.name for p in parameters if p.name != "self"
+                     and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+    def constructor_settings(self) -> dict:
+        """``{argument: value}`` of :meth:`constructor_setting_names`, as plain data."""
+        return {name: getattr(self, name) for name in self.constructor_setting_names()}
+
     def fit_time_unit(self, rfm: pd.DataFrame, time_unit: str | None = None) -> str | None:
         """The time unit a fit on ``rfm`` records: the frame's own, or ``time_unit`` for a frame
         that records none. A purchase model in continuous time refuses a frame with neither
@@ -829,7 +843,8 @@ class MaximumLikelihoodModel(FittedModel):
         self.check_fitted()
         return {
             **self.state_header(),
-            "penalizer": self.penalizer,
+            "penalizer": self.penalizer,  # as release 0.1.0 wrote it; "settings" has them all
+            "settings": self.constructor_settings(),
             "params": {k: float(v) for k, v in self.params_.items()},
             "covariance": [[None if np.isnan(v) else float(v) for v in row]
                            for row in self.covariance_.to_numpy()],
@@ -852,7 +867,16 @@ class MaximumLikelihoodModel(FittedModel):
         MaximumLikelihoodModel
         """
         try:
-            model = cls(penalizer=file_number(data["penalizer"], "penalizer", cls))
+            settings = data.get("settings", {"penalizer": data["penalizer"]})
+            known = cls.constructor_setting_names()
+            if not isinstance(settings, dict) or set(settings) - set(known):
+                extra = sorted(set(settings) - set(known)) if isinstance(settings, dict) else []
+                raise ModelFormatError(
+                    f"the {cls.__name__} model file's settings {extra or settings!r} are not "
+                    f"this model's ({list(known)}); the file was edited: refit the model")
+            settings = {k: (file_number(v, k, cls) if k == "penalizer" else v)
+                        for k, v in settings.items()}
+            model = cls(**settings)
             model.restore_covariates(data)
             names = list(model.param_names)
             model.params_ = pd.Series(stored_parameters(data["params"], names, cls),
