@@ -114,3 +114,16 @@ def test_the_exact_forecast_averages_to_what_a_simulated_cohort_does(k, mbg):
     for group in (x == 0, x == 1, (x >= 2) & (x < 6), x >= 6):
         se = future[group].std() / np.sqrt(group.sum()) + 1e-12
         assert abs(expected[group].mean() - future[group].mean()) < 4 * se + 1e-3
+
+
+@pytest.mark.parametrize("k,mbg", [(1, True), (2, False), (3, True), (5, False)])
+def test_the_one_pass_expectation_is_the_sum_of_its_tail_probabilities(k, mbg):
+    """E[X(t) | alive] = sum over n of P(X(t) >= n | alive), each an incomplete beta
+    (cnbd._at_least), summed directly far into the tail."""
+    p, h = PARAMS, HISTORIES
+    args = (p["r"], p["alpha"], p["a"], p["b"], h["x"], h["t_x"], h["T"])
+    for t in (0.5, 13.0, 104.0):
+        direct = sum(cnbd._at_least(k, *args, t, mbg, n) for n in range(1, 4000))
+        np.testing.assert_allclose(cnbd.expected_purchases_if_alive(k, *args, t, mbg=mbg),
+                                   direct, rtol=1e-10)
+    assert (cnbd.expected_purchases_if_alive(k, *args, 0.0, mbg=mbg) == 0).all()

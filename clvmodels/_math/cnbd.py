@@ -116,19 +116,54 @@ def _at_least(k, r, alpha, a, b, x, t_x, T, t, mbg, n):
 
 
 def expected_purchases_if_alive(k, r, alpha, a, b, x, t_x, T, t, mbg=True):
-    """E[purchases in (T, T + t] | alive at T, history]: the sum over n of P(X(t) >= n), by
-    blocks of n until a block adds less than ``TOLERANCE`` of the sum (every array broadcast
-    together)."""
-    total = None
-    n, block = 1, 32
-    while n <= MAX_PURCHASES:
-        part = sum(_at_least(k, r, alpha, a, b, x, t_x, T, t, mbg, n + j) for j in range(block))
-        total = part if total is None else total + part
-        n += block
-        if np.all(part <= TOLERANCE * np.maximum(total, 1e-300)):
-            return total
-        block = min(2 * block, 4096)
-    return total
+    r"""E[purchases in (T, T + t] | alive at T, history] (every array broadcast together).
+
+    The sum over n of P(X(t) >= n | alive) in one pass of positive terms: with
+    :math:`\tau_i(j) = z^j (1-z)^{B_i} / (j\,B(j, B_i))`, ``z = t / (t + alpha + T)`` and
+    ``B_i = r + kx + i``, the incomplete beta is the tail :math:`I_z(c, B_i) = \sum_{j \ge c}
+    \tau_i(j)`, so
+
+    .. math:: \sum_{n \ge 1} S_n I_z(k - i + (n-1)k, B_i) = \sum_{j \ge k - i} \tau_i(j)
+              \sum_{n:\, k - i + (n-1)k \le j} S_n
+
+    with :math:`S_n = B(a, b' + n - 1)/B(a, b')`; :math:`\tau_i(j+1) = \tau_i(j)\,z\,(j +
+    B_i)/(j + 1)` and :math:`S_{n+1} = S_n (b' + n - 1)/(a + b' + n - 1)`, so no special
+    function is evaluated per term, and no term cancels another.
+    """
+    m = 1.0 if mbg else 0.0
+    t = np.asarray(t, dtype=float)
+    terms = _survival_terms(k, r, alpha, x, t_x, T)
+    weights = np.exp(terms - special.logsumexp(terms, axis=0))
+    b_alive = b + x + m
+    with np.errstate(divide="ignore"):
+        log_z = np.log(t) - np.log(t + alpha + T)
+        log_1mz = np.log(alpha + T) - np.log(t + alpha + T)
+    total = 0.0
+    for i in range(k):
+        shape = r + k * x + i
+        start = float(k - i)
+        log_tau = start * log_z + shape * log_1mz - np.log(start) - special.betaln(start, shape)
+        tau = np.exp(log_tau)
+        z = np.exp(log_z)
+        survive = np.ones(np.broadcast(tau, b_alive).shape)  # S_1
+        cumulative = np.zeros_like(survive)
+        part = np.zeros(np.broadcast(tau, survive).shape)
+        purchase, step = 1, 0
+        while step < MAX_PURCHASES * k:
+            if step % k == 0:  # the threshold of purchase n = step / k + 1
+                cumulative = cumulative + survive
+                survive = survive * (b_alive + purchase - 1) / (a + b_alive + purchase - 1)
+                purchase += 1
+            added = tau * cumulative
+            part = part + added
+            j = start + step
+            ratio = z * (j + shape) / (j + 1)
+            tau = tau * ratio
+            step += 1
+            if step >= k and np.all((added <= TOLERANCE * part) & (ratio < 1) | (tau == 0)):
+                break
+        total = total + weights[i] * part
+    return np.where(t > 0, total, 0.0)
 
 
 def expected_purchases(k, r, alpha, a, b, x, t_x, T, t, mbg=True):
