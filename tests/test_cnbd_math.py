@@ -127,3 +127,38 @@ def test_the_one_pass_expectation_is_the_sum_of_its_tail_probabilities(k, mbg):
         np.testing.assert_allclose(cnbd.expected_purchases_if_alive(k, *args, t, mbg=mbg),
                                    direct, rtol=1e-10)
     assert (cnbd.expected_purchases_if_alive(k, *args, 0.0, mbg=mbg) == 0).all()
+
+
+@pytest.mark.parametrize("mbg,family", [(True, mbgnbd), (False, bgnbd)], ids=["mbg", "bg"])
+def test_later_alive_any_purchase_and_a_new_customer_at_k_1(mbg, family):
+    p, h = PARAMS, HISTORIES
+    args = (p["r"], p["alpha"], p["a"], p["b"], h["x"], h["t_x"], h["T"])
+    for t in (0.5, 13.0, 52.0):
+        np.testing.assert_allclose(cnbd.probability_alive_at(1, *args, t, mbg=mbg),
+                                   family.probability_alive_at(*args, t), rtol=1e-9)
+        np.testing.assert_allclose(cnbd.probability_any_purchase(1, *args, t, mbg=mbg),
+                                   family.probability_any_purchase(*args, t), rtol=1e-9)
+        for n in (0, 1, 4):
+            np.testing.assert_allclose(cnbd.probability_of_purchases(1, *args[:4], n, t, mbg=mbg),
+                                       family.probability_of_purchases(*args[:4], n, t),
+                                       rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("k,mbg", [(2, False), (4, True)])
+def test_the_pieces_of_a_forecast_agree_with_each_other(k, mbg):
+    """P(X = n) sums to 1 and its mean is E[X]; P(X > 0) is 1 - P(X = 0); P(alive later) falls
+    with t from P(alive now)."""
+    p, h = PARAMS, HISTORIES
+    args = (p["r"], p["alpha"], p["a"], p["b"], h["x"], h["t_x"], h["T"])
+    t = 26.0
+    pmf = np.array([cnbd.conditional_probability_of_purchases(k, *args, n, t, mbg=mbg)
+                    for n in range(400)])
+    np.testing.assert_allclose(pmf.sum(axis=0), 1.0, rtol=1e-10)
+    np.testing.assert_allclose((np.arange(400)[:, None] * pmf).sum(axis=0),
+                               cnbd.expected_purchases(k, *args, t, mbg=mbg), rtol=1e-9)
+    np.testing.assert_allclose(cnbd.probability_any_purchase(k, *args, t, mbg=mbg), 1 - pmf[0],
+                               rtol=1e-10)
+    now = cnbd.probability_alive(k, *args, mbg=mbg)
+    later = [cnbd.probability_alive_at(k, *args, s, mbg=mbg) for s in (0.0, 5.0, 26.0, 104.0)]
+    np.testing.assert_allclose(later[0], now, rtol=1e-12)
+    assert all(np.all(b_ <= a_ + 1e-15) for a_, b_ in zip(later, later[1:]))

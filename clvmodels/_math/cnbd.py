@@ -115,20 +115,22 @@ def _at_least(k, r, alpha, a, b, x, t_x, T, t, mbg, n):
     return survive * total
 
 
-def expected_purchases_if_alive(k, r, alpha, a, b, x, t_x, T, t, mbg=True):
-    r"""E[purchases in (T, T + t] | alive at T, history] (every array broadcast together).
+def _one_pass(k, r, alpha, a, b, x, t_x, T, t, mbg, dying: bool):
+    r"""``sum_n W_n P(the n-th future purchase comes within t | alive, history)`` in one pass
+    of positive terms, with ``W_n`` the probability of surviving the ``n - 1`` purchases before
+    it (``dying=False``: the expectation) or of surviving them and dropping out at it
+    (``dying=True``: the probability of dropping out within ``t``).
 
-    The sum over n of P(X(t) >= n | alive) in one pass of positive terms: with
-    :math:`\tau_i(j) = z^j (1-z)^{B_i} / (j\,B(j, B_i))`, ``z = t / (t + alpha + T)`` and
+    With :math:`\tau_i(j) = z^j (1-z)^{B_i} / (j\,B(j, B_i))`, ``z = t / (t + alpha + T)`` and
     ``B_i = r + kx + i``, the incomplete beta is the tail :math:`I_z(c, B_i) = \sum_{j \ge c}
     \tau_i(j)`, so
 
-    .. math:: \sum_{n \ge 1} S_n I_z(k - i + (n-1)k, B_i) = \sum_{j \ge k - i} \tau_i(j)
-              \sum_{n:\, k - i + (n-1)k \le j} S_n
+    .. math:: \sum_{n \ge 1} W_n I_z(k - i + (n-1)k, B_i) = \sum_{j \ge k - i} \tau_i(j)
+              \sum_{n:\, k - i + (n-1)k \le j} W_n
 
-    with :math:`S_n = B(a, b' + n - 1)/B(a, b')`; :math:`\tau_i(j+1) = \tau_i(j)\,z\,(j +
-    B_i)/(j + 1)` and :math:`S_{n+1} = S_n (b' + n - 1)/(a + b' + n - 1)`, so no special
-    function is evaluated per term, and no term cancels another.
+    where :math:`\tau_i(j+1) = \tau_i(j)\,z\,(j + B_i)/(j + 1)` and ``W`` too goes from one
+    purchase to the next by one multiplication: no special function is evaluated per term, and
+    no term cancels another.
     """
     m = 1.0 if mbg else 0.0
     t = np.asarray(t, dtype=float)
@@ -138,21 +140,24 @@ def expected_purchases_if_alive(k, r, alpha, a, b, x, t_x, T, t, mbg=True):
     with np.errstate(divide="ignore"):
         log_z = np.log(t) - np.log(t + alpha + T)
         log_1mz = np.log(alpha + T) - np.log(t + alpha + T)
+    z = np.exp(log_z)
     total = 0.0
     for i in range(k):
         shape = r + k * x + i
         start = float(k - i)
-        log_tau = start * log_z + shape * log_1mz - np.log(start) - special.betaln(start, shape)
-        tau = np.exp(log_tau)
-        z = np.exp(log_z)
-        survive = np.ones(np.broadcast(tau, b_alive).shape)  # S_1
-        cumulative = np.zeros_like(survive)
-        part = np.zeros(np.broadcast(tau, survive).shape)
+        tau = np.exp(start * log_z + shape * log_1mz - np.log(start)
+                     - special.betaln(start, shape))
+        # W_1: 1 (no purchase before the first), or E[p] = a / (a + b') of dropping out at it
+        weight = (a / (a + b_alive)) * np.ones_like(tau) if dying else np.ones_like(tau)
+        cumulative = np.zeros(np.broadcast(tau, weight).shape)
+        part = np.zeros_like(cumulative)
         purchase, step = 1, 0
         while step < MAX_PURCHASES * k:
             if step % k == 0:  # the threshold of purchase n = step / k + 1
-                cumulative = cumulative + survive
-                survive = survive * (b_alive + purchase - 1) / (a + b_alive + purchase - 1)
+                cumulative = cumulative + weight
+                # E[(1-p)^n] / E[(1-p)^(n-1)], and E[p (1-p)^n] / E[p (1-p)^(n-1)]
+                weight = weight * (b_alive + purchase - 1) / (
+                    a + b_alive + purchase - (0 if dying else 1))
                 purchase += 1
             added = tau * cumulative
             part = part + added
@@ -164,6 +169,25 @@ def expected_purchases_if_alive(k, r, alpha, a, b, x, t_x, T, t, mbg=True):
                 break
         total = total + weights[i] * part
     return np.where(t > 0, total, 0.0)
+
+
+def expected_purchases_if_alive(k, r, alpha, a, b, x, t_x, T, t, mbg=True):
+    """E[purchases in (T, T + t] | alive at T, history]: the sum over n of P(X(t) >= n | alive)
+    (:func:`_one_pass`; every array broadcast together)."""
+    return _one_pass(k, r, alpha, a, b, x, t_x, T, t, mbg, dying=False)
+
+
+def probability_alive_at(k, r, alpha, a, b, x, t_x, T, t, mbg=True):
+    """P(alive at T + t | history): alive now, and not dropped out at any of the purchases of
+    the next ``t`` (death comes only at a purchase)."""
+    alive = probability_alive(k, r, alpha, a, b, x, t_x, T, mbg)
+    return alive * (1.0 - _one_pass(k, r, alpha, a, b, x, t_x, T, t, mbg, dying=True))
+
+
+def probability_any_purchase(k, r, alpha, a, b, x, t_x, T, t, mbg=True):
+    """P(X(t) > 0 | history): alive, and the next purchase comes within ``t``."""
+    return probability_alive(k, r, alpha, a, b, x, t_x, T, mbg) * _at_least(
+        k, r, alpha, a, b, x, t_x, T, t, mbg, 1)
 
 
 def expected_purchases(k, r, alpha, a, b, x, t_x, T, t, mbg=True):
@@ -188,3 +212,10 @@ def expected_purchases_new(k, r, alpha, a, b, t, mbg=True):
     alive with probability b / (a + b))."""
     zero = np.zeros_like(np.asarray(t, dtype=float))
     return expected_purchases(k, r, alpha, a, b, zero, zero, zero, t, mbg)
+
+
+def probability_of_purchases(k, r, alpha, a, b, n, t, mbg=True):
+    """P(X(t) = n) of a customer just acquired (the conditional distribution at the empty
+    history ``x = t_x = T = 0``)."""
+    zero = np.zeros_like(np.asarray(t, dtype=float))
+    return conditional_probability_of_purchases(k, r, alpha, a, b, zero, zero, zero, n, t, mbg)
