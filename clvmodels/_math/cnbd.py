@@ -42,7 +42,7 @@ MAX_PURCHASES = 100_000  # the series in n stops before this many future purchas
 TOLERANCE = 1e-13  # ... or where a block of terms adds less than this, relative
 
 
-def _survival_terms(k, r, alpha, x, t_x, T):
+def survival_terms(k, r, alpha, x, t_x, T):
     """log of the terms ``j = 0 .. k-1`` of the likelihood's alive part, each
     ``(r + kx)_j (T - t_x)^j / (j! (alpha + T)^j)``: shape ``(k,) + broadcast shape``."""
     rk = r + k * x
@@ -59,7 +59,7 @@ def _survival_terms(k, r, alpha, x, t_x, T):
     return np.stack(np.broadcast_arrays(*terms))
 
 
-def _log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2):
+def log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2):
     """log(S1 / S2): the dead part of the likelihood over its alive part (-inf where a BG
     customer without repeat purchases cannot have dropped out)."""
     m = 1.0 if mbg else 0.0
@@ -70,6 +70,33 @@ def _log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2):
     if not mbg:
         log_s1 = np.where(np.asarray(x) > 0, log_s1, -np.inf)
     return log_s1 - log_s2
+
+
+def total_loglik_grad(k, r, alpha, a, b, x, t_x, T, litt, weights, mbg=True):
+    """Weighted total of :func:`loglik` over customers and its analytic gradient in (r, alpha,
+    a, b): with ``w`` the posterior probability of having dropped out and ``pi_j`` the
+    posterior over the phases completed since the last purchase (if alive), each derivative is
+    the common part's, plus ``1 - w`` times the alive part's (``sum_j pi_j du_j``), plus ``w``
+    times the dead part's."""
+    m = 1.0 if mbg else 0.0
+    psi = special.digamma
+    rk = r + k * x
+    terms = survival_terms(k, r, alpha, x, t_x, T)
+    log_s2 = special.logsumexp(terms, axis=0)
+    share = np.exp(terms - log_s2)
+    j = np.arange(k).reshape((k,) + (1,) * np.ndim(log_s2))
+    dead = special.expit(log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2))
+    ll = loglik(k, r, alpha, a, b, x, t_x, T, litt, mbg)
+    d_r = (psi(rk) - psi(r) + np.log(alpha) - np.log(alpha + T)
+           + (1 - dead) * (share * (psi(rk + j) - psi(rk))).sum(axis=0)
+           + dead * (np.log(alpha + T) - np.log(alpha + t_x)))
+    d_alpha = (r / alpha - rk / (alpha + T) + (1 - dead) * (share * (-j / (alpha + T))).sum(axis=0)
+               + dead * rk * (1 / (alpha + T) - 1 / (alpha + t_x)))
+    d_a = psi(a + b) - psi(a + b + x + m) + dead / a
+    d_b = (psi(b + x + m) - psi(a + b + x + m) - psi(b) + psi(a + b)
+           - dead / np.maximum(b + x - 1 + m, 1e-300))
+    return float(weights @ ll), np.array([weights @ d_r, weights @ d_alpha, weights @ d_a,
+                                          weights @ d_b])
 
 
 def loglik(k, r, alpha, a, b, x, t_x, T, litt, mbg=True):
@@ -87,8 +114,8 @@ def loglik(k, r, alpha, a, b, x, t_x, T, litt, mbg=True):
     """
     m = 1.0 if mbg else 0.0
     rk = r + k * x
-    log_s2 = special.logsumexp(_survival_terms(k, r, alpha, x, t_x, T), axis=0)
-    ratio = _log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2)
+    log_s2 = special.logsumexp(survival_terms(k, r, alpha, x, t_x, T), axis=0)
+    ratio = log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2)
     return ((k - 1) * litt - x * special.gammaln(k) + special.betaln(a, b + x + m)
             - special.betaln(a, b) + special.gammaln(rk) - special.gammaln(r)
             + r * np.log(alpha) - rk * np.log(alpha + T) + log_s2 + np.logaddexp(0.0, ratio))
@@ -97,14 +124,14 @@ def loglik(k, r, alpha, a, b, x, t_x, T, litt, mbg=True):
 def probability_alive(k, r, alpha, a, b, x, t_x, T, mbg=True):
     """P(alive at T | history) = S2 / (S1 + S2) (BTYDplus ``xbgcnbd.PAlive``); 1 for a BG
     customer without repeat purchases."""
-    log_s2 = special.logsumexp(_survival_terms(k, r, alpha, x, t_x, T), axis=0)
-    return special.expit(-_log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2))
+    log_s2 = special.logsumexp(survival_terms(k, r, alpha, x, t_x, T), axis=0)
+    return special.expit(-log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2))
 
 
 def _at_least(k, r, alpha, a, b, x, t_x, T, t, mbg, n):
     """P(X(t) >= n | alive, history) for one whole n >= 1 (the module docstring)."""
     m = 1.0 if mbg else 0.0
-    terms = _survival_terms(k, r, alpha, x, t_x, T)
+    terms = survival_terms(k, r, alpha, x, t_x, T)
     weights = np.exp(terms - special.logsumexp(terms, axis=0))
     b_alive = b + x + m
     survive = np.exp(special.betaln(a, b_alive + n - 1) - special.betaln(a, b_alive))
@@ -134,7 +161,7 @@ def _one_pass(k, r, alpha, a, b, x, t_x, T, t, mbg, dying: bool):
     """
     m = 1.0 if mbg else 0.0
     t = np.asarray(t, dtype=float)
-    terms = _survival_terms(k, r, alpha, x, t_x, T)
+    terms = survival_terms(k, r, alpha, x, t_x, T)
     weights = np.exp(terms - special.logsumexp(terms, axis=0))
     b_alive = b + x + m
     with np.errstate(divide="ignore"):

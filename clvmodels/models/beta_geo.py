@@ -372,11 +372,11 @@ class BetaGeoModel:
         1966.7
         """
         horizon = self.horizon(t, rfm)
-        if horizon.ndim == 0:  # one horizon: the hypergeometric part once per (x, T) pair
+        if horizon.ndim == 0:  # one horizon: through the purchase-model protocol (the BG/NBD
+            # family runs its hypergeometric part once per (x, T) pair there)
             params = self.parameter_draws(max_draws, interval)
-            self.checked_frame(rfm, RFM_COLUMNS, time_unit)
-            compute, n_rows, inverse = discounted_purchases_draws(
-                rfm, params, [float(horizon)], [1.0], self.formulas, self)
+            compute, n_rows, inverse = self.discounted_purchases(
+                rfm, [float(horizon)], [1.0], max_draws, time_unit, interval)
             return self.summarise(compute, n_rows, params[0].shape[1], interval,
                                   "expected_purchases", rfm.index, expand=inverse,
                                   return_draws=return_draws)
@@ -533,11 +533,9 @@ class BetaGeoModel:
             One row per customer, one column per horizon (in the model's unit).
         """
         times = np.atleast_1d(self.horizon(times)).astype(float)
-        self.checked_frame(rfm, RFM_COLUMNS, time_unit)
         params = self.parameter_draws(max_draws)
-        compute, n_rows, inverse = discounted_purchases_draws(rfm, params, times,
-                                                              np.eye(len(times)), self.formulas,
-                                                              self)
+        compute, n_rows, inverse = self.discounted_purchases(rfm, times, np.eye(len(times)),
+                                                             max_draws, time_unit)
         values = np.concatenate([compute(rows).mean(axis=1) for rows in np.array_split(
             np.arange(n_rows), max(1, n_rows * params[0].shape[1] * len(times)
                                    // CHUNK_ELEMENTS))])

@@ -1,0 +1,262 @@
+"""MBG/CNBD-k and BG/CNBD-k (Platzer & Reutterer 2016): the BG/NBD family with Erlang-k
+inter-purchase times, for customers who buy with some regularity; :class:`ModifiedBetaGeoCNBD`
+and :class:`BetaGeoCNBD` fit them by maximum likelihood, ``k`` chosen by likelihood over 1..12
+(or fixed). At ``k = 1`` they are MBG/NBD and BG/NBD.
+
+The fit reads one statistic beyond RFM, ``litt`` (``rfm_summary(..., statistics=["litt"])``);
+the predictions read the history (x, t_x, T) alone and are exact (:mod:`clvmodels._math.cnbd`).
+Not registered yet: the command line, the backtest and ``compare`` do not offer them.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .._math import cnbd
+from ..arguments import check_count
+from ..data import RFM_COLUMNS, check_rfm, unique_rows
+from ..draws import CHUNK_ELEMENTS, take_rows
+from ..exceptions import ConvergenceError, DataError
+from .base import MaximumLikelihoodModel
+from .beta_geo import BetaGeoModel, rfm_arrays
+from .regression import unique_with_covariates
+
+MAX_K = 12  # the regularity searched when k is not given (BTYDplus: 1..12)
+
+
+@dataclass
+class RegularHistories:
+    """The unique (x, t_x, T, litt) rows with how many customers each stands for."""
+
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    litt: np.ndarray
+    weights: np.ndarray
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> float:
+        """Customers."""
+        return float(self.weights.sum())
+
+
+class CNBDFormulas:
+    """:mod:`clvmodels._math.cnbd` with ``k`` and the variant bound, in the signatures the
+    predictions of :class:`~clvmodels.models.beta_geo.BetaGeoModel` call (the four parameters
+    first)."""
+
+    def __init__(self, k: int, mbg: bool):
+        self.k, self.mbg = int(k), mbg
+
+    def __getattr__(self, name):
+        function = getattr(cnbd, name)
+        return functools.partial(function, self.k, mbg=self.mbg)
+
+    def probability_of_purchases(self, r, alpha, a, b, n, t):
+        """P(X(t) = n) of a new customer for arrays of ``n`` (one whole number at a time)."""
+        n, t = np.broadcast_arrays(np.asarray(n, dtype=float), np.asarray(t, dtype=float))
+        out = np.empty(np.broadcast(r, n).shape)
+        for value in np.unique(n):
+            mask = n == value
+            part = cnbd.probability_of_purchases(self.k, r, alpha, a, b, int(value),
+                                                 np.where(mask, t, 1.0), mbg=self.mbg)
+            out = np.where(np.broadcast_to(mask, out.shape), part, out)
+        return out
+
+
+class RegularityModel(BetaGeoModel):
+    """(M)BG/CNBD-k: the specification and its predictions (those of the BG/NBD family,
+    evaluated by the exact formulas of :mod:`clvmodels._math.cnbd` at the fitted ``k``)."""
+
+    kind = "purchases"
+    param_names = ("r", "alpha", "a", "b")
+    columns = RFM_COLUMNS  # what the predictions read (and ModelPair.score compresses on)
+    statistics = ("litt",)  # what the fit reads beyond them
+    covariate_links: dict = {}  # none yet
+    numerical_gradient = False
+    mbg = True
+    facts = ("k",)
+
+    def __init__(self, penalizer: float = 0.0, k=None):
+        super().__init__(penalizer)
+        if k is not None:
+            check_count(k, "k", low=1, high=MAX_K)
+        self.k = k
+
+    @property
+    def formulas(self):
+        return CNBDFormulas(self.fitting_k, self.mbg)
+
+    @property
+    def fitting_k(self) -> int:
+        """The ``k`` in use: the fitted one, or the one being fitted."""
+        k = getattr(self, "k_", None)
+        if k is None:
+            k = self.k
+        if k is None:
+            raise DataError(f"this {type(self).__name__} has no k yet: fit it, or give k=")
+        return int(k)
+
+    # -- specification ---------------------------------------------------------------------
+    def prepare(self, rfm: pd.DataFrame, weights=None) -> RegularHistories:
+        """The unique (x, t_x, T, litt) rows of ``rfm`` with their counts.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            With ``litt`` (``clvmodels.rfm_summary(..., statistics=["litt"])``).
+        weights : numpy.ndarray, optional
+
+        Returns
+        -------
+        RegularHistories
+        """
+        check_rfm(rfm)
+        if "litt" not in rfm.columns:
+            raise DataError(f"{self.title} reads the sum of the logarithms of the inter-purchase "
+                            "times, column 'litt', which this frame lacks: build it with "
+                            "clvmodels.rfm_summary(..., statistics=['litt'])")
+        litt = pd.to_numeric(rfm["litt"], errors="coerce").to_numpy(dtype=np.float64)
+        x, t_x, T = rfm_arrays(rfm)
+        bad = ~np.isfinite(litt) | ((x == 0) & (litt != 0))
+        if bad.any():
+            raise DataError(f"litt must be a finite number, 0 without repeat purchases; "
+                            f"{int(bad.sum())} customer(s) violate this (first: "
+                            f"{rfm.index[bad][0]!r})")
+        if not (x[weights > 0] if weights is not None else x > 0).any():
+            raise DataError(f"no customer made a repeat purchase, so {self.title} cannot "
+                            "estimate purchase rates; use a longer observation window")
+        first, inverse, counts = unique_rows(x, t_x, T, litt)
+        if weights is not None:
+            counts = np.bincount(inverse, weights=weights, minlength=len(first))
+        return RegularHistories(x[first], t_x[first], T[first], litt[first],
+                                counts.astype(np.float64))
+
+    def subsample(self, data: RegularHistories, fraction: float, rng) -> RegularHistories:
+        """A random share of the customers (binomial thinning of the counts)."""
+        kept = rng.binomial(data.weights.astype(np.int64), fraction).astype(np.float64)
+        rows = kept > 0
+        return RegularHistories(data.x[rows], data.t_x[rows], data.T[rows], data.litt[rows],
+                                kept[rows])
+
+    def initial_params(self, data: RegularHistories) -> np.ndarray:
+        """r = a = b = 1, alpha = mean T / mean x (k phases: the rate per phase is k times)."""
+        mean_x = max(np.average(data.x, weights=data.weights), 0.1)
+        return np.array([1.0, max(np.average(data.T, weights=data.weights) / mean_x, 1e-3)
+                         / self.fitting_k, 1.0, 1.0])
+
+    def loglik_grad(self, params, data: RegularHistories):
+        """Total log-likelihood and its analytic gradient in (r, alpha, a, b)
+        (:func:`clvmodels._math.cnbd.total_loglik_grad`) at the ``k`` in use."""
+        return cnbd.total_loglik_grad(self.fitting_k, *params, data.x, data.t_x, data.T,
+                                      data.litt, data.weights, mbg=self.mbg)
+
+    def loglik_tensor(self, params: dict, data, xp):
+        """Refused: the regularity models have a maximum-likelihood engine only, so far."""
+        raise DataError(f"{self.title} has no Bayesian engine yet: fit it by maximum "
+                        "likelihood")
+
+    # -- fitting with k chosen by likelihood ----------------------------------------------
+    def fit(self, rfm: pd.DataFrame, weights=None, *, time_unit: str | None = None):
+        """Fit by maximum likelihood: at the given ``k``, or at each k from 1 up (to 12, or
+        until the log-likelihood falls twice in a row, as BTYDplus) keeping the best.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            With ``litt`` (``rfm_summary(..., statistics=["litt"])``).
+        weights : pandas.Series or array-like, optional
+        time_unit : str, optional
+
+        Returns
+        -------
+        self
+        """
+        if self.k is not None:
+            self.k_ = int(self.k)
+            return MaximumLikelihoodModel.fit(self, rfm, weights, time_unit=time_unit)
+        fits, history = {}, []
+        for k in range(1, MAX_K + 1):
+            try:
+                fits[k] = type(self)(penalizer=self.penalizer, k=k).fit(
+                    rfm, weights, time_unit=time_unit)
+            except ConvergenceError:
+                if not fits:
+                    raise
+                break
+            history.append(fits[k].log_likelihood_)
+            if len(history) >= 3 and history[-1] < history[-2] < history[-3]:
+                break
+        best = max(fits, key=lambda k: fits[k].log_likelihood_)
+        self.__dict__.update({key: value for key, value in fits[best].__dict__.items()
+                              if key != "k"})
+        self.k_log_likelihoods_ = pd.Series({k: f.log_likelihood_ for k, f in fits.items()},
+                                            name="log_likelihood").rename_axis("k")
+        return self
+
+    # -- the purchase-model protocol where the BG/NBD's shortcut does not hold -------------
+    def discounted_purchases(self, rfm: pd.DataFrame, times, coefficients, max_draws=None,
+                             time_unit=None, interval=None):
+        """Per draw, ``sum_k coefficients[k] * E[purchases by times[k] | history]`` on the
+        unique (x, t_x, T): the BG/NBD family's shortcut through (x, T) pairs does not hold,
+        since the time since the last purchase matters with Erlang-k gaps."""
+        self.checked_frame(rfm, RFM_COLUMNS, time_unit)
+        params = self.parameter_draws(max_draws, interval)
+        x, t_x, T = rfm_arrays(rfm)
+        first, inverse, _ = unique_with_covariates([x, t_x, T], None)
+        x, t_x, T = x[first][:, None], t_x[first][:, None], T[first][:, None]
+        times = np.asarray(times, dtype=float)
+        coefficients = np.asarray(coefficients, dtype=float)
+        formulas = self.formulas
+        step = max(1, CHUNK_ELEMENTS // max(len(first) * params[0].shape[1], 1))
+        factor = 0.0
+        for start in range(0, len(times), step):
+            block = slice(start, start + step)
+            with np.errstate(all="ignore"):
+                values = formulas.expected_purchases(*(p[..., None] for p in params),
+                                                     x[..., None], t_x[..., None],
+                                                     T[..., None], times[None, None, block])
+            factor = factor + values @ coefficients[block]
+
+        def compute(rows):
+            return factor[rows]
+
+        return compute, len(first), inverse
+
+
+class ModifiedBetaGeoCNBD(RegularityModel, MaximumLikelihoodModel):
+    """MBG/CNBD-k by maximum likelihood: Erlang-k inter-purchase times, dropout possible after
+    every purchase including the first (Platzer & Reutterer 2016; BTYDplus ``mbgcnbd``).
+
+    Parameters
+    ----------
+    penalizer : float, default 0
+    k : int, optional
+        The regularity, 1..12; chosen by likelihood when not given (``k_``, with every
+        ``k``'s log-likelihood in ``k_log_likelihoods_``).
+    """
+
+    name = "mbgcnbd"
+    title = "MBG/CNBD-k"
+    mbg = True
+
+
+class BetaGeoCNBD(RegularityModel, MaximumLikelihoodModel):
+    """BG/CNBD-k by maximum likelihood: Erlang-k inter-purchase times, dropout after each repeat
+    purchase (Platzer & Reutterer 2016; BTYDplus ``bgcnbd``).
+
+    Parameters
+    ----------
+    penalizer : float, default 0
+    k : int, optional
+        The regularity, 1..12; chosen by likelihood when not given.
+    """
+
+    name = "bgcnbd"
+    title = "BG/CNBD-k"
+    mbg = False
