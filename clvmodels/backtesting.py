@@ -39,7 +39,7 @@ from .metrics import (
     forecast_metrics,
     value_metrics,
 )
-from .models.registry import BAYES_PREFIX, pair_names, parse_pair
+from .models.registry import BAYES_PREFIX, pair_names, parse_pair, statistics_of
 from .scoring import ModelPair, spend_fit_rows
 
 BASELINES = ("run_rate", "cohort_average", "simple_ltv", "traditional_ltv", "rfm_segment",
@@ -432,7 +432,9 @@ def backtest(
         origin = _origin(log, cal_end, obs_end, first_day, freq, time_unit,
                          needs_earlier=bool(SUPERVISED & set(methods)),
                          retention_period=(retention_period if RETENTION & set(methods)
-                                           else None))
+                                           else None),
+                         statistics=statistics_of(parse_pair(m)[0] for m in methods
+                                                  if m not in BASELINES))
         label = f"{cal_end:%Y-%m-%d}"
         split = origin.split
         zero_value = len(split) - len(spend_fit_rows(split))
@@ -603,16 +605,17 @@ def _alive_score(fitted, split, duration, purchases) -> np.ndarray:
 
 
 def _origin(log, cal_end, obs_end, first_day, freq, time_unit, needs_earlier,
-            retention_period) -> Origin:
+            retention_period, statistics=()) -> Origin:
     if cal_end <= first_day:
         raise DataError(f"calibration_end {cal_end:%Y-%m-%d} is on or before the first "
                         f"transaction ({first_day:%Y-%m-%d}): nothing to calibrate on")
     columns = dict(amount="amount", freq=freq, time_unit=time_unit)
     earlier = None
+    statistics = list(statistics) or None
     with warnings.catch_warnings():  # later transactions are left out on purpose (and counted)
         warnings.simplefilter("ignore", DataQualityWarning)
         split = calibration_holdout(log, calibration_end=cal_end, observation_end=obs_end,
-                                    **columns)
+                                    statistics=statistics, **columns)
         if needs_earlier:
             window = min(obs_end - cal_end, (cal_end - first_day) / 2).floor("D")
             earlier = calibration_holdout(log, calibration_end=cal_end - window,

@@ -283,11 +283,13 @@ def _score_on_dask(pair, out, *, transactions, rfm, observation_end, freq, time_
                        time_unit=pair.purchases.time_unit_)
 
 
-def _streamed_rfm(transactions, end, freq, time_unit, quiet, options) -> pd.DataFrame:
+def _streamed_rfm(transactions, end, freq, time_unit, quiet, options,
+                  statistics=()) -> pd.DataFrame:
     progress = Progress(0, "reading transactions", quiet=quiet)  # stream_rfm gives the total
     try:
         with closing(stream_rfm(transactions, observation_end=end, freq=freq,
-                                time_unit=time_unit, progress=progress, **options)) as parts:
+                                time_unit=time_unit, progress=progress,
+                                statistics=list(statistics) or None, **options)) as parts:
             return pd.concat(list(parts))
     finally:
         progress.close()
@@ -347,7 +349,8 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
     with warnings.catch_warnings():
         if calibration_end is not None:  # the holdout is left out of the fit on purpose
             warnings.simplefilter("ignore", DataQualityWarning)
-        rfm = _streamed_rfm(transactions, end, freq, time_unit, quiet, options)
+        rfm = _streamed_rfm(transactions, end, freq, time_unit, quiet, options,
+                            purchases.statistics)
     if table is not None:
         rfm = join_customers(rfm, table)
     pair = ModelPair.fit(rfm, purchases=purchases.name, spend=spend.name, bayesian=bayesian,

@@ -19,8 +19,9 @@ def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.Dat
     rfm : pandas.DataFrame
         An RFM frame; a :func:`clvmodels.calibration_holdout` frame adds the holdout check.
     models : str or list of str, optional
-        Registered purchase models (default: those of continuous time, ``["bgnbd",
-        "mbgnbd", "pnbd"]``; ``["bgbb"]`` on a frame of opportunities).
+        Registered purchase models (default: those of continuous time whose statistics the
+        frame has: ``["bgnbd", "mbgnbd", "pnbd"]``, and the regularity models ``mbgcnbd``
+        and ``bgcnbd`` on a frame with ``litt``; ``["bgbb"]`` on a frame of opportunities).
     penalizer : float
         For every fit.
 
@@ -48,7 +49,11 @@ def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.Dat
     check_rfm(rfm)
     if isinstance(models, str):
         models = [models]
-    names = [e.name for e in models_of_kind("purchases")] if models is None else list(models)
+    if models is None:  # the default: every model the frame has the statistics of
+        names = [e.name for e in models_of_kind("purchases") if "mle" in e.capabilities
+                 and set(e.statistics) <= set(rfm.columns)]
+    else:
+        names = list(models)
     unknown = [n for n in names if n not in MODELS or MODELS[n].kind != "purchases"
                or "mle" not in MODELS[n].capabilities]
     if unknown:
@@ -65,7 +70,9 @@ def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.Dat
     for name in names:
         model = MODELS[name].mle(penalizer).fit(rfm)
         fits[name] = model
-        k, n, ll = len(model.param_names), model.n_customers_, model.log_likelihood_
+        # a parameter chosen by likelihood (the regularity's k) counts as one
+        k = len(model.param_names) + getattr(model, "chosen_parameters", 0)
+        n, ll = model.n_customers_, model.log_likelihood_
         row = {"model": name, "parameters": k, "log_likelihood": ll, "aic": 2 * k - 2 * ll,
                "bic": k * np.log(n) - 2 * ll}
         if holdout:

@@ -185,26 +185,34 @@ def rfm_summary(transactions, *, observation_end=None, customer="customer_id", d
                                    meta=_empty_rfm(amount is not None, integer, statistics))
 
 
-def _unique_histories(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.groupby(list(RFM_COLUMNS), sort=False).size().rename("count").reset_index()
+def _unique_histories(frame: pd.DataFrame, columns=RFM_COLUMNS) -> pd.DataFrame:
+    return frame.groupby(list(columns), sort=False).size().rename("count").reset_index()
 
 
 def fit(rfm, *, time_unit: str, penalizer: float = 0.0, purchases: str = "bgnbd",
         spend: str = "gg") -> ModelPair:
     """Fit a registered purchase and spend model (maximum likelihood) on a dask RFM frame: the
     purchase model on the unique (frequency, recency, T) rows with their counts, the spend model
-    on the repeat customers' (frequency, monetary value) pairs, gathered at the client."""
+    on the repeat customers' (frequency, monetary value) pairs, gathered at the client; the
+    histories are unique in every statistic the purchase model declares (``litt`` for the
+    regularity models too)."""
+    from .models.registry import MODELS
+
+    columns = [*RFM_COLUMNS, *(MODELS[purchases].statistics if purchases in MODELS else ())]
+    missing = [c for c in columns if c not in rfm.columns]
+    if missing:
+        raise DataError(f"the RFM frame lacks {missing}, which {purchases} reads: build it with "
+                        f"{arg('statistics')}{missing}")
     meta = pd.DataFrame({"frequency": pd.Series([], dtype=rfm["frequency"].dtype),
-                         "recency": pd.Series([], dtype="float64"),
-                         "T": pd.Series([], dtype="float64"),
+                         **{c: pd.Series([], dtype="float64") for c in columns[1:]},
                          "count": pd.Series([], dtype="int64")})
-    histories = rfm.map_partitions(_unique_histories, meta=meta)
+    histories = rfm.map_partitions(_unique_histories, columns, meta=meta)
     repeat = rfm[rfm["frequency"] > 0][["frequency", "monetary_value"]]
     import dask
 
     histories, repeat = dask.compute(histories, repeat)
     repeat = repeat.reset_index(drop=True)  # partitions each number their rows from 0
-    histories = _unique_histories_sum(histories)
+    histories = _unique_histories_sum(histories, columns)
     histories.attrs["time_unit"] = time_unit
     repeat.attrs["time_unit"] = time_unit
     return ModelPair.fit(histories, purchases=purchases, spend=spend,
@@ -212,8 +220,8 @@ def fit(rfm, *, time_unit: str, penalizer: float = 0.0, purchases: str = "bgnbd"
                          spend_rfm=spend_fit_rows(repeat))
 
 
-def _unique_histories_sum(histories: pd.DataFrame) -> pd.DataFrame:
-    return histories.groupby(list(RFM_COLUMNS), sort=False)["count"].sum().reset_index()
+def _unique_histories_sum(histories: pd.DataFrame, columns=RFM_COLUMNS) -> pd.DataFrame:
+    return histories.groupby(list(columns), sort=False)["count"].sum().reset_index()
 
 
 def score(pair: ModelPair, rfm, **options):

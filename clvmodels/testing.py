@@ -158,7 +158,8 @@ def example_frame(entry: Entry, customers: int = 600) -> pd.DataFrame:
         warnings.simplefilter("ignore", DataQualityWarning)
         rfm = calibration_holdout(load_cdnow(), calibration_end="1997-09-30",
                                   observation_end="1998-06-30", time_unit="W",
-                                  amount="amount").iloc[:customers]
+                                  amount="amount",
+                                  statistics=list(entry.statistics) or None).iloc[:customers]
     return spend_fit_rows(rfm) if entry.kind == "spend" else rfm
 
 

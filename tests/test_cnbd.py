@@ -87,3 +87,58 @@ def test_a_frame_without_litt_is_refused_with_the_fix(cdnow_regular):
         ModifiedBetaGeoCNBD().fit(cdnow_regular.drop(columns="litt"))
     with pytest.raises(clvmodels.DataError, match="k= must be one whole number from 1 to 12"):
         ModifiedBetaGeoCNBD(k=13)
+
+
+def test_registered_compare_fit_score_and_files(cdnow_regular, cdnow, tmp_path):
+    """One registry line each: compare lists them on a frame with litt, the command line fits
+    and scores them (the streamed frame reads litt for the fit), their files load."""
+    from clvmodels.cli import main
+
+    table = clvmodels.compare(cdnow_regular)
+    assert {"mbgcnbd", "bgcnbd"} <= set(table.index)
+    assert table.loc["mbgcnbd", "log_likelihood"] == pytest.approx(
+        table.loc["mbgnbd", "log_likelihood"], rel=1e-9)  # k = 1 on CDNOW
+    assert "mbgcnbd" not in clvmodels.compare(cdnow_regular.drop(columns="litt")).index
+    cdnow.to_csv(tmp_path / "log.csv", index=False)
+    assert main(["fit", "--transactions", str(tmp_path / "log.csv"), "--observation-end",
+                 "1998-06-30", "--time-unit", "W", "--model", "mbgcnbd_gg", "--out",
+                 str(tmp_path / "m.json"), "--quiet"]) == 0
+    pair = clvmodels.load(tmp_path / "m.json")
+    assert type(pair.purchases) is ModifiedBetaGeoCNBD and pair.purchases.k_ == 1
+    assert main(["score", "--model", str(tmp_path / "m.json"), "--transactions",
+                 str(tmp_path / "log.csv"), "--out", str(tmp_path / "s.csv"), "--quiet"]) == 0
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert len(scores) == cdnow["customer_id"].nunique() and scores["clv"].notna().all()
+    with pytest.raises(SystemExit) as exit_:  # no Bayesian engine: not a choice
+        main(["fit", "--transactions", str(tmp_path / "log.csv"), "--observation-end",
+              "1998-06-30", "--model", "bayes_mbgcnbd_gg", "--out", str(tmp_path / "b.json")])
+    assert exit_.value.code == 2
+
+
+@pytest.mark.slow
+def test_the_backtest_runs_them_by_default(cdnow):
+    from clvmodels.backtesting import DEFAULT_METHODS
+
+    assert {"mbgcnbd_gg", "bgcnbd_gg"} <= set(DEFAULT_METHODS)
+    result = clvmodels.backtest(cdnow, calibration_end="1997-09-30",
+                                observation_end="1998-06-30",
+                                methods=["mbgnbd_gg", "mbgcnbd_gg", "run_rate"])
+    summary = result.summary()
+    assert not result.failures
+    # k = 1 on CDNOW: the same forecasts as MBG/NBD
+    assert summary.loc["mbgcnbd_gg", "purchases_mae"] == pytest.approx(
+        summary.loc["mbgnbd_gg", "purchases_mae"], rel=1e-6)
+
+
+def test_on_regular_data_the_regularity_model_wins_the_holdout():
+    """The issue's case in miniature: on Erlang-2 customers MBG/CNBD-k picks k = 2 and beats
+    MBG/NBD on the likelihood (k counted in AIC) and on the holdout error."""
+    from clvmodels.models.cnbd import simulate_regular
+
+    frame = simulate_regular(5_000, k=2, r=1.2, alpha=3.0, a=1.0, b=4.0, T=52, holdout=26,
+                             seed=1)
+    table = clvmodels.compare(frame, ["mbgnbd", "mbgcnbd"])
+    assert table.loc["mbgcnbd", "parameters"] == 5
+    assert table.loc["mbgcnbd", "aic"] < table.loc["mbgnbd", "aic"] - 100
+    assert table.loc["mbgcnbd", "holdout_mae"] < table.loc["mbgnbd", "holdout_mae"]
+    assert table.attrs["fits"]["mbgcnbd"].k_ == 2

@@ -5,7 +5,7 @@ and :class:`BetaGeoCNBD` fit them by maximum likelihood, ``k`` chosen by likelih
 
 The fit reads one statistic beyond RFM, ``litt`` (``rfm_summary(..., statistics=["litt"])``);
 the predictions read the history (x, t_x, T) alone and are exact (:mod:`clvmodels._math.cnbd`).
-Not registered yet: the command line, the backtest and ``compare`` do not offer them.
+Registered as ``mbgcnbd`` and ``bgcnbd`` with a maximum-likelihood engine only, so far.
 """
 
 from __future__ import annotations
@@ -91,6 +91,11 @@ class RegularityModel(BetaGeoModel):
     @property
     def formulas(self):
         return CNBDFormulas(self.fitting_k, self.mbg)
+
+    @property
+    def chosen_parameters(self) -> int:
+        """1 where ``k`` was chosen by likelihood (it counts in AIC and BIC), 0 where given."""
+        return 0 if self.k is not None else 1
 
     @property
     def fitting_k(self) -> int:
@@ -227,6 +232,67 @@ class RegularityModel(BetaGeoModel):
             return factor[rows]
 
         return compute, len(first), inverse
+
+
+def simulate_regular(n_customers: int, *, k: int, r: float, alpha: float, a: float, b: float,
+                     T: float, holdout: float = 0.0, mbg: bool = True, seed=None,
+                     time_unit: str = "W") -> pd.DataFrame:
+    """Customers drawn from the (M)BG/CNBD-k, all acquired at time 0 and observed for ``T``
+    (then for ``holdout`` more): ``lambda ~ Gamma(r, alpha)``, Erlang-k gaps at rate
+    ``lambda``, dropout with probability ``p ~ Beta(a, b)`` after each repeat purchase (and at
+    time 0 for the MBG).
+
+    Parameters
+    ----------
+    n_customers : int
+    k : int
+        The regularity, >= 1.
+    r, alpha, a, b : float
+        The parameters, > 0.
+    T : float
+        The observation, in ``time_unit``.
+    holdout : float
+        A further window whose purchases go to ``frequency_holdout`` (with
+        ``duration_holdout``), for backtests.
+    mbg : bool
+    seed : int, optional
+    time_unit : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frequency``, ``recency``, ``T``, ``litt`` (and the holdout columns), one row per
+        customer; ``attrs`` record the unit and the truth.
+    """
+    n = check_count(n_customers, "n_customers", low=1)
+    k = check_count(k, "k", low=1)
+    if not all(np.isfinite(v) and v > 0 for v in (r, alpha, a, b, T)) or holdout < 0:
+        raise DataError("r, alpha, a, b and T must be numbers > 0 (holdout >= 0)")
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    p = rng.beta(a, b, n)
+    x, t_x, litt, future, now = (np.zeros(n) for _ in range(5))
+    alive = rng.random(n) >= p if mbg else np.ones(n, dtype=bool)
+    while alive.any():
+        rows = np.flatnonzero(alive)
+        gap = rng.gamma(k, 1.0 / lam[rows])
+        now[rows] += gap
+        inside = now[rows] <= T
+        before, after = rows[inside], rows[~inside & (now[rows] <= T + holdout)]
+        x[before] += 1
+        t_x[before] = now[before]
+        litt[before] += np.log(gap[inside])
+        future[after] += 1
+        ended = (now[rows] > T + holdout) | (rng.random(len(rows)) < p[rows])
+        alive[rows[ended]] = False
+    frame = pd.DataFrame({"frequency": x.astype(np.int64), "recency": t_x,
+                          "T": np.full(n, float(T)), "litt": litt},
+                         index=pd.RangeIndex(n, name="customer_id"))
+    if holdout > 0:
+        frame["frequency_holdout"] = future.astype(np.int64)
+        frame["duration_holdout"] = float(holdout)
+    frame.attrs.update(time_unit=time_unit, truth=dict(k=k, r=r, alpha=alpha, a=a, b=b))
+    return frame
 
 
 class ModifiedBetaGeoCNBD(RegularityModel, MaximumLikelihoodModel):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..exceptions import DataError
 from .beta_geo import BayesianBetaGeo, BetaGeo
 from .beta_geo_beta_binom import BayesianBetaGeoBetaBinom, BetaGeoBetaBinom
+from .cnbd import BetaGeoCNBD, ModifiedBetaGeoCNBD
 from .gamma_gamma import BayesianGammaGamma, GammaGamma
 from .modified_beta_geo import BayesianModifiedBetaGeo, ModifiedBetaGeo
 from .pareto_nbd import BayesianParetoNBD, ParetoNBD
@@ -44,6 +45,12 @@ class Entry:
         return self.mle if self.mle is not None else self.bayesian
 
     @property
+    def statistics(self) -> tuple[str, ...]:
+        """The per-customer statistics beyond RFM its fit reads (``rfm_summary(...,
+        statistics=...)``): ``("litt",)`` for the regularity models, none for the others."""
+        return tuple(getattr(self.spec, "statistics", ()))
+
+    @property
     def capabilities(self) -> frozenset:
         """What the model can do (:data:`CAPABILITIES`)."""
         spec = self.spec
@@ -66,6 +73,8 @@ MODELS = {entry.name: entry for entry in (
     Entry("mbgnbd", "purchases", ModifiedBetaGeo, BayesianModifiedBetaGeo, "MBG/NBD"),
     Entry("pnbd", "purchases", ParetoNBD, BayesianParetoNBD, "Pareto/NBD"),
     Entry("bgbb", "purchases", BetaGeoBetaBinom, BayesianBetaGeoBetaBinom, "BG/BB"),
+    Entry("mbgcnbd", "purchases", ModifiedBetaGeoCNBD, None, "MBG/CNBD-k"),
+    Entry("bgcnbd", "purchases", BetaGeoCNBD, None, "BG/CNBD-k"),
     Entry("gg", "spend", GammaGamma, BayesianGammaGamma, "Gamma-Gamma"),
     Entry("sbg", "retention", ShiftedBetaGeo, BayesianShiftedBetaGeo, "shifted-beta-geometric"),
 )}
@@ -90,6 +99,11 @@ def pair_names(discrete: bool = False) -> list[str]:
              for s in models_of_kind("spend")]
     return ([f"{p.name}_{s.name}" for p, s in pairs if p.mle and s.mle]
             + [f"{BAYES_PREFIX}{p.name}_{s.name}" for p, s in pairs if p.bayesian and s.bayesian])
+
+
+def statistics_of(entries) -> list[str]:
+    """The statistics beyond RFM that any of ``entries`` (registry entries) reads, each once."""
+    return sorted({s for entry in entries for s in entry.statistics})
 
 
 def parse_pair(name: str) -> tuple[Entry, Entry, bool]:
