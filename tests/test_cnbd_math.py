@@ -73,28 +73,15 @@ def test_the_likelihood_is_its_definition_integrated(k, mbg):
 
 
 def simulate(n, k, r, alpha, a, b, T, horizon, mbg, seed):
-    """A cohort acquired at time 0, observed to T, then to T + horizon: (x, t_x, litt) of the
-    calibration and the purchases in the holdout."""
-    rng = np.random.default_rng(seed)
-    lam = rng.gamma(r, 1.0 / alpha, n)
-    p = rng.beta(a, b, n)
-    x, t_x, litt, future = (np.zeros(n) for _ in range(4))
-    now = np.zeros(n)
-    alive = rng.random(n) >= p if mbg else np.ones(n, bool)
-    while alive.any():
-        idx = np.flatnonzero(alive)
-        gap = rng.gamma(k, 1.0 / lam[idx])
-        now[idx] += gap
-        inside = now[idx] <= T
-        before, after = idx[inside], idx[~inside & (now[idx] <= T + horizon)]
-        x[before] += 1
-        t_x[before] = now[before]
-        litt[before] += np.log(gap[inside])
-        future[after] += 1
-        gone = now[idx] > T + horizon
-        dies = rng.random(len(idx)) < p[idx]
-        alive[idx[gone | dies]] = False
-    return x, t_x, litt, future
+    """A cohort acquired at time 0, observed to T, then to T + horizon
+    (:func:`clvmodels.models.cnbd.simulate_regular`): (x, t_x, litt) of the calibration and
+    the purchases in the holdout."""
+    from clvmodels.models.cnbd import simulate_regular
+
+    frame = simulate_regular(n, k=k, r=r, alpha=alpha, a=a, b=b, T=T, holdout=horizon,
+                             mbg=mbg, seed=seed)
+    return (frame["frequency"].to_numpy(float), frame["recency"].to_numpy(),
+            frame["litt"].to_numpy(), frame["frequency_holdout"].to_numpy(float))
 
 
 @pytest.mark.slow
