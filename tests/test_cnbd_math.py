@@ -149,3 +149,26 @@ def test_the_pieces_of_a_forecast_agree_with_each_other(k, mbg):
     later = [cnbd.probability_alive_at(k, *args, s, mbg=mbg) for s in (0.0, 5.0, 26.0, 104.0)]
     np.testing.assert_allclose(later[0], now, rtol=1e-12)
     assert all(np.all(b_ <= a_ + 1e-15) for a_, b_ in zip(later, later[1:]))
+
+
+@pytest.mark.parametrize("k", [2, 3, 6])
+@pytest.mark.parametrize("mbg", [True, False], ids=["mbg", "bg"])
+def test_the_analytic_gradient_is_the_derivative(k, mbg):
+    from clvmodels.models.cnbd import simulate_regular
+
+    frame = simulate_regular(400, k=k, r=1.1, alpha=2.5, a=0.9, b=3.0, T=40, mbg=mbg, seed=k)
+    x, t_x, T, litt = (frame[c].to_numpy(float) for c in ("frequency", "recency", "T", "litt"))
+    weights = np.ones(len(x))
+    for params in (np.array([1.1, 2.5, 0.9, 3.0]), np.array([0.6, 4.0, 1.7, 1.5])):
+        value, grad = cnbd.total_loglik_grad(k, *params, x, t_x, T, litt, weights, mbg=mbg)
+        assert value == pytest.approx(cnbd.loglik(k, *params, x, t_x, T, litt, mbg=mbg).sum(),
+                                      rel=1e-13)
+        numeric = np.empty(4)
+        for i in range(4):
+            step = np.zeros(4)
+            step[i] = 1e-6 * params[i]
+            numeric[i] = (cnbd.total_loglik_grad(k, *(params + step), x, t_x, T, litt, weights,
+                                                 mbg=mbg)[0]
+                          - cnbd.total_loglik_grad(k, *(params - step), x, t_x, T, litt,
+                                                   weights, mbg=mbg)[0]) / (2 * step[i])
+        np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-5)

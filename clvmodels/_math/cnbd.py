@@ -48,15 +48,22 @@ def survival_terms(k, r, alpha, x, t_x, T):
     rk = r + k * x
     s = np.asarray(T - t_x, dtype=float)
     log_ratio = np.log(np.where(s > 0, s, 1.0)) - np.log(alpha + T)
-    terms = []
-    for j in range(k):
-        if j == 0:
-            terms.append(np.zeros(np.broadcast(rk, log_ratio).shape))
-            continue
-        term = special.gammaln(rk + j) - special.gammaln(rk) - special.gammaln(j + 1.0) \
-            + j * log_ratio
-        terms.append(np.where(s > 0, term, -np.inf))
-    return np.stack(np.broadcast_arrays(*terms))
+    shape = np.broadcast(rk, log_ratio).shape
+    terms = np.zeros((k,) + shape)
+    running = np.zeros(shape)
+    for j in range(1, k):  # log (r + kx)_j / j! by its recurrence: no log-Gamma per term
+        running = running + np.log(rk + (j - 1)) - np.log(j) + log_ratio
+        terms[j] = np.where(s > 0, running, -np.inf)
+    return terms
+
+
+def log_sum_terms(terms):
+    """``log(sum(exp(terms), axis=0))`` and the shares ``exp(terms) / sum``: the first term is
+    0, so the largest is finite."""
+    top = terms.max(axis=0)
+    scaled = np.exp(terms - top)
+    total = scaled.sum(axis=0)
+    return top + np.log(total), scaled / total
 
 
 def log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2):
@@ -81,16 +88,22 @@ def total_loglik_grad(k, r, alpha, a, b, x, t_x, T, litt, weights, mbg=True):
     m = 1.0 if mbg else 0.0
     psi = special.digamma
     rk = r + k * x
-    terms = survival_terms(k, r, alpha, x, t_x, T)
-    log_s2 = special.logsumexp(terms, axis=0)
-    share = np.exp(terms - log_s2)
-    j = np.arange(k).reshape((k,) + (1,) * np.ndim(log_s2))
-    dead = special.expit(log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2))
-    ll = loglik(k, r, alpha, a, b, x, t_x, T, litt, mbg)
-    d_r = (psi(rk) - psi(r) + np.log(alpha) - np.log(alpha + T)
-           + (1 - dead) * (share * (psi(rk + j) - psi(rk))).sum(axis=0)
-           + dead * (np.log(alpha + T) - np.log(alpha + t_x)))
-    d_alpha = (r / alpha - rk / (alpha + T) + (1 - dead) * (share * (-j / (alpha + T))).sum(axis=0)
+    log_s2, share = log_sum_terms(survival_terms(k, r, alpha, x, t_x, T))
+    ratio = log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2)
+    dead = special.expit(ratio)
+    log_alpha_T, log_alpha_tx = np.log(alpha + T), np.log(alpha + t_x)
+    ll = ((k - 1) * litt - x * special.gammaln(k) + special.betaln(a, b + x + m)
+          - special.betaln(a, b) + special.gammaln(rk) - special.gammaln(r)
+          + r * np.log(alpha) - rk * log_alpha_T + log_s2 + np.logaddexp(0.0, ratio))
+    # sum_j pi_j d/dr log (rk)_j = sum_j pi_j sum_{i<j} 1 / (rk + i); d/dalpha: -j / (alpha + T)
+    d_phases, mean_j, running = 0.0, 0.0, 0.0
+    for j in range(1, k):
+        running = running + 1.0 / (rk + (j - 1))
+        d_phases = d_phases + share[j] * running
+        mean_j = mean_j + share[j] * j
+    d_r = (psi(rk) - psi(r) + np.log(alpha) - log_alpha_T + (1 - dead) * d_phases
+           + dead * (log_alpha_T - log_alpha_tx))
+    d_alpha = (r / alpha - rk / (alpha + T) - (1 - dead) * mean_j / (alpha + T)
                + dead * rk * (1 / (alpha + T) - 1 / (alpha + t_x)))
     d_a = psi(a + b) - psi(a + b + x + m) + dead / a
     d_b = (psi(b + x + m) - psi(a + b + x + m) - psi(b) + psi(a + b)
@@ -114,7 +127,7 @@ def loglik(k, r, alpha, a, b, x, t_x, T, litt, mbg=True):
     """
     m = 1.0 if mbg else 0.0
     rk = r + k * x
-    log_s2 = special.logsumexp(survival_terms(k, r, alpha, x, t_x, T), axis=0)
+    log_s2, _ = log_sum_terms(survival_terms(k, r, alpha, x, t_x, T))
     ratio = log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2)
     return ((k - 1) * litt - x * special.gammaln(k) + special.betaln(a, b + x + m)
             - special.betaln(a, b) + special.gammaln(rk) - special.gammaln(r)
@@ -124,15 +137,14 @@ def loglik(k, r, alpha, a, b, x, t_x, T, litt, mbg=True):
 def probability_alive(k, r, alpha, a, b, x, t_x, T, mbg=True):
     """P(alive at T | history) = S2 / (S1 + S2) (BTYDplus ``xbgcnbd.PAlive``); 1 for a BG
     customer without repeat purchases."""
-    log_s2 = special.logsumexp(survival_terms(k, r, alpha, x, t_x, T), axis=0)
+    log_s2, _ = log_sum_terms(survival_terms(k, r, alpha, x, t_x, T))
     return special.expit(-log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2))
 
 
 def _at_least(k, r, alpha, a, b, x, t_x, T, t, mbg, n):
     """P(X(t) >= n | alive, history) for one whole n >= 1 (the module docstring)."""
     m = 1.0 if mbg else 0.0
-    terms = survival_terms(k, r, alpha, x, t_x, T)
-    weights = np.exp(terms - special.logsumexp(terms, axis=0))
+    _, weights = log_sum_terms(survival_terms(k, r, alpha, x, t_x, T))
     b_alive = b + x + m
     survive = np.exp(special.betaln(a, b_alive + n - 1) - special.betaln(a, b_alive))
     z = t / (t + alpha + T)
@@ -161,8 +173,7 @@ def _one_pass(k, r, alpha, a, b, x, t_x, T, t, mbg, dying: bool):
     """
     m = 1.0 if mbg else 0.0
     t = np.asarray(t, dtype=float)
-    terms = survival_terms(k, r, alpha, x, t_x, T)
-    weights = np.exp(terms - special.logsumexp(terms, axis=0))
+    _, weights = log_sum_terms(survival_terms(k, r, alpha, x, t_x, T))
     b_alive = b + x + m
     with np.errstate(divide="ignore"):
         log_z = np.log(t) - np.log(t + alpha + T)
