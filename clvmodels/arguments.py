@@ -130,6 +130,29 @@ def check_mass(value, argument: str = "interval") -> float:
     return float(value)
 
 
+def check_numbers(values, argument: str, rule: str) -> np.ndarray:
+    """``values`` (a number or a sequence of them) as a 1-d float array; a DataError naming the
+    argument and ``rule`` for text, true/false, ragged or empty input (``"3"`` is not read as 3).
+
+    Examples
+    --------
+    >>> check_numbers([1, 2.5], "periods", "whole numbers").tolist()
+    [1.0, 2.5]
+    >>> check_numbers("3", "periods", "whole numbers >= 0")
+    Traceback (most recent call last):
+    ...
+    clvmodels.exceptions.DataError: periods must be whole numbers >= 0, not '3'
+    """
+    try:
+        raw = np.atleast_1d(np.asarray(values, dtype=object if isinstance(values, str)
+                                       else None))
+    except ValueError:  # a ragged sequence
+        raw = np.array([None])
+    if raw.dtype.kind not in "iuf" or raw.ndim != 1 or raw.size == 0:
+        raise DataError(f"{argument} must be {rule}, not {values!r}")
+    return raw.astype(np.float64)
+
+
 MAX_DRAWS = 1_000_000  # parameter draws a prediction may ask for
 
 

@@ -80,6 +80,21 @@ def invalid_parameters(names, draws: np.ndarray, positive=None) -> str | None:
     return None
 
 
+def frame_time_unit(rfm: pd.DataFrame, time_unit: str | None = None) -> str | None:
+    """The unit of a frame's recency and T: the one it records, or ``time_unit`` for a frame
+    that records none (None where neither says); a DataError for an unknown ``time_unit`` or
+    one that contradicts the frame's own."""
+    recorded = rfm_time_unit(rfm) if isinstance(rfm, pd.DataFrame) else None
+    if time_unit is not None:
+        if time_unit not in DAYS_PER_UNIT:
+            raise DataError(f"{given('time_unit', time_unit)} is not a time unit: use one of "
+                            f"{list(DAYS_PER_UNIT)}")
+        if recorded not in (None, time_unit):
+            raise DataError(f"the frame records time unit {recorded!r} but "
+                            f"{given('time_unit', time_unit)} says otherwise")
+    return recorded or time_unit
+
+
 def check_weights(weights, rfm: pd.DataFrame) -> np.ndarray | None:
     """``weights`` as float64 in the order of ``rfm``'s rows, one finite number >= 0 per
     customer (a Series aligned by its labels, an array by position); None stays None."""
@@ -220,15 +235,7 @@ class FittedModel:
         -------
         str or None
         """
-        recorded = rfm_time_unit(rfm) if isinstance(rfm, pd.DataFrame) else None
-        if time_unit is not None:
-            if time_unit not in DAYS_PER_UNIT:
-                raise DataError(f"{given('time_unit', time_unit)} is not a time unit: use one "
-                                f"of {list(DAYS_PER_UNIT)}")
-            if recorded not in (None, time_unit):
-                raise DataError(f"the frame records time unit {recorded!r} but "
-                                f"{given('time_unit', time_unit)} says otherwise")
-        unit = recorded or time_unit
+        unit = frame_time_unit(rfm, time_unit)
         if unit is None and self.kind == "purchases" and not getattr(self, "discrete", False):
             raise DataError(
                 "this frame records no time unit (rfm.attrs['time_unit'] is gone, as after a "
@@ -276,7 +283,7 @@ class FittedModel:
         check_rfm(rfm, columns)
         if not timed or self.time_unit_ is None:
             return rfm
-        unit = rfm_time_unit(rfm) or time_unit
+        unit = frame_time_unit(rfm, time_unit)
         if unit is None:
             raise DataError(
                 f"this frame records no time unit (rfm.attrs['time_unit'] is gone, as after a "
@@ -284,9 +291,6 @@ class FittedModel:
                 f"{UNIT_NAMES[self.time_unit_]}: give {given('time_unit', self.time_unit_)} if "
                 "recency and T are in that unit"
             )
-        if time_unit is not None and rfm_time_unit(rfm) not in (None, time_unit):
-            raise DataError(f"the frame records time unit {rfm_time_unit(rfm)!r} but "
-                            f"{given('time_unit', time_unit)} says otherwise")
         if unit != self.time_unit_:
             raise DataError(
                 f"the model was fitted in {UNIT_NAMES[self.time_unit_]} but this frame is in "

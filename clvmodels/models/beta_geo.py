@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._math import bgnbd, levels
-from ..arguments import check_count
+from ..arguments import check_count, check_mass, check_numbers
 from ..data import RFM_COLUMNS, check_rfm, unique_rows
 from ..draws import CHUNK_ELEMENTS, fill_doc, take_rows
 from ..exceptions import DataError
@@ -456,11 +456,8 @@ class BetaGeoModel:
         pandas.DataFrame
             One column per probability: whole numbers of purchases.
         """
-        try:
-            targets = np.atleast_1d(np.asarray(probabilities, dtype=float))
-        except (TypeError, ValueError):
-            targets = np.array([np.nan])
-        if targets.ndim != 1 or not np.all((targets > 0) & (targets < 1)):
+        targets = check_numbers(probabilities, "probabilities", "numbers in (0, 1)")
+        if not np.all((targets > 0) & (targets < 1)):
             raise DataError(f"probabilities must lie in (0, 1), not {probabilities!r}")
         max_purchases = check_count(max_purchases, "max_purchases", low=1, high=1_000_000)
         self.checked_frame(rfm, self.columns, time_unit)
@@ -504,9 +501,7 @@ class BetaGeoModel:
         pandas.DataFrame
             ``lower``, ``median``, ``upper``: whole numbers of purchases.
         """
-        if not (isinstance(mass, (int, float, np.integer, np.floating))
-                and not isinstance(mass, bool) and 0 < mass < 1):
-            raise DataError(f"mass must be a probability in (0, 1) such as 0.9, not {mass!r}")
+        check_mass(mass, "mass")
         table = self.purchase_quantiles(rfm, t, [(1 - mass) / 2, 0.5, (1 + mass) / 2],
                                         max_purchases=max_purchases, time_unit=time_unit)
         table.columns = ["lower", "median", "upper"]

@@ -19,7 +19,7 @@ import pandas as pd
 from .._math import cnbd
 from ..arguments import check_count
 from ..data import RFM_COLUMNS, check_rfm, unique_rows
-from ..draws import CHUNK_ELEMENTS, take_rows
+from ..draws import CHUNK_ELEMENTS
 from ..exceptions import ConvergenceError, DataError
 from .base import MaximumLikelihoodModel
 from .beta_geo import BetaGeoModel, rfm_arrays

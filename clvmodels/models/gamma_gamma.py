@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._math import gamma_gamma
+from ..arguments import check_numbers
 from ..data import check_rfm
 from ..exceptions import DataError, DataQualityWarning
 from ..interface import show
@@ -303,11 +304,7 @@ class GammaGammaModel:
         from scipy import optimize, stats
 
         self.check_fitted()
-        raw = np.atleast_1d(np.asarray(probabilities, dtype=object if isinstance(
-            probabilities, str) else None))
-        if raw.dtype.kind not in "iuf" or raw.ndim != 1:
-            raise DataError(f"probabilities must be numbers in (0, 1), not {probabilities!r}")
-        probabilities = raw.astype(float)
+        probabilities = check_numbers(probabilities, "probabilities", "numbers in (0, 1)")
         if not np.all((probabilities > 0) & (probabilities < 1)):
             raise DataError("probabilities must lie in (0, 1)")
         if getattr(self, "spec_", None) is not None:

@@ -110,9 +110,10 @@ def parse_pair(name: str) -> tuple[Entry, Entry, bool]:
     """The purchase and spend entries of a pair name, and whether it is Bayesian."""
     bayesian = name.startswith(BAYES_PREFIX)
     bare = name[len(BAYES_PREFIX):] if bayesian else name
+    offered = set(pair_names(discrete=True))  # only pairs of engines both models have
     for p in models_of_kind("purchases", discrete=True):
         for s in models_of_kind("spend"):
-            if bare == f"{p.name}_{s.name}" and name in pair_names(discrete=True):
+            if bare == f"{p.name}_{s.name}" and name in offered:
                 return p, s, bayesian
     raise DataError(f"unknown model {name!r}: choose from {', '.join(pair_names(True))}")
 

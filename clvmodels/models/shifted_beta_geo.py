@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .._math import sbg
-from ..arguments import check_count
+from ..arguments import check_count, check_numbers
 from ..columns import as_day, integer_ids, normalize_ids, parse_dates
 from ..data import unique_rows
 from ..draws import take_rows
@@ -47,14 +47,8 @@ def cohort_frame(survivors) -> pd.DataFrame:
         ``T``, ``churned`` and ``weights`` (customers per row): the customers lost in each
         period, then the survivors of the last one.
     """
-    try:
-        raw = np.asarray(survivors)
-    except ValueError:
-        raw = np.asarray([None])
-    if raw.dtype.kind not in "iuf":
-        raise DataError(f"survivors must be whole numbers of customers, not {survivors!r}")
-    counts = raw.astype(np.float64)
-    if counts.ndim != 1 or len(counts) < 2 or not np.all(np.isfinite(counts)) or np.any(
+    counts = check_numbers(survivors, "survivors", "whole numbers of customers")
+    if len(counts) < 2 or not np.all(np.isfinite(counts)) or np.any(
             counts != np.round(counts)):
         raise DataError("survivors must be at least two counts: the cohort, then its active "
                         "customers after each period")
@@ -285,12 +279,7 @@ def check_rate(discount_rate) -> None:
 def check_periods(periods, low: int = 0) -> np.ndarray:
     """``periods`` as a 1-d float array of whole numbers >= ``low``; a DataError naming the
     first that is not (a negative, fractional or missing period has no survival)."""
-    raw = np.atleast_1d(np.asarray(periods, dtype=object if isinstance(periods, str) else None))
-    if raw.dtype.kind not in "iuf":
-        raise DataError(f"periods must be whole numbers >= {low}, not {periods!r}")
-    values = raw.astype(np.float64)
-    if values.ndim != 1 or len(values) == 0:
-        raise DataError(f"periods must be one or more whole numbers >= {low}, not {periods!r}")
+    values = check_numbers(periods, "periods", f"whole numbers >= {low}")
     bad = ~(np.isfinite(values) & (values >= low) & (values == np.round(values)))
     if bad.any():
         raise DataError(f"periods must be whole numbers >= {low}: {show(values[bad][0])} is "
