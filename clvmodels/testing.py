@@ -183,6 +183,14 @@ def check_gradient(entry, model, frame, extra) -> None:
                                    err_msg=f"{entry.name}: gradient at {scale} x the estimate")
 
 
+def bayesian_twin(entry, model):
+    """An unfitted Bayesian model of ``entry`` at what the maximum-likelihood ``model``'s fit
+    decided that the Bayesian constructor also takes (the regularity models' ``k``)."""
+    decided = {fact: getattr(model, fact + "_") for fact in getattr(model, "facts", ())
+               if fact in entry.bayesian.constructor_setting_names()}
+    return entry.bayesian(**decided)
+
+
 def check_engines_agree(entry, model, frame, extra) -> None:
     import pytensor
     import pytensor.tensor as pt
@@ -191,7 +199,7 @@ def check_engines_agree(entry, model, frame, extra) -> None:
 
     data = model.prepare(frame)
     theta = pt.dvector("theta")
-    tensor = entry.bayesian().loglik_tensor(
+    tensor = bayesian_twin(entry, model).loglik_tensor(
         {k: theta[i] for i, k in enumerate(model.param_names)}, data, pytensor_namespace())
     evaluate = pytensor.function([theta], tensor)
     for scale in (1.0, 1.3, 0.7):
@@ -240,7 +248,7 @@ def check_persistence(entry, model, frame, extra) -> None:
 def check_one_draw_posterior(entry, model, frame, extra) -> None:
     import arviz as az
 
-    twin = entry.bayesian()
+    twin = bayesian_twin(entry, model)
     twin.idata_ = az.from_dict(posterior={k: np.array([[v]]) for k, v in model.params_.items()})
     twin.params_, twin.time_unit_, twin.n_customers_ = model.params_, model.time_unit_, 1
     for name, ask in questions_for(entry, extra).items():

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import clvmodels
-from clvmodels.models.cnbd import BetaGeoCNBD, ModifiedBetaGeoCNBD
+from clvmodels.models.cnbd import BayesianModifiedBetaGeoCNBD, BetaGeoCNBD, ModifiedBetaGeoCNBD
 from clvmodels.models.registry import Entry
 from clvmodels.testing import check_model
 
@@ -109,10 +109,14 @@ def test_registered_compare_fit_score_and_files(cdnow_regular, cdnow, tmp_path):
                  str(tmp_path / "log.csv"), "--out", str(tmp_path / "s.csv"), "--quiet"]) == 0
     scores = pd.read_csv(tmp_path / "s.csv")
     assert len(scores) == cdnow["customer_id"].nunique() and scores["clv"].notna().all()
-    with pytest.raises(SystemExit) as exit_:  # no Bayesian engine: not a choice
-        main(["fit", "--transactions", str(tmp_path / "log.csv"), "--observation-end",
-              "1998-06-30", "--model", "bayes_mbgcnbd_gg", "--out", str(tmp_path / "b.json")])
-    assert exit_.value.code == 2
+    # the PyMC twin: k chosen by likelihood first (1 on CDNOW), then the posterior at it
+    assert main(["fit", "--transactions", str(tmp_path / "log.csv"), "--observation-end",
+                 "1998-06-30", "--time-unit", "W", "--model", "bayes_mbgcnbd_gg", "--out",
+                 str(tmp_path / "b.json"), "--quiet"]) == 0
+    bayes = clvmodels.load(tmp_path / "b.json").purchases
+    assert type(bayes) is BayesianModifiedBetaGeoCNBD and bayes.k_ == 1
+    # at k = 1 the posterior means sit by the maximum-likelihood estimate
+    np.testing.assert_allclose(bayes.params_, pair.purchases.params_, rtol=0.15)
 
 
 @pytest.mark.slow
@@ -142,3 +146,46 @@ def test_on_regular_data_the_regularity_model_wins_the_holdout():
     assert table.loc["mbgcnbd", "aic"] < table.loc["mbgnbd", "aic"] - 100
     assert table.loc["mbgcnbd", "holdout_mae"] < table.loc["mbgnbd", "holdout_mae"]
     assert table.attrs["fits"]["mbgcnbd"].k_ == 2
+
+
+def regular_log(customers: int = 1_500, seed: int = 5) -> pd.DataFrame:
+    """A transaction log of Erlang-2 gaps (in days, so that some fall on one day), customers
+    acquired over the first 60 days, each with a random lifetime and mean spend."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(customers):
+        rate, life, spend = rng.gamma(2.0, 1 / 40), rng.exponential(300), rng.gamma(3.0, 10.0)
+        day = rng.integers(0, 60)
+        start = day
+        while day <= 400 and day - start <= life:
+            rows.append((f"c{c}", day, round(float(rng.gamma(4.0, spend / 4)), 2)))
+            day += int(rng.gamma(2.0, 1 / rate))
+    log = pd.DataFrame(rows, columns=["customer_id", "day", "amount"])
+    log["date"] = pd.Timestamp("2020-01-01") + pd.to_timedelta(log.pop("day"), unit="D")
+    return log.sample(frac=1, random_state=seed).reset_index(drop=True)  # unsorted
+
+
+@pytest.mark.slow
+def test_dask_fits_and_scores_them_as_in_memory():
+    """The Dask engine builds litt, fits on histories unique in (x, t_x, T, litt) and scores
+    partition by partition: the same model and the same scores as in memory."""
+    import dask
+    import dask.dataframe as dd
+
+    from clvmodels import dask_engine
+
+    log = regular_log()
+    end = "2021-02-05"
+    local = clvmodels.rfm_summary(log, amount="amount", observation_end=end, time_unit="W",
+                                  statistics=["litt"])
+    with dask.config.set(scheduler="synchronous"):
+        rfm = dask_engine.rfm_summary(dd.from_pandas(log, npartitions=4), observation_end=end,
+                                      time_unit="W", statistics=["litt"])
+        pair = dask_engine.fit(rfm, time_unit="W", purchases="mbgcnbd")
+        scores = dask_engine.score(pair, rfm).compute()
+    expected = clvmodels.ModelPair.fit(local, purchases="mbgcnbd")
+    assert pair.purchases.k_ == expected.purchases.k_ >= 2  # regular data: k above 1
+    np.testing.assert_allclose(pair.purchases.params_, expected.purchases.params_, rtol=1e-6)
+    scores = scores.set_index("customer_id").sort_index()
+    pd.testing.assert_frame_equal(scores, expected.score(local).sort_index(), check_dtype=False,
+                                  check_names=False, check_index_type=False, rtol=1e-6)

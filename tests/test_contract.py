@@ -31,8 +31,6 @@ def test_every_registered_model_passes_check_model(entry):
     skipped = {k for k, v in report.items() if v.startswith("skipped")}
     # the unit check is for purchase models; the engines' agreement for models with both
     expected = set() if entry.kind == "purchases" else {"time_unit"}
-    if "bayes" not in entry.capabilities:  # the regularity models, so far
-        expected |= {"engines_agree", "one_draw_posterior"}
     assert skipped == expected, report
 
 

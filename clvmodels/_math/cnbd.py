@@ -38,6 +38,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from . import NUMPY
+
 MAX_PURCHASES = 100_000  # the series in n stops before this many future purchases
 TOLERANCE = 1e-13  # ... or where a block of terms adds less than this, relative
 
@@ -112,7 +114,7 @@ def total_loglik_grad(k, r, alpha, a, b, x, t_x, T, litt, weights, mbg=True):
                                           weights @ d_b])
 
 
-def loglik(k, r, alpha, a, b, x, t_x, T, litt, mbg=True):
+def loglik(k, r, alpha, a, b, x, t_x, T, litt, mbg=True, xp=NUMPY):
     r"""Log-likelihood of one customer's history (BTYDplus ``xbgcnbd.LL``; Platzer &
     Reutterer 2016):
 
@@ -123,15 +125,30 @@ def loglik(k, r, alpha, a, b, x, t_x, T, litt, mbg=True):
 
     with :math:`S_1 = \frac{a}{b + x - 1 + m}\big(\frac{\alpha+T}{\alpha+t_x}\big)^{r+kx}` (0 for
     a BG customer without repeat purchases), ``m = 1`` for the MBG and 0 for the BG. At ``k = 1``
-    it is the MBG/NBD (the BG/NBD) likelihood.
+    it is the MBG/NBD (the BG/NBD) likelihood. ``xp`` is the array namespace
+    (:func:`clvmodels._math.pytensor_namespace` for PyMC, where ``k`` and the data are
+    constants): the sums are unrolled over the ``k`` phases, and the terms that vanish (no time
+    since the last purchase; no dead part for a BG customer without repeat purchases) are
+    ``exp(-1000)`` rather than 0, so that no gradient meets an infinity.
     """
     m = 1.0 if mbg else 0.0
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     rk = r + k * x
-    log_s2, _ = log_sum_terms(survival_terms(k, r, alpha, x, t_x, T))
-    ratio = log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2)
-    return ((k - 1) * litt - x * special.gammaln(k) + special.betaln(a, b + x + m)
-            - special.betaln(a, b) + special.gammaln(rk) - special.gammaln(r)
-            + r * np.log(alpha) - rk * np.log(alpha + T) + log_s2 + np.logaddexp(0.0, ratio))
+    s = T - t_x
+    log_alpha_T = xp.log(alpha + T)
+    # log (r + kx)_j (T - t_x)^j / (j! (alpha + T)^j), summed over j by log-add-exp
+    log_s = np.log(np.where(s > 0, s, 1.0))
+    log_s2, running = 0.0, 0.0
+    for j in range(1, k):
+        running = running + xp.log(rk + (j - 1)) - np.log(j) + log_s - log_alpha_T
+        log_s2 = xp.logaddexp(log_s2, xp.where(s > 0, running, -1000.0))
+    log_s1 = (xp.log(a) - xp.log(xp.maximum(b + x - 1 + m, 1e-300))
+              + rk * (log_alpha_T - xp.log(alpha + t_x)))
+    if not mbg:
+        log_s1 = xp.where(x > 0, log_s1, -1000.0 + log_s2)
+    return ((k - 1) * np.asarray(litt, dtype=float) - x * special.gammaln(k)
+            + xp.betaln(a, b + x + m) - xp.betaln(a, b) + xp.gammaln(rk) - xp.gammaln(r)
+            + r * xp.log(alpha) - rk * log_alpha_T + xp.logaddexp(log_s1, log_s2))
 
 
 def probability_alive(k, r, alpha, a, b, x, t_x, T, mbg=True):

@@ -8,13 +8,21 @@ from .beta_geo_beta_binom import (
     BetaGeoBetaBinom,
     BetaGeoBetaBinomModel,
 )
+from .cnbd import (
+    BayesianBetaGeoCNBD,
+    BayesianModifiedBetaGeoCNBD,
+    BetaGeoCNBD,
+    ModifiedBetaGeoCNBD,
+    simulate_regular,
+)
 from .gamma_gamma import BayesianGammaGamma, GammaGamma, GammaGammaModel
 from .modified_beta_geo import BayesianModifiedBetaGeo, ModifiedBetaGeo, ModifiedBetaGeoModel
 from .pareto_nbd import BayesianParetoNBD, ParetoNBD, ParetoNBDModel
 from .shifted_beta_geo import BayesianShiftedBetaGeo, ShiftedBetaGeo, ShiftedBetaGeoModel
 from .registry import MODELS
 
-__all__ = ["MODELS", "BayesianBetaGeo", "BayesianGammaGamma", "BayesianModel",
+__all__ = ["MODELS", "BayesianBetaGeoCNBD", "BayesianModifiedBetaGeoCNBD", "BetaGeoCNBD",
+           "ModifiedBetaGeoCNBD", "simulate_regular", "BayesianBetaGeo", "BayesianGammaGamma", "BayesianModel",
            "BayesianModifiedBetaGeo", "BetaGeo", "BetaGeoModel", "GammaGamma", "GammaGammaModel",
            "MaximumLikelihoodModel", "ModifiedBetaGeo", "ModifiedBetaGeoModel",
            "BayesianShiftedBetaGeo", "BayesianParetoNBD", "BayesianBetaGeoBetaBinom", "BetaGeoBetaBinom",

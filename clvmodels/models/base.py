@@ -212,9 +212,16 @@ class FittedModel:
         keeps to build the model again, as scikit-learn's ``get_params``."""
         import inspect
 
-        parameters = inspect.signature(cls.__init__).parameters.values()
-        return tuple(p.name for p in parameters if p.name != "self"
-                     and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+        names = []
+        for klass in cls.__mro__:  # a constructor that passes **settings on: its parent's too
+            if "__init__" not in vars(klass) or klass is object:
+                continue
+            parameters = inspect.signature(klass.__init__).parameters.values()
+            names += [p.name for p in parameters if p.name != "self" and p.name not in names
+                      and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+                break
+        return tuple(names)
 
     def constructor_settings(self) -> dict:
         """``{argument: value}`` of :meth:`constructor_setting_names`, as plain data."""

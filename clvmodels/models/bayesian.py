@@ -39,8 +39,6 @@ from .base import (FittedModel, free_scale, invalid_parameters,
 
 METHODS = ("nuts", "map", "advi")
 SAMPLERS = {"pymc": None, "nutpie": "nutpie", "numpyro": "numpyro"}
-SETTINGS = ("priors", "draws", "tune", "chains", "method", "sampler", "target_accept",
-            "random_state", "init", "advi_iterations")
 MIN_ESS = 400
 MAX_RHAT = 1.01
 
@@ -464,7 +462,7 @@ class BayesianModel(FittedModel):
         dict
         """
         self.check_fitted()
-        settings = {k: getattr(self, k) for k in SETTINGS}
+        settings = self.constructor_settings()
         if settings["priors"] is not None:
             settings["priors"] = {k: list(v) for k, v in settings["priors"].items()}
         return {**self.state_header(), "settings": settings,
@@ -509,7 +507,7 @@ class BayesianModel(FittedModel):
         import arviz as az
 
         try:
-            unknown = set(data["settings"]) - set(SETTINGS)
+            unknown = set(data["settings"]) - set(cls.constructor_setting_names())
             if unknown:
                 raise KeyError(f"unknown settings {sorted(unknown)}")
             model = cls(**data["settings"])

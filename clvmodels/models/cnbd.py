@@ -5,7 +5,7 @@ and :class:`BetaGeoCNBD` fit them by maximum likelihood, ``k`` chosen by likelih
 
 The fit reads one statistic beyond RFM, ``litt`` (``rfm_summary(..., statistics=["litt"])``);
 the predictions read the history (x, t_x, T) alone and are exact (:mod:`clvmodels._math.cnbd`).
-Registered as ``mbgcnbd`` and ``bgcnbd`` with a maximum-likelihood engine only, so far.
+Registered as ``mbgcnbd`` and ``bgcnbd``, by maximum likelihood and in PyMC (at a fixed ``k``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ..data import RFM_COLUMNS, check_rfm, unique_rows
 from ..draws import CHUNK_ELEMENTS
 from ..exceptions import ConvergenceError, DataError
 from .base import MaximumLikelihoodModel
+from .bayesian import BayesianModel
 from .beta_geo import BetaGeoModel, rfm_arrays
 from .regression import unique_with_covariates
 
@@ -82,11 +83,7 @@ class RegularityModel(BetaGeoModel):
     mbg = True
     facts = ("k",)
 
-    def __init__(self, penalizer: float = 0.0, k=None):
-        super().__init__(penalizer)
-        if k is not None:
-            check_count(k, "k", low=1, high=MAX_K)
-        self.k = k
+    k = None  # the regularity given to the constructor (None: chosen by likelihood)
 
     @property
     def formulas(self):
@@ -161,48 +158,42 @@ class RegularityModel(BetaGeoModel):
         return cnbd.total_loglik_grad(self.fitting_k, *params, data.x, data.t_x, data.T,
                                       data.litt, data.weights, mbg=self.mbg)
 
-    def loglik_tensor(self, params: dict, data, xp):
-        """Refused: the regularity models have a maximum-likelihood engine only, so far."""
-        raise DataError(f"{self.title} has no Bayesian engine yet: fit it by maximum "
-                        "likelihood")
-
-    # -- fitting with k chosen by likelihood ----------------------------------------------
-    def fit(self, rfm: pd.DataFrame, weights=None, *, time_unit: str | None = None):
-        """Fit by maximum likelihood: at the given ``k``, or at each k from 1 up (to 12, or
-        until the log-likelihood falls twice in a row, as BTYDplus) keeping the best.
+    def loglik_tensor(self, params: dict, data: RegularHistories, xp):
+        """The same total as a PyTensor expression at the ``k`` in use
+        (:func:`clvmodels._math.cnbd.loglik` with ``xp``).
 
         Parameters
         ----------
-        rfm : pandas.DataFrame
-            With ``litt`` (``rfm_summary(..., statistics=["litt"])``).
-        weights : pandas.Series or array-like, optional
-        time_unit : str, optional
+        params : dict
+            PyTensor scalars by name.
+        data : RegularHistories
+        xp : namespace
 
         Returns
         -------
-        self
+        pytensor.tensor.TensorVariable
         """
-        if self.k is not None:
-            self.k_ = int(self.k)
-            return MaximumLikelihoodModel.fit(self, rfm, weights, time_unit=time_unit)
-        fits, history = {}, []
-        for k in range(1, MAX_K + 1):
-            try:
-                fits[k] = type(self)(penalizer=self.penalizer, k=k).fit(
-                    rfm, weights, time_unit=time_unit)
-            except ConvergenceError:
-                if not fits:
-                    raise
-                break
-            history.append(fits[k].log_likelihood_)
-            if len(history) >= 3 and history[-1] < history[-2] < history[-3]:
-                break
-        best = max(fits, key=lambda k: fits[k].log_likelihood_)
-        self.__dict__.update({key: value for key, value in fits[best].__dict__.items()
-                              if key != "k"})
-        self.k_log_likelihoods_ = pd.Series({k: f.log_likelihood_ for k, f in fits.items()},
-                                            name="log_likelihood").rename_axis("k")
-        return self
+        import pytensor.tensor as pt
+
+        ll = cnbd.loglik(self.fitting_k, *(params[name] for name in type(self).param_names),
+                         data.x, data.t_x, data.T, data.litt, mbg=self.mbg, xp=xp)
+        return pt.dot(data.weights, ll)
+
+    def default_priors(self, data: RegularHistories) -> dict:
+        """Those of the BG/NBD family, ``alpha`` centred on the log of the mean T over ``k``
+        (the rate is per Erlang phase).
+
+        Parameters
+        ----------
+        data : RegularHistories
+
+        Returns
+        -------
+        dict
+        """
+        mean_T = float(np.average(data.T, weights=data.weights))
+        return {"r": (0.0, 2.0), "alpha": (float(np.log(mean_T / self.fitting_k + 1e-9)), 3.0),
+                "a": (0.0, 2.0), "b": (0.0, 2.0)}
 
     # -- the purchase-model protocol where the BG/NBD's shortcut does not hold -------------
     def discounted_purchases(self, rfm: pd.DataFrame, times, coefficients, max_draws=None,
@@ -232,6 +223,121 @@ class RegularityModel(BetaGeoModel):
             return factor[rows]
 
         return compute, len(first), inverse
+
+
+def fit_k_grid(mle: type, rfm: pd.DataFrame, weights=None, *, penalizer: float = 0.0,
+               time_unit: str | None = None) -> dict:
+    """Maximum-likelihood fits of ``mle`` (a regularity model's class) at each k from 1 up (to
+    12, or until the log-likelihood falls twice in a row, as BTYDplus): ``{k: fitted model}``."""
+    fits, history = {}, []
+    for k in range(1, MAX_K + 1):
+        try:
+            fits[k] = mle(penalizer=penalizer, k=k).fit(rfm, weights, time_unit=time_unit)
+        except ConvergenceError:
+            if not fits:
+                raise
+            break
+        history.append(fits[k].log_likelihood_)
+        if len(history) >= 3 and history[-1] < history[-2] < history[-3]:
+            break
+    return fits
+
+
+def k_log_likelihoods(fits: dict) -> pd.Series:
+    """Each k's maximised log-likelihood, by k."""
+    return pd.Series({k: f.log_likelihood_ for k, f in fits.items()},
+                     name="log_likelihood").rename_axis("k")
+
+
+class KByLikelihood(MaximumLikelihoodModel):
+    """The maximum-likelihood engine of a regularity model: at the given ``k``, or with ``k``
+    chosen by likelihood over 1..12.
+
+    Parameters
+    ----------
+    penalizer : float, default 0
+    k : int, optional
+        The regularity, 1..12; chosen by likelihood when not given (``k_``, with every
+        ``k``'s log-likelihood in ``k_log_likelihoods_``).
+    """
+
+    def __init__(self, penalizer: float = 0.0, k=None):
+        super().__init__(penalizer)
+        if k is not None:
+            check_count(k, "k", low=1, high=MAX_K)
+        self.k = k
+
+    def fit(self, rfm: pd.DataFrame, weights=None, *, time_unit: str | None = None):
+        """Fit by maximum likelihood at the given ``k``, or at each k keeping the best.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            With ``litt`` (``rfm_summary(..., statistics=["litt"])``).
+        weights : pandas.Series or array-like, optional
+        time_unit : str, optional
+
+        Returns
+        -------
+        self
+        """
+        if self.k is not None:
+            self.k_ = int(self.k)
+            return super().fit(rfm, weights, time_unit=time_unit)
+        fits = fit_k_grid(type(self), rfm, weights, penalizer=self.penalizer,
+                          time_unit=time_unit)
+        best = max(fits, key=lambda k: fits[k].log_likelihood_)
+        self.__dict__.update({key: value for key, value in fits[best].__dict__.items()
+                              if key != "k"})
+        self.k_log_likelihoods_ = k_log_likelihoods(fits)
+        return self
+
+
+class KFixedBayesian(BayesianModel):
+    """The Bayesian engine of a regularity model: the posterior of (r, alpha, a, b) at a fixed
+    ``k``, the given one or, when none is given, the one maximum likelihood chooses (fitted
+    first, over 1..12: ``k_log_likelihoods_``). The other settings are
+    :class:`~clvmodels.models.bayesian.BayesianModel`'s.
+
+    Parameters
+    ----------
+    k : int, optional
+        The regularity, 1..12.
+    **settings
+        ``priors``, ``draws``, ``tune``, ``chains``, ``method``, ``sampler``, ... as for every
+        Bayesian model.
+    """
+
+    maximum_likelihood_class: type  # the variant's maximum-likelihood class, to choose k
+
+    def __init__(self, k=None, **settings):
+        super().__init__(**settings)
+        if k is not None:
+            check_count(k, "k", low=1, high=MAX_K)
+        self.k = k
+
+    def fit(self, rfm: pd.DataFrame, weights=None, *, time_unit: str | None = None):
+        """Sample the posterior at ``k`` (chosen by likelihood first, when not given).
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            With ``litt`` (``rfm_summary(..., statistics=["litt"])``).
+        weights : pandas.Series or array-like, optional
+        time_unit : str, optional
+
+        Returns
+        -------
+        self
+        """
+        self.check_settings()
+        if self.k is None:
+            fits = fit_k_grid(self.maximum_likelihood_class, rfm, weights, time_unit=time_unit)
+            self.k_ = max(fits, key=lambda k: fits[k].log_likelihood_)
+            self.k_log_likelihoods_ = k_log_likelihoods(fits)
+        else:
+            self.k_ = int(self.k)
+        return super().fit(rfm, weights, time_unit=time_unit)
 
 
 def simulate_regular(n_customers: int, *, k: int, r: float, alpha: float, a: float, b: float,
@@ -295,7 +401,7 @@ def simulate_regular(n_customers: int, *, k: int, r: float, alpha: float, a: flo
     return frame
 
 
-class ModifiedBetaGeoCNBD(RegularityModel, MaximumLikelihoodModel):
+class ModifiedBetaGeoCNBD(RegularityModel, KByLikelihood):
     """MBG/CNBD-k by maximum likelihood: Erlang-k inter-purchase times, dropout possible after
     every purchase including the first (Platzer & Reutterer 2016; BTYDplus ``mbgcnbd``).
 
@@ -312,7 +418,7 @@ class ModifiedBetaGeoCNBD(RegularityModel, MaximumLikelihoodModel):
     mbg = True
 
 
-class BetaGeoCNBD(RegularityModel, MaximumLikelihoodModel):
+class BetaGeoCNBD(RegularityModel, KByLikelihood):
     """BG/CNBD-k by maximum likelihood: Erlang-k inter-purchase times, dropout after each repeat
     purchase (Platzer & Reutterer 2016; BTYDplus ``bgcnbd``).
 
@@ -326,3 +432,39 @@ class BetaGeoCNBD(RegularityModel, MaximumLikelihoodModel):
     name = "bgcnbd"
     title = "BG/CNBD-k"
     mbg = False
+
+
+class BayesianModifiedBetaGeoCNBD(RegularityModel, KFixedBayesian):
+    """MBG/CNBD-k in PyMC: the posterior of (r, alpha, a, b) at a fixed ``k`` (given, or chosen
+    by likelihood first).
+
+    Parameters
+    ----------
+    k : int, optional
+        The regularity, 1..12.
+    **settings
+        As :class:`~clvmodels.models.bayesian.BayesianModel`.
+    """
+
+    name = "mbgcnbd"
+    title = "MBG/CNBD-k"
+    mbg = True
+    maximum_likelihood_class = ModifiedBetaGeoCNBD
+
+
+class BayesianBetaGeoCNBD(RegularityModel, KFixedBayesian):
+    """BG/CNBD-k in PyMC: the posterior of (r, alpha, a, b) at a fixed ``k`` (given, or chosen
+    by likelihood first).
+
+    Parameters
+    ----------
+    k : int, optional
+        The regularity, 1..12.
+    **settings
+        As :class:`~clvmodels.models.bayesian.BayesianModel`.
+    """
+
+    name = "bgcnbd"
+    title = "BG/CNBD-k"
+    mbg = False
+    maximum_likelihood_class = BetaGeoCNBD

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from ..exceptions import DataError
 from .beta_geo import BayesianBetaGeo, BetaGeo
 from .beta_geo_beta_binom import BayesianBetaGeoBetaBinom, BetaGeoBetaBinom
-from .cnbd import BetaGeoCNBD, ModifiedBetaGeoCNBD
+from .cnbd import (BayesianBetaGeoCNBD, BayesianModifiedBetaGeoCNBD, BetaGeoCNBD,
+                   ModifiedBetaGeoCNBD)
 from .gamma_gamma import BayesianGammaGamma, GammaGamma
 from .modified_beta_geo import BayesianModifiedBetaGeo, ModifiedBetaGeo
 from .pareto_nbd import BayesianParetoNBD, ParetoNBD
@@ -73,8 +74,8 @@ MODELS = {entry.name: entry for entry in (
     Entry("mbgnbd", "purchases", ModifiedBetaGeo, BayesianModifiedBetaGeo, "MBG/NBD"),
     Entry("pnbd", "purchases", ParetoNBD, BayesianParetoNBD, "Pareto/NBD"),
     Entry("bgbb", "purchases", BetaGeoBetaBinom, BayesianBetaGeoBetaBinom, "BG/BB"),
-    Entry("mbgcnbd", "purchases", ModifiedBetaGeoCNBD, None, "MBG/CNBD-k"),
-    Entry("bgcnbd", "purchases", BetaGeoCNBD, None, "BG/CNBD-k"),
+    Entry("mbgcnbd", "purchases", ModifiedBetaGeoCNBD, BayesianModifiedBetaGeoCNBD, "MBG/CNBD-k"),
+    Entry("bgcnbd", "purchases", BetaGeoCNBD, BayesianBetaGeoCNBD, "BG/CNBD-k"),
     Entry("gg", "spend", GammaGamma, BayesianGammaGamma, "Gamma-Gamma"),
     Entry("sbg", "retention", ShiftedBetaGeo, BayesianShiftedBetaGeo, "shifted-beta-geometric"),
 )}
