@@ -72,7 +72,7 @@ def mle_child(args) -> None:
     start = time.perf_counter()
     model = MODELS[args.model].mle(**covariates).fit(rfm)
     seconds = time.perf_counter() - start
-    out = {"seconds": seconds, "peak_mib": peak_rss_mib(), "parameters": len(model.param_names),
+    out = {"seconds": seconds, "peak_mib": peak_rss_mib(), "parameters": len(model.parameter_names_),
            "log_likelihood": model.log_likelihood_}
     if args.covariates:
         out["lr_statistic"] = float(model.likelihood_ratio_test()["statistic"])

@@ -71,7 +71,7 @@ def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.Dat
         model = MODELS[name].mle(penalizer).fit(rfm)
         fits[name] = model
         # a parameter chosen by likelihood (the regularity's k) counts as one
-        k = len(model.param_names) + getattr(model, "chosen_parameters", 0)
+        k = len(model.parameter_names_) + getattr(model, "chosen_parameters", 0)
         n, ll = model.n_customers_, model.log_likelihood_
         row = {"model": name, "parameters": k, "log_likelihood": ll, "aic": 2 * k - 2 * ll,
                "bic": k * np.log(n) - 2 * ll}
@@ -116,8 +116,8 @@ def likelihood_ratio_test(restricted, full) -> pd.Series:
         raise DataError(f"a {type(restricted).__name__} is not nested in a "
                         f"{type(full).__name__}: compare the same model with and without "
                         "covariates (or use compare() for different models)")
-    extra = [n for n in full.param_names if n not in restricted.param_names]
-    missing = [n for n in restricted.param_names if n not in full.param_names]
+    extra = [n for n in full.parameter_names_ if n not in restricted.parameter_names_]
+    missing = [n for n in restricted.parameter_names_ if n not in full.parameter_names_]
     if missing or not extra:
         raise DataError(f"the first model must be nested in the second: the second lacks "
                         f"{missing}" if missing else "the second model has no extra parameter")

@@ -29,6 +29,35 @@ def thin(values: np.ndarray, max_draws: int | None) -> np.ndarray:
     return values
 
 
+class ParameterDraws(list):
+    """Each parameter's draws, a ``(1, D)`` (or, per customer, ``(n, D)``) array each, knowing
+    which value is the point: ``"first"`` where draw 0 is a maximum-likelihood estimate and
+    the others are draws of its asymptotic distribution (the point stays the plug-in
+    prediction), ``"mean"`` for a posterior (the point is the mean over draws).
+
+    Parameters
+    ----------
+    arrays : iterable of numpy.ndarray
+    center : {"first", "mean"}
+    """
+
+    def __init__(self, arrays, center: str = "mean"):
+        super().__init__(arrays)
+        if center not in ("first", "mean"):
+            raise ValueError(f"center must be 'first' or 'mean', not {center!r}")
+        self.center = center
+
+    @property
+    def n_draws(self) -> int:
+        """How many draws (``D``)."""
+        return self[0].shape[1]
+
+    def like(self, arrays) -> "ParameterDraws":
+        """Other arrays (the same draws, transformed: per customer, a subset) with this
+        point."""
+        return ParameterDraws(arrays, self.center)
+
+
 def take_rows(params: list, rows) -> list:
     """The ``rows`` of per-customer parameter draws (``(n, D)`` arrays); a parameter shared by
     every customer (``(1, D)``) as it is."""

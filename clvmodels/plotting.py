@@ -368,7 +368,7 @@ def plot_posterior(model, reference=None, hdi_prob: float = 0.94, ax=None):
     import arviz as az
 
     _needs(model, "posterior_draws", "a Bayesian model")
-    names = list(model.param_names)
+    names = list(model.parameter_names_)
     if ax is None:
         import matplotlib.pyplot as plt
 
@@ -383,4 +383,4 @@ def plot_trace(model):
     import arviz as az
 
     _needs(model, "posterior_draws", "a Bayesian model")
-    return az.plot_trace(model.idata_, var_names=list(model.param_names), compact=False)
+    return az.plot_trace(model.idata_, var_names=list(model.parameter_names_), compact=False)

@@ -200,7 +200,7 @@ def check_engines_agree(entry, model, frame, extra) -> None:
     data = model.prepare(frame)
     theta = pt.dvector("theta")
     tensor = bayesian_twin(entry, model).loglik_tensor(
-        {k: theta[i] for i, k in enumerate(model.param_names)}, data, pytensor_namespace())
+        {k: theta[i] for i, k in enumerate(model.parameter_names_)}, data, pytensor_namespace())
     evaluate = pytensor.function([theta], tensor)
     for scale in (1.0, 1.3, 0.7):
         params = model.params_.to_numpy() * scale

@@ -70,7 +70,7 @@ def test_check_model_catches_a_broken_model():
     class NoWidth(clvmodels.BetaGeo):
         def parameter_draws(self, max_draws=None, interval=None):
             draws = super().parameter_draws(max_draws, interval)
-            return [np.repeat(p[:, :1], p.shape[1], axis=1) for p in draws]
+            return draws.like(np.repeat(p[:, :1], p.shape[1], axis=1) for p in draws)
 
     flat = Entry("flat", "purchases", NoWidth, clvmodels.BayesianBetaGeo, "flat")
     with pytest.raises(AssertionError, match="intervals failed: .*without width"):

@@ -262,7 +262,7 @@ def test_every_model_file_loads_back_to_the_same_predictions(base, tmp_path):
         path = tmp_path / f"{name}.json"
         model.save(path)
         loaded = clvmodels.load(path)
-        assert type(loaded) is type(model) and list(loaded.param_names) == list(model.param_names)
+        assert type(loaded) is type(model) and list(loaded.parameter_names_) == list(model.parameter_names_)
         before, after = predictions(model, frame), predictions(loaded, frame)
         for key in before:
             np.testing.assert_array_equal(after[key], before[key], err_msg=f"{name}: {key}")

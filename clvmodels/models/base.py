@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from ..data import check_rfm, rfm_time_unit
+from ..draws import ParameterDraws, summarise_draws
 from ..exceptions import ConvergenceError, DataError, ModelFormatError, NotFittedError
 from ..files import write_json_atomic
 from ..arguments import align, check_draw_options, check_mass
@@ -139,15 +140,22 @@ class FittedModel:
     def fitted_specification(self, spec) -> None:
         """Record what fitting ``spec`` decided: with covariates, their encoding, the names of
         the coefficients and the fit without them."""
-        if spec is self:
-            return
-        self.spec_ = spec
-        self.param_names = spec.param_names
+        if spec is not self:
+            self.spec_ = spec
+
+    @property
+    def parameter_names_(self) -> tuple[str, ...]:
+        """The names of the fitted parameters: the model's own (``param_names``, which the
+        specification declares), then, with covariates, a coefficient per design column
+        (``parameter:column``). Covariates wrap the specification; they do not change the
+        model's ``param_names``."""
+        spec = getattr(self, "spec_", None)
+        return tuple(type(self).param_names if spec is None else spec.param_names)
 
     def positive_parameters(self) -> np.ndarray:
         """Which of ``param_names`` are > 0: the model's own, not the covariate coefficients."""
         spec = getattr(self, "spec_", None)
-        return np.ones(len(self.param_names), dtype=bool) if spec is None else spec.positive
+        return np.ones(len(self.parameter_names_), dtype=bool) if spec is None else spec.positive
 
     def covariate_design(self, frame: pd.DataFrame) -> dict | None:
         """``{process: design matrix}`` of the customers of ``frame`` (None without covariates):
@@ -162,7 +170,7 @@ class FittedModel:
         infinity (a unit or coding error, not a prediction)."""
         if design is None:
             return draws
-        params = self.spec_.row_parameters(draws, design)
+        params = draws.like(self.spec_.row_parameters(draws, design))
         for name, values in zip(type(self).param_names, params):
             bad = ~(np.isfinite(values) & (values > 0))
             if bad.any():
@@ -190,7 +198,7 @@ class FittedModel:
             raise DataError("customers= must be a DataFrame of covariate columns, one row per "
                             "new customer")
         if spec is None:
-            return [np.repeat(p, len(customers), axis=0) for p in draws]
+            return draws.like(np.repeat(p, len(customers), axis=0) for p in draws)
         return self.customer_parameters(draws, spec.covariate_matrices(customers))
 
     @property
@@ -353,27 +361,27 @@ class FittedModel:
         return value
 
     # -- predictions over the draws an engine provides (``parameter_draws``) -------------------
-    def summarise(self, compute, n_rows: int, n_draws: int, interval, name, index, *,
+    def summarise(self, compute, n_rows: int, draws, interval, name, index, *,
                   expand=None, return_draws: bool = False):
-        """:func:`clvmodels.draws.summarise_draws`, refusing an interval from a single draw.
+        """:func:`clvmodels.draws.summarise_draws` of ``compute`` over ``draws`` (the
+        :class:`~clvmodels.draws.ParameterDraws` it evaluates: their number and which is the
+        point), refusing an interval from a single draw.
 
         Parameters
         ----------
-        compute, n_rows, n_draws, interval, name, index, expand, return_draws
+        compute, n_rows, interval, name, index, expand, return_draws
             As :func:`clvmodels.draws.summarise_draws`.
+        draws : ParameterDraws
 
         Returns
         -------
         pandas.Series or pandas.DataFrame
         """
-        from ..draws import summarise_draws
-
-        if interval is not None and n_draws == 1:
+        if interval is not None and draws.n_draws == 1:
             raise DataError(f"an interval needs parameter draws, and this {type(self).__name__} "
                             "has one: pass interval= to the prediction that draws them")
-        return summarise_draws(compute, n_rows, n_draws, interval, name, index, expand=expand,
-                               return_draws=return_draws,
-                               center="first" if getattr(self, "engine", "") == "mle" else "mean")
+        return summarise_draws(compute, n_rows, draws.n_draws, interval, name, index,
+                               expand=expand, return_draws=return_draws, center=draws.center)
 
     def check_estimate(self, params: pd.Series) -> None:
         """Warnings about an estimate that is valid but limits what it predicts (none here).
@@ -827,7 +835,7 @@ class MaximumLikelihoodModel(FittedModel):
         check_draw_options(max_draws, interval)
         estimate = self.params_.to_numpy()
         if interval is None:
-            return [np.array([[v]]) for v in estimate]
+            return ParameterDraws((np.array([[v]]) for v in estimate), center="first")
         covariance = getattr(self, "covariance_", None)
         positive = self.positive_parameters()
         scale = free_scale(estimate, positive)
@@ -841,11 +849,12 @@ class MaximumLikelihoodModel(FittedModel):
         free = rng.multivariate_normal(to_free(estimate, positive), covariance, size=count,
                                        method="eigh")
         draws = np.vstack([estimate, to_natural(free, positive)])
-        return [draws[:, j][None, :] for j in range(len(estimate))]
+        return ParameterDraws((draws[:, j][None, :] for j in range(len(estimate))),
+                              center="first")
 
     def parameter_problem(self) -> str | None:
         """Why the parameters cannot be used (not finite, not > 0), or None."""
-        return invalid_parameters(self.param_names, self.params_.to_numpy()[None, :],
+        return invalid_parameters(self.parameter_names_, self.params_.to_numpy()[None, :],
                                   self.positive_parameters())
 
     # -- state ----------------------------------------------------------------------------------
@@ -889,7 +898,7 @@ class MaximumLikelihoodModel(FittedModel):
                         for k, v in settings.items()}
             model = cls(**settings)
             model.restore_covariates(data)
-            names = list(model.param_names)
+            names = list(model.parameter_names_)
             model.params_ = pd.Series(stored_parameters(data["params"], names, cls),
                                       index=names)
             rows = data["covariance"]
@@ -965,7 +974,7 @@ class MaximumLikelihoodModel(FittedModel):
         if restricted is None:
             raise DataError(f"this {type(self).__name__} has no covariates to test (or was "
                             "loaded from a file without the fit without them): refit it")
-        df = len(self.param_names) - len(type(self).param_names)
+        df = len(self.parameter_names_) - len(type(self).param_names)
         statistic = 2.0 * (self.log_likelihood_ - restricted.log_likelihood)
         return pd.Series({"statistic": statistic, "df": float(df),
                           "p_value": float(stats.chi2.sf(max(statistic, 0.0), df))},

@@ -31,7 +31,7 @@ import pandas as pd
 from .._math import pytensor_namespace
 from ..arguments import check_draw_options, check_mass
 from ..interface import given
-from ..draws import thin
+from ..draws import ParameterDraws, thin
 from ..exceptions import ConvergenceError, DataError, ModelFormatError
 from ..files import check_output_path, write_atomic, write_json_atomic
 from .base import (FittedModel, free_scale, invalid_parameters,
@@ -359,7 +359,7 @@ class BayesianModel(FittedModel):
         """What falls short of r_hat <= 1.01, bulk ESS >= 400 and no divergences."""
         import arviz as az
 
-        summary = az.summary(idata, var_names=list(self.param_names), kind="diagnostics")
+        summary = az.summary(idata, var_names=list(self.parameter_names_), kind="diagnostics")
         problems = []
         if (summary["r_hat"] > MAX_RHAT).any():
             problems.append(f"r_hat up to {summary['r_hat'].max():.3f} (> {MAX_RHAT})")
@@ -397,7 +397,7 @@ class BayesianModel(FittedModel):
 
         self.check_fitted()
         check_mass(hdi_prob, "hdi_prob")
-        table = az.summary(self.idata_, var_names=list(self.param_names), hdi_prob=hdi_prob)
+        table = az.summary(self.idata_, var_names=list(self.parameter_names_), hdi_prob=hdi_prob)
         table.index.name = "parameter"
         if getattr(self, "sampling_", None):  # what the sampler was asked to do, in words
             done = self.sampling_
@@ -409,7 +409,7 @@ class BayesianModel(FittedModel):
 
     def parameter_problem(self) -> str | None:
         """Why the posterior draws cannot be used (a draw not finite or not > 0), or None."""
-        return invalid_parameters(self.param_names, self.posterior_draws().to_numpy(),
+        return invalid_parameters(self.parameter_names_, self.posterior_draws().to_numpy(),
                                   self.positive_parameters())
 
     def posterior_draws(self, max_draws: int | None = None) -> pd.DataFrame:
@@ -426,8 +426,8 @@ class BayesianModel(FittedModel):
         """
         self.check_fitted()
         post = self.idata_.posterior
-        values = np.column_stack([post[k].to_numpy().ravel() for k in self.param_names])
-        return pd.DataFrame(thin(values, max_draws), columns=list(self.param_names))
+        values = np.column_stack([post[k].to_numpy().ravel() for k in self.parameter_names_])
+        return pd.DataFrame(thin(values, max_draws), columns=list(self.parameter_names_))
 
     def parameter_draws(self, max_draws: int | None = None, interval=None) -> list[np.ndarray]:
         """Each parameter as a ``(1, D)`` row vector of posterior draws (thinned to
@@ -446,7 +446,8 @@ class BayesianModel(FittedModel):
         """
         check_draw_options(max_draws, interval)
         draws = self.posterior_draws(max_draws)
-        return [draws[k].to_numpy()[None, :] for k in self.param_names]
+        return ParameterDraws((draws[k].to_numpy()[None, :] for k in self.parameter_names_),
+                              center="mean")
 
     # -- state ----------------------------------------------------------------------------------
     def to_dict(self, posterior_file: str | None = None) -> dict:
@@ -523,7 +524,7 @@ class BayesianModel(FittedModel):
             model.restore_covariates(data)
             model.prior_ = {k: tuple(v) for k, v in data["prior"].items()}
             model.params_ = pd.Series([float(idata.posterior[k].mean())
-                                       for k in model.param_names], index=list(model.param_names))
+                                       for k in model.parameter_names_], index=list(model.parameter_names_))
         except ModelFormatError:
             raise
         except Exception as err:  # noqa: BLE001 - whatever a damaged netCDF file raises

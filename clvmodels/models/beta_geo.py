@@ -296,7 +296,7 @@ class BetaGeoModel:
         params = self.customer_parameters(self.parameter_draws(max_draws, interval), design)
         return self.summarise(
             lambda rows: formula(*take_rows(params, rows), *(c[rows] for c in columns)),
-            len(columns[0]), params[0].shape[1], interval, name, rfm.index,
+            len(columns[0]), params, interval, name, rfm.index,
             expand=inverse, return_draws=return_draws)
 
     @fill_doc
@@ -377,7 +377,7 @@ class BetaGeoModel:
             params = self.parameter_draws(max_draws, interval)
             compute, n_rows, inverse = self.discounted_purchases(
                 rfm, [float(horizon)], [1.0], max_draws, time_unit, interval)
-            return self.summarise(compute, n_rows, params[0].shape[1], interval,
+            return self.summarise(compute, n_rows, params, interval,
                                   "expected_purchases", rfm.index, expand=inverse,
                                   return_draws=return_draws)
         return self.per_history(

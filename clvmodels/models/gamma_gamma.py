@@ -350,8 +350,8 @@ class GammaGammaModel:
         {returns}
         """
         compute = self.spend_draws(rfm, max_draws, interval)
-        n_draws = self.parameter_draws(max_draws, interval)[0].shape[1]
-        return self.summarise(compute, len(rfm), n_draws, interval, "expected_spend", rfm.index,
+        draws = self.parameter_draws(max_draws, interval)
+        return self.summarise(compute, len(rfm), draws, interval, "expected_spend", rfm.index,
                               return_draws=return_draws)
 
 

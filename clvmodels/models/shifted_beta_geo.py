@@ -567,7 +567,7 @@ class ShiftedBetaGeoModel:
                                                               discount_rate, t[rows] + 1)
             return np.where(gone[rows], 0.0, value)
 
-        return self.summarise(compute, len(first), params[0].shape[1], interval,
+        return self.summarise(compute, len(first), params, interval,
                               "expected_residual_lifetime", frame.index, expand=inverse,
                               return_draws=return_draws)
 
