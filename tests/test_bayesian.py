@@ -11,7 +11,7 @@ import clvmodels
 from clvmodels._math import bgnbd, gamma_gamma
 from clvmodels._math import pytensor_namespace
 from clvmodels.models.bayesian import ConvergenceWarning
-from clvmodels.models.beta_geo import Histories
+from clvmodels.models.purchase import Histories
 
 from . import reference
 

@@ -15,11 +15,11 @@ from ..exceptions import DataError
 from ..interface import show
 from .base import MaximumLikelihoodModel
 from .bayesian import BayesianModel
-from .beta_geo import BetaGeoModel, FrequencyCheck, Histories, rfm_arrays
+from .purchase import FrequencyCheck, Histories, PurchaseModel, rfm_arrays
 from .pareto_nbd import ResidualPredictions
 
 
-class BetaGeoBetaBinomModel(ResidualPredictions, BetaGeoModel):
+class BetaGeoBetaBinomModel(ResidualPredictions, PurchaseModel):
     """BG/BB: while alive a customer transacts at each opportunity with probability
     ``p ~ Beta(alpha, beta)``, and dies before each with probability
     ``theta ~ Beta(gamma, delta)`` (Fader, Hardie & Shang 2010). Parameters as in the paper:
@@ -124,12 +124,12 @@ class BetaGeoBetaBinomModel(ResidualPredictions, BetaGeoModel):
 
     def discounted_purchases(self, rfm, times, coefficients, max_draws=None, time_unit=None,
                              interval=None):
-        """As :meth:`BetaGeoModel.discounted_purchases`, at whole numbers of opportunities.
+        """As :meth:`PurchaseModel.discounted_purchases`, at whole numbers of opportunities.
 
         Parameters
         ----------
         rfm, times, coefficients, max_draws, time_unit, interval
-            As :meth:`BetaGeoModel.discounted_purchases`.
+            As :meth:`PurchaseModel.discounted_purchases`.
 
         Returns
         -------

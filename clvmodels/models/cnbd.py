@@ -23,7 +23,7 @@ from ..draws import CHUNK_ELEMENTS
 from ..exceptions import ConvergenceError, DataError
 from .base import MaximumLikelihoodModel
 from .bayesian import BayesianModel
-from .beta_geo import BetaGeoModel, rfm_arrays
+from .purchase import PurchaseModel, rfm_arrays
 from .regression import unique_with_covariates
 
 MAX_K = 12  # the regularity searched when k is not given (BTYDplus: 1..12)
@@ -48,7 +48,7 @@ class RegularHistories:
 
 class CNBDFormulas:
     """:mod:`clvmodels._math.cnbd` with ``k`` and the variant bound, in the signatures the
-    predictions of :class:`~clvmodels.models.beta_geo.BetaGeoModel` call (the four parameters
+    predictions of :class:`~clvmodels.models.purchase.PurchaseModel` call (the four parameters
     first)."""
 
     def __init__(self, k: int, mbg: bool):
@@ -70,7 +70,7 @@ class CNBDFormulas:
         return out
 
 
-class RegularityModel(BetaGeoModel):
+class RegularityModel(PurchaseModel):
     """(M)BG/CNBD-k: the specification and its predictions (those of the BG/NBD family,
     evaluated by the exact formulas of :mod:`clvmodels._math.cnbd` at the fitted ``k``)."""
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from .._math import mbgnbd
 from .base import MaximumLikelihoodModel
 from .bayesian import BayesianModel
-from .beta_geo import BetaGeoModel, FrequencyCheck
+from .beta_geo import BetaGeoModel
+from .purchase import FrequencyCheck
 
 
 class ModifiedBetaGeoModel(BetaGeoModel):

@@ -15,7 +15,7 @@ from ..draws import fill_doc
 from ..exceptions import DataError
 from .base import MaximumLikelihoodModel
 from .bayesian import BayesianModel
-from .beta_geo import BetaGeoModel, FrequencyCheck, Histories
+from .purchase import FrequencyCheck, Histories, PurchaseModel
 
 
 @dataclass
@@ -65,7 +65,7 @@ class ResidualPredictions:
             time_unit=time_unit)
 
 
-class ParetoNBDModel(ResidualPredictions, BetaGeoModel):
+class ParetoNBDModel(ResidualPredictions, PurchaseModel):
     """Pareto/NBD: purchases at Poisson rate ``lambda ~ Gamma(r, alpha)`` while alive, and an
     exponential lifetime of rate ``mu ~ Gamma(s, beta)``, independent (Schmittlein, Morrison &
     Colombo 1987). Parameters as in the paper: ``r, alpha, s, beta``.
@@ -104,7 +104,7 @@ class ParetoNBDModel(ResidualPredictions, BetaGeoModel):
         return PairedHistories(data.x, data.t_x, data.T, data.weights)
 
     def subsample(self, data: Histories, fraction: float, rng) -> PairedHistories:
-        """A random share of the customers, as :meth:`BetaGeoModel.subsample`.
+        """A random share of the customers, as :meth:`PurchaseModel.subsample`.
 
         Parameters
         ----------
