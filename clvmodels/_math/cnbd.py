@@ -81,21 +81,33 @@ def log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2):
     return log_s1 - log_s2
 
 
-def total_loglik_grad(k, r, alpha, a, b, x, t_x, T, litt, weights, mbg=True):
+def total_loglik_grad(k, r, alpha, a, b, x, t_x, T, litt, weights, mbg=True, x_levels=None):
     """Weighted total of :func:`loglik` over customers and its analytic gradient in (r, alpha,
     a, b): with ``w`` the posterior probability of having dropped out and ``pi_j`` the
     posterior over the phases completed since the last purchase (if alive), each derivative is
     the common part's, plus ``1 - w`` times the alive part's (``sum_j pi_j du_j``), plus ``w``
-    times the dead part's."""
+    times the dead part's. The special functions of ``x`` alone run once per distinct ``x``
+    where ``x_levels`` (:func:`clvmodels._math.levels` of ``x``) is given."""
     m = 1.0 if mbg else 0.0
     psi = special.digamma
-    rk = r + k * x
+    ux, ix = (np.asarray(x, dtype=float), slice(None)) if x_levels is None else x_levels
+    urk = r + k * ux
+    # per distinct x: the log-Gamma, Beta and digamma terms
+    common_x = (special.betaln(a, b + ux + m) + special.gammaln(urk) - ux * special.gammaln(k))
+    d_r_x = psi(urk)
+    d_a_x = psi(a + b) - psi(a + b + ux + m)
+    d_b_x = psi(b + ux + m) - psi(a + b + ux + m) - psi(b) + psi(a + b)
+    inv_b_x = 1.0 / np.maximum(b + ux - 1 + m, 1e-300)
+    log_b_x = np.log(a) + np.log(inv_b_x)
+    rk = urk[ix]
     log_s2, share = log_sum_terms(survival_terms(k, r, alpha, x, t_x, T))
-    ratio = log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2)
-    dead = special.expit(ratio)
     log_alpha_T, log_alpha_tx = np.log(alpha + T), np.log(alpha + t_x)
-    ll = ((k - 1) * litt - x * special.gammaln(k) + special.betaln(a, b + x + m)
-          - special.betaln(a, b) + special.gammaln(rk) - special.gammaln(r)
+    # log(S1 / S2), as log_dead_over_alive with the x-terms looked up
+    ratio = log_b_x[ix] + rk * (log_alpha_T - log_alpha_tx) - log_s2
+    if not mbg:
+        ratio = np.where(np.asarray(x) > 0, ratio, -np.inf)
+    dead = special.expit(ratio)
+    ll = ((k - 1) * litt + common_x[ix] - special.betaln(a, b) - special.gammaln(r)
           + r * np.log(alpha) - rk * log_alpha_T + log_s2 + np.logaddexp(0.0, ratio))
     # sum_j pi_j d/dr log (rk)_j = sum_j pi_j sum_{i<j} 1 / (rk + i); d/dalpha: -j / (alpha + T)
     d_phases, mean_j, running = 0.0, 0.0, 0.0
@@ -103,13 +115,12 @@ def total_loglik_grad(k, r, alpha, a, b, x, t_x, T, litt, weights, mbg=True):
         running = running + 1.0 / (rk + (j - 1))
         d_phases = d_phases + share[j] * running
         mean_j = mean_j + share[j] * j
-    d_r = (psi(rk) - psi(r) + np.log(alpha) - log_alpha_T + (1 - dead) * d_phases
+    d_r = (d_r_x[ix] - psi(r) + np.log(alpha) - log_alpha_T + (1 - dead) * d_phases
            + dead * (log_alpha_T - log_alpha_tx))
     d_alpha = (r / alpha - rk / (alpha + T) - (1 - dead) * mean_j / (alpha + T)
                + dead * rk * (1 / (alpha + T) - 1 / (alpha + t_x)))
-    d_a = psi(a + b) - psi(a + b + x + m) + dead / a
-    d_b = (psi(b + x + m) - psi(a + b + x + m) - psi(b) + psi(a + b)
-           - dead / np.maximum(b + x - 1 + m, 1e-300))
+    d_a = d_a_x[ix] + dead / a
+    d_b = d_b_x[ix] - dead * inv_b_x[ix]
     return float(weights @ ll), np.array([weights @ d_r, weights @ d_alpha, weights @ d_a,
                                           weights @ d_b])
 
