@@ -198,7 +198,10 @@ def fit(rfm, *, time_unit: str, penalizer: float = 0.0, purchases: str = "bgnbd"
     regularity models too)."""
     from .models.registry import MODELS
 
-    columns = [*RFM_COLUMNS, *(MODELS[purchases].statistics if purchases in MODELS else ())]
+    entry = MODELS.get(purchases)  # an unknown name is refused by ModelPair.fit below
+    # what the purchase model declares it reads: its predictions' columns, its fit's statistics
+    columns = [*(entry.spec.columns if entry else RFM_COLUMNS),
+               *(entry.statistics if entry else ())]
     missing = [c for c in columns if c not in rfm.columns]
     if missing:
         raise DataError(f"the RFM frame lacks {missing}, which {purchases} reads: build it with "
