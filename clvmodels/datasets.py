@@ -35,6 +35,16 @@ def _lifetimes_data_dir() -> str:
     return os.path.join(list(spec.submodule_search_locations)[0], "datasets")
 
 
+def lifetimes_data_file(name: str) -> str:
+    """The path of a data file shipped in the lifetimes package (``donations.csv``,
+    ``cdnow_customers_summary.csv``, ...), for :mod:`clvmodels.compat.lifetimes.datasets`."""
+    path = os.path.join(_lifetimes_data_dir(), os.path.basename(name))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"lifetimes ships no data file {name!r}: choose from "
+                                f"{sorted(os.listdir(_lifetimes_data_dir()))}")
+    return path
+
+
 def load_cdnow(kind: str = "sample") -> pd.DataFrame:
     """CDNOW transactions: columns ``customer_id``, ``date`` (datetime64), ``amount`` (float).
 

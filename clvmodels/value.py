@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .migration import argument_hint
 from .data import RFM_COLUMNS, check_rfm, rfm_time_unit
 from .exceptions import DataError
 from .interface import given
@@ -82,6 +83,7 @@ def customer_value(
     time_unit: str | None = None,
     return_draws: bool = False,
     start: float = 0.0,
+    **unknown,
 ):
     r"""Discounted expected value of each customer over the next ``horizon`` periods.
 
@@ -116,7 +118,9 @@ def customer_value(
         Periods ahead, 0 to 10,000.
     discount_rate : float
         Per period, >= 0.
-    period : {"D", "W", "M", "Q", "Y"}
+    period : {"D", "W", "M", "Q", "Y"} or float
+        The period's length: a unit, or a number of the model's time units (lifetimes' month
+        at ``freq="D"`` is 30: ``period=30``).
     discounting : {"periodic", "continuous"}
     margin : float
         Multiplies the value (>= 0).
@@ -144,6 +148,10 @@ def customer_value(
     >>> round(float(clvmodels.customer_value(bg, gg, rfm, horizon=12).sum()))
     67968
     """
+    if unknown:  # a peer's habit (lifetimes' time=, freq=) gets the native name
+        name = sorted(unknown)[0]
+        raise TypeError(f"customer_value() got an unexpected keyword argument {name!r}"
+                        + argument_hint(name))
     for model, role, needs in ((purchase_model, "purchase_model", "discounted_purchases"),
                                (spend_model, "spend_model", "spend_draws")):
         if not callable(getattr(model, needs, None)):
@@ -151,7 +159,14 @@ def customer_value(
                             f"{needs}), not a {type(model).__name__}: pass the purchase model "
                             "first and the spend model second")
     check_rfm(rfm, RFM_COLUMNS)
-    check_unit(period, "period")
+    numeric_period = isinstance(period, (int, float, np.integer, np.floating)) and not isinstance(
+        period, (bool, np.bool_))
+    if numeric_period:
+        if not (np.isfinite(period) and period > 0):
+            raise DataError(f"{given('period', period)}: a period given as a number is its "
+                            "length in the model's time unit, a number > 0")
+    else:
+        check_unit(period, "period")
     if discounting not in DISCOUNTING:
         raise DataError(f"{given('discounting', discounting)}: use one of {DISCOUNTING}")
     check_value_settings(horizon, discount_rate, margin)
@@ -166,8 +181,8 @@ def customer_value(
             and 0 <= start <= MAX_PERIODS):
         raise DataError(f"{given('start', start)}: the window must start at a number of periods "
                         f"from 0 to {MAX_PERIODS:,}")
-    times, coefficients = discount_schedule(
-        horizon, discount_rate, days_per_unit(period) / days_per_unit(unit), discounting, start)
+    length = float(period) if numeric_period else days_per_unit(period) / days_per_unit(unit)
+    times, coefficients = discount_schedule(horizon, discount_rate, length, discounting, start)
 
     purchases, n_histories, inverse = purchase_model.discounted_purchases(
         rfm, times, coefficients, max_draws, interval=interval)

@@ -42,6 +42,7 @@ from ..exceptions import ConvergenceError, DataError, ModelFormatError, NotFitte
 from ..files import write_json_atomic
 from ..arguments import align, check_draw_options, check_mass
 from ..interface import arg, given, show
+from ..migration import method_hint
 from ..covariates import Design
 from .options import FitOptions
 from .regression import CovariateSpecification, covariate_settings
@@ -118,8 +119,27 @@ def check_weights(weights, rfm: pd.DataFrame) -> np.ndarray | None:
     return weights
 
 
+ARRAYS_HINT = (": fit takes one frame with a row per customer, where lifetimes' fit(frequency, "
+               "recency, T) takes arrays: fit(pd.DataFrame({'frequency': f, 'recency': r, 'T': "
+               "T}), time_unit='W'), or run lifetimes code on clvmodels.compat.lifetimes")
+
+
+def check_no_arrays(model, arrays) -> None:
+    """A TypeError for lifetimes' habit ``fit(frequency, recency, T)``, naming the native way."""
+    if arrays:
+        raise TypeError(f"{type(model).__name__}.fit got {2 + len(arrays)} positional "
+                        f"arguments{ARRAYS_HINT}")
+
+
 class FittedModel:
     """What every model shares: the not-fitted error, frame checks, horizons, draws, saving."""
+
+    def __getattr__(self, name):
+        """Only for names that are missing: a peer's method name gets the native one."""
+        hint = method_hint(name) if not name.startswith("_") else None
+        if hint:
+            raise AttributeError(f"{type(self).__name__} has no {name!r}: {hint}")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     fitted_attribute = "params_"
     time_unit_: str | None = None
@@ -618,7 +638,8 @@ def prepare_fit(model, rfm: pd.DataFrame, weights, penalizer: float = 0.0,
     spec = model.specification()
     if not isinstance(rfm, pd.DataFrame):
         raise DataError(f"expected an RFM DataFrame (see clvmodels.rfm_summary), not "
-                        f"{type(rfm).__name__}")
+                        f"{type(rfm).__name__}" + (ARRAYS_HINT if isinstance(
+                            rfm, (pd.Series, np.ndarray, list)) else ""))
     data = spec.prepare(rfm, check_weights(weights, rfm))
     unit = model.fit_time_unit(rfm, time_unit)
     if spec is not model:
@@ -773,7 +794,7 @@ class MaximumLikelihoodModel(FittedModel):
         self.penalizer = penalizer
         self.set_covariates(covariates)
 
-    def fit(self, rfm: pd.DataFrame, weights=None, *, time_unit: str | None = None):
+    def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
         """Fit by maximum likelihood on the unique rows of ``rfm``.
 
         Parameters
@@ -791,6 +812,7 @@ class MaximumLikelihoodModel(FittedModel):
         -------
         self
         """
+        check_no_arrays(self, arrays)
         if not (isinstance(self.penalizer, (int, float, np.integer, np.floating))
                 and not isinstance(self.penalizer, (bool, np.bool_))
                 and np.isfinite(self.penalizer) and self.penalizer >= 0):

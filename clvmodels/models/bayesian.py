@@ -34,7 +34,7 @@ from ..interface import given
 from ..draws import ParameterDraws, thin
 from ..exceptions import ConvergenceError, DataError, ModelFormatError
 from ..files import check_output_path, write_atomic, write_json_atomic
-from .base import (FittedModel, free_scale, invalid_parameters,
+from .base import (FittedModel, check_no_arrays, free_scale, invalid_parameters,
                    maximum_likelihood, positive_mask, prepare_fit, to_free)
 
 METHODS = ("nuts", "map", "advi")
@@ -251,7 +251,7 @@ class BayesianModel(FittedModel):
         return model
 
     # -- fitting ------------------------------------------------------------------------------
-    def fit(self, rfm: pd.DataFrame, weights=None, *, time_unit: str | None = None):
+    def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
         """Sample the posterior (or find the MAP, or fit ADVI) on the unique rows of ``rfm``.
 
         Parameters
@@ -267,6 +267,7 @@ class BayesianModel(FittedModel):
         -------
         self
         """
+        check_no_arrays(self, arrays)
         import arviz as az
         import pymc as pm
 

@@ -21,7 +21,7 @@ from ..arguments import check_count
 from ..data import RFM_COLUMNS, check_rfm, unique_rows
 from ..draws import CHUNK_ELEMENTS
 from ..exceptions import ConvergenceError, DataError
-from .base import MaximumLikelihoodModel
+from .base import MaximumLikelihoodModel, check_no_arrays
 from .bayesian import BayesianModel
 from .purchase import PurchaseModel, rfm_arrays
 from .options import FitOptions
@@ -278,7 +278,7 @@ class KByLikelihood(MaximumLikelihoodModel):
             check_count(k, "k", low=1, high=MAX_K)
         self.k = k
 
-    def fit(self, rfm: pd.DataFrame, weights=None, *, time_unit: str | None = None):
+    def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
         """Fit by maximum likelihood at the given ``k``, or at each k keeping the best.
 
         Parameters
@@ -292,6 +292,7 @@ class KByLikelihood(MaximumLikelihoodModel):
         -------
         self
         """
+        check_no_arrays(self, arrays)
         if self.k is not None:
             self.k_ = int(self.k)
             return super().fit(rfm, weights, time_unit=time_unit)
@@ -327,7 +328,7 @@ class KFixedBayesian(BayesianModel):
             check_count(k, "k", low=1, high=MAX_K)
         self.k = k
 
-    def fit(self, rfm: pd.DataFrame, weights=None, *, time_unit: str | None = None):
+    def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
         """Sample the posterior at ``k`` (chosen by likelihood first, when not given).
 
         Parameters
@@ -341,6 +342,7 @@ class KFixedBayesian(BayesianModel):
         -------
         self
         """
+        check_no_arrays(self, arrays)
         self.check_settings()
         if self.k is None:
             fits = fit_k_grid(self.maximum_likelihood_class, rfm, weights, time_unit=time_unit)

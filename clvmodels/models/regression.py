@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..migration import argument_hint
 from ..covariates import Design
 from .options import FitOptions
 from ..arguments import check_count
@@ -368,6 +369,7 @@ def covariate_settings(model_class, given: dict) -> dict:
     unknown = [k for k in given if k not in allowed]
     if unknown:
         raise TypeError(f"{model_class.__name__} got an unexpected argument {unknown[0]!r}"
+                        + argument_hint(unknown[0])
                         + (f"; its covariate arguments are {sorted(allowed)}" if allowed else
                            "; it takes no covariates"))
     processes = {}
