@@ -22,6 +22,9 @@ from .models.base import FittedModel
 from .units import days_per_unit
 from .value import customer_value
 
+__all__ = ["Baseline", "RunRate", "CohortAverage", "SimpleLTV", "TraditionalLTV",
+           "Hiatus", "RFMSegment", "rfm_features", "GradientBoosting"]
+
 SPEND_COLUMNS = ("frequency", "monetary_value")
 SIX_MONTHS = pd.Timedelta(days=365.25 / 2)
 HOLDOUT_COLUMNS = ("frequency_holdout", "monetary_value_holdout", "duration_holdout")
@@ -157,7 +160,9 @@ class SimpleLTV(_RetentionBaseline):
 
 
 class TraditionalLTV(_RetentionBaseline):
-    """Traditional LTV = m r / (1 + i - r), per customer: the customer's own purchases per
+    """Traditional LTV, m r / (1 + i - r), per customer.
+
+    The customer's own purchases per
     period, retained with probability ``r`` each period, ``E`` over ``k`` whole periods =
     ``rate * L * (r + r^2 + ... + r^k)``, linear within a period. ``customer_value`` over an
     infinite horizon at rate ``i`` per period gives exactly ``m r / (1 + i - r)`` with ``m`` the
@@ -285,9 +290,11 @@ def rfm_features(rfm: pd.DataFrame) -> np.ndarray:
 
 
 class GradientBoosting(_Supervised):
-    """scikit-learn histogram gradient boosting on RFM features (``FEATURES``) of an earlier
-    window: Poisson regressions of holdout purchases and holdout spend, and a classifier of any
-    holdout purchase. ``options`` go to the scikit-learn estimators."""
+    """Gradient boosting learned on an earlier window (scikit-learn's histogram boosting).
+
+    On the RFM features (``FEATURES``) of an earlier window: Poisson regressions of holdout
+    purchases and holdout spend, and a classifier of any holdout purchase. ``options`` go to
+    the scikit-learn estimators."""
 
     def __init__(self, random_state: int | None = 0, **options):
         self.random_state = random_state

@@ -37,6 +37,9 @@ from .periods import check_freq
 from .scoring import ModelPair, spend_fit_rows
 from .transactions import COLUMN_ARGUMENTS, check_rows, warn_excluded
 
+__all__ = ["read_transactions", "read_rfm", "rfm_from_file", "rfm_summary", "fit",
+           "score", "write_scores", "start_client"]
+
 EXCLUSIONS = ("negative_amount", "after_observation_end")
 
 

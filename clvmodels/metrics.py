@@ -14,6 +14,11 @@ from scipy import stats
 
 from .arguments import per_customer
 
+__all__ = ["mae", "rmse", "bias_pct", "wape", "mape_buyers", "value_weighted_mae",
+           "brier", "probability_calibration", "spearman", "gain_curve",
+           "top_decile_capture", "gini", "roc_auc", "calibration_table",
+           "value_metrics", "forecast_metrics"]
+
 
 LOWER_IS_BETTER = ("purchases_mae", "purchases_rmse", "spend_mae", "spend_rmse",
                    "purchases_wape", "spend_wape", "purchases_mape_buyers", "spend_mape_buyers",
@@ -45,7 +50,7 @@ def bias_pct(predicted, actual) -> float:
 
 
 def wape(predicted, actual) -> float:
-    """Weighted absolute percentage error: 100 sum |predicted - actual| / sum actual (NaN
+    """Weighted absolute percentage error: ``100 sum |predicted - actual| / sum actual`` (NaN
     without any actual)."""
     predicted, actual = per_customer(predicted=predicted, actual=actual)
     total = float(np.sum(actual))

@@ -16,6 +16,13 @@ from .exceptions import DataError
 from .interface import given
 from .units import UNIT_NAMES, days_per_unit
 
+__all__ = ["plot_lift_curves", "plot_backtest_metrics", "plot_frequency_recency_matrix",
+           "plot_probability_alive_matrix", "plot_calibration_purchases",
+           "plot_period_transactions", "tracking_table",
+           "plot_incremental_transactions", "plot_cumulative_transactions",
+           "alive_path", "plot_alive_path", "plot_clv_distribution", "plot_lorenz",
+           "plot_posterior", "plot_trace"]
+
 PALETTE = ("#1f4e79", "#c0504d", "#4f8f3a", "#8064a2", "#f39c12", "#4bacc6", "#7f7f7f",
            "#9b6b43", "#d35f9e")
 

@@ -44,6 +44,9 @@ import pandas as pd
 from .exceptions import DataError, DataQualityWarning
 from .models.registry import MODELS, Entry
 
+__all__ = ["CHECKS", "QUESTIONS", "DISCRETE_QUESTIONS", "applicable", "check_model",
+           "example_frame"]
+
 CHECKS = ("gradient", "engines_agree", "weights", "persistence", "one_draw_posterior",
           "intervals", "refusals", "time_unit")
 

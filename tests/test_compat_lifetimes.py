@@ -386,3 +386,28 @@ def test_lifetimes_habits_in_the_native_api_name_the_native_way(cdnow_summary):
         with pytest.raises(TypeError, match="horizon=|period="):
             clvmodels.customer_value(bg, gg, frame.assign(monetary_value=d["monetary_value"]),
                                      **{name: value})
+
+
+def test_each_call_can_name_its_native_equivalent(cdnow_summary, cdnow_log):
+    d = cdnow_summary
+    compat.show_native_equivalents()
+    try:
+        with pytest.warns(compat.NativeEquivalent, match="RFM frame"):
+            fitter = compat.BetaGeoFitter().fit(d["frequency"], d["recency"], d["T"])
+        with pytest.warns(compat.NativeEquivalent, match=r"expected_purchases\(rfm, t\)"):
+            fitter.conditional_expected_number_of_purchases_up_to_time(1, d["frequency"],
+                                                                       d["recency"], d["T"])
+        with pytest.warns(compat.NativeEquivalent, match="clvmodels.rfm_summary"):
+            compat_utils.summary_data_from_transaction_data(cdnow_log, "customer_id", "date")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", compat.NativeEquivalent)  # once per name
+            fitter.conditional_expected_number_of_purchases_up_to_time(1, 1, 2.0, 3.0)
+    finally:
+        compat.show_native_equivalents(False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", compat.NativeEquivalent)  # off by default
+        fitter.conditional_probability_alive(1, 2.0, 3.0)
+    # every name the layer offers has its native equivalent written down
+    for key, (ours, name) in lifetimes_public().items():
+        if ours is not None and key not in NOT_OFFERED:
+            assert compat.native_equivalent(name), key

@@ -19,9 +19,10 @@ from .gamma_gamma import BayesianGammaGamma, GammaGamma, GammaGammaModel
 from .modified_beta_geo import BayesianModifiedBetaGeo, ModifiedBetaGeo, ModifiedBetaGeoModel
 from .pareto_nbd import BayesianParetoNBD, ParetoNBD, ParetoNBDModel
 from .shifted_beta_geo import BayesianShiftedBetaGeo, ShiftedBetaGeo, ShiftedBetaGeoModel
-from .registry import MODELS
+from .purchase import PurchaseModel
+from .registry import MODELS, Entry
 
-__all__ = ["MODELS", "BayesianBetaGeoCNBD", "BayesianModifiedBetaGeoCNBD", "BetaGeoCNBD",
+__all__ = ["MODELS", "Entry", "PurchaseModel", "BayesianBetaGeoCNBD", "BayesianModifiedBetaGeoCNBD", "BetaGeoCNBD",
            "ModifiedBetaGeoCNBD", "simulate_regular", "BayesianBetaGeo", "BayesianGammaGamma", "BayesianModel",
            "BayesianModifiedBetaGeo", "BetaGeo", "BetaGeoModel", "GammaGamma", "GammaGammaModel",
            "MaximumLikelihoodModel", "ModifiedBetaGeo", "ModifiedBetaGeoModel",

@@ -10,11 +10,13 @@ lifetimes                                             here
 ====================================================  =============================================
 
 Every fitter, utility and plot is a thin layer over the native API (no formula is written twice);
-each fitter's native model is ``fitter.model`` and its class says its native equivalent. What
+each fitter's native model is ``fitter.model``, and after ``show_native_equivalents()`` every call
+names its native equivalent once (a ``NativeEquivalent`` warning). What
 differs from lifetimes, and why, is in docs/migrating-from-lifetimes.md.
 """
 
 from . import datasets, plotting, utils
+from .hints import NativeEquivalent, native_equivalent, show_native_equivalents
 from .fitters import (
     BaseFitter,
     BetaGeoBetaBinomFitter,
@@ -25,4 +27,5 @@ from .fitters import (
 )
 
 __all__ = ["BaseFitter", "BetaGeoBetaBinomFitter", "BetaGeoFitter", "GammaGammaFitter",
-           "ModifiedBetaGeoFitter", "ParetoNBDFitter", "datasets", "plotting", "utils"]
+           "ModifiedBetaGeoFitter", "NativeEquivalent", "ParetoNBDFitter", "datasets",
+           "native_equivalent", "plotting", "show_native_equivalents", "utils"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .hints import pointing
 from ...datasets import lifetimes_data_file
 
 __all__ = ["load_cdnow_summary", "load_cdnow_summary_data_with_monetary_value", "load_dataset",
@@ -36,3 +37,8 @@ def load_cdnow_summary_data_with_monetary_value(**kwargs) -> pd.DataFrame:
     frame = load_dataset("cdnow_customers_summary_with_transactions.csv", **kwargs)
     frame.columns = ["customer_id", "frequency", "recency", "T", "monetary_value"]
     return frame.set_index("customer_id")
+
+
+# each public function names its native equivalent when hints are on
+for _name in __all__:
+    globals()[_name] = pointing(globals()[_name])

@@ -26,6 +26,7 @@ from ...models.modified_beta_geo import ModifiedBetaGeo
 from ...models.pareto_nbd import ParetoNBD
 from ...persistence import load
 from ...value import customer_value
+from .hints import pointing_class
 
 UNIT = "D"  # the label of the frames built here: lifetimes' models have no unit of their own
 MONTH = {"W": 4.345, "M": 1.0, "D": 30, "H": 30 * 24}  # lifetimes' month, in units of freq
@@ -210,6 +211,7 @@ class PurchaseFitter(BaseFitter):
         return float(np.asarray(values).ravel()[0]) if np.ndim(t) == 0 else np.asarray(values).ravel()
 
 
+@pointing_class
 class BetaGeoFitter(PurchaseFitter):
     """lifetimes' ``BetaGeoFitter`` over :class:`clvmodels.BetaGeo`.
 
@@ -227,6 +229,7 @@ class BetaGeoFitter(PurchaseFitter):
         return float(np.asarray(values).ravel()[0])
 
 
+@pointing_class
 class ModifiedBetaGeoFitter(BetaGeoFitter):
     """lifetimes' ``ModifiedBetaGeoFitter`` over :class:`clvmodels.ModifiedBetaGeo`.
 
@@ -238,6 +241,7 @@ class ModifiedBetaGeoFitter(BetaGeoFitter):
     native = ModifiedBetaGeo
 
 
+@pointing_class
 class ParetoNBDFitter(PurchaseFitter):
     """lifetimes' ``ParetoNBDFitter`` over :class:`clvmodels.ParetoNBD`.
 
@@ -255,6 +259,7 @@ class ParetoNBDFitter(PurchaseFitter):
         return like(frequency, self.fitted().conditional_probability_of_purchases(rfm, n, t))
 
 
+@pointing_class
 class BetaGeoBetaBinomFitter(BaseFitter):
     """lifetimes' ``BetaGeoBetaBinomFitter`` over :class:`clvmodels.BetaGeoBetaBinom` (discrete
     opportunities: ``n_periods`` is lifetimes' name for T).
@@ -306,6 +311,7 @@ class BetaGeoBetaBinomFitter(BaseFitter):
                             index=pd.Index(x.astype(float), name="frequency"))
 
 
+@pointing_class
 class GammaGammaFitter(BaseFitter):
     """lifetimes' ``GammaGammaFitter`` over :class:`clvmodels.GammaGamma`.
 

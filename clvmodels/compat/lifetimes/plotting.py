@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from .fitters import grid
+from .hints import pointing
 from .utils import calculate_alive_path, expected_cumulative_transactions
 
 __all__ = ["plot_calibration_purchases_vs_holdout_purchases", "plot_cumulative_transactions",
@@ -215,3 +216,8 @@ def plot_dropout_rate_heterogeneity(model, suptitle="Heterogeneity in Dropout Pr
     return heterogeneity(stats.beta(a, b), suptitle, a / (a + b),
                          a * b / ((a + b) ** 2) / (a + b + 1), xlabel, ylabel,
                          suptitle_fontsize, **kwargs)
+
+
+# each public function names its native equivalent when hints are on
+for _name in __all__:
+    globals()[_name] = pointing(globals()[_name])

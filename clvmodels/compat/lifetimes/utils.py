@@ -9,15 +9,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .hints import pointing
 from ...data import calibration_holdout, rfm_summary
-from ...exceptions import ConvergenceError, DataError
+from ... import exceptions
+from ...exceptions import DataError
 
-__all__ = ["ConvergenceError", "calibration_and_holdout_data", "calculate_alive_path",
+__all__ = ["calibration_and_holdout_data", "calculate_alive_path",
            "expected_cumulative_transactions", "summary_data_from_transaction_data"]
 
 # the periods both libraries count alike (lifetimes' "M" divides by numpy's month, which current
 # pandas refuses; the native rfm_summary(freq="M", time_unit="M") counts calendar months)
 FREQS = ("D", "W")
+ConvergenceError = exceptions.ConvergenceError  # lifetimes.utils has it
 
 
 def check_options(freq: str, include_first_transaction: bool) -> None:
@@ -154,3 +157,8 @@ def expected_cumulative_transactions(model, transactions, datetime_col, customer
     else:
         index = range(0, t // freq_multiplier)
     return pd.DataFrame({"actual": actual, "predicted": predicted}, index=index)
+
+
+# each public function names its native equivalent when hints are on
+for _name in __all__:
+    globals()[_name] = pointing(globals()[_name])
