@@ -42,13 +42,15 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import DataError, DataQualityWarning
+from .models.protocols import (PreparedData, PurchasePredictions, SpendPredictions,
+                               Specification, members)
 from .models.registry import MODELS, Entry
 
 __all__ = ["CHECKS", "QUESTIONS", "DISCRETE_QUESTIONS", "applicable", "check_model",
            "example_frame"]
 
-CHECKS = ("gradient", "engines_agree", "weights", "persistence", "one_draw_posterior",
-          "intervals", "refusals", "time_unit")
+CHECKS = ("protocol", "gradient", "engines_agree", "weights", "persistence",
+          "one_draw_posterior", "intervals", "refusals", "time_unit")
 
 # what each kind of model is asked, as functions of (model, frame)
 QUESTIONS = {
@@ -312,7 +314,32 @@ def check_time_unit(entry, model, frame, extra) -> None:
         raise AssertionError(f"{entry.name}: a frame in another unit was predicted on")
 
 
-RUNNERS = {"gradient": check_gradient, "engines_agree": check_engines_agree,
+def check_protocol(entry, model, frame, extra) -> None:
+    """Each engine's class follows the declared contracts (:mod:`clvmodels.models.protocols`):
+    the specification the engines fit, and the predictions of its kind."""
+    answers = {"purchases": PurchasePredictions, "spend": SpendPredictions}.get(entry.kind)
+    for cls in (entry.mle, entry.bayesian):
+        if cls is None:
+            continue
+        instance = cls()
+        missing = [name for name in members(Specification)
+                   if not hasattr(instance, name)]
+        assert not missing, f"{entry.name}: {cls.__name__} lacks {missing} of the specification"
+        if answers is not None:
+            lacking = [name for name in members(answers)
+                       if not callable(getattr(instance, name, None))]
+            assert not lacking, f"{entry.name}: {cls.__name__} does not answer {lacking}"
+        if cls is entry.mle or entry.mle is None:
+            data = instance.prepare(frame)
+            assert isinstance(data, PreparedData), (
+                f"{entry.name}: prepare gives a {type(data).__name__} without "
+                f"{[n for n in members(PreparedData) if not hasattr(data, n)]}")
+        assert getattr(cls, "kind", None) == entry.kind, (
+            f"{entry.name}: {cls.__name__} is of kind {getattr(cls, 'kind', None)!r}, its "
+            f"entry says {entry.kind!r}")
+
+
+RUNNERS = {"protocol": check_protocol, "gradient": check_gradient, "engines_agree": check_engines_agree,
            "weights": check_weights, "persistence": check_persistence,
            "one_draw_posterior": check_one_draw_posterior, "intervals": check_intervals,
            "refusals": check_refusals, "time_unit": check_time_unit}
@@ -323,6 +350,7 @@ def applicable(entry: Entry) -> dict:
     for those that do not apply."""
     caps = entry.capabilities
     reasons = {
+        "protocol": None,
         "gradient": None if "mle" in caps else "no maximum-likelihood engine",
         "engines_agree": None if {"mle", "bayes"} <= caps else "one engine",
         "weights": None if "mle" in caps else "no maximum-likelihood engine",
@@ -376,9 +404,18 @@ def check_model(model, frame: pd.DataFrame | None = None, *, checks=None,
         raise DataError(f"unknown check(s) {unknown}: choose from {list(CHECKS)}")
     frame = example_frame(entry) if frame is None else frame
     reasons = applicable(entry)
-    fitted = entry.mle().fit(frame) if "mle" in entry.capabilities else None
     report = {}
+    if "protocol" in chosen:  # before anything is fitted: the engines need the contract
+        try:
+            check_protocol(entry, None, frame, extra)
+        except AssertionError as err:
+            raise AssertionError(f"check_model({entry.name!r}): protocol failed: {err}") from err
+        report["protocol"] = "passed"
+    fitted = entry.mle().fit(frame) if "mle" in entry.capabilities and set(chosen) - {
+        "protocol"} else None
     for name in chosen:
+        if name == "protocol":
+            continue
         if reasons[name] is not None:
             report[name] = f"skipped: {reasons[name]}"
             continue

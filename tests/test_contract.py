@@ -139,3 +139,19 @@ def test_a_model_file_keeps_every_constructor_setting(tmp_path):
     del data["settings"]  # a file of release 0.1.0: the penalizer alone
     assert Shifted.from_dict(data).penalizer == 0.001
     assert registry.CLASSES["BetaGeo"].constructor_setting_names() == ("penalizer",)
+
+
+def test_the_protocol_check_names_what_a_model_lacks():
+    """A class that does not follow the declared specification fails check_model's first
+    check, naming what it lacks."""
+    def missing(self):
+        raise AttributeError("loglik_grad")
+
+    class NoGradient(clvmodels.BetaGeo):
+        loglik_grad = property(missing)  # the engines could not fit it
+    entry = Entry("broken", "purchases", NoGradient, None, "broken")
+    with pytest.raises(AssertionError, match=r"protocol failed: .*lacks \['loglik_grad'\]"):
+        check_model(entry, checks=["protocol"])
+    mislabelled = Entry("spendy", "spend", clvmodels.BetaGeo, None, "spendy")
+    with pytest.raises(AssertionError, match="does not answer"):
+        check_model(mislabelled, checks=["protocol"])

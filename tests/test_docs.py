@@ -10,7 +10,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOCUMENTED = ["clvmodels", "clvmodels.models", "clvmodels.heuristics", "clvmodels.baselines",
+DOCUMENTED = ["clvmodels", "clvmodels.models", "clvmodels.models.protocols", "clvmodels.heuristics", "clvmodels.baselines",
               "clvmodels.metrics", "clvmodels.plotting", "clvmodels.dask_engine",
               "clvmodels.testing", "clvmodels.compat.lifetimes",
               "clvmodels.compat.lifetimes.utils", "clvmodels.compat.lifetimes.plotting",

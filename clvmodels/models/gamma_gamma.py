@@ -77,6 +77,7 @@ class GammaGammaModel:
     """
 
     name = "gg"
+    title = "Gamma-Gamma"
     kind = "spend"
     param_names = ("p", "q", "v")
     columns = SPEND_COLUMNS

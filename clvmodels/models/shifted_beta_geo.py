@@ -308,6 +308,7 @@ class ShiftedBetaGeoModel:
     its predictions, written once over parameter draws."""
 
     name = "sbg"
+    title = "shifted-beta-geometric"
     kind = "retention"
     param_names = ("alpha", "beta")
     columns = DURATION_COLUMNS
