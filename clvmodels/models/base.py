@@ -141,23 +141,23 @@ class FittedModel:
             raise AttributeError(f"{type(self).__name__} has no {name!r}: {hint}")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    fitted_attribute = "params_"
+    _fitted_attribute = "params_"
     time_unit_: str | None = None
 
     covariates: dict = {}  # {process: (column, ...)}: none unless given
 
-    def set_covariates(self, given: dict) -> None:
+    def _set_covariates(self, given: dict) -> None:
         """Record ``<process>_covariates=[...]`` arguments (a TypeError for others)."""
         self.covariates = covariate_settings(type(self), given)
 
-    def specification(self):
+    def _specification(self):
         """What the engines fit: the model itself, or, with covariates, the model wrapped in a
         :class:`clvmodels.models.regression.CovariateSpecification`."""
         if not self.covariates:
             return self
         return CovariateSpecification(self, self.covariates)
 
-    def fitted_specification(self, spec) -> None:
+    def _fitted_specification(self, spec) -> None:
         """Record what fitting ``spec`` decided: with covariates, their encoding, the names of
         the coefficients and the fit without them."""
         if spec is not self:
@@ -172,12 +172,12 @@ class FittedModel:
         spec = getattr(self, "spec_", None)
         return tuple(type(self).param_names if spec is None else spec.param_names)
 
-    def positive_parameters(self) -> np.ndarray:
+    def _positive_parameters(self) -> np.ndarray:
         """Which of ``param_names`` are > 0: the model's own, not the covariate coefficients."""
         spec = getattr(self, "spec_", None)
         return np.ones(len(self.parameter_names_), dtype=bool) if spec is None else spec.positive
 
-    def covariate_design(self, frame: pd.DataFrame) -> dict | None:
+    def _covariate_design(self, frame: pd.DataFrame) -> dict | None:
         """``{process: design matrix}`` of the customers of ``frame`` (None without covariates):
         their covariate columns checked and encoded as when the model was fitted."""
         spec = getattr(self, "spec_", None)
@@ -203,7 +203,7 @@ class FittedModel:
                     "model was fitted on); check those columns for a unit or coding error")
         return params
 
-    def new_customer_parameters(self, draws: list, customers: pd.DataFrame | None) -> list:
+    def _new_customer_parameters(self, draws: list, customers: pd.DataFrame | None) -> list:
         """Parameter draws of customers just acquired: ``draws`` where the model has no
         covariates and no ``customers`` are given, else one row per customer of
         ``customers`` (their covariate columns, encoded as when fitted)."""
@@ -255,7 +255,7 @@ class FittedModel:
         """``{argument: value}`` of :meth:`constructor_setting_names`, as plain data."""
         return {name: getattr(self, name) for name in self.constructor_setting_names()}
 
-    def fit_time_unit(self, rfm: pd.DataFrame, time_unit: str | None = None) -> str | None:
+    def _fit_time_unit(self, rfm: pd.DataFrame, time_unit: str | None = None) -> str | None:
         """The time unit a fit on ``rfm`` records: the frame's own, or ``time_unit`` for a frame
         that records none. A purchase model in continuous time refuses a frame with neither
         (its parameters would be in an unknown unit, and every horizon ambiguous); a model of
@@ -286,7 +286,7 @@ class FittedModel:
         ------
         NotFittedError
         """
-        if not hasattr(self, self.fitted_attribute):
+        if not hasattr(self, self._fitted_attribute):
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet: call .fit(rfm) first, "
                 "or load a saved model with clvmodels.load(path)"
@@ -422,7 +422,7 @@ class FittedModel:
         """
         write_json_atomic(self.to_dict(), path, "path")
 
-    def state_header(self) -> dict:
+    def _state_header(self) -> dict:
         """The fields every saved model starts with."""
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "model": type(self).__name__,
                 "time_unit": self.time_unit_, "n_customers": self.n_customers_,
@@ -431,7 +431,7 @@ class FittedModel:
 
     facts: tuple[str, ...] = ()  # what fitting records beyond the parameters, saved with them
 
-    def covariate_state(self) -> dict:
+    def _covariate_state(self) -> dict:
         """What a model file keeps of the covariates: their encoding and the log-likelihood of
         the fit without them (none without covariates)."""
         spec = getattr(self, "spec_", None)
@@ -441,27 +441,27 @@ class FittedModel:
         return {"covariates": spec.design.to_dict(), "restricted_log_likelihood":
                 None if restricted is None else restricted.log_likelihood}
 
-    def restore_covariates(self, data: dict) -> None:
+    def _restore_covariates(self, data: dict) -> None:
         """Set what :meth:`covariate_state` wrote (nothing for a model without covariates)."""
         if "covariates" not in data:
             return
         design = Design.from_dict(data["covariates"])
-        self.set_covariates({f"{p}_covariates": c for p, c in design.processes.items()})
+        self._set_covariates({f"{p}_covariates": c for p, c in design.processes.items()})
         spec = CovariateSpecification(self, self.covariates, design)
         if data.get("restricted_log_likelihood") is not None:
             spec.restricted = Estimate(np.array([]), np.array([]),
                                        float(data["restricted_log_likelihood"]), 0.0)
-        self.fitted_specification(spec)
+        self._fitted_specification(spec)
 
-    def check_loaded(self) -> None:
+    def _check_loaded(self) -> None:
         """A loaded model is checked like a fitted one: a ModelFormatError where a parameter
         (or a posterior draw) is not a finite number > 0."""
-        problem = self.parameter_problem()
+        problem = self._parameter_problem()
         if problem:
             raise ModelFormatError(f"the {type(self).__name__} model file is damaged or was "
                                    f"edited: {problem}. Refit the model")
 
-    def restore_header(self, data: dict) -> None:
+    def _restore_header(self, data: dict) -> None:
         """Set what :meth:`state_header` wrote; ModelFormatError for a bad unit or count.
 
         Parameters
@@ -630,18 +630,18 @@ def _scaled_newton(model, data, small, params, objective, penalizer, steps: int 
 
 def prepare_fit(model, rfm: pd.DataFrame, weights, penalizer: float = 0.0,
                 time_unit: str | None = None):
-    """``(spec, data, unit)``: what an engine fits (:meth:`FittedModel.specification`), its
+    """``(spec, data, unit)``: what an engine fits (:meth:`FittedModel._specification`), its
     prepared data (the frame and ``weights`` checked) and the time unit the fit records
-    (:meth:`FittedModel.fit_time_unit`). With covariates, the model without them is fitted
+    (:meth:`FittedModel._fit_time_unit`). With covariates, the model without them is fitted
     first, on the compressed histories: the start of the fit with them and the restricted
     model of the likelihood-ratio test."""
-    spec = model.specification()
+    spec = model._specification()
     if not isinstance(rfm, pd.DataFrame):
         raise DataError(f"expected an RFM DataFrame (see clvmodels.rfm_summary), not "
                         f"{type(rfm).__name__}" + (ARRAYS_HINT if isinstance(
                             rfm, (pd.Series, np.ndarray, list)) else ""))
     data = spec.prepare(rfm, check_weights(weights, rfm))
-    unit = model.fit_time_unit(rfm, time_unit)
+    unit = model._fit_time_unit(rfm, time_unit)
     if spec is not model:
         spec.restricted = maximum_likelihood(model, data.base, penalizer)
     return spec, data, unit
@@ -792,7 +792,7 @@ class MaximumLikelihoodModel(FittedModel):
 
     def __init__(self, penalizer: float = 0.0, **covariates):
         self.penalizer = penalizer
-        self.set_covariates(covariates)
+        self._set_covariates(covariates)
 
     def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
         """Fit by maximum likelihood on the unique rows of ``rfm``.
@@ -820,7 +820,7 @@ class MaximumLikelihoodModel(FittedModel):
                             "finite number >= 0")
         spec, data, unit = prepare_fit(self, rfm, weights, self.penalizer, time_unit)
         estimate = maximum_likelihood(spec, data, self.penalizer)
-        self.fitted_specification(spec)
+        self._fitted_specification(spec)
         names = list(spec.param_names)
         self.params_ = pd.Series(estimate.params, index=names, dtype=float)
         self.covariance_ = pd.DataFrame(estimate.covariance, index=names, columns=names)
@@ -832,8 +832,8 @@ class MaximumLikelihoodModel(FittedModel):
         spec.check_estimate(self.params_)
         return self
 
-    interval_draws = 1000  # draws of the asymptotic distribution behind an interval
-    interval_seed = 0  # so that the same call gives the same interval
+    _interval_draws = 1000  # draws of the asymptotic distribution behind an interval
+    _interval_seed = 0  # so that the same call gives the same interval
 
     def parameter_draws(self, max_draws: int | None = None, interval=None) -> list[np.ndarray]:
         """The estimate as one draw: each parameter a ``(1, 1)`` array; for an ``interval``,
@@ -859,39 +859,39 @@ class MaximumLikelihoodModel(FittedModel):
         if interval is None:
             return ParameterDraws((np.array([[v]]) for v in estimate), center="first")
         covariance = getattr(self, "covariance_", None)
-        positive = self.positive_parameters()
+        positive = self._positive_parameters()
         scale = free_scale(estimate, positive)
         if covariance is not None:
             covariance = covariance.to_numpy() / np.outer(scale, scale)
         if covariance is None or not np.all(np.isfinite(covariance)):
             raise DataError(f"this {type(self).__name__} has no finite covariance (a loaded "
                             "model of release 0.1.0 may lack it): refit it for intervals")
-        count = int(max_draws or self.interval_draws)
-        rng = np.random.default_rng(self.interval_seed)
+        count = int(max_draws or self._interval_draws)
+        rng = np.random.default_rng(self._interval_seed)
         free = rng.multivariate_normal(to_free(estimate, positive), covariance, size=count,
                                        method="eigh")
         draws = np.vstack([estimate, to_natural(free, positive)])
         return ParameterDraws((draws[:, j][None, :] for j in range(len(estimate))),
                               center="first")
 
-    def parameter_problem(self) -> str | None:
+    def _parameter_problem(self) -> str | None:
         """Why the parameters cannot be used (not finite, not > 0), or None."""
         return invalid_parameters(self.parameter_names_, self.params_.to_numpy()[None, :],
-                                  self.positive_parameters())
+                                  self._positive_parameters())
 
     # -- state ----------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         """The plain-data form of the fitted model (format version 1, as release 0.1.0)."""
         self.check_fitted()
         return {
-            **self.state_header(),
+            **self._state_header(),
             "penalizer": self.penalizer,  # as release 0.1.0 wrote it; "settings" has them all
             "settings": self.constructor_settings(),
             "params": {k: float(v) for k, v in self.params_.items()},
             "covariance": [[None if np.isnan(v) else float(v) for v in row]
                            for row in self.covariance_.to_numpy()],
             "log_likelihood": self.log_likelihood_,
-            **self.covariate_state(),
+            **self._covariate_state(),
         }
 
     @classmethod
@@ -919,7 +919,7 @@ class MaximumLikelihoodModel(FittedModel):
             settings = {k: (file_number(v, k, cls) if k == "penalizer" else v)
                         for k, v in settings.items()}
             model = cls(**settings)
-            model.restore_covariates(data)
+            model._restore_covariates(data)
             names = list(model.parameter_names_)
             model.params_ = pd.Series(stored_parameters(data["params"], names, cls),
                                       index=names)
@@ -934,7 +934,7 @@ class MaximumLikelihoodModel(FittedModel):
                              for v in row] for row in rows], dtype=float)
             model.covariance_ = pd.DataFrame(cov, index=names, columns=names)
             model.log_likelihood_ = file_number(data["log_likelihood"], "log_likelihood", cls)
-            model.restore_header(data)
+            model._restore_header(data)
             if not (np.isfinite(model.penalizer) and model.penalizer >= 0):
                 raise ValueError(f"penalizer {model.penalizer!r} is not a number >= 0")
         except ModelFormatError:
@@ -945,7 +945,7 @@ class MaximumLikelihoodModel(FittedModel):
         except (TypeError, ValueError, AttributeError) as err:
             raise ModelFormatError(f"the {cls.__name__} model file is incomplete or damaged: "
                                    f"{err!r}") from err
-        model.check_loaded()
+        model._check_loaded()
         return model
 
     # -- reporting -----------------------------------------------------------------------------

@@ -131,13 +131,13 @@ class BayesianModel(FittedModel):
     """
 
     engine = "bayes"
-    fitted_attribute = "idata_"
+    _fitted_attribute = "idata_"
 
     def __init__(self, priors=None, draws=300, tune=300, chains=4, method="nuts",
                  sampler="pymc", target_accept=0.9, random_state=None, cores=None,
                  init="laplace", progressbar=False, advi_iterations=30_000,
                  until_converged=True, **covariates):
-        self.set_covariates(covariates)
+        self._set_covariates(covariates)
         self.priors = priors
         self.until_converged = until_converged
         self.draws = draws
@@ -278,7 +278,7 @@ class BayesianModel(FittedModel):
         for fact, value in data.facts.items():
             setattr(self, fact + "_", value)
         model = self.pymc_model(data, numpy_loglik=self.sampler == "pymc", spec=spec)
-        self.fitted_specification(spec)
+        self._fitted_specification(spec)
         names = list(spec.param_names)
         with model:
             if self.method == "nuts":
@@ -408,10 +408,10 @@ class BayesianModel(FittedModel):
                    if done["rounds"] == 2 else ""))
         return table
 
-    def parameter_problem(self) -> str | None:
+    def _parameter_problem(self) -> str | None:
         """Why the posterior draws cannot be used (a draw not finite or not > 0), or None."""
         return invalid_parameters(self.parameter_names_, self.posterior_draws().to_numpy(),
-                                  self.positive_parameters())
+                                  self._positive_parameters())
 
     def posterior_draws(self, max_draws: int | None = None) -> pd.DataFrame:
         """Posterior draws of the parameters, chains stacked, evenly thinned to ``max_draws``.
@@ -467,9 +467,9 @@ class BayesianModel(FittedModel):
         settings = self.constructor_settings()
         if settings["priors"] is not None:
             settings["priors"] = {k: list(v) for k, v in settings["priors"].items()}
-        return {**self.state_header(), "settings": settings,
+        return {**self._state_header(), "settings": settings,
                 "prior": {k: list(v) for k, v in self.prior_.items()},
-                "posterior_file": posterior_file, **self.covariate_state()}
+                "posterior_file": posterior_file, **self._covariate_state()}
 
     def write_posterior(self, path) -> None:
         """The posterior as netCDF at ``path``, atomically.
@@ -521,8 +521,8 @@ class BayesianModel(FittedModel):
             for group in idata.groups():
                 getattr(idata, group).load()  # read it all now: no file left open
             model.idata_ = idata
-            model.restore_header(data)
-            model.restore_covariates(data)
+            model._restore_header(data)
+            model._restore_covariates(data)
             model.prior_ = {k: tuple(v) for k, v in data["prior"].items()}
             model.params_ = pd.Series([float(idata.posterior[k].mean())
                                        for k in model.parameter_names_], index=list(model.parameter_names_))
@@ -531,7 +531,7 @@ class BayesianModel(FittedModel):
         except Exception as err:  # noqa: BLE001 - whatever a damaged netCDF file raises
             raise ModelFormatError(f"the {cls.__name__} model file or its posterior file is "
                                    f"incomplete or damaged: {err!r}") from err
-        model.check_loaded()
+        model._check_loaded()
         return model
 
     def __repr__(self) -> str:

@@ -282,7 +282,7 @@ class GammaGammaModel:
         """
         self.checked_frame(rfm, SPEND_COLUMNS, timed=False)
         params = self.parameter_draws(max_draws, interval)
-        return spend_draws(rfm, self.customer_parameters(params, self.covariate_design(rfm)))
+        return spend_draws(rfm, self.customer_parameters(params, self._covariate_design(rfm)))
 
     def new_customer_spend_quantiles(self, probabilities=(0.05, 0.5, 0.95), *,
                                      max_draws=None) -> pd.Series:

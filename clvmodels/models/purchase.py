@@ -65,7 +65,7 @@ def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients, f
     unique (history, covariates).
     """
     x, t_x, T = rfm_arrays(rfm)
-    design = None if model is None else model.covariate_design(rfm)
+    design = None if model is None else model._covariate_design(rfm)
     first, inverse, design = unique_with_covariates([x, t_x, T], design)
     x, t_x, T = x[first][:, None], t_x[first][:, None], T[first][:, None]
     pairs, pair_of, _ = unique_with_covariates([x[:, 0], T[:, 0]], design)
@@ -231,7 +231,7 @@ class PurchaseModel:
         columns = rfm_arrays(rfm)
         if extra is not None:
             columns.append(np.broadcast_to(extra, columns[0].shape))
-        first, inverse, design = unique_with_covariates(columns, self.covariate_design(rfm))
+        first, inverse, design = unique_with_covariates(columns, self._covariate_design(rfm))
         return [c[first][:, None] for c in columns], inverse, design
 
     def per_history(self, formula, name, rfm, t=None, *, interval=None, max_draws=None,
@@ -549,7 +549,7 @@ class PurchaseModel:
         """
         self.check_fitted()
         t = np.asarray(self.horizon(t), dtype=float)
-        params = self.new_customer_parameters(self.parameter_draws(max_draws), customers)
+        params = self._new_customer_parameters(self.parameter_draws(max_draws), customers)
         values = self.formulas.expected_purchases_new(
             *(p[..., None] for p in params), t.reshape(1, 1, -1)).mean(axis=1)  # (rows, t)
         if customers is None:
@@ -585,7 +585,7 @@ class PurchaseModel:
         n, t = np.broadcast_arrays(n, t)
         if customers is not None and n.ndim:
             raise DataError("with customers=, give n and t as one number each")
-        params = self.new_customer_parameters(self.parameter_draws(max_draws), customers)
+        params = self._new_customer_parameters(self.parameter_draws(max_draws), customers)
         value = self.formulas.probability_of_purchases(
             *(p[..., None] for p in params), n.reshape(1, 1, -1), t.reshape(1, 1, -1))
         value = value.mean(axis=1)  # (rows, points)

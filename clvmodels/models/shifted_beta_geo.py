@@ -466,7 +466,7 @@ class ShiftedBetaGeoModel:
     def _by_period(self, formula, values, max_draws, name, customers=None, low=0):
         self.check_fitted()
         values = check_periods(values, low)
-        alpha, beta = self.new_customer_parameters(self.parameter_draws(max_draws), customers)
+        alpha, beta = self._new_customer_parameters(self.parameter_draws(max_draws), customers)
         out = formula(alpha[..., None], beta[..., None], values[None, None, :]).mean(axis=1)
         if customers is not None:
             return pd.DataFrame(out, index=customers.index,
@@ -529,7 +529,7 @@ class ShiftedBetaGeoModel:
         """
         self.check_fitted()
         check_rate(discount_rate)
-        alpha, beta = self.new_customer_parameters(self.parameter_draws(max_draws), customers)
+        alpha, beta = self._new_customer_parameters(self.parameter_draws(max_draws), customers)
         values = sbg.discounted_expected_lifetime(alpha, beta, discount_rate).mean(axis=1)
         if customers is None:
             return float(values[0])
@@ -559,7 +559,7 @@ class ShiftedBetaGeoModel:
         check_rate(discount_rate)
         T, churned = check_durations(frame)
         first, inverse, design = unique_with_covariates([T, churned.astype(np.float64)],
-                                                        self.covariate_design(frame))
+                                                        self._covariate_design(frame))
         t, gone = T[first][:, None], churned[first][:, None]
         params = self.customer_parameters(self.parameter_draws(max_draws, interval), design)
 
