@@ -133,6 +133,8 @@ def fit(args) -> None:
                                    random_state=args.random_state).items() if v is not None}
     covariates = {f"{p}_covariates": getattr(args, f"{p}_covariates")
                   for p in ("purchase", "dropout", "spend")}
+    covariates.update(shared_covariates=args.shared_covariates,
+                      covariate_penalty=args.covariate_penalty)
     pair, check = fit_file(args.transactions, args.out, observation_end=args.observation_end,
                            calibration_end=args.calibration_end, freq=args.freq,
                            time_unit=args.time_unit, model=args.model, quiet=args.quiet,
@@ -276,6 +278,19 @@ def _columns(text: str) -> list[str]:
     return names
 
 
+def _penalties(text: str) -> dict[str, float]:
+    out = {}
+    for part in text.split(","):
+        process, _, value = part.partition("=")
+        try:
+            out[process.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: give process=number pairs separated by commas, such as "
+                "purchase=0.1,dropout=0.05") from None
+    return out
+
+
 def _customer_flags(p, fit: bool) -> None:
     p.add_argument("--customers", help="customer table (.csv or .parquet) with the covariate "
                    "columns, one row per customer, joined on the customer id column")
@@ -284,6 +299,12 @@ def _customer_flags(p, fit: bool) -> None:
                               ("spend", "the spend")):
             p.add_argument(f"--{process}-covariates", type=_columns,
                            help=f"columns of --customers that move {what}, comma-separated")
+        p.add_argument("--shared-covariates", type=_columns,
+                       help="covariates of both the purchase and the dropout process with one "
+                       "coefficient for both (Pareto/NBD), comma-separated")
+        p.add_argument("--covariate-penalty", type=_penalties,
+                       help="an L2 penalty on each process's coefficients, e.g. "
+                       "purchase=0.1,dropout=0.05 (maximum likelihood)")
 
 
 def _unit_flags(p, what: str) -> None:

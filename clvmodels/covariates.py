@@ -239,6 +239,11 @@ class Design:
         return [name for column in self.processes[process]
                 for name in self.encodings[column].names]
 
+    def names_of(self, process: str, columns) -> list[str]:
+        """The design columns of ``process`` that encode any of ``columns``."""
+        return [name for column in self.processes[process] if column in columns
+                for name in self.encodings[column].names]
+
     def matrix(self, frame: pd.DataFrame, process: str) -> np.ndarray:
         """The ``(len(frame), len(names(process)))`` design matrix of ``process``."""
         blocks = [self.encodings[c].transform(frame, f"{process}_covariates")

@@ -24,6 +24,7 @@ import pandas as pd
 from .arguments import align, check_mass
 from .data import RFM_COLUMNS, check_rfm, rfm_time_unit, unique_rows
 from .exceptions import DataError
+from .interface import arg
 from .files import check_output_path, require_columns, write_json_atomic
 from .models.base import FORMAT, FORMAT_VERSION
 from .models.registry import MODELS, entry_of
@@ -90,7 +91,9 @@ class ModelPair:
             The rows the spend model fits on; default :func:`spend_fit_rows` of ``rfm``.
         covariates : dict, optional
             ``{"purchase_covariates": [...], "dropout_covariates": [...],
-            "spend_covariates": [...]}``: columns of ``rfm``; each model takes its own.
+            "spend_covariates": [...]}``: columns of ``rfm``; each model takes its own. The
+            purchase model's ``shared_covariates`` and ``covariate_penalty`` (maximum
+            likelihood) may be given here too.
 
         Returns
         -------
@@ -109,10 +112,17 @@ class ModelPair:
                                 f"bayesian={not bayesian}")
             entries.append(entry)
         given = {k: v for k, v in (covariates or {}).items() if v}
+        purchase_options = {k: given.pop(k) for k in ("shared_covariates", "covariate_penalty")
+                            if k in given}
+        if bayesian and "covariate_penalty" in purchase_options:
+            raise DataError(f"{arg('covariate_penalty')} is for maximum likelihood: a Bayesian "
+                            "model's coefficients are held in by their priors (Normal(0, 1) per "
+                            f"standard deviation; {arg('priors')} to change them)")
         per_model = []
         for entry in entries:
             takes = {f"{p}_covariates" for p in entry.spec.covariate_links}
             per_model.append({k: v for k, v in given.items() if k in takes})
+        per_model[0].update(purchase_options)
         unused = set(given) - {k for chosen in per_model for k in chosen}
         if unused:
             raise DataError(f"{sorted(unused)[0]}: neither {purchases} nor {spend} takes "

@@ -128,9 +128,11 @@ def test_a_model_file_keeps_every_constructor_setting(tmp_path):
 
     frame = example_frame(MODELS["bgnbd"])
     model = Shifted(penalizer=0.001, shift=2.5).fit(frame)
-    assert model.constructor_settings() == {"penalizer": 0.001, "shift": 2.5}
+    # its own settings and, through **covariates, the engine's
+    own = {"penalizer": 0.001, "shift": 2.5, "covariate_penalty": {}, "shared_covariates": ()}
+    assert model.constructor_settings() == own
     data = model.to_dict()
-    assert data["settings"] == {"penalizer": 0.001, "shift": 2.5}
+    assert data["settings"] == own
     rebuilt = Shifted.from_dict(json.loads(json.dumps(data)))
     assert rebuilt.shift == 2.5 and rebuilt.penalizer == 0.001
     data["settings"]["k"] = 3
@@ -138,7 +140,8 @@ def test_a_model_file_keeps_every_constructor_setting(tmp_path):
         Shifted.from_dict(data)
     del data["settings"]  # a file of release 0.1.0: the penalizer alone
     assert Shifted.from_dict(data).penalizer == 0.001
-    assert registry.CLASSES["BetaGeo"].constructor_setting_names() == ("penalizer",)
+    assert registry.CLASSES["BetaGeo"].constructor_setting_names() == (
+        "penalizer", "covariate_penalty", "shared_covariates")
 
 
 def test_the_protocol_check_names_what_a_model_lacks():
@@ -149,6 +152,7 @@ def test_the_protocol_check_names_what_a_model_lacks():
 
     class NoGradient(clvmodels.BetaGeo):
         loglik_grad = property(missing)  # the engines could not fit it
+
     entry = Entry("broken", "purchases", NoGradient, None, "broken")
     with pytest.raises(AssertionError, match=r"protocol failed: .*lacks \['loglik_grad'\]"):
         check_model(entry, checks=["protocol"])

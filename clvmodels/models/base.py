@@ -45,7 +45,7 @@ from ..interface import arg, given, show
 from ..migration import method_hint
 from ..covariates import Design
 from .options import FitOptions
-from .regression import CovariateSpecification, covariate_settings
+from .regression import CovariateSpecification, covariate_options, covariate_settings
 from ..units import DAYS_PER_UNIT, UNIT_NAMES, days_per_unit
 
 DEFAULT_FIT_OPTIONS = FitOptions()
@@ -131,6 +131,9 @@ def check_no_arrays(model, arrays) -> None:
                         f"arguments{ARRAYS_HINT}")
 
 
+COVARIATE_OPTIONS = ("shared_covariates", "covariate_penalty")  # checked against covariates
+
+
 class FittedModel:
     """What every model shares: the not-fitted error, frame checks, horizons, draws, saving."""
 
@@ -150,12 +153,22 @@ class FittedModel:
         """Record ``<process>_covariates=[...]`` arguments (a TypeError for others)."""
         self.covariates = covariate_settings(type(self), given)
 
+    shared_covariates: tuple = ()
+
+    def _covariate_spec(self, design=None):
+        """The model wrapped in a :class:`clvmodels.models.regression.CovariateSpecification`
+        with its covariates, shared coefficients and penalties."""
+        shared, penalty = covariate_options(type(self), self.covariates, self.shared_covariates,
+                                            getattr(self, "covariate_penalty", None))
+        return CovariateSpecification(self, self.covariates, design, shared=shared,
+                                      penalty=penalty)
+
     def _specification(self):
         """What the engines fit: the model itself, or, with covariates, the model wrapped in a
         :class:`clvmodels.models.regression.CovariateSpecification`."""
         if not self.covariates:
             return self
-        return CovariateSpecification(self, self.covariates)
+        return self._covariate_spec()
 
     def _fitted_specification(self, spec) -> None:
         """Record what fitting ``spec`` decided: with covariates, their encoding, the names of
@@ -441,13 +454,24 @@ class FittedModel:
         return {"covariates": spec.design.to_dict(), "restricted_log_likelihood":
                 None if restricted is None else restricted.log_likelihood}
 
-    def _restore_covariates(self, data: dict) -> None:
-        """Set what :meth:`covariate_state` wrote (nothing for a model without covariates)."""
+    def _restore_covariates(self, data: dict, options: dict | None = None) -> None:
+        """Set what :meth:`covariate_state` wrote (nothing for a model without covariates),
+        and the covariate ``options`` of the file's settings (shared coefficients, penalties),
+        which need the covariates to be checked."""
         if "covariates" not in data:
+            if any((options or {}).values()):
+                raise ModelFormatError(f"the {type(self).__name__} model file sets "
+                                       f"{sorted(options)} but records no covariates")
             return
         design = Design.from_dict(data["covariates"])
         self._set_covariates({f"{p}_covariates": c for p, c in design.processes.items()})
-        spec = CovariateSpecification(self, self.covariates, design)
+        options = options or {}
+        self.shared_covariates, penalty = covariate_options(
+            type(self), self.covariates, options.get("shared_covariates"),
+            options.get("covariate_penalty"))
+        if "covariate_penalty" in options or getattr(self, "covariate_penalty", None):
+            self.covariate_penalty = penalty
+        spec = self._covariate_spec(design)
         if data.get("restricted_log_likelihood") is not None:
             spec.restricted = Estimate(np.array([]), np.array([]),
                                        float(data["restricted_log_likelihood"]), 0.0)
@@ -551,6 +575,17 @@ def free_scale(params, positive) -> np.ndarray:
     return np.where(positive, params, 1.0)
 
 
+def coefficient_penalty(model, params) -> tuple[float, np.ndarray, np.ndarray]:
+    """A specification's own penalty on its parameters (per-process L2 on covariate
+    coefficients: :meth:`CovariateSpecification.coefficient_penalty`), in units of the mean
+    negative log-likelihood: value, gradient, diagonal Hessian; zeros where it has none."""
+    own = getattr(model, "coefficient_penalty", None)
+    if own is None:
+        zeros = np.zeros(len(params))
+        return 0.0, zeros, zeros
+    return own(params)
+
+
 def _objective(model, data, n, penalizer):
     """Mean penalised negative log-likelihood and its gradient, in the free parameters."""
 
@@ -559,8 +594,10 @@ def _objective(model, data, n, penalizer):
         with np.errstate(all="ignore"):  # a non-finite trial point is rejected below
             params = to_natural(free, positive)
             ll, grad = model.loglik_grad(params, data)
-            value = -ll / n + penalizer * (params @ params)
-            gradient = (-grad / n + 2 * penalizer * params) * free_scale(params, positive)
+            extra, extra_grad, _ = coefficient_penalty(model, params)
+            value = -ll / n + penalizer * (params @ params) + extra
+            gradient = (-grad / n + 2 * penalizer * params + extra_grad) * free_scale(
+                params, positive)
         if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
             return np.inf, np.zeros_like(free)
         return value, gradient
@@ -572,7 +609,7 @@ def _penalised_grad(model, params, data, n, penalizer) -> np.ndarray:
     """Gradient of the penalised total negative log-likelihood in natural parameters."""
     with np.errstate(all="ignore"):
         g = model.loglik_grad(params, data)[1]
-    return -g + 2 * penalizer * n * params
+    return -g + 2 * penalizer * n * params + n * coefficient_penalty(model, params)[1]
 
 
 def _hessian(model, params, data, n, penalizer, at=None) -> np.ndarray:
@@ -583,7 +620,8 @@ def _hessian(model, params, data, n, penalizer, at=None) -> np.ndarray:
     k = len(params)
     if hasattr(model, "loglik_hessian"):
         with np.errstate(all="ignore"):
-            return -model.loglik_hessian(params, data) + 2 * penalizer * n * np.eye(k)
+            return (-model.loglik_hessian(params, data) + 2 * penalizer * n * np.eye(k)
+                    + n * np.diag(coefficient_penalty(model, params)[2]))
     if at is None:
         at = _penalised_grad(model, params, data, n, penalizer)
     hessian = np.empty((k, k))
@@ -725,7 +763,8 @@ def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
             "a small penalizer (penalizer=0.001), rescaling time (time_unit='W' rather than "
             "'D'), removing customers with implausible histories, or another model."
         )
-    return Estimate(params, covariance, float(-n * (value - penalizer * (params @ params))), n)
+    penalty = penalizer * (params @ params) + coefficient_penalty(model, params)[0]
+    return Estimate(params, covariance, float(-n * (value - penalty)), n)
 
 
 def _moved(params, at, hessian) -> float:
@@ -773,6 +812,16 @@ class MaximumLikelihoodModel(FittedModel):
     penalizer : float, default 0
         L2 penalty on the parameters, added to the mean negative log-likelihood (as in
         lifetimes); a small one (0.001) steadies fits on few customers.
+    covariate_penalty : dict, optional
+        ``{process: lambda}``: an L2 penalty on each process's covariate coefficients,
+        ``lambda * sum(gamma ** 2)`` added to the mean negative log-likelihood (CLVTools'
+        ``reg.lambdas``; per standard deviation of each covariate, so units do not matter).
+    shared_covariates : list of str, optional
+        Covariates given to both processes whose coefficient is one (CLVTools'
+        ``names.cov.constr``): it multiplies the purchase and the dropout rate alike
+        (Pareto/NBD), named ``shared:<column>``; not penalised.
+    **covariates
+        ``<process>_covariates=[column, ...]`` (docs/covariates.md).
 
     Attributes
     ----------
@@ -790,9 +839,12 @@ class MaximumLikelihoodModel(FittedModel):
 
     engine = "mle"
 
-    def __init__(self, penalizer: float = 0.0, **covariates):
+    def __init__(self, penalizer: float = 0.0, covariate_penalty: dict | None = None,
+                 shared_covariates=None, **covariates):
         self.penalizer = penalizer
         self._set_covariates(covariates)
+        self.shared_covariates, self.covariate_penalty = covariate_options(
+            type(self), self.covariates, shared_covariates, covariate_penalty)
 
     def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
         """Fit by maximum likelihood on the unique rows of ``rfm``.
@@ -918,8 +970,9 @@ class MaximumLikelihoodModel(FittedModel):
                     f"this model's ({list(known)}); the file was edited: refit the model")
             settings = {k: (file_number(v, k, cls) if k == "penalizer" else v)
                         for k, v in settings.items()}
+            options = {k: settings.pop(k) for k in COVARIATE_OPTIONS if k in settings}
             model = cls(**settings)
-            model._restore_covariates(data)
+            model._restore_covariates(data, options)
             names = list(model.parameter_names_)
             model.params_ = pd.Series(stored_parameters(data["params"], names, cls),
                                       index=names)

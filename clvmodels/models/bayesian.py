@@ -34,7 +34,8 @@ from ..interface import given
 from ..draws import ParameterDraws, thin
 from ..exceptions import ConvergenceError, DataError, ModelFormatError
 from ..files import check_output_path, write_atomic, write_json_atomic
-from .base import (FittedModel, check_no_arrays, free_scale, invalid_parameters,
+from .regression import covariate_options
+from .base import (COVARIATE_OPTIONS, FittedModel, check_no_arrays, free_scale, invalid_parameters,
                    maximum_likelihood, positive_mask, prepare_fit, to_free)
 
 METHODS = ("nuts", "map", "advi")
@@ -103,6 +104,9 @@ class BayesianModel(FittedModel):
         defaults (4 x (300 + 300)) reach the targets (r_hat <= 1.01, bulk ESS >= 400) on the
         data sets measured, started at the maximum-likelihood fit; ``until_converged`` covers
         the others.
+    shared_covariates : list of str, optional
+        Covariates given to both processes whose coefficient is one (as the
+        maximum-likelihood engine's).
     until_converged : bool, default True
         Where the first round misses r_hat <= 1.01 or bulk ESS >= 400, sample once more with
         twice the draws and tuning (``sampling_`` says what was done).
@@ -136,8 +140,10 @@ class BayesianModel(FittedModel):
     def __init__(self, priors=None, draws=300, tune=300, chains=4, method="nuts",
                  sampler="pymc", target_accept=0.9, random_state=None, cores=None,
                  init="laplace", progressbar=False, advi_iterations=30_000,
-                 until_converged=True, **covariates):
+                 until_converged=True, shared_covariates=None, **covariates):
         self._set_covariates(covariates)
+        self.shared_covariates, _ = covariate_options(type(self), self.covariates,
+                                                      shared_covariates, None)
         self.priors = priors
         self.until_converged = until_converged
         self.draws = draws
@@ -152,7 +158,7 @@ class BayesianModel(FittedModel):
         self.progressbar = progressbar
         self.advi_iterations = advi_iterations
 
-    def check_settings(self) -> None:
+    def _check_settings(self) -> None:
         """A DataError naming the first setting that cannot work (before any sampling):
         ``draws``, ``tune``, ``chains`` and ``advi_iterations`` whole numbers (>= 1; ``tune``
         >= 0), ``target_accept`` in (0, 1), a known ``method`` and ``sampler``."""
@@ -271,7 +277,7 @@ class BayesianModel(FittedModel):
         import arviz as az
         import pymc as pm
 
-        self.check_settings()
+        self._check_settings()
         if SAMPLERS[self.sampler] and importlib.util.find_spec(self.sampler) is None:
             raise ImportError(f"sampler={self.sampler!r} needs the package: pip install {self.sampler}")
         spec, data, unit = prepare_fit(self, rfm, weights, time_unit=time_unit)
@@ -512,7 +518,9 @@ class BayesianModel(FittedModel):
             unknown = set(data["settings"]) - set(cls.constructor_setting_names())
             if unknown:
                 raise KeyError(f"unknown settings {sorted(unknown)}")
-            model = cls(**data["settings"])
+            settings = dict(data["settings"])
+            options = {k: settings.pop(k) for k in COVARIATE_OPTIONS if k in settings}
+            model = cls(**settings)
             path = os.path.join(folder or ".", os.path.basename(data["posterior_file"]))
             if not os.path.exists(path):
                 raise ModelFormatError(f"the posterior file {path!r} named in the model file "
@@ -522,7 +530,7 @@ class BayesianModel(FittedModel):
                 getattr(idata, group).load()  # read it all now: no file left open
             model.idata_ = idata
             model._restore_header(data)
-            model._restore_covariates(data)
+            model._restore_covariates(data, options)
             model.prior_ = {k: tuple(v) for k, v in data["prior"].items()}
             model.params_ = pd.Series([float(idata.posterior[k].mean())
                                        for k in model.parameter_names_], index=list(model.parameter_names_))

@@ -320,7 +320,7 @@ class KFixedBayesian(BayesianModel):
         Bayesian model.
     """
 
-    maximum_likelihood_class: type  # the variant's maximum-likelihood class, to choose k
+    _maximum_likelihood_class: type  # the variant's maximum-likelihood class, to choose k
 
     def __init__(self, k=None, **settings):
         super().__init__(**settings)
@@ -343,9 +343,9 @@ class KFixedBayesian(BayesianModel):
         self
         """
         check_no_arrays(self, arrays)
-        self.check_settings()
+        self._check_settings()
         if self.k is None:
-            fits = fit_k_grid(self.maximum_likelihood_class, rfm, weights, time_unit=time_unit)
+            fits = fit_k_grid(self._maximum_likelihood_class, rfm, weights, time_unit=time_unit)
             self.k_ = max(fits, key=lambda k: fits[k].log_likelihood_)
             self.k_log_likelihoods_ = k_log_likelihoods(fits)
         else:
@@ -462,7 +462,7 @@ class BayesianModifiedBetaGeoCNBD(RegularityModel, KFixedBayesian):
     name = "mbgcnbd"
     title = "MBG/CNBD-k"
     mbg = True
-    maximum_likelihood_class = ModifiedBetaGeoCNBD
+    _maximum_likelihood_class = ModifiedBetaGeoCNBD
 
 
 class BayesianBetaGeoCNBD(RegularityModel, KFixedBayesian):
@@ -480,4 +480,4 @@ class BayesianBetaGeoCNBD(RegularityModel, KFixedBayesian):
     name = "bgcnbd"
     title = "BG/CNBD-k"
     mbg = False
-    maximum_likelihood_class = BetaGeoCNBD
+    _maximum_likelihood_class = BetaGeoCNBD

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..interface import name as setting_name
 from ..migration import argument_hint
 from ..covariates import Design
 from .options import FitOptions
@@ -90,12 +91,23 @@ class CovariateSpecification:
         ``{process: [column, ...]}``, as given to the model.
     design : clvmodels.covariates.Design, optional
         A fitted design (a loaded model); fitted by :meth:`prepare` otherwise.
+    shared : sequence of str, optional
+        Covariates whose coefficient is one for both processes (CLVTools' ``names.cov.constr``):
+        ``exp(gamma)`` multiplies the purchase rate and the dropout rate alike. Named
+        ``shared:<column>``.
+    penalty : dict, optional
+        ``{process: lambda}``: ``lambda * sum(gamma ** 2)`` over the process's own (not shared)
+        coefficients is added to the mean negative log-likelihood (CLVTools' ``reg.lambdas``;
+        here per standard deviation of each covariate, so it does not depend on its units).
     """
 
-    def __init__(self, model, processes: dict, design: Design | None = None):
+    def __init__(self, model, processes: dict, design: Design | None = None, shared=(),
+                 penalty: dict | None = None):
         self.model = model
         self.processes = {p: tuple(c) for p, c in processes.items() if c}
         self.base_names = tuple(type(model).param_names)
+        self.shared = tuple(shared or ())
+        self.penalty = dict(penalty or {})
         self.design = design
         if design is not None:
             self._name_parameters()
@@ -103,18 +115,32 @@ class CovariateSpecification:
     # -- naming -------------------------------------------------------------------------------
     def _name_parameters(self) -> None:
         """The parameters: the model's own, then a coefficient per design column of each
-        (process, parameter) link, named ``parameter:column``."""
-        self.links = []  # (base index, sign, process, slice into the free parameters)
+        (process, parameter) link, named ``parameter:column``, and one per design column of a
+        shared covariate, named ``shared:column``, that both processes' links use."""
+        self.links = []  # (base index, sign, process, indices into the free parameters)
         names = list(self.base_names)
+        shared_index = {}  # design column of a shared covariate -> its one coefficient
+        own = {process: [] for process in self.processes}  # each process's own coefficients
         for process, params in self.model.covariate_links.items():
             if process not in self.processes:
                 continue
             columns = self.design.names(process)
+            shared_columns = set(self.design.names_of(process, self.shared))
             for param, sign, _ in params:
-                start = len(names)
-                names += [f"{param}:{c}" for c in columns]
+                index = []
+                for c in columns:
+                    if c in shared_columns:
+                        if c not in shared_index:
+                            shared_index[c] = len(names)
+                            names.append(f"shared:{c}")
+                        index.append(shared_index[c])
+                    else:
+                        index.append(len(names))
+                        own[process].append(len(names))
+                        names.append(f"{param}:{c}")
                 self.links.append((self.base_names.index(param), sign, process,
-                                   slice(start, len(names))))
+                                   np.array(index, dtype=np.int64)))
+        self.own_coefficients = {p: np.array(i, dtype=np.int64) for p, i in own.items()}
         repeated = pd.Index(names)[pd.Index(names).duplicated()]
         if len(repeated):  # covariate names cannot hold '[' (covariate_settings): never
             raise DataError(f"two coefficients would be named {repeated[0]!r}: rename the "
@@ -150,12 +176,13 @@ class CovariateSpecification:
         meaning = {param: what for links in self.model.covariate_links.values()
                    for param, _, what in links}
         for j, sign, process, block in self.links:
-            for name in self.param_names[block]:
-                param, covariate = name.split(":", 1)
+            for index in block:
+                name = self.param_names[index]
+                param, covariate = self.base_names[j], name.split(":", 1)[1]
                 value = float(params[name])
                 row = {"process": process, "parameter": param, "covariate": covariate,
                        "coefficient": value, "multiplier": float(np.exp(value)),
-                       "multiplies": meaning[param]}
+                       "multiplies": meaning[param], "shared": name.startswith("shared:")}
                 if se is not None:
                     row["std_error"] = float(se[name])
                     row["z"] = value / row["std_error"]
@@ -171,7 +198,7 @@ class CovariateSpecification:
         moves it)."""
         params = list(draws[:len(self.base_names)])
         for j, sign, process, block in self.links:
-            gamma = np.vstack(draws[block])  # (m, D)
+            gamma = np.vstack([draws[i] for i in block])  # (m, D)
             with np.errstate(over="ignore"):
                 params[j] = params[j] * np.exp(sign * (design[process] @ gamma))
         return params
@@ -261,7 +288,7 @@ class CovariateSpecification:
             index, columns = [j], [None]
             for k, sign, process, block in self.links:
                 if k == j:
-                    index += list(range(block.start, block.stop))
+                    index += list(block)
                     columns.append(np.ascontiguousarray(sign * data.design[process]))
             blocks.append((np.array(index), columns))
         data.blocks = blocks
@@ -285,13 +312,14 @@ class CovariateSpecification:
             return last[0]
         ll, g_u = self._row_gradients(self._thetas(params, data), data)
         w = data.weights
-        gradient = np.empty(len(params))
+        gradient = np.zeros(len(params))
         weighted = np.ascontiguousarray((g_u * w[:, None]).T)  # (k, rows)
         for j, (index, columns) in enumerate(self._blocks(data)):
             gradient[j] = weighted[j].sum() / params[j]
             at = 1
             for z in columns[1:]:  # einsum: no BLAS threads to wake (clvmodels._math.dot)
-                gradient[index[at:at + z.shape[1]]] = np.einsum("ij,i->j", z, weighted[j])
+                # a shared coefficient moves two parameters: its terms add up
+                gradient[index[at:at + z.shape[1]]] += np.einsum("ij,i->j", z, weighted[j])
                 at += z.shape[1]
         self._last = (data, np.array(params, dtype=float), (float(w @ ll), gradient.copy()), g_u)
         return float(w @ ll), gradient
@@ -338,7 +366,7 @@ class CovariateSpecification:
         designs = [np.column_stack([np.ones(n)] + columns[1:]) for _, columns in blocks]
         for j, (index_j, _) in enumerate(blocks):
             for l, (index_l, _) in enumerate(blocks):
-                hessian[np.ix_(index_j, index_l)] = designs[j].T @ (
+                hessian[np.ix_(index_j, index_l)] += designs[j].T @ (
                     designs[l] * (w * h_u[:, j, l])[:, None])
         # from log(theta_0) to theta_0 for the model's own parameters
         scale = np.where(self.positive, 1.0 / np.where(self.positive, params, 1.0), 1.0)
@@ -356,9 +384,58 @@ class CovariateSpecification:
                        for name in self.param_names[len(self.base_names):]})
         return priors
 
+    def coefficient_penalty(self, params) -> tuple[float, np.ndarray, np.ndarray]:
+        """The L2 penalty per process on its own coefficients, in the units of the mean
+        negative log-likelihood: its value, gradient and (diagonal) Hessian in the natural
+        parameters; zeros without ``penalty``."""
+        params = np.asarray(params, dtype=float)
+        scale = np.zeros(len(params))
+        for process, lam in self.penalty.items():
+            scale[self.own_coefficients.get(process, [])] = lam
+        return float(scale @ params ** 2), 2 * scale * params, 2 * scale
+
     def check_estimate(self, params: pd.Series) -> None:
         """The model's own checks on its parameters (at the reference customer)."""
         self.model.check_estimate(params[list(self.base_names)])
+
+
+def covariate_options(model_class, covariates: dict, shared, penalty) -> tuple[tuple, dict]:
+    """``shared_covariates=`` and ``covariate_penalty=`` checked against the model and its
+    ``<process>_covariates``: ``(shared columns, {process: lambda})``; a DataError names the
+    argument, the rule and the fix."""
+    links = getattr(model_class, "covariate_links", {})
+    shared = () if shared is None else ((shared,) if isinstance(shared, str) else tuple(shared))
+    if shared:
+        several = [p for p, params in links.items() if len(params) != 1]
+        if len(links) != 2 or several:
+            raise DataError(
+                f"{setting_name('shared_covariates')}: {model_class.__name__}'s processes move "
+                f"{ {p: [q for q, _, _ in params] for p, params in links.items()} }, so no one "
+                "coefficient can act on both; a shared coefficient is offered where the purchase "
+                "and the dropout process each move one parameter (Pareto/NBD)")
+        for column in shared:
+            missing = [p for p in links if column not in covariates.get(p, ())]
+            if missing:
+                raise DataError(f"{setting_name('shared_covariates')} lists {column!r}, which is not "
+                                f"among the {setting_name(missing[0] + '_covariates')}: a shared "
+                                "covariate must be given to both processes")
+    if penalty is None:
+        return shared, {}
+    if not isinstance(penalty, dict):
+        raise DataError(f"{setting_name('covariate_penalty')} must be a dict {{process: lambda}}, such "
+                        f"as {{'purchase': 0.1}}, not {penalty!r}")
+    checked = {}
+    for process, lam in penalty.items():
+        if process not in covariates:
+            raise DataError(f"{setting_name('covariate_penalty')} names {process!r}, which has no "
+                            f"covariates here; the processes with covariates are "
+                            f"{sorted(covariates)}")
+        if (isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating))
+                or not np.isfinite(lam) or lam < 0):
+            raise DataError(f"{setting_name('covariate_penalty')} of {process!r} must be a number >= 0, "
+                            f"not {lam!r}")
+        checked[process] = float(lam)
+    return shared, checked
 
 
 def covariate_settings(model_class, given: dict) -> dict:
