@@ -213,15 +213,12 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
     if customers is not None:
         table = read_customers(customers, options.get("customer", "customer_id"),
                                sep=options.get("sep"))
-        if engine == "dask":
-            raise DataError(f"{arg('customers')} is not joined by the dask engine yet: score "
-                            "with the local engine (it streams in chunks)")
     if engine == "dask":
         return _score_on_dask(pair, out, transactions=transactions, rfm=rfm,
                               observation_end=observation_end, freq=freq,
                               time_unit=time_unit or model_unit, horizon=horizon,
                               discount_rate=discount_rate, quiet=quiet, scheduler=scheduler,
-                              options=options)
+                              options=options, customers=table)
     if engine != "local":
         raise DataError(f"{given('engine', engine)}: use 'local' or 'dask'")
     stats = StreamStats()
@@ -257,7 +254,7 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
 
 
 def _score_on_dask(pair, out, *, transactions, rfm, observation_end, freq, time_unit, horizon,
-                   discount_rate, quiet, scheduler, options) -> StreamStats:
+                   discount_rate, quiet, scheduler, options, customers=None) -> StreamStats:
     from . import dask_engine
 
     client = dask_engine.start_client(scheduler)
@@ -269,7 +266,8 @@ def _score_on_dask(pair, out, *, transactions, rfm, observation_end, freq, time_
             frame, excluded = dask_engine.rfm_from_file(
                 transactions, observation_end=observation_end, freq=freq, time_unit=time_unit,
                 **options)
-        scores = dask_engine.score(pair, frame, horizon=horizon, discount_rate=discount_rate)
+        scores = dask_engine.score(pair, frame, customers, horizon=horizon,
+                                   discount_rate=discount_rate)
         progress = Progress(scores.npartitions, "scoring partitions", quiet=quiet)
         written = dask_engine.write_scores(scores, out, client, progress,
                                            score_attrs(pair, horizon))

@@ -21,6 +21,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from .covariates import join_customers, read_customers
 from .columns import SAMPLE, RowNames, as_day, ids_are_integers, normalize_ids, parse_dates
 from .data import RFM_COLUMNS, check_statistics, rfm_from_rows
 from .exceptions import DataError
@@ -230,17 +231,28 @@ def _unique_histories_sum(histories: pd.DataFrame, columns=RFM_COLUMNS) -> pd.Da
     return histories.groupby(list(columns), sort=False)["count"].sum().reset_index()
 
 
-def score(pair: ModelPair, rfm, **options):
-    """``pair.score`` partition by partition of a dask RFM frame (``customer_id`` column)."""
+def score(pair: ModelPair, rfm, customers=None, **options):
+    """``pair.score`` partition by partition of a dask RFM frame (``customer_id`` column).
+
+    A pair with covariates reads them from ``customers``, the customer table (a DataFrame or
+    the path of a CSV or Parquet file, as :func:`clvmodels.covariates.read_customers` reads it),
+    joined to each partition on the customer id with the checks of the local engine (every
+    customer scored has exactly one row)."""
+    table = None if customers is None else read_customers(customers)
+
     def one(frame):
         frame = frame.set_index("customer_id")
         frame.attrs["time_unit"] = pair.purchases.time_unit_
+        if table is not None:
+            frame = join_customers(frame, table)
         return pair.score(frame, **options).reset_index()
 
     example = pd.DataFrame({"frequency": [1], "recency": [1.0], "T": [2.0],
                             "monetary_value": [10.0]})  # one valid history: the output's columns
     kind = rfm._meta["customer_id"].dtype
-    example.insert(0, "customer_id", pd.Series([0 if kind.kind in "iu" else "0"], dtype=kind))
+    first = table.index[0] if table is not None and len(table) else (
+        0 if kind.kind in "iu" else "0")
+    example.insert(0, "customer_id", pd.Series([first], dtype=kind))
     return rfm.map_partitions(one, meta=one(example).iloc[:0])
 
 

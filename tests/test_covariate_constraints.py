@@ -172,3 +172,37 @@ def test_the_command_line_fits_them(base, tmp_path, capsys):
     assert main(common + ["--shared-covariates", "channel", "--out",
                           str(tmp_path / "n.json")]) != 0
     assert "--shared-covariates lists 'channel'" in capsys.readouterr().err
+    # scored on Dask with the customer table, as by the local engine
+    scored = {}
+    for engine in ("local", "dask"):
+        out = tmp_path / f"{engine}.parquet"
+        assert main(["score", "--model", str(tmp_path / "m.json"), "--transactions",
+                     str(tmp_path / "log.csv"), "--customers", str(tmp_path / "customers.csv"),
+                     "--engine", engine, "--out", str(out), "--quiet"]) == 0
+        scored[engine] = pd.read_parquet(out).set_index("customer_id").sort_index()
+    pd.testing.assert_frame_equal(scored["dask"], scored["local"], rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_dask_scores_a_model_with_covariates_as_in_memory(base, tmp_path):
+    """Covariates everywhere a model goes: the Dask engine joins the customer table to each
+    partition (it refused before), with the local engine's checks."""
+    import dask
+    import dask.dataframe as dd
+
+    from clvmodels import dask_engine
+
+    rfm, tx, customers = base
+    pair = clvmodels.ModelPair.fit(rfm, purchases="pnbd", covariates={
+        **COVARIATES, "shared_covariates": ["age"]})
+    end = tx.attrs["observation_end"]
+    with dask.config.set(scheduler="synchronous"):
+        frame = dask_engine.rfm_summary(dd.from_pandas(tx, npartitions=4), observation_end=end,
+                                        time_unit="W", amount="amount")
+        scores = dask_engine.score(pair, frame, customers).compute()
+        with pytest.raises(clvmodels.DataError, match="age"):  # the table lacks a covariate
+            dask_engine.score(pair, frame, customers.drop(columns="age")).compute()
+    scores = scores.set_index("customer_id").sort_index()
+    expected = pair.score(rfm).sort_index()
+    pd.testing.assert_frame_equal(scores[expected.columns], expected, check_dtype=False,
+                                  check_names=False, check_index_type=False, rtol=1e-9)
