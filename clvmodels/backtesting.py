@@ -29,7 +29,8 @@ from .data import calibration_holdout
 from .transactions import clean_transactions
 from .exceptions import DataError, DataQualityWarning
 from .arguments import check_count, check_mass
-from .interface import given, name
+from .covariates import join_customers, read_customers
+from .interface import arg, given, name
 from .heuristics import measure_inputs
 from .metrics import (
     ABSOLUTE_IS_BETTER,
@@ -52,6 +53,8 @@ DEFAULT_METHODS = tuple(m for m in METHODS
 SUPERVISED = {"rfm_segment", "gradient_boosting"}
 RETENTION = {"simple_ltv", "traditional_ltv"}
 BAYES_DEFAULTS = dict(draws=500, tune=500, chains=2)
+# a model pair with the backtest's covariates: "pnbd_gg+covariates" beside "pnbd_gg"
+WITH_COVARIATES = "+covariates"
 # the metrics of a purchase-only backtest (every other one is about spend)
 PURCHASE_ONLY_METRICS = ("purchases_", "alive", "coverage_", "holdout_loglik")
 # two methods whose metric differs by at most this share of its size tie: a gap of 1e-5
@@ -86,19 +89,26 @@ class PurchasesOnly:
         return pd.Series(1.0, index=rfm.index, name="expected_spend")
 
 
-def _fit(method: str, origin: Origin, options: dict):
-    split = origin.split
+def _fit(method: str, origin: Origin, options: dict, split: pd.DataFrame | None = None):
+    split = origin.split if split is None else split
     if method not in BASELINES:  # a registered purchase and spend model
+        covariates = {}
+        if method.endswith(WITH_COVARIATES):
+            method, covariates = method[:-len(WITH_COVARIATES)], options["covariates"]
         purchases, spend, bayesian = parse_pair(method)
         settings = {**BAYES_DEFAULTS, "random_state": options["random_state"],
                     **options.get("bayes", {})}
         if not options["with_amounts"]:
-            engine = purchases.bayesian(**settings) if bayesian else purchases.mle(
-                options["penalizer"])
+            takes = {f"{p}_covariates" for p in purchases.spec.covariate_links} | {
+                "shared_covariates", "covariate_penalty"}
+            own = {k: v for k, v in covariates.items() if k in takes and v}
+            engine = purchases.bayesian(**settings, **own) if bayesian else purchases.mle(
+                options["penalizer"], **own)
             return PurchasesOnly(engine.fit(split))
         return ModelPair.fit(split, purchases=purchases.name, spend=spend.name,
                              bayesian=bayesian, penalizer=options["penalizer"],
-                             options=settings if bayesian else None)
+                             options=settings if bayesian else None,
+                             covariates=covariates or None)
     if method == "run_rate":
         return RunRate().fit(split)
     if method == "cohort_average":
@@ -348,6 +358,8 @@ def backtest(
     bayes_options: dict | None = None,
     random_state: int = 0,
     penalizer: float = 0.0,
+    customers=None,
+    covariates: dict | None = None,
 ) -> BacktestResult:
     """Fit every method on the calibration window and score it on the holdout, same customers.
 
@@ -370,6 +382,12 @@ def backtest(
     method that fails (a fit that does not converge, a formula whose input cannot be measured)
     is reported with its reason in ``metrics["error"]``, ``failures`` and the report; the others
     go on. A holdout that reaches more than 7 days past the last transaction is refused.
+
+    A model with covariates is the method ``<pair>+covariates`` (``pnbd_gg+covariates`` beside
+    ``pnbd_gg``, so the two are compared on the same customers with the paired intervals of
+    :meth:`BacktestResult.compare`): ``customers`` is the customer table (a DataFrame or its
+    file, joined on the customer id) and ``covariates`` the arguments ``ModelPair.fit`` takes
+    (``{"purchase_covariates": [...], "dropout_covariates": [...], ...}``).
     ``date_format``, ``sep`` and ``negative_amounts`` read the log as in
     :func:`clvmodels.rfm_summary`; ``penalizer`` goes to the maximum-likelihood models.
 
@@ -393,16 +411,31 @@ def backtest(
     bayes_options : dict, optional
     random_state : int
     penalizer : float
+    customers : DataFrame or path, optional
+        The customer table of the ``+covariates`` methods.
+    covariates : dict, optional
+        Their covariates.
 
     Returns
     -------
     BacktestResult
     """
     methods = list(DEFAULT_METHODS if methods is None else _as_list(methods))
-    unknown = [m for m in methods if m not in METHODS]
+    covariate_methods = [m for m in methods if m.endswith(WITH_COVARIATES)]
+    unknown = [m for m in methods if m.removesuffix(WITH_COVARIATES) not in METHODS
+               or (m in covariate_methods and m.removesuffix(WITH_COVARIATES) in BASELINES)]
     if unknown:
         raise DataError(f"unknown method(s) {unknown} in {name('methods')}; choose from "
-                        f"{', '.join(METHODS)}")
+                        f"{', '.join(METHODS)} (a model pair with covariates: the pair's name "
+                        f"and {WITH_COVARIATES!r})")
+    if covariate_methods and (customers is None or not covariates):
+        raise DataError(f"{covariate_methods[0]} needs the customer table and the covariates: "
+                        f"give {arg('customers')} and {arg('covariates')}")
+    if (customers is not None or covariates) and not covariate_methods:
+        raise DataError(f"{arg('covariates')} apply to methods named with {WITH_COVARIATES!r} "
+                        f"(such as 'pnbd_gg{WITH_COVARIATES}'); none is in "
+                        f"{name('methods')}")
+    table = None if customers is None else read_customers(customers, customer)
     ends = [as_day(c, "calibration_end") for c in _as_list(calibration_end)]
     observed = [as_day(o, "observation_end") for o in _as_list(observation_end)]
     if len(observed) == 1:
@@ -414,7 +447,8 @@ def backtest(
                         "the same order")
     with_amounts = amount is not None
     options = dict(random_state=random_state, retention_period=retention_period, hiatus=hiatus,
-                   bayes=bayes_options or {}, with_amounts=with_amounts, penalizer=penalizer)
+                   bayes=bayes_options or {}, with_amounts=with_amounts, penalizer=penalizer,
+                   covariates=dict(covariates or {}))
 
     tx = clean_transactions(transactions, customer=customer, date=date, amount=amount,
                             last_day=None, date_format=date_format, sep=sep,
@@ -433,8 +467,9 @@ def backtest(
                          needs_earlier=bool(SUPERVISED & set(methods)),
                          retention_period=(retention_period if RETENTION & set(methods)
                                            else None),
-                         statistics=statistics_of(parse_pair(m)[0] for m in methods
-                                                  if m not in BASELINES))
+                         statistics=statistics_of(
+                             parse_pair(m.removesuffix(WITH_COVARIATES))[0] for m in methods
+                             if m not in BASELINES))
         label = f"{cal_end:%Y-%m-%d}"
         split = origin.split
         zero_value = len(split) - len(spend_fit_rows(split))
@@ -448,20 +483,23 @@ def backtest(
         holdouts[label] = {"end": f"{obs_end:%Y-%m-%d}", "length": duration,
                            "purchases": float(actual_purchases.sum()),
                            **({"spend": float(actual_spend.sum())} if with_amounts else {})}
+        joined = None if table is None else join_customers(split, table)
         for method in methods:
+            frame = joined if method in covariate_methods else split
             try:
-                fitted = _fit(method, origin, options)
-                purchases = fitted.expected_purchases(split, duration).to_numpy()
-                spend = purchases * fitted.expected_spend(split).to_numpy()
-                alive = _alive_score(fitted, split, duration, purchases)
+                fitted = _fit(method, origin, options, frame)
+                purchases = fitted.expected_purchases(frame, duration).to_numpy()
+                spend = purchases * fitted.expected_spend(frame).to_numpy()
+                alive = _alive_score(fitted, frame, duration, purchases)
                 row = forecast_metrics(purchases, actual_purchases, spend, actual_spend,
                                        alive)
-                row.update(_coverage(fitted, split, duration, actual_purchases))
-                row.update(_holdout_loglik(fitted, split, duration, actual_purchases))
+                row.update(_coverage(fitted, frame, duration, actual_purchases))
+                row.update(_holdout_loglik(fitted, frame, duration, actual_purchases))
                 model = getattr(fitted, "purchases", None)
-                if len(holdouts) == 1 and hasattr(model, "expected_purchases_new_customer"):
+                if (len(holdouts) == 1 and hasattr(model, "expected_purchases_new_customer")
+                        and method not in covariate_methods):  # a new customer needs covariates
                     trackable[method] = model  # the first origin's weekly tracking
-                value = _value_check(fitted, split, realised) if with_amounts else None
+                value = _value_check(fitted, frame, realised) if with_amounts else None
                 if value is not None:
                     row.update(value_metrics(value, realised[0]))
             except Exception as err:  # noqa: BLE001 - one method's failure is reported, not fatal

@@ -26,7 +26,7 @@ from . import (
     load_cdnow,
     rfm_summary,
 )
-from .backtesting import METHODS
+from .backtesting import BASELINES, METHODS, WITH_COVARIATES
 from .models.registry import pair_names
 from .exceptions import ConvergenceError, DataError, DataQualityWarning, ModelFormatError
 from .files import check_output_path, write_table_atomic
@@ -107,6 +107,7 @@ def backtest(args) -> None:
             freq=args.freq, time_unit=args.time_unit or args.freq, date_format=args.date_format,
             sep=args.sep, negative_amounts=args.negative_amounts, bayes_options=bayes,
             random_state=args.random_state, penalizer=args.penalizer,
+            customers=args.customers, covariates=_covariate_arguments(args),
         )
     files = result.write(args.out)
     shown = [c for c in ("purchases_mae", "spend_mae", "spearman", "purchases_spearman",
@@ -125,16 +126,22 @@ def _read_options(args) -> dict:
                 negative_amounts=args.negative_amounts)
 
 
+def _covariate_arguments(args) -> dict:
+    """The covariate flags as ``ModelPair.fit``'s ``covariates`` (the ones given)."""
+    given = {f"{p}_covariates": getattr(args, f"{p}_covariates")
+             for p in ("purchase", "dropout", "spend")}
+    given.update(shared_covariates=args.shared_covariates,
+                 covariate_penalty=args.covariate_penalty)
+    return {k: v for k, v in given.items() if v}
+
+
 def fit(args) -> None:
     """Fit the model pair on a transaction file and save it."""
     from .batch import fit_file
 
     bayes = {k: v for k, v in dict(draws=args.draws, tune=args.tune, chains=args.chains,
                                    random_state=args.random_state).items() if v is not None}
-    covariates = {f"{p}_covariates": getattr(args, f"{p}_covariates")
-                  for p in ("purchase", "dropout", "spend")}
-    covariates.update(shared_covariates=args.shared_covariates,
-                      covariate_penalty=args.covariate_penalty)
+    covariates = _covariate_arguments(args)
     pair, check = fit_file(args.transactions, args.out, observation_end=args.observation_end,
                            calibration_end=args.calibration_end, freq=args.freq,
                            time_unit=args.time_unit, model=args.model, quiet=args.quiet,
@@ -339,9 +346,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--observation-end", required=True, nargs="+",
                    help="last holdout day (one, or one per calibration end)")
     _unit_flags(p, "recency, T and the fitted parameters (the metrics do not depend on it)")
-    p.add_argument("--methods", nargs="+", choices=METHODS, default=None,
-                   help="default: all")
+    p.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
+                   choices=[*METHODS, *(f"{m}{WITH_COVARIATES}" for m in METHODS
+                                        if m not in BASELINES)],
+                   help="default: all; a model pair with the covariates of --customers: its "
+                   f"name and '{WITH_COVARIATES}' (pnbd_gg{WITH_COVARIATES})")
     _reading_flags(p, amount_default=None)
+    _customer_flags(p, fit=True)
     _penalizer_flag(p)
     p.add_argument("--draws", type=_count, help="posterior draws per chain of the Bayesian "
                    "method (default 500)")

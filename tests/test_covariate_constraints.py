@@ -206,3 +206,50 @@ def test_dask_scores_a_model_with_covariates_as_in_memory(base, tmp_path):
     expected = pair.score(rfm).sort_index()
     pd.testing.assert_frame_equal(scores[expected.columns], expected, check_dtype=False,
                                   check_names=False, check_index_type=False, rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_the_backtest_compares_a_model_with_and_without_its_covariates(base):
+    """Covariates everywhere a model goes: the backtest fits '<pair>+covariates' on the same
+    customers as the pair without them, and the paired comparison says which does better."""
+    _, tx, customers = base
+    end = pd.Timestamp(tx.attrs["observation_end"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = clvmodels.backtest(
+            tx, calibration_end=end - pd.Timedelta(weeks=26), observation_end=end,
+            methods=["pnbd_gg", "pnbd_gg+covariates", "run_rate"], customers=customers,
+            covariates={**COVARIATES, "shared_covariates": ["age"]})
+    assert not result.failures
+    summary = result.summary()
+    assert {"pnbd_gg", "pnbd_gg+covariates"} <= set(summary.index)
+    # age moves both processes in the simulation: the covariates help on the holdout
+    assert summary.loc["pnbd_gg+covariates", "holdout_loglik"] > summary.loc[
+        "pnbd_gg", "holdout_loglik"]
+    paired = result.difference("purchases_mae", "pnbd_gg+covariates", "pnbd_gg")
+    assert {"estimate", "lower", "upper"} <= set(paired)  # paired over the same customers
+    assert paired["lower"] <= paired["estimate"] <= paired["upper"]
+    with pytest.raises(clvmodels.DataError, match="customer table and the covariates"):
+        clvmodels.backtest(tx, calibration_end=end - pd.Timedelta(weeks=26),
+                           observation_end=end, methods=["pnbd_gg+covariates"])
+    with pytest.raises(clvmodels.DataError, match="unknown method"):
+        clvmodels.backtest(tx, calibration_end=end - pd.Timedelta(weeks=26),
+                           observation_end=end, methods=["run_rate+covariates"],
+                           customers=customers, covariates=COVARIATES)
+
+
+@pytest.mark.slow
+def test_the_backtest_command_takes_the_customer_table(base, tmp_path):
+    _, tx, customers = base
+    end = pd.Timestamp(tx.attrs["observation_end"])
+    tx.to_csv(tmp_path / "log.csv", index=False)
+    customers.reset_index().to_csv(tmp_path / "customers.csv", index=False)
+    assert main(["backtest", "--transactions", str(tmp_path / "log.csv"), "--calibration-end",
+                 f"{end - pd.Timedelta(weeks=26):%Y-%m-%d}", "--observation-end",
+                 f"{end:%Y-%m-%d}", "--time-unit", "W", "--methods", "pnbd_gg",
+                 "pnbd_gg+covariates", "--customers", str(tmp_path / "customers.csv"),
+                 "--purchase-covariates", "age,channel", "--dropout-covariates", "age",
+                 "--out", str(tmp_path / "bt")]) == 0
+    metrics = pd.read_csv(tmp_path / "bt" / "metrics.csv")
+    assert set(metrics["method"]) == {"pnbd_gg", "pnbd_gg+covariates"}
+    assert metrics["error"].isna().all()  # no method failed

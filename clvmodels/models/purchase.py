@@ -425,7 +425,8 @@ class PurchaseModel:
             raise DataError(f"probabilities must lie in (0, 1), not {probabilities!r}")
         max_purchases = check_count(max_purchases, "max_purchases", low=1, high=1_000_000)
         self.checked_frame(rfm, self.columns, time_unit)
-        params = [np.array([[float(np.mean(p))]]) for p in self.parameter_draws()]
+        draws = self.parameter_draws()
+        params = draws.like(np.array([[float(np.mean(p))]]) for p in draws)
         (x, t_x, T, horizon), inverse, design = self._unique_histories(
             rfm, time_unit, self.horizon(t, rfm))
         params = self.customer_parameters(params, design)
