@@ -19,13 +19,12 @@ import pandas as pd
 from .._math import cnbd, levels
 from ..arguments import check_count
 from ..data import RFM_COLUMNS, check_rfm, unique_rows
-from ..draws import CHUNK_ELEMENTS
 from ..exceptions import ConvergenceError, DataError
 from .base import MaximumLikelihoodModel, check_no_arrays
 from .bayesian import BayesianModel
 from .purchase import PurchaseModel, rfm_arrays
 from .options import FitOptions
-from .regression import HESSIAN_REUSE, unique_with_covariates
+from .regression import HESSIAN_REUSE
 
 MAX_K = 12  # the regularity searched when k is not given (BTYDplus: 1..12)
 
@@ -92,6 +91,9 @@ class RegularityModel(PurchaseModel):
     # than 1e-3 sqrt(n) standard errors: each is four passes over every customer, and the grid
     # fits up to twelve k
     fit_options = FitOptions(hessian_reuse=HESSIAN_REUSE)
+    # the BG/NBD family's shortcut through (x, T) pairs does not hold: the time since the last
+    # purchase matters with Erlang-k gaps
+    pair_shortcut = False
 
     k = None  # the regularity given to the constructor (None: chosen by likelihood)
 
@@ -207,33 +209,6 @@ class RegularityModel(PurchaseModel):
                 "a": (0.0, 2.0), "b": (0.0, 2.0)}
 
     # -- the purchase-model protocol where the BG/NBD's shortcut does not hold -------------
-    def discounted_purchases(self, rfm: pd.DataFrame, times, coefficients, max_draws=None,
-                             time_unit=None, interval=None):
-        """Per draw, ``sum_k coefficients[k] * E[purchases by times[k] | history]`` on the
-        unique (x, t_x, T): the BG/NBD family's shortcut through (x, T) pairs does not hold,
-        since the time since the last purchase matters with Erlang-k gaps."""
-        self.checked_frame(rfm, RFM_COLUMNS, time_unit)
-        params = self.parameter_draws(max_draws, interval)
-        x, t_x, T = rfm_arrays(rfm)
-        first, inverse, _ = unique_with_covariates([x, t_x, T], None)
-        x, t_x, T = x[first][:, None], t_x[first][:, None], T[first][:, None]
-        times = np.asarray(times, dtype=float)
-        coefficients = np.asarray(coefficients, dtype=float)
-        formulas = self.formulas
-        step = max(1, CHUNK_ELEMENTS // max(len(first) * params[0].shape[1], 1))
-        factor = 0.0
-        for start in range(0, len(times), step):
-            block = slice(start, start + step)
-            with np.errstate(all="ignore"):
-                values = formulas.expected_purchases(*(p[..., None] for p in params),
-                                                     x[..., None], t_x[..., None],
-                                                     T[..., None], times[None, None, block])
-            factor = factor + values @ coefficients[block]
-
-        def compute(rows):
-            return factor[rows]
-
-        return compute, len(first), inverse
 
 
 def fit_k_grid(mle: type, rfm: pd.DataFrame, weights=None, *, penalizer: float = 0.0,

@@ -91,6 +91,32 @@ def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients, f
 
     return compute, len(first), inverse
 
+def discounted_purchases_direct(rfm: pd.DataFrame, params, times, coefficients, formulas):
+    """:func:`discounted_purchases_draws` for a model whose forecast is not a function of
+    (x, T) times P(alive) (the regularity models: the time since the last purchase matters;
+    the correlated Pareto/NBD: a mixture whose weights depend on the whole history):
+    ``formulas.expected_purchases`` once per unique (x, t_x, T), draw and time."""
+    x, t_x, T = rfm_arrays(rfm)
+    first, inverse, _ = unique_with_covariates([x, t_x, T], None)
+    x, t_x, T = x[first][:, None], t_x[first][:, None], T[first][:, None]
+    times = np.asarray(times, dtype=float)
+    coefficients = np.asarray(coefficients, dtype=float)
+    step = max(1, CHUNK_ELEMENTS // max(len(first) * params[0].shape[1], 1))
+    factor = 0.0
+    for start in range(0, len(times), step):
+        block = slice(start, start + step)
+        with np.errstate(all="ignore"):
+            values = formulas.expected_purchases(*(p[..., None] for p in params),
+                                                 x[..., None], t_x[..., None], T[..., None],
+                                                 times[None, None, block])
+        factor = factor + values @ coefficients[block]
+
+    def compute(rows):
+        return factor[rows]
+
+    return compute, len(first), inverse
+
+
 class PurchaseModel:
     """A purchase model over the histories (x, t_x, T): the specification's shared parts and the
     predictions, evaluated by the subclass's ``formulas`` over parameter draws. Subclasses
@@ -108,6 +134,9 @@ class PurchaseModel:
     kind = "purchases"
     columns = RFM_COLUMNS  # what the predictions read (and ModelPair.score compresses on)
     covariate_links: dict = {}
+    # the forecast is P(alive) times E[X | alive], a function of (x, T): evaluated once per
+    # distinct (x, T) pair (False: once per unique history, discounted_purchases_direct)
+    pair_shortcut = True
 
     # -- specification -------------------------------------------------------------------------
     def prepare(self, rfm: pd.DataFrame, weights=None) -> Histories:
@@ -527,6 +556,9 @@ class PurchaseModel:
             ``inverse`` maps each customer of ``rfm`` to its row.
         """
         self.checked_frame(rfm, RFM_COLUMNS, time_unit)
+        if not self.pair_shortcut:
+            return discounted_purchases_direct(rfm, self.parameter_draws(max_draws, interval),
+                                               times, coefficients, self.formulas)
         return discounted_purchases_draws(rfm, self.parameter_draws(max_draws, interval), times,
                                           coefficients, self.formulas, self)
 
