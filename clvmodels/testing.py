@@ -146,7 +146,11 @@ def example_frame(entry: Entry, customers: int = 600) -> pd.DataFrame:
     """A frame ``entry``'s model can be fitted on: CDNOW's calibration weeks (the BG/NBD
     paper's 2,357 customers, first ``customers``; its repeat buyers for a spend model),
     simulated opportunities for a discrete model, the shuffled customers of a published cohort
-    for a retention model."""
+    for a retention model; a model whose parameters those data do not identify gives its own
+    (a classmethod ``example_frame(customers)`` of its specification)."""
+    own = getattr(entry.spec, "example_frame", None)
+    if callable(own):
+        return own(customers)
     from . import calibration_holdout, load_cdnow, opportunity_summary, simulate_opportunities
     from .models.shifted_beta_geo import cohort_frame
     from .scoring import spend_fit_rows

@@ -186,9 +186,14 @@ class FittedModel:
         return tuple(type(self).param_names if spec is None else spec.param_names)
 
     def _positive_parameters(self) -> np.ndarray:
-        """Which of ``param_names`` are > 0: the model's own, not the covariate coefficients."""
+        """Which of ``param_names`` are > 0: the model's own (all, unless it declares
+        ``positive``), not the covariate coefficients."""
         spec = getattr(self, "spec_", None)
-        return np.ones(len(self.parameter_names_), dtype=bool) if spec is None else spec.positive
+        if spec is not None:
+            return spec.positive
+        own = getattr(type(self), "positive", None)
+        return (np.ones(len(self.parameter_names_), dtype=bool) if own is None
+                else np.asarray(own, dtype=bool))
 
     def _covariate_design(self, frame: pd.DataFrame) -> dict | None:
         """``{process: design matrix}`` of the customers of ``frame`` (None without covariates):
