@@ -435,7 +435,7 @@ def backtest(
         raise DataError(f"{arg('covariates')} apply to methods named with {WITH_COVARIATES!r} "
                         f"(such as 'pnbd_gg{WITH_COVARIATES}'); none is in "
                         f"{name('methods')}")
-    table = None if customers is None else read_customers(customers, customer)
+    customer_table = None if customers is None else read_customers(customers, customer)
     ends = [as_day(c, "calibration_end") for c in _as_list(calibration_end)]
     observed = [as_day(o, "observation_end") for o in _as_list(observation_end)]
     if len(observed) == 1:
@@ -483,7 +483,7 @@ def backtest(
         holdouts[label] = {"end": f"{obs_end:%Y-%m-%d}", "length": duration,
                            "purchases": float(actual_purchases.sum()),
                            **({"spend": float(actual_spend.sum())} if with_amounts else {})}
-        joined = None if table is None else join_customers(split, table)
+        joined = None if customer_table is None else join_customers(split, customer_table)
         for method in methods:
             frame = joined if method in covariate_methods else split
             try:
