@@ -411,3 +411,20 @@ def test_each_call_can_name_its_native_equivalent(cdnow_summary, cdnow_log):
     for key, (ours, name) in lifetimes_public().items():
         if ours is not None and key not in NOT_OFFERED:
             assert compat.native_equivalent(name), key
+
+
+def test_series_are_paired_by_label_as_lifetimes_arithmetic_pairs_them(cdnow_summary):
+    """lifetimes computes with Series, which pandas aligns by label: so does the layer, never
+    by position; labels that do not match are refused rather than dropped."""
+    d = cdnow_summary
+    fitter = compat.BetaGeoFitter().fit(d["frequency"], d["recency"], d["T"])
+    shuffled = d.sample(frac=1, random_state=1)
+    expected = fitter.conditional_probability_alive(d["frequency"], d["recency"], d["T"])
+    got = fitter.conditional_probability_alive(d["frequency"], shuffled["recency"],
+                                               shuffled["T"])
+    pd.testing.assert_series_equal(got, expected)
+    refit = compat.BetaGeoFitter().fit(d["frequency"], shuffled["recency"], shuffled["T"],
+                                       weights=pd.Series(1.0, index=shuffled.index))
+    np.testing.assert_allclose(refit.params_, fitter.params_, rtol=1e-10)
+    with pytest.raises(clvmodels.DataError, match="recency"):
+        fitter.conditional_probability_alive(d["frequency"], d["recency"].iloc[1:], d["T"])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ...arguments import per_customer
 from ...exceptions import DataError, NotFittedError
 from ...models.beta_geo import BetaGeo
 from ...models.beta_geo_beta_binom import BetaGeoBetaBinom
@@ -43,9 +44,14 @@ def like(template, values: np.ndarray, name: str | None = None):
 
 
 def frame(columns: dict, index=None, unit: str | None = UNIT) -> pd.DataFrame:
-    """A native frame of lifetimes' per-customer arrays (broadcast; a Series' index kept)."""
+    """A native frame of lifetimes' per-customer arguments: Series paired by their labels to
+    the first Series (lifetimes' arithmetic aligns them so; missing, extra or repeated labels
+    refused), arrays by position, numbers broadcast; the first Series' index kept."""
     first = next((v for v in columns.values() if isinstance(v, pd.Series)), None)
-    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in columns.values()))
+    several = {k: v for k, v in columns.items() if np.ndim(v) > 0}
+    aligned = dict(zip(several, per_customer(**several))) if several else {}
+    arrays = np.broadcast_arrays(*(np.asarray(aligned.get(k, v), dtype=float)
+                                   for k, v in columns.items()))
     arrays = [np.atleast_1d(a) for a in arrays]
     if index is None:
         index = first.index if first is not None and len(first) == len(arrays[0]) else None
@@ -104,10 +110,11 @@ class BaseFitter:
         return self.model
 
     def fit_native(self, columns: dict, weights, index):
+        if weights is not None:  # paired with the customers as the other arguments are
+            columns = {**columns, "weights": weights}
         rfm = frame(columns, index)
-        if weights is None:
-            weights = np.ones(len(rfm))
-        weights = np.asarray(weights, dtype=float)
+        weights = (rfm.pop("weights").to_numpy() if weights is not None
+                   else np.ones(len(rfm)))
         self.model = self.native(penalizer=self.penalizer_coef).fit(rfm, weights=weights)
         self.data = rfm.assign(weights=weights)
         self.data.attrs = {}
