@@ -68,14 +68,21 @@ def log_sum_terms(terms):
     return top + np.log(total), scaled / total
 
 
-def log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2):
-    """log(S1 / S2): the dead part of the likelihood over its alive part (-inf where a BG
-    customer without repeat purchases cannot have dropped out)."""
+def log_a_over_b(a, b, x, mbg):
+    """``log(a / (b + x - 1 + m))``, the dead part's dropout factor (``m = 1`` for the MBG)."""
     m = 1.0 if mbg else 0.0
-    rk = r + k * x
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_s1 = np.log(a) - np.log(np.maximum(b + x - 1 + m, 1e-300)) \
-            + rk * (np.log(alpha + T) - np.log(alpha + t_x))
+        return np.log(a) - np.log(np.maximum(b + x - 1 + m, 1e-300))
+
+
+def log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2, known=None):
+    """log(S1 / S2): the dead part of the likelihood over its alive part (-inf where a BG
+    customer without repeat purchases cannot have dropped out). ``known``: ``(rk,
+    log_a_over_b, log(alpha + T), log(alpha + t_x))`` per row where the caller has them."""
+    if known is None:
+        known = (r + k * x, log_a_over_b(a, b, x, mbg), np.log(alpha + T), np.log(alpha + t_x))
+    rk, log_dropout, log_alpha_T, log_alpha_tx = known
+    log_s1 = log_dropout + rk * (log_alpha_T - log_alpha_tx)
     if not mbg:
         log_s1 = np.where(np.asarray(x) > 0, log_s1, -np.inf)
     return log_s1 - log_s2
@@ -98,14 +105,12 @@ def total_loglik_grad(k, r, alpha, a, b, x, t_x, T, litt, weights, mbg=True, x_l
     d_a_x = psi(a + b) - psi(a + b + ux + m)
     d_b_x = psi(b + ux + m) - psi(a + b + ux + m) - psi(b) + psi(a + b)
     inv_b_x = 1.0 / np.maximum(b + ux - 1 + m, 1e-300)
-    log_b_x = np.log(a) + np.log(inv_b_x)
     rk = urk[ix]
     log_s2, share = log_sum_terms(survival_terms(k, r, alpha, x, t_x, T))
     log_alpha_T, log_alpha_tx = np.log(alpha + T), np.log(alpha + t_x)
-    # log(S1 / S2), as log_dead_over_alive with the x-terms looked up
-    ratio = log_b_x[ix] + rk * (log_alpha_T - log_alpha_tx) - log_s2
-    if not mbg:
-        ratio = np.where(np.asarray(x) > 0, ratio, -np.inf)
+    # the x-terms once per distinct x, then looked up
+    ratio = log_dead_over_alive(k, r, alpha, a, b, x, t_x, T, mbg, log_s2, known=(
+        rk, log_a_over_b(a, b, ux, mbg)[ix], log_alpha_T, log_alpha_tx))
     dead = special.expit(ratio)
     ll = ((k - 1) * litt + common_x[ix] - special.betaln(a, b) - special.gammaln(r)
           + r * np.log(alpha) - rk * log_alpha_T + log_s2 + np.logaddexp(0.0, ratio))

@@ -211,6 +211,13 @@ class RegularityModel(PurchaseModel):
     # -- the purchase-model protocol where the BG/NBD's shortcut does not hold -------------
 
 
+def checked_k(k):
+    """``k`` as given (None: chosen by likelihood), refused unless a whole number 1..12."""
+    if k is not None:
+        check_count(k, "k", low=1, high=MAX_K)
+    return k
+
+
 def fit_k_grid(mle: type, rfm: pd.DataFrame, weights=None, *, penalizer: float = 0.0,
                time_unit: str | None = None) -> dict:
     """Maximum-likelihood fits of ``mle`` (a regularity model's class) at each k from 1 up (to
@@ -249,9 +256,7 @@ class KByLikelihood(MaximumLikelihoodModel):
 
     def __init__(self, penalizer: float = 0.0, k=None):
         super().__init__(penalizer)
-        if k is not None:
-            check_count(k, "k", low=1, high=MAX_K)
-        self.k = k
+        self.k = checked_k(k)
 
     def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
         """Fit by maximum likelihood at the given ``k``, or at each k keeping the best.
@@ -299,9 +304,7 @@ class KFixedBayesian(BayesianModel):
 
     def __init__(self, k=None, **settings):
         super().__init__(**settings)
-        if k is not None:
-            check_count(k, "k", low=1, high=MAX_K)
-        self.k = k
+        self.k = checked_k(k)
 
     def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
         """Sample the posterior at ``k`` (chosen by likelihood first, when not given).
