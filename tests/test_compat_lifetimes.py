@@ -428,3 +428,7 @@ def test_series_are_paired_by_label_as_lifetimes_arithmetic_pairs_them(cdnow_sum
     np.testing.assert_allclose(refit.params_, fitter.params_, rtol=1e-10)
     with pytest.raises(clvmodels.DataError, match="recency"):
         fitter.conditional_probability_alive(d["frequency"], d["recency"].iloc[1:], d["T"])
+    horizons = pd.Series(np.arange(len(d)) % 5 + 1.0, index=d.index)
+    pd.testing.assert_series_equal(
+        fitter.predict(horizons.loc[shuffled.index], d["frequency"], d["recency"], d["T"]),
+        fitter.predict(horizons, d["frequency"], d["recency"], d["T"]))

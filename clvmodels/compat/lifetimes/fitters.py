@@ -62,10 +62,12 @@ def frame(columns: dict, index=None, unit: str | None = UNIT) -> pd.DataFrame:
 
 
 def horizon(t, rfm: pd.DataFrame):
-    """lifetimes' ``t``: a number, or one per customer (taken in row order, as lifetimes
-    broadcasts arrays)."""
+    """lifetimes' ``t``: a number, or one per customer: a Series by its labels (the native
+    models align it), an array in row order (as lifetimes broadcasts arrays)."""
     if np.ndim(t) == 0:
         return float(t)
+    if isinstance(t, pd.Series):
+        return t
     return pd.Series(np.broadcast_to(np.asarray(t, dtype=float), (len(rfm),)), index=rfm.index)
 
 
