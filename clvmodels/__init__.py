@@ -1,5 +1,5 @@
 """clvmodels: probabilistic customer lifetime value (BG/NBD, Pareto/NBD, MBG/NBD, BG/BB, sBG,
-Gamma-Gamma, with covariates) that is correct and fast."""
+Gamma-Gamma, with static covariates and covariates over time) that is correct and fast."""
 
 from . import baselines, heuristics
 from .backtesting import BacktestResult, backtest
@@ -8,6 +8,8 @@ from .draws import total
 from .data import calibration_holdout, opportunity_summary, rfm_summary
 from .datasets import load_cdnow, simulate_opportunities, simulate_transactions
 from .models.regression import simulate_customers
+from .models.time_varying import TimeVaryingParetoNBD, simulate_time_varying
+from .over_time import CovariatesOverTime, read_covariates_over_time
 from .exceptions import (
     ConvergenceError,
     DataError,
@@ -65,6 +67,7 @@ __all__ = [
     "BetaGeoBetaBinom",
     "BetaGeoCNBD",
     "ConvergenceError",
+    "CovariatesOverTime",
     "DataError",
     "DataQualityWarning",
     "GammaGamma",
@@ -73,6 +76,7 @@ __all__ = [
     "ModifiedBetaGeoCNBD",
     "ParetoNBD",
     "ShiftedBetaGeo",
+    "TimeVaryingParetoNBD",
     "ModelFormatError",
     "NotFittedError",
     "backtest",
@@ -86,10 +90,12 @@ __all__ = [
     "load",
     "load_cdnow",
     "opportunity_summary",
+    "read_covariates_over_time",
     "rfm_summary",
     "simulate_customers",
     "simulate_opportunities",
     "simulate_regular",
+    "simulate_time_varying",
     "simulate_transactions",
     "total",
 ]

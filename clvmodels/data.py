@@ -15,16 +15,17 @@ import pandas as pd
 
 from .columns import as_day
 from .covariates import join_customers
+from .over_time import CovariatesOverTime, over_time_sums, unit_days
 from .exceptions import DataError
 from .files import require_columns
-from .interface import given, show
+from .interface import arg, given, show
 from .periods import check_freq, elapsed, occasions, period_of_day, period_start_day
 from .transactions import Transactions, clean_transactions, factorize_ids, run_starts
 
 RFM_COLUMNS = ("frequency", "recency", "T")
 HOLDOUT_COLUMNS = ("frequency_holdout", "monetary_value_holdout", "duration_holdout")
 # what the data layer computes from a log: a customer's history, never a covariate of it
-HISTORY_COLUMNS = RFM_COLUMNS + ("monetary_value", "litt") + HOLDOUT_COLUMNS
+HISTORY_COLUMNS = RFM_COLUMNS + ("monetary_value", "litt", "first_purchase") + HOLDOUT_COLUMNS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ def log_interpurchase_times(cust: np.ndarray, period: np.ndarray, first_idx: np.
 
 
 def _rfm_arrays(tx: Transactions, freq: str, time_unit: str, end_day: int,
-                statistics=()) -> dict:
+                statistics=(), over_time=None) -> dict:
     cust, period, amount = occasions(tx, freq)
     first_idx = np.flatnonzero(run_starts(cust))
     last_idx = np.r_[first_idx[1:], len(cust)] - 1
@@ -81,6 +82,9 @@ def _rfm_arrays(tx: Transactions, freq: str, time_unit: str, end_day: int,
     }
     if "litt" in statistics:
         out["litt"] = log_interpurchase_times(cust, period, first_idx, freq, time_unit)
+    if over_time is not None:
+        out.update(over_time_statistics(over_time, tx.ids, cust, period, first_idx, freq,
+                                        time_unit))
     if amount is not None:
         repeat = amount.copy()
         repeat[first_idx] = 0.0
@@ -96,6 +100,26 @@ def _rfm_arrays(tx: Transactions, freq: str, time_unit: str, end_day: int,
                 f"number a float holds (first: {show(tx.ids[out['customer'][overflow][0]])}); "
                 "express the amounts in a larger currency unit"
             )
+    return out
+
+
+FIRST_PURCHASE = "first_purchase"
+AT_PURCHASES = "at_purchases:"  # + a covariate over time: its sum over the repeat purchases
+
+
+def over_time_statistics(over_time, ids, cust, period, first_idx, freq, time_unit) -> dict:
+    """The statistics a model with covariates over time reads: each customer's first purchase
+    (her time 0, the first day of her first occasion's period) and, per covariate, its sum over
+    her repeat purchase occasions (``at_purchases:<column>``)."""
+    if not isinstance(over_time, CovariatesOverTime):
+        raise DataError(f"{arg('covariates_over_time')} must be a table read by "
+                        f"clvmodels.read_covariates_over_time, not {type(over_time).__name__}")
+    unit_days(time_unit)
+    day = period_start_day(period, freq)
+    out = {FIRST_PURCHASE: day[first_idx].astype("datetime64[D]").astype("datetime64[ns]")}
+    sums = over_time_sums(over_time, ids, cust, day, first_idx)
+    for k, column in enumerate(over_time.columns):
+        out[AT_PURCHASES + column] = sums[:, k]
     return out
 
 
@@ -132,6 +156,7 @@ def rfm_summary(
     sep: str | None = None,
     customers=None,
     statistics=None,
+    covariates_over_time=None,
 ) -> pd.DataFrame:
     """Summarise a transaction log into the RFM frame, one row per customer.
 
@@ -162,13 +187,19 @@ def rfm_summary(
         Per-customer statistics beyond the RFM columns (:data:`STATISTICS`): ``"litt"``, the
         sum of the logarithms of the inter-purchase times (of the purchase occasions, in
         ``time_unit``) that the regularity models need.
+    covariates_over_time : CovariatesOverTime, optional
+        A table of covariates over time (:func:`clvmodels.read_covariates_over_time`): adds
+        the statistics a model with them reads, ``first_purchase`` (each customer's time 0)
+        and, per covariate, ``at_purchases:<column>`` (its sum over the repeat purchases).
+        Needs a ``time_unit`` of days or weeks.
 
     Returns
     -------
     pandas.DataFrame
         One row per customer, indexed by ``customer_id`` (int64 when every id is a whole
         number, else text), with ``frequency``, ``recency``, ``T`` (and ``monetary_value``),
-        the ``statistics`` asked for, and the columns of ``customers``.
+        the ``statistics`` asked for, the statistics of ``covariates_over_time``, and the
+        columns of ``customers``.
 
     Raises
     ------
@@ -193,7 +224,7 @@ def rfm_summary(
         negative_amounts=negative_amounts, date_format=date_format, sep=sep,
     )
     end_day = int(tx.day.max()) if last_day is None else last_day
-    arrays = _rfm_arrays(tx, freq, time_unit, end_day, statistics)
+    arrays = _rfm_arrays(tx, freq, time_unit, end_day, statistics, covariates_over_time)
     frame = _frame(
         arrays, tx.ids, time_unit, tx.excluded,
         freq=freq, observation_end=str(np.datetime64(end_day, "D")),
@@ -284,6 +315,7 @@ def calibration_holdout(
     sep: str | None = None,
     customers=None,
     statistics=None,
+    covariates_over_time=None,
 ) -> pd.DataFrame:
     """RFM frame of the calibration window plus what each customer did in the holdout window.
 
@@ -300,7 +332,7 @@ def calibration_holdout(
     calibration_end, observation_end : date-like
         Inclusive last days of the calibration and the holdout (YYYY-MM-DD).
     customer, date, amount, freq, time_unit, negative_amounts, date_format, sep, customers
-    statistics
+    statistics, covariates_over_time
         As :func:`rfm_summary` (of the calibration window).
 
     Returns
@@ -325,7 +357,7 @@ def calibration_holdout(
                         f" (the first is on {np.datetime64(int(tx.day.min()), 'D')})")
 
     cal = Transactions(tx.codes[in_cal], tx.ids, tx.day[in_cal], _take(tx.amount, in_cal))
-    arrays = _rfm_arrays(cal, freq, time_unit, cal_day, statistics)
+    arrays = _rfm_arrays(cal, freq, time_unit, cal_day, statistics, covariates_over_time)
     known = np.zeros(len(tx.ids), dtype=bool)
     known[arrays["customer"]] = True
 

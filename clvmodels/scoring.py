@@ -253,9 +253,12 @@ class ModelPair:
         require_columns(rfm.columns, declared, "the RFM frame")
         covariates = sorted({c for cols in getattr(self.purchases, "covariates", {}).values()
                              for c in cols})
-        first, inverse, _ = unique_rows(*(rfm[c].to_numpy(np.float64) for c in declared),
-                                        *(rfm[c].to_numpy() for c in covariates
-                                          if c in rfm.columns))
+        if getattr(self.purchases, "compress_rows", True):
+            first, inverse, _ = unique_rows(*(rfm[c].to_numpy(np.float64) for c in declared),
+                                            *(rfm[c].to_numpy() for c in covariates
+                                              if c in rfm.columns))
+        else:  # a customer's own path of covariates over time: no two rows are one
+            first = inverse = np.arange(len(rfm))
         histories = rfm.iloc[first]
         out["expected_purchases"] = self.purchases.expected_purchases(
             histories, t, **options).to_numpy()[inverse]

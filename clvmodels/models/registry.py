@@ -14,6 +14,7 @@ from .gamma_gamma import BayesianGammaGamma, GammaGamma
 from .modified_beta_geo import BayesianModifiedBetaGeo, ModifiedBetaGeo
 from .pareto_nbd import BayesianParetoNBD, ParetoNBD
 from .shifted_beta_geo import BayesianShiftedBetaGeo, ShiftedBetaGeo
+from .time_varying import TimeVaryingParetoNBD
 
 
 CAPABILITIES = ("mle", "bayes", "covariates", "intervals", "analytic_gradient", "discrete")
@@ -79,8 +80,14 @@ MODELS = {entry.name: entry for entry in (
     Entry("gg", "spend", GammaGamma, BayesianGammaGamma, "Gamma-Gamma"),
     Entry("sbg", "retention", ShiftedBetaGeo, BayesianShiftedBetaGeo, "shifted-beta-geometric"),
 )}
-CLASSES = {cls.__name__: cls for entry in MODELS.values() for cls in (entry.mle, entry.bayesian)
-           if cls is not None}
+# models that need more than the RFM frame at every call (a table of covariates over time): saved
+# and loaded like the others, but not offered by name where a frame alone is fitted or scored
+WITH_TABLES = {entry.name: entry for entry in (
+    Entry("pnbd_tv", "purchases", TimeVaryingParetoNBD, None,
+          "Pareto/NBD with covariates over time"),
+)}
+CLASSES = {cls.__name__: cls for entry in (*MODELS.values(), *WITH_TABLES.values())
+           for cls in (entry.mle, entry.bayesian) if cls is not None}
 BAYES_PREFIX = "bayes_"
 
 
@@ -122,7 +129,7 @@ def parse_pair(name: str) -> tuple[Entry, Entry, bool]:
 def entry_of(model) -> Entry | None:
     """The registry entry of a model instance or class, if it is a registered model."""
     cls = model if isinstance(model, type) else type(model)
-    for entry in MODELS.values():
+    for entry in (*MODELS.values(), *WITH_TABLES.values()):
         if issubclass(cls, tuple(c for c in (entry.mle, entry.bayesian) if c is not None)):
             return entry
     return None
