@@ -155,7 +155,8 @@ def recorded_time_unit(path) -> str | None:
 def score_file(model, out, *, transactions=None, rfm=None, observation_end=None, freq=None,
                time_unit=None, horizon=12.0, discount_rate=0.01, quiet=False,
                chunk_rows=CHUNK_ROWS, stream_options=None, engine="local",
-               scheduler=None, customers=None) -> StreamStats:
+               scheduler=None, customers=None, covariates_over_time=None,
+               over_time_freq: str = "W", over_time_period: str = "period") -> StreamStats:
     """Score every customer of ``transactions`` (or an ``rfm`` table) with ``model`` (a
     ModelPair or the path of one) into ``out`` (.parquet or .csv), one row per customer.
 
@@ -163,7 +164,10 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
     records it; for any other, ``time_unit`` must say which it is. ``stream_options`` go to :func:`clvmodels.streaming.stream_rfm` (column
     names, ``date_format``, ``sep``, ``negative_amounts``...). ``engine="dask"`` runs on the
     cluster at ``scheduler`` (a LocalCluster without one). A pair with covariates needs
-    ``customers``, the customer table (or its file) joined to every chunk on the id."""
+    ``customers``, the customer table (or its file) joined to every chunk on the id; one with
+    covariates over time needs ``covariates_over_time`` (a table or its file, periods of
+    ``over_time_freq``) covering each customer's history and the horizon, and reads the log
+    whole (the paths, 20,000 customers at a time)."""
     pair = load(model, role="pair") if isinstance(model, (str, os.PathLike)) else model
     if not isinstance(pair, ModelPair):
         raise DataError("scoring needs a purchase and a spend model: a file written by "
@@ -213,6 +217,14 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
     if customers is not None:
         table = read_customers(customers, options.get("customer", "customer_id"),
                                sep=options.get("sep"))
+    if getattr(pair.purchases, "compress_rows", True) is False or covariates_over_time is not None:
+        return _score_over_time(pair, out, transactions=transactions, rfm=rfm,
+                                observation_end=observation_end, freq=freq,
+                                time_unit=time_unit or model_unit, horizon=horizon,
+                                discount_rate=discount_rate, options=options, customers=table,
+                                engine=engine, over_time=covariates_over_time,
+                                over_time_freq=over_time_freq,
+                                over_time_period=over_time_period)
     if engine == "dask":
         return _score_on_dask(pair, out, transactions=transactions, rfm=rfm,
                               observation_end=observation_end, freq=freq,
@@ -249,6 +261,45 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
                     progress(stats.rows)
     finally:
         (scoring or progress).close()
+    stats.time_unit = pair.purchases.time_unit_
+    return stats
+
+
+def _score_over_time(pair, out, *, transactions, rfm, observation_end, freq, time_unit,
+                     horizon, discount_rate, options, customers, engine, over_time,
+                     over_time_freq, over_time_period) -> StreamStats:
+    """:func:`score_file` for a pair with covariates over time."""
+    from .data import rfm_summary
+
+    if not hasattr(pair.purchases, "with_covariates_over_time"):
+        raise DataError(f"{arg('covariates_over_time')} is for a model fitted with covariates "
+                        "over time ('clvmodels fit --covariates-over-time'); this pair's "
+                        f"{type(pair.purchases).__name__} has none: leave it out")
+    if over_time is None:
+        raise DataError(f"this model has covariates over time: give {arg('covariates_over_time')}"
+                        ", the table of them (a model file does not keep it), covering each "
+                        "customer's history and the horizon")
+    if engine != "local":
+        raise DataError(f"{given('engine', engine)}: a model with covariates over time scores "
+                        "on the local engine (it holds 20,000 customers' paths at a time)")
+    if rfm is not None:
+        raise DataError(f"a model with covariates over time scores a transaction log "
+                        f"({arg('transactions')}): the frame needs each customer's first "
+                        "purchase and her covariates at her purchases")
+    table = over_time_table(over_time, options, over_time_freq, over_time_period)
+    frame = rfm_summary(transactions, observation_end=observation_end, freq=freq,
+                        time_unit=time_unit, covariates_over_time=table,
+                        **{k: options[k] for k in ("customer", "date", "amount", "date_format",
+                                                   "sep", "negative_amounts") if k in options})
+    if customers is not None:
+        frame = join_customers(frame, customers)
+    scoring = ModelPair(pair.purchases.with_covariates_over_time(table), pair.spend)
+    scores = scoring.score(frame, horizon=horizon, discount_rate=discount_rate)
+    with atomic_table_writer(out, score_attrs(pair, horizon)) as write:
+        write(scores.reset_index())
+    stats = StreamStats()
+    stats.customers = len(frame)
+    stats.excluded = dict(frame.attrs.get("excluded", {}))
     stats.time_unit = pair.purchases.time_unit_
     return stats
 
@@ -293,10 +344,61 @@ def _streamed_rfm(transactions, end, freq, time_unit, quiet, options,
         progress.close()
 
 
+def over_time_table(source, options: dict, freq: str = "W", period: str = "period"):
+    """The table of covariates over time of ``--covariates-over-time`` (a CovariatesOverTime
+    passes through): per customer if it has the log's customer column, else shared."""
+    from .files import table_columns
+    from .over_time import CovariatesOverTime, read_covariates_over_time
+
+    if isinstance(source, CovariatesOverTime):
+        return source
+    check_input_file(source, "covariates over time file")
+    customer = options.get("customer", "customer_id")
+    header = table_columns(os.fspath(source), options.get("sep"))
+    return read_covariates_over_time(source, customer=customer if customer in header else None,
+                                     period=period, freq=freq, sep=options.get("sep"),
+                                     date_format=options.get("date_format"))
+
+
+def _fit_over_time(transactions, out, *, end, freq, time_unit, model, penalizer, options,
+                   customers, covariates, over_time):
+    """:func:`fit_file` with covariates over time: Pareto/NBD with them
+    (:class:`clvmodels.TimeVaryingParetoNBD`) and Gamma-Gamma, on the whole log read at once
+    (the frame needs each customer's covariates at her purchases)."""
+    from .data import rfm_summary
+    from .models.gamma_gamma import GammaGamma
+    from .models.time_varying import TimeVaryingParetoNBD
+    from .scoring import spend_fit_rows
+
+    if model != "pnbd_gg":
+        raise DataError(f"{given('model', model)}: covariates over time are a model of "
+                        "Pareto/NBD (Bachmann, Meierer & Naef 2021): use --model pnbd_gg")
+    given_covariates = {k: v for k, v in (covariates or {}).items() if v}
+    extra = sorted(set(given_covariates) - {"purchase_covariates", "dropout_covariates",
+                                            "spend_covariates"})
+    if extra:
+        raise DataError(f"{arg(extra[0])} is not offered with covariates over time")
+    rfm = rfm_summary(transactions, observation_end=end, freq=freq, time_unit=time_unit,
+                      customers=customers, covariates_over_time=over_time,
+                      **{k: options[k] for k in ("customer", "date", "amount", "date_format",
+                                                 "sep", "negative_amounts") if k in options})
+    purchases = TimeVaryingParetoNBD(
+        purchase_covariates=given_covariates.get("purchase_covariates", ()),
+        dropout_covariates=given_covariates.get("dropout_covariates", ()),
+        penalizer=penalizer).fit(rfm, over_time)
+    spend = GammaGamma(penalizer, **({"spend_covariates": given_covariates["spend_covariates"]}
+                                     if "spend_covariates" in given_covariates else {}))
+    spend.fit(spend_fit_rows(rfm))
+    pair = ModelPair(purchases, spend)
+    pair.save(out)
+    return pair, rfm
+
+
 def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="D",
              time_unit=None, model="bgnbd_gg", quiet=False, bayes_options=None,
              penalizer: float = 0.0, stream_options=None, customers=None,
-             covariates: dict | None = None):
+             covariates: dict | None = None, covariates_over_time=None,
+             over_time_freq: str = "W", over_time_period: str = "period"):
     """Fit a registered model pair (``model="bgnbd_gg"``: BG/NBD + Gamma-Gamma by maximum
     likelihood; ``"bayes_bgnbd_gg"`` their Bayesian twins; any name of
     :func:`clvmodels.models.registry.pair_names`) on a transaction file and save it to ``out``.
@@ -333,7 +435,7 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
     purchases, spend, bayesian = parse_pair(model)
     check_output_path(out)
     options = dict(stream_options or {})
-    if any((covariates or {}).values()) and customers is None:
+    if any((covariates or {}).values()) and customers is None and covariates_over_time is None:
         raise DataError(f"covariates need a customer table: give {arg('customers')}")
     table = None if customers is None else read_customers(
         customers, options.get("customer", "customer_id"), sep=options.get("sep"))
@@ -344,16 +446,28 @@ def fit_file(transactions, out, *, observation_end, calibration_end=None, freq="
             raise DataError(f"{given('calibration_end', calibration_end)} must be before "
                             f"{given('observation_end', observation_end)}")
         end = calibration_end
-    with warnings.catch_warnings():
-        if calibration_end is not None:  # the holdout is left out of the fit on purpose
-            warnings.simplefilter("ignore", DataQualityWarning)
-        rfm = _streamed_rfm(transactions, end, freq, time_unit, quiet, options,
-                            purchases.statistics)
-    if table is not None:
-        rfm = join_customers(rfm, table)
-    pair = ModelPair.fit(rfm, purchases=purchases.name, spend=spend.name, bayesian=bayesian,
-                         penalizer=penalizer, options=bayes_options, covariates=covariates)
-    pair.save(out)
+    if covariates_over_time is not None:
+        over_time = over_time_table(covariates_over_time, options, over_time_freq,
+                                    over_time_period)
+        with warnings.catch_warnings():
+            if calibration_end is not None:
+                warnings.simplefilter("ignore", DataQualityWarning)
+            pair, rfm = _fit_over_time(transactions, out, end=end, freq=freq,
+                                       time_unit=time_unit, model=model, penalizer=penalizer,
+                                       options=options, customers=table, covariates=covariates,
+                                       over_time=over_time)
+    else:
+        with warnings.catch_warnings():
+            if calibration_end is not None:  # the holdout is left out of the fit on purpose
+                warnings.simplefilter("ignore", DataQualityWarning)
+            rfm = _streamed_rfm(transactions, end, freq, time_unit, quiet, options,
+                                purchases.statistics)
+        if table is not None:
+            rfm = join_customers(rfm, table)
+        pair = ModelPair.fit(rfm, purchases=purchases.name, spend=spend.name,
+                             bayesian=bayesian, penalizer=penalizer, options=bayes_options,
+                             covariates=covariates)
+        pair.save(out)
     if calibration_end is None:
         return pair, None
     full = _streamed_rfm(transactions, observation_end, freq, time_unit, quiet, options)

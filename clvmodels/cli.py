@@ -147,11 +147,15 @@ def fit(args) -> None:
                            time_unit=args.time_unit, model=args.model, quiet=args.quiet,
                            penalizer=args.penalizer, bayes_options=bayes,
                            stream_options=_read_options(args), customers=args.customers,
-                           covariates=covariates)
+                           covariates=covariates,
+                           covariates_over_time=args.covariates_over_time,
+                           over_time_freq=args.covariates_freq,
+                           over_time_period=args.period_col)
     if not args.quiet:
         for model in (pair.purchases, pair.spend):
             print(f"{model!r}\n{model.summary().round(4).to_string()}\n")
-            if model.covariates and hasattr(model, "likelihood_ratio_test"):
+            if (model.covariates and hasattr(model, "likelihood_ratio_test")
+                    and getattr(getattr(model, "spec_", None), "restricted", None) is not None):
                 test = model.likelihood_ratio_test()
                 print(f"likelihood-ratio test of the covariates: statistic "
                       f"{test['statistic']:.2f} on {test['df']:.0f} df, p = "
@@ -174,7 +178,9 @@ def score(args) -> None:
                        engine=args.engine, scheduler=args.scheduler,
                        stream_options=(_read_options(args) if args.rfm is None
                                        else {"sep": args.sep}),
-                       customers=args.customers)
+                       customers=args.customers,
+                       covariates_over_time=args.covariates_over_time,
+                       over_time_freq=args.covariates_freq, over_time_period=args.period_col)
     if not args.quiet:
         left_out = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in stats.excluded.items() if n)
         source = f" from {stats.rows:,} rows" if stats.rows else ""
@@ -314,6 +320,20 @@ def _customer_flags(p, fit: bool) -> None:
                        "purchase=0.1,dropout=0.05 (maximum likelihood)")
 
 
+def _over_time_flags(p) -> None:
+    p.add_argument("--covariates-over-time", metavar="FILE",
+                   help="covariates that change over time (.csv or .parquet): one row per "
+                   "period (and per customer, with the --customer-col column), the period's "
+                   "first day in --period-col; name its columns in --purchase-covariates and "
+                   "--dropout-covariates (Pareto/NBD: --model pnbd_gg)")
+    p.add_argument("--covariates-freq", default="W", choices=list(DAYS_PER_UNIT),
+                   help="the period of a row of --covariates-over-time (default W, Monday to "
+                   "Sunday)")
+    p.add_argument("--period-col", "--period-column", dest="period_col", default="period",
+                   help="the column of --covariates-over-time with each period's first day "
+                   "(default period)")
+
+
 def _unit_flags(p, what: str) -> None:
     p.add_argument("--freq", default="D", choices=list(DAYS_PER_UNIT),
                    help="period of a purchase occasion: purchases in one period count once "
@@ -373,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     _reading_flags(p)
     _penalizer_flag(p)
     _customer_flags(p, fit=True)
+    _over_time_flags(p)
     p.add_argument("--draws", type=_count, help="posterior draws per chain (Bayesian)")
     p.add_argument("--tune", type=_count, help="tuning steps per chain (Bayesian)")
     p.add_argument("--chains", type=_count, help="chains (Bayesian)")
@@ -404,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
                    default=0.01, help="per month (default 0.01)")
     p.add_argument("--out", required=True, help="scores file (.parquet or .csv)")
     _customer_flags(p, fit=False)
+    _over_time_flags(p)
     p.add_argument("--engine", choices=["local", "dask"], default="local")
     p.add_argument("--scheduler", help="dask scheduler address (default: a LocalCluster)")
     p.add_argument("--quiet", action="store_true", help="no progress, no summary")

@@ -20,6 +20,7 @@ from .exceptions import DataError
 from .files import require_columns
 from .interface import arg, given, show
 from .periods import check_freq, elapsed, occasions, period_of_day, period_start_day
+from .units import days_per_unit
 from .transactions import Transactions, clean_transactions, factorize_ids, run_starts
 
 RFM_COLUMNS = ("frequency", "recency", "T")
@@ -84,7 +85,7 @@ def _rfm_arrays(tx: Transactions, freq: str, time_unit: str, end_day: int,
         out["litt"] = log_interpurchase_times(cust, period, first_idx, freq, time_unit)
     if over_time is not None:
         out.update(over_time_statistics(over_time, tx.ids, cust, period, first_idx, freq,
-                                        time_unit))
+                                        time_unit, out["T"]))
     if amount is not None:
         repeat = amount.copy()
         repeat[first_idx] = 0.0
@@ -105,12 +106,15 @@ def _rfm_arrays(tx: Transactions, freq: str, time_unit: str, end_day: int,
 
 FIRST_PURCHASE = "first_purchase"
 AT_PURCHASES = "at_purchases:"  # + a covariate over time: its sum over the repeat purchases
+HISTORY = "history:"  # + a covariate over time: its integral over the customer's (0, T]
 
 
-def over_time_statistics(over_time, ids, cust, period, first_idx, freq, time_unit) -> dict:
+def over_time_statistics(over_time, ids, cust, period, first_idx, freq, time_unit, T) -> dict:
     """The statistics a model with covariates over time reads: each customer's first purchase
-    (her time 0, the first day of her first occasion's period) and, per covariate, its sum over
-    her repeat purchase occasions (``at_purchases:<column>``)."""
+    (her time 0, the first day of her first occasion's period), per covariate its sum over
+    her repeat purchase occasions (``at_purchases:<column>``) and its integral over her time
+    from 0 to T (``history:<column>``: what a model checks a later table against, so that a
+    forecast's table cannot silently change the history the frame was built with)."""
     if not isinstance(over_time, CovariatesOverTime):
         raise DataError(f"{arg('covariates_over_time')} must be a table read by "
                         f"clvmodels.read_covariates_over_time, not {type(over_time).__name__}")
@@ -118,8 +122,11 @@ def over_time_statistics(over_time, ids, cust, period, first_idx, freq, time_uni
     day = period_start_day(period, freq)
     out = {FIRST_PURCHASE: day[first_idx].astype("datetime64[D]").astype("datetime64[ns]")}
     sums = over_time_sums(over_time, ids, cust, day, first_idx)
+    history = over_time.history(ids[cust[first_idx]], day[first_idx].astype(np.float64), T,
+                                days_per_unit(time_unit))
     for k, column in enumerate(over_time.columns):
         out[AT_PURCHASES + column] = sums[:, k]
+        out[HISTORY + column] = history[:, k]
     return out
 
 

@@ -197,6 +197,22 @@ class CovariatesOverTime:
         return Pieces(row, (lo_day - origin[row]) / unit, (hi_day - lo_day) / unit, source,
                       starts)
 
+    def history(self, ids, origin, T, unit: float, setting: str = "covariates_over_time"
+                ) -> np.ndarray:
+        """Per customer (``ids``, time 0 on the calendar day ``origin``, ``T`` in units of
+        ``unit`` days), the integral of each covariate over her time from 0 to T:
+        ``(customers, columns)``."""
+        T = np.asarray(T, dtype=np.float64)
+        pieces = self.pieces(pd.Index(ids), np.asarray(origin, dtype=np.float64),
+                             np.zeros(len(T)), T, unit, setting,
+                             "her history, from her first purchase to the end of observation")
+        out = np.zeros((len(T), len(self.columns)))
+        for k in range(len(self.columns)):
+            out[:, k] = np.bincount(pieces.row,
+                                    weights=pieces.width * self.values[pieces.source, k],
+                                    minlength=len(T))
+        return out
+
 
 def _read(source, customer, period, sep):
     """The table as a DataFrame, how to name its rows, and where it came from."""

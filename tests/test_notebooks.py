@@ -10,8 +10,8 @@ nbclient = pytest.importorskip("nbclient")
 NOTEBOOKS = sorted((pathlib.Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
 
-def test_there_are_six_notebooks_without_stored_outputs():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
+def test_there_are_seven_notebooks_without_stored_outputs():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"]
     for path in NOTEBOOKS:
         book = nbformat.read(path, as_version=4)
         assert all(not cell.get("outputs") for cell in book.cells if cell.cell_type == "code")

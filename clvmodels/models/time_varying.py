@@ -28,7 +28,7 @@ import pandas as pd
 
 from .._math import pnbd_dynamic as dyn
 from ..covariates import Encoding
-from ..data import AT_PURCHASES, FIRST_PURCHASE, check_rfm, rfm_time_unit
+from ..data import AT_PURCHASES, FIRST_PURCHASE, HISTORY, check_rfm, rfm_time_unit
 from ..exceptions import DataError, ModelFormatError
 from ..interface import arg, given, show
 from ..over_time import CovariatesOverTime, Pieces, unit_days
@@ -39,6 +39,7 @@ from .pareto_nbd import ParetoNBD
 
 PROCESSES = {"purchase": "alpha", "dropout": "beta"}  # the parameter each process moves
 SETTING = "covariates_over_time"
+BLOCK_CUSTOMERS = 20_000  # customers whose paths a prediction holds at once
 
 
 @dataclass
@@ -244,7 +245,34 @@ class TimeVaryingSpecification:
         x = rfm["frequency"].to_numpy(dtype=float)
         t_x = rfm["recency"].to_numpy(dtype=float)
         T = rfm["T"].to_numpy(dtype=float)
+        self.check_history(rfm, table, origin, T, days)
         return x, t_x, T, origin, days
+
+    def check_history(self, rfm, table, origin, T, days) -> None:
+        """A DataError where ``table`` does not give a customer the history her frame was built
+        with (``history:<column>``, the integral of each covariate over her time 0 to T): a
+        forecast's table must repeat the history and change only what comes after it."""
+        named = dict.fromkeys(c for cols in self.processes.values() for c in cols)
+        columns = [c for c in named if c in table.columns]
+        stored = [HISTORY + c for c in columns]
+        missing = [c for c in stored if c not in rfm.columns]
+        if missing:
+            raise DataError(f"the RFM frame has no {missing[0]!r} column (each customer's "
+                            "covariates over her history, which a table is checked against): "
+                            f"build it with clvmodels.rfm_summary(..., {SETTING}=table)")
+        found = table.history(rfm.index, origin, T, days)[
+            :, [table.columns.index(c) for c in columns]]
+        expected = rfm[stored].to_numpy(dtype=float)
+        bad = ~np.isclose(found, expected, rtol=1e-9, atol=1e-9 * (1.0 + T.max()))
+        if bad.any():
+            i, k = np.argwhere(bad)[0]
+            raise DataError(
+                f"{table.source} ({arg(SETTING)}) gives customer {show(rfm.index[i])} another "
+                f"history of {columns[k]!r} than the RFM frame was built with (its integral from "
+                f"her first purchase to T: {found[i, k]:.6g} against {expected[i, k]:.6g}; "
+                f"{int(bad.any(axis=1).sum()):,} customer(s) differ): a forecast's table must "
+                "repeat the history and change only the periods after the end of observation; "
+                "if the history itself was corrected, rebuild the frame with the new table")
 
     def purchase_sums(self, rfm: pd.DataFrame, x: np.ndarray, zs_p: np.ndarray) -> np.ndarray:
         """Per customer, the purchase covariates summed over her repeat purchases, encoded:
@@ -475,35 +503,42 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
         return p_alive, per_window, survival
 
     def _over_draws(self, rfm, table, times, interval, max_draws, time_unit, what):
-        """``compute`` for :meth:`summarise`: per draw, ``what(p_alive, cumulative purchases,
-        survival)`` (customers x len(times))."""
-        data, table, origin, unit = self._prepared(rfm, table, time_unit)
+        """``(draws, compute)`` for :meth:`summarise`: ``compute(rows)`` gives, per customer of
+        ``rows`` and draw, ``what(p_alive, cumulative purchases, survival)`` (those two
+        customers x len(times)). It prepares only the customers asked for, so that the
+        summaries, which ask a block at a time, hold one block's paths in memory."""
+        self.check_fitted()
+        table = self._table(table)
+        check_rfm(rfm)
         times = np.asarray(times, dtype=float)
         order = np.argsort(times)
-        sorted_times = times[order]
-        if len(times) and sorted_times[0] <= 0:
-            sorted_times = np.maximum(sorted_times, 0.0)
-        future, window = self._future(data, table, origin, unit, sorted_times, rfm.index)
+        sorted_times = np.maximum(times[order], 0.0)
         draws = self.parameter_draws(max_draws, interval)
         matrix = np.column_stack([d[0] for d in draws])  # (draws, parameters)
-        results = []
-        for params in matrix:
-            p_alive, per_window, survival = self._forecast(params, data, future, window,
-                                                           len(sorted_times))
-            cumulative = np.cumsum(per_window, axis=1)
-            back = np.empty_like(cumulative)
-            back[:, order] = cumulative
-            surv = np.empty_like(survival)
-            surv[:, order] = survival
-            results.append(what(p_alive, back, surv))
-        return draws, results
-
-    def _summary(self, rfm, draws, results, interval, name, return_draws=False):
-        values = np.stack(results, axis=-1)  # (customers, draws)
 
         def compute(rows):
-            return values[rows]
+            rows = np.asarray(rows)
+            if len(rows) > BLOCK_CUSTOMERS:
+                return np.concatenate([compute(rows[i:i + BLOCK_CUSTOMERS])
+                                       for i in range(0, len(rows), BLOCK_CUSTOMERS)])
+            part = rfm.iloc[rows]
+            data, _, origin, unit = self._prepared(part, table, time_unit)
+            future, window = self._future(data, table, origin, unit, sorted_times, part.index)
+            values = []
+            for params in matrix:
+                p_alive, per_window, survival = self._forecast(params, data, future, window,
+                                                               len(sorted_times))
+                cumulative = np.empty_like(per_window)
+                cumulative[:, order] = np.cumsum(per_window, axis=1)
+                surv = np.empty_like(survival)
+                surv[:, order] = survival
+                values.append(what(p_alive, cumulative, surv))
+            return np.stack(values, axis=1)
 
+        compute(np.arange(min(len(rfm), 1)))  # the checks, before any work
+        return draws, compute
+
+    def _summary(self, rfm, draws, compute, interval, name, return_draws=False):
         return self.summarise(compute, len(rfm), draws, interval, name, rfm.index,
                               return_draws=return_draws)
 
@@ -527,10 +562,10 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
         pandas.Series or pandas.DataFrame
         """
         self._check_horizon(t)
-        draws, results = self._over_draws(rfm, covariates_over_time, [float(t)], interval,
+        draws, compute = self._over_draws(rfm, covariates_over_time, [float(t)], interval,
                                           max_draws, time_unit,
                                           lambda alive, cum, surv: alive * surv[:, 0])
-        return self._summary(rfm, draws, results, interval, "probability_alive", return_draws)
+        return self._summary(rfm, draws, compute, interval, "probability_alive", return_draws)
 
     def expected_purchases(self, rfm: pd.DataFrame, t, *, covariates_over_time=None,
                            interval=None, max_draws=None, return_draws=False, time_unit=None):
@@ -550,10 +585,10 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
         pandas.Series or pandas.DataFrame
         """
         self._check_horizon(t)
-        draws, results = self._over_draws(rfm, covariates_over_time, [float(t)], interval,
+        draws, compute = self._over_draws(rfm, covariates_over_time, [float(t)], interval,
                                           max_draws, time_unit,
                                           lambda alive, cum, surv: alive * cum[:, 0])
-        return self._summary(rfm, draws, results, interval, "expected_purchases", return_draws)
+        return self._summary(rfm, draws, compute, interval, "expected_purchases", return_draws)
 
     def discounted_purchases(self, rfm: pd.DataFrame, times, coefficients, max_draws=None,
                              time_unit=None, interval=None, covariates_over_time=None):
@@ -565,20 +600,14 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
         (compute, n_rows, inverse)
             As the other purchase models: ``compute(rows)`` gives ``(rows, draws)``.
         """
-        compute, _ = self._discounted(rfm, times, coefficients, max_draws, time_unit, interval,
+        _, compute = self._discounted(rfm, times, coefficients, max_draws, time_unit, interval,
                                       covariates_over_time)
         return compute, len(rfm), np.arange(len(rfm))
 
     def _discounted(self, rfm, times, coefficients, max_draws, time_unit, interval, table):
         coefficients = np.asarray(coefficients, dtype=float)
-        draws, results = self._over_draws(rfm, table, times, interval, max_draws, time_unit,
-                                          lambda alive, cum, surv: alive[:, None] * cum)
-        values = np.stack([res @ coefficients for res in results], axis=1)
-
-        def compute(rows):
-            return values[rows]
-
-        return compute, draws
+        return self._over_draws(rfm, table, times, interval, max_draws, time_unit,
+                                lambda alive, cum, surv: (alive[:, None] * cum) @ coefficients)
 
     def discounted_expected_transactions(self, rfm: pd.DataFrame, horizon: float,
                                          discount_rate: float, *, covariates_over_time=None,
@@ -606,7 +635,7 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
 
         check_value_settings(horizon, discount_rate)
         times, coefficients = discount_schedule(horizon, discount_rate, 1.0, "continuous")
-        compute, draws = self._discounted(rfm, times, coefficients, max_draws, time_unit,
+        draws, compute = self._discounted(rfm, times, coefficients, max_draws, time_unit,
                                           interval, covariates_over_time)
         return self.summarise(compute, len(rfm), draws, interval,
                               "discounted_expected_transactions", rfm.index,
@@ -617,6 +646,40 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
                 and not isinstance(t, bool) and np.isfinite(t) and t >= 0):
             raise DataError(f"{given('t', t)}: a time after T in the model's unit, a number "
                             ">= 0 (one for every customer: the table gives each her own path)")
+
+    def likelihood_ratio_test(self, rfm: pd.DataFrame | None = None, weights=None) -> pd.Series:
+        """The likelihood-ratio test of the covariates against Pareto/NBD without them on the
+        same customers. The fit does not fit that model (on realistic logs it costs as much as
+        this one): give the frame fitted on (and its weights) the first time; the result is
+        kept (and saved).
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame, optional
+            The frame this model was fitted on (its customers are checked by count).
+        weights : optional
+            As given to :meth:`fit`.
+
+        Returns
+        -------
+        pandas.Series
+            ``statistic``, ``df``, ``p_value``.
+        """
+        self.check_fitted()
+        if getattr(self.spec_, "restricted", None) is None:
+            if rfm is None:
+                raise DataError("give the RFM frame this model was fitted on: "
+                                "model.likelihood_ratio_test(rfm) fits Pareto/NBD without the "
+                                "covariates on it (once; the result is kept)")
+            w = check_weights(weights, rfm)
+            n = len(rfm) if w is None else float(np.sum(w))
+            if round(n) != self.n_customers_:
+                raise DataError(f"the frame has {n:,.0f} customers and the model was fitted on "
+                                f"{self.n_customers_:,}: give the frame it was fitted on")
+            plain = ParetoNBD(penalizer=self.penalizer)
+            self.spec_.restricted = maximum_likelihood(plain, plain.prepare(rfm, w),
+                                                       self.penalizer)
+        return super().likelihood_ratio_test()
 
     # -- state ------------------------------------------------------------------------------------
     def _covariate_state(self) -> dict:
@@ -660,10 +723,12 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
 def simulate_time_varying(n_customers: int, *, r: float = 0.8, alpha: float = 8.0,
                           s: float = 0.6, beta: float = 30.0, purchase_effects=None,
                           dropout_effects=None, weeks: int = 104, start="2023-01-02",
-                          acquisition_weeks: int = 26, seed: int = 0):
+                          acquisition_weeks: int = 26, seed: int = 0,
+                          histories: bool = False):
     """A base simulated from :class:`TimeVaryingParetoNBD` in weeks, with a calendar of weekly
     covariates shared by every customer, ``season`` (a yearly wave, ``sin``) and ``campaign``
-    (1 in the first two weeks of every quarter), and a static ``income`` (standard normal).
+    (1 in the first two weeks of every quarter), and two static ones, ``income`` (standard
+    normal) and ``segment`` (1 for 30 % of the customers).
 
     Parameters
     ----------
@@ -671,7 +736,8 @@ def simulate_time_varying(n_customers: int, *, r: float = 0.8, alpha: float = 8.
     r, alpha, s, beta : float
         Pareto/NBD's parameters, in weeks.
     purchase_effects, dropout_effects : dict, optional
-        ``{column: coefficient}`` per raw unit of ``season``, ``campaign``, ``income``;
+        ``{column: coefficient}`` per raw unit of ``season``, ``campaign``, ``income``,
+        ``segment``;
         ``exp(coefficient)`` multiplies the purchase (dropout) rate. Default: season 0.5 and
         campaign 0.4 on purchases, season -0.3 and income 0.2 on dropout.
     weeks : int
@@ -679,12 +745,18 @@ def simulate_time_varying(n_customers: int, *, r: float = 0.8, alpha: float = 8.
     start : date-like
         A Monday: the first week; customers are acquired over its first ``acquisition_weeks``.
     seed : int
+    histories : bool, default False
+        Return the histories in continuous time instead of a log: the RFM frame a log would
+        give if no two purchases fell on one day (a log merges them into one occasion, which
+        at high rates flattens the purchase effects), and the weekly table.
 
     Returns
     -------
     (transactions, covariates_over_time, customers, observation_end)
         The log (``customer_id``, ``date``), the weekly table (``period``, ``season``,
-        ``campaign``), the customer table (``customer_id``, ``income``) and the last day.
+        ``campaign``), the customer table (``customer_id``, ``income``, ``segment``) and the
+        last day;
+        with ``histories``, ``(rfm, covariates_over_time)``.
     """
     rng = np.random.default_rng(seed)
     purchase_effects = ({"season": 0.5, "campaign": 0.4} if purchase_effects is None
@@ -698,6 +770,7 @@ def simulate_time_varying(n_customers: int, *, r: float = 0.8, alpha: float = 8.
         "season": np.sin(2 * np.pi * week / 52),
         "campaign": ((week % 13) < 2).astype(float)})
     income = rng.normal(size=n_customers)
+    segment = (rng.uniform(size=n_customers) < 0.3).astype(float)
     birth = first_day + rng.integers(0, 7 * acquisition_weeks, n_customers)
     end_day = first_day + 7 * weeks - 1
     T = (end_day - birth) / 7.0
@@ -713,10 +786,13 @@ def simulate_time_varying(n_customers: int, *, r: float = 0.8, alpha: float = 8.
     def eta(effects):
         out = np.zeros(len(row))
         for column, g in effects.items():
-            if column == "income":
-                out += g * income[row]
-            else:
+            if column in ("income", "segment"):
+                out += g * (income if column == "income" else segment)[row]
+            elif column in calendar.columns:
                 out += g * calendar[column].to_numpy()[wk]
+            else:
+                raise DataError(f"no simulated covariate {column!r}: effects are on 'season', "
+                                "'campaign' (over time), 'income' and 'segment' (static)")
         return np.exp(out)
 
     a, b = eta(purchase_effects), eta(dropout_effects)
@@ -747,10 +823,30 @@ def simulate_time_varying(n_customers: int, *, r: float = 0.8, alpha: float = 8.
     t = lo[p] + (u - (cum_a[p] - a[p] * width[p])) / a[p]
     days = np.r_[birth, birth[who] + np.floor(t * 7).astype(np.int64)]
     ids = np.r_[np.arange(n_customers), who]
+    if histories:  # the histories in continuous time: no two purchases merged into a day
+        frequency = np.bincount(who, minlength=n_customers)
+        recency = np.zeros(n_customers)
+        np.maximum.at(recency, who, t)
+        frame = pd.DataFrame({
+            "frequency": frequency, "recency": recency, "T": T,
+            FIRST_PURCHASE: birth.astype("datetime64[D]").astype("datetime64[ns]")},
+            index=pd.Index(np.arange(n_customers), name="customer_id"))
+        for column in ("season", "campaign"):
+            values = calendar[column].to_numpy()[wk[p]]
+            frame[AT_PURCHASES + column] = np.bincount(who, weights=values,
+                                                       minlength=n_customers)
+            frame[HISTORY + column] = np.bincount(
+                row, weights=width * calendar[column].to_numpy()[wk], minlength=n_customers)
+        frame["income"] = income
+        frame["segment"] = segment
+        frame.attrs.update(time_unit="W", freq="D",
+                           observation_end=str(np.datetime64(end_day, "D")))
+        return frame, calendar
     days = np.minimum(days, end_day)
     transactions = pd.DataFrame({"customer_id": ids, "date": days.astype("datetime64[D]")
                                  .astype("datetime64[ns]")}).sort_values(
         ["customer_id", "date"], kind="stable").reset_index(drop=True)
-    customers = pd.DataFrame({"customer_id": np.arange(n_customers), "income": income})
+    customers = pd.DataFrame({"customer_id": np.arange(n_customers), "income": income,
+                              "segment": segment})
     return (transactions, calendar, customers,
             str(np.datetime64(end_day, "D")))
