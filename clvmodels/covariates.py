@@ -307,6 +307,26 @@ class Design:
         return cls(processes, encodings)
 
 
+def read_side_file(path: str, text_columns, header, sep, what: str):
+    """A side table's file (CSV or Parquet) whole, and how to name its rows: ``text_columns``
+    (ids, dates) read from CSV as text, where only an empty field is missing (an id "NA" is an
+    id); elsewhere the usual missing-value markers. A DataError naming ``what`` for a file that
+    cannot be read."""
+    try:
+        if table_kind(path) == "parquet":
+            return pd.read_parquet(path), RowNames("row", source=path)
+        table = pd.read_csv(path, sep=csv_separator(path, sep),
+                            dtype={c: str for c in text_columns}, keep_default_na=False,
+                            na_values={c: ([""] if c in text_columns else
+                                           ["", "NA", "NaN", "nan", "null", "NULL"])
+                                       for c in header})
+        return table, RowNames("line", source=path)
+    except Exception as err:  # noqa: BLE001 - whatever a damaged file raises
+        raise DataError(f"cannot read {what}: "
+                        f"{str(err).strip().splitlines()[0] if str(err).strip() else err!r}"
+                        ) from err
+
+
 def read_customers(customers, id_column: str = "customer_id", setting: str = "customers",
                    sep: str | None = None) -> pd.DataFrame:
     """A customer table indexed by the customer id: a DataFrame (indexed by the id, or with
@@ -346,21 +366,8 @@ def read_customers(customers, id_column: str = "customer_id", setting: str = "cu
                         f"give {arg('sep')} (the separator the log's file uses too)")
             raise DataError(f"the customer table {path!r} ({arg(setting)}) has no "
                             f"{id_column!r} column to join on (it has {header}){hint}")
-        try:
-            if table_kind(path) == "parquet":
-                table = pd.read_parquet(path)
-                rows = RowNames("row", source=path)
-            else:
-                table = pd.read_csv(path, sep=csv_separator(path, sep), dtype={column: str},
-                                    keep_default_na=False,
-                                    na_values={c: ([""] if c == column else
-                                                   ["", "NA", "NaN", "nan", "null", "NULL"])
-                                               for c in header})
-                rows = RowNames("line", source=path)
-        except Exception as err:  # noqa: BLE001 - whatever a damaged file raises
-            raise DataError(f"cannot read the customer table {path!r} ({arg(setting)}): "
-                            f"{str(err).strip().splitlines()[0] if str(err).strip() else err!r}"
-                            ) from err
+        table, rows = read_side_file(path, [column], header, sep,
+                                     f"the customer table {path!r} ({arg(setting)})")
         if column in table.columns:
             table = table.set_index(column)
     elif hasattr(customers, "to_pandas") and not isinstance(customers, pd.DataFrame):

@@ -27,13 +27,15 @@ import pandas as pd
 
 from .columns import RowNames, integer_ids, normalize_ids, parse_dates
 from .exceptions import DataError
-from .files import check_input_file, csv_separator, table_columns, table_kind
+from .covariates import read_side_file
+from .files import check_input_file, table_columns
 from .interface import arg, given, show
 from .periods import FREQUENCIES, period_of_day, period_start_day
 from .units import days_per_unit
 
 __all__ = ["CovariatesOverTime", "Pieces", "read_covariates_over_time", "unit_days"]
 
+HISTORY_BLOCK = 50_000  # customers whose pieces are held at once
 FIXED_UNITS = ("D", "W")  # time units of a fixed number of days
 PERIOD_NAMES = {"D": "day", "W": "week (Monday to Sunday)", "M": "calendar month",
                 "Q": "calendar quarter", "Y": "calendar year"}
@@ -203,14 +205,19 @@ class CovariatesOverTime:
         ``unit`` days), the integral of each covariate over her time from 0 to T:
         ``(customers, columns)``."""
         T = np.asarray(T, dtype=np.float64)
-        pieces = self.pieces(pd.Index(ids), np.asarray(origin, dtype=np.float64),
-                             np.zeros(len(T)), T, unit, setting,
-                             "her history, from her first purchase to the end of observation")
+        origin = np.asarray(origin, dtype=np.float64)
+        ids = pd.Index(ids)
         out = np.zeros((len(T), len(self.columns)))
-        for k in range(len(self.columns)):
-            out[:, k] = np.bincount(pieces.row,
-                                    weights=pieces.width * self.values[pieces.source, k],
-                                    minlength=len(T))
+        for start in range(0, len(T), HISTORY_BLOCK):  # bounded memory: a block's pieces
+            block = slice(start, start + HISTORY_BLOCK)
+            n = len(T[block])
+            pieces = self.pieces(ids[block], origin[block], np.zeros(n), T[block], unit,
+                                 setting, "her history, from her first purchase to the end "
+                                 "of observation")
+            for k in range(len(self.columns)):
+                out[block, k] = np.bincount(
+                    pieces.row, weights=pieces.width * self.values[pieces.source, k],
+                    minlength=n)
         return out
 
 
@@ -220,19 +227,8 @@ def _read(source, customer, period, sep):
         path = check_input_file(os.fspath(source), "the covariates over time")
         header = table_columns(path, sep)
         text = [c for c in (customer, period) if c is not None and c in header]
-        try:
-            if table_kind(path) == "parquet":
-                table, rows = pd.read_parquet(path), RowNames("row", source=path)
-            else:
-                table = pd.read_csv(path, sep=csv_separator(path, sep),
-                                    dtype={c: str for c in text}, keep_default_na=False,
-                                    na_values={c: ["", "NA", "NaN", "nan", "null", "NULL"]
-                                               for c in header})
-                rows = RowNames("line", source=path)
-        except Exception as err:  # noqa: BLE001 - whatever a damaged file raises
-            raise DataError(f"cannot read the covariates over time {path!r}: "
-                            f"{str(err).strip().splitlines()[0] if str(err).strip() else err!r}"
-                            ) from err
+        table, rows = read_side_file(path, text, header, sep,
+                                     f"the covariates over time {path!r}")
         return table, rows, repr(path)
     if isinstance(source, pd.DataFrame):
         return source.reset_index(drop=True), RowNames("index"), "the covariates over time"

@@ -270,6 +270,8 @@ def test_predictions_need_the_paths_of_the_forecast(base, fitted):
     assert (interval["lower"] <= interval["mean"]).all()
     assert (interval["mean"] <= interval["upper"]).all()
     np.testing.assert_allclose(interval["mean"], expected.head(20))
+    pd.testing.assert_series_equal(fitted.expected_purchases(
+        rfm, pd.Timedelta(weeks=10), covariates_over_time=longer), expected)
 
 
 def test_a_model_file_round_trips(base, fitted, tmp_path):

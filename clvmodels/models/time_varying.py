@@ -538,7 +538,17 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
         compute(np.arange(min(len(rfm), 1)))  # the checks, before any work
         return draws, compute
 
-    def _summary(self, rfm, draws, compute, interval, name, return_draws=False):
+    def _at_horizon(self, rfm, t, name, table, interval, max_draws, return_draws, time_unit):
+        """P(alive at T + t) (``name`` "probability_alive") or the expected purchases in
+        (T, T + t], summarised over the draws."""
+        t = self._check_horizon(t)
+        if name == "probability_alive":
+            def what(alive, cumulative, survival):
+                return alive * survival[:, 0]
+        else:
+            def what(alive, cumulative, survival):
+                return alive * cumulative[:, 0]
+        draws, compute = self._over_draws(rfm, table, [t], interval, max_draws, time_unit, what)
         return self.summarise(compute, len(rfm), draws, interval, name, rfm.index,
                               return_draws=return_draws)
 
@@ -561,11 +571,8 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
         -------
         pandas.Series or pandas.DataFrame
         """
-        self._check_horizon(t)
-        draws, compute = self._over_draws(rfm, covariates_over_time, [float(t)], interval,
-                                          max_draws, time_unit,
-                                          lambda alive, cum, surv: alive * surv[:, 0])
-        return self._summary(rfm, draws, compute, interval, "probability_alive", return_draws)
+        return self._at_horizon(rfm, t, "probability_alive", covariates_over_time, interval,
+                                max_draws, return_draws, time_unit)
 
     def expected_purchases(self, rfm: pd.DataFrame, t, *, covariates_over_time=None,
                            interval=None, max_draws=None, return_draws=False, time_unit=None):
@@ -575,7 +582,7 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
         Parameters
         ----------
         rfm : pandas.DataFrame
-        t : float
+        t : float or pandas.Timedelta
             The window, in the model's unit (the table must cover it).
         covariates_over_time, interval, max_draws, return_draws, time_unit
             As :meth:`probability_alive`.
@@ -584,11 +591,8 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
         -------
         pandas.Series or pandas.DataFrame
         """
-        self._check_horizon(t)
-        draws, compute = self._over_draws(rfm, covariates_over_time, [float(t)], interval,
-                                          max_draws, time_unit,
-                                          lambda alive, cum, surv: alive * cum[:, 0])
-        return self._summary(rfm, draws, compute, interval, "expected_purchases", return_draws)
+        return self._at_horizon(rfm, t, "expected_purchases", covariates_over_time, interval,
+                                max_draws, return_draws, time_unit)
 
     def discounted_purchases(self, rfm: pd.DataFrame, times, coefficients, max_draws=None,
                              time_unit=None, interval=None, covariates_over_time=None):
@@ -641,11 +645,16 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
                               "discounted_expected_transactions", rfm.index,
                               return_draws=return_draws)
 
-    def _check_horizon(self, t) -> None:
+    def _check_horizon(self, t):
+        """``t`` in the model's unit (a ``pd.Timedelta`` converted); a DataError unless it is
+        one number >= 0."""
+        if isinstance(t, pd.Timedelta):
+            t = t / pd.Timedelta(days=unit_days(self.time_unit_))
         if not (np.ndim(t) == 0 and isinstance(t, (int, float, np.integer, np.floating))
                 and not isinstance(t, bool) and np.isfinite(t) and t >= 0):
             raise DataError(f"{given('t', t)}: a time after T in the model's unit, a number "
                             ">= 0 (one for every customer: the table gives each her own path)")
+        return float(t)
 
     def likelihood_ratio_test(self, rfm: pd.DataFrame | None = None, weights=None) -> pd.Series:
         """The likelihood-ratio test of the covariates against Pareto/NBD without them on the
