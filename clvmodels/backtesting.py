@@ -55,6 +55,9 @@ RETENTION = {"simple_ltv", "traditional_ltv"}
 BAYES_DEFAULTS = dict(draws=500, tune=500, chains=2)
 # a model pair with the backtest's covariates: "pnbd_gg+covariates" beside "pnbd_gg"
 WITH_COVARIATES = "+covariates"
+# Pareto/NBD with covariates over time (and Gamma-Gamma): "pnbd_gg+covariates_over_time"
+WITH_COVARIATES_OVER_TIME = "+covariates_over_time"
+OVER_TIME_PAIRS = ("pnbd_gg",)
 # the metrics of a purchase-only backtest (every other one is about spend)
 PURCHASE_ONLY_METRICS = ("purchases_", "alive", "coverage_", "holdout_loglik")
 # two methods whose metric differs by at most this share of its size tie: a gap of 1e-5
@@ -89,8 +92,28 @@ class PurchasesOnly:
         return pd.Series(1.0, index=rfm.index, name="expected_spend")
 
 
+def _fit_over_time(split: pd.DataFrame, options: dict):
+    """Pareto/NBD with covariates over time (its covariates: ``options["covariates"]``) and,
+    with amounts, Gamma-Gamma (with its spend covariates, if any)."""
+    from .models.gamma_gamma import GammaGamma
+    from .models.time_varying import TimeVaryingParetoNBD
+    from .scoring import spend_fit_rows
+
+    covariates = options["covariates"]
+    model = TimeVaryingParetoNBD(purchase_covariates=covariates.get("purchase_covariates", ()),
+                                 dropout_covariates=covariates.get("dropout_covariates", ()),
+                                 penalizer=options["penalizer"]).fit(split, options["over_time"])
+    if not options["with_amounts"]:
+        return PurchasesOnly(model)
+    spend = GammaGamma(options["penalizer"], **({"spend_covariates": covariates[
+        "spend_covariates"]} if covariates.get("spend_covariates") else {}))
+    return ModelPair(model, spend.fit(spend_fit_rows(split)))
+
+
 def _fit(method: str, origin: Origin, options: dict, split: pd.DataFrame | None = None):
     split = origin.split if split is None else split
+    if method.endswith(WITH_COVARIATES_OVER_TIME):
+        return _fit_over_time(split, options)
     if method not in BASELINES:  # a registered purchase and spend model
         covariates = {}
         if method.endswith(WITH_COVARIATES):
@@ -360,6 +383,7 @@ def backtest(
     penalizer: float = 0.0,
     customers=None,
     covariates: dict | None = None,
+    covariates_over_time=None,
 ) -> BacktestResult:
     """Fit every method on the calibration window and score it on the holdout, same customers.
 
@@ -387,7 +411,10 @@ def backtest(
     ``pnbd_gg``, so the two are compared on the same customers with the paired intervals of
     :meth:`BacktestResult.compare`): ``customers`` is the customer table (a DataFrame or its
     file, joined on the customer id) and ``covariates`` the arguments ``ModelPair.fit`` takes
-    (``{"purchase_covariates": [...], "dropout_covariates": [...], ...}``).
+    (``{"purchase_covariates": [...], "dropout_covariates": [...], ...}``). Pareto/NBD with
+    covariates over time is ``pnbd_gg+covariates_over_time``: ``covariates_over_time`` is the
+    table (:func:`clvmodels.read_covariates_over_time`, covering every holdout), and
+    ``covariates`` name its columns (and the customer table's static ones).
     ``date_format``, ``sep`` and ``negative_amounts`` read the log as in
     :func:`clvmodels.rfm_summary`; ``penalizer`` goes to the maximum-likelihood models.
 
@@ -415,15 +442,21 @@ def backtest(
         The customer table of the ``+covariates`` methods.
     covariates : dict, optional
         Their covariates.
+    covariates_over_time : CovariatesOverTime, optional
+        The table of the ``+covariates_over_time`` method.
 
     Returns
     -------
     BacktestResult
     """
     methods = list(DEFAULT_METHODS if methods is None else _as_list(methods))
+    over_time_methods = [m for m in methods if m.endswith(WITH_COVARIATES_OVER_TIME)]
     covariate_methods = [m for m in methods if m.endswith(WITH_COVARIATES)]
-    unknown = [m for m in methods if m.removesuffix(WITH_COVARIATES) not in METHODS
-               or (m in covariate_methods and m.removesuffix(WITH_COVARIATES) in BASELINES)]
+    unknown = [m for m in methods if m not in over_time_methods and (
+        m.removesuffix(WITH_COVARIATES) not in METHODS
+        or (m in covariate_methods and m.removesuffix(WITH_COVARIATES) in BASELINES))]
+    unknown += [m for m in over_time_methods
+                if m.removesuffix(WITH_COVARIATES_OVER_TIME) not in OVER_TIME_PAIRS]
     if unknown:
         raise DataError(f"unknown method(s) {unknown} in {name('methods')}; choose from "
                         f"{', '.join(METHODS)} (a model pair with covariates: the pair's name "
@@ -431,7 +464,15 @@ def backtest(
     if covariate_methods and (customers is None or not covariates):
         raise DataError(f"{covariate_methods[0]} needs the customer table and the covariates: "
                         f"give {arg('customers')} and {arg('covariates')}")
-    if (customers is not None or covariates) and not covariate_methods:
+    if over_time_methods and (covariates_over_time is None or not covariates):
+        raise DataError(f"{over_time_methods[0]} needs the table of covariates over time and "
+                        f"the covariates: give {arg('covariates_over_time')} and "
+                        f"{arg('covariates')}")
+    if covariates_over_time is not None and not over_time_methods:
+        raise DataError(f"{arg('covariates_over_time')} applies to the method "
+                        f"'pnbd_gg{WITH_COVARIATES_OVER_TIME}', which is not in "
+                        f"{name('methods')}")
+    if (customers is not None or covariates) and not covariate_methods and not over_time_methods:
         raise DataError(f"{arg('covariates')} apply to methods named with {WITH_COVARIATES!r} "
                         f"(such as 'pnbd_gg{WITH_COVARIATES}'); none is in "
                         f"{name('methods')}")
@@ -448,7 +489,7 @@ def backtest(
     with_amounts = amount is not None
     options = dict(random_state=random_state, retention_period=retention_period, hiatus=hiatus,
                    bayes=bayes_options or {}, with_amounts=with_amounts, penalizer=penalizer,
-                   covariates=dict(covariates or {}))
+                   covariates=dict(covariates or {}), over_time=covariates_over_time)
 
     tx = clean_transactions(transactions, customer=customer, date=date, amount=amount,
                             last_day=None, date_format=date_format, sep=sep,
@@ -469,7 +510,7 @@ def backtest(
                                            else None),
                          statistics=statistics_of(
                              parse_pair(m.removesuffix(WITH_COVARIATES))[0] for m in methods
-                             if m not in BASELINES))
+                             if m not in BASELINES and m not in over_time_methods))
         label = f"{cal_end:%Y-%m-%d}"
         split = origin.split
         zero_value = len(split) - len(spend_fit_rows(split))
@@ -484,8 +525,18 @@ def backtest(
                            "purchases": float(actual_purchases.sum()),
                            **({"spend": float(actual_spend.sum())} if with_amounts else {})}
         joined = None if customer_table is None else join_customers(split, customer_table)
+        over_time = None
+        if over_time_methods:  # the same customers, with their covariates at their purchases
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DataQualityWarning)
+                over_time = calibration_holdout(
+                    log, calibration_end=cal_end, observation_end=obs_end, amount="amount",
+                    freq=freq, time_unit=time_unit, covariates_over_time=covariates_over_time)
+            if customer_table is not None:
+                over_time = join_customers(over_time, customer_table)
         for method in methods:
-            frame = joined if method in covariate_methods else split
+            frame = (joined if method in covariate_methods else
+                     over_time if method in over_time_methods else split)
             try:
                 fitted = _fit(method, origin, options, frame)
                 purchases = fitted.expected_purchases(frame, duration).to_numpy()
@@ -497,7 +548,8 @@ def backtest(
                 row.update(_holdout_loglik(fitted, frame, duration, actual_purchases))
                 model = getattr(fitted, "purchases", None)
                 if (len(holdouts) == 1 and hasattr(model, "expected_purchases_new_customer")
-                        and method not in covariate_methods):  # a new customer needs covariates
+                        and method not in covariate_methods
+                        and method not in over_time_methods):  # a new customer needs covariates
                     trackable[method] = model  # the first origin's weekly tracking
                 value = _value_check(fitted, frame, realised) if with_amounts else None
                 if value is not None:

@@ -26,7 +26,8 @@ from . import (
     load_cdnow,
     rfm_summary,
 )
-from .backtesting import BASELINES, METHODS, WITH_COVARIATES
+from .backtesting import (BASELINES, METHODS, OVER_TIME_PAIRS, WITH_COVARIATES,
+                          WITH_COVARIATES_OVER_TIME)
 from .models.registry import pair_names
 from .exceptions import ConvergenceError, DataError, DataQualityWarning, ModelFormatError
 from .files import check_output_path, write_table_atomic
@@ -86,6 +87,7 @@ def demo(args) -> None:
 def backtest(args) -> None:
     """Backtest the models against the heuristic baselines and write the tables and report."""
     from .backtesting import backtest as run_backtest
+    from .batch import over_time_table
     from .files import check_input_file, table_columns
 
     amount = args.amount_col
@@ -108,6 +110,10 @@ def backtest(args) -> None:
             sep=args.sep, negative_amounts=args.negative_amounts, bayes_options=bayes,
             random_state=args.random_state, penalizer=args.penalizer,
             customers=args.customers, covariates=_covariate_arguments(args),
+            covariates_over_time=None if args.covariates_over_time is None else over_time_table(
+                args.covariates_over_time, {"customer": args.customer_col, "sep": args.sep,
+                                            "date_format": args.date_format},
+                args.covariates_freq, args.period_col),
         )
     files = result.write(args.out)
     shown = [c for c in ("purchases_mae", "spend_mae", "spearman", "purchases_spearman",
@@ -368,11 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
     _unit_flags(p, "recency, T and the fitted parameters (the metrics do not depend on it)")
     p.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
                    choices=[*METHODS, *(f"{m}{WITH_COVARIATES}" for m in METHODS
-                                        if m not in BASELINES)],
+                                        if m not in BASELINES),
+                            *(f"{m}{WITH_COVARIATES_OVER_TIME}" for m in OVER_TIME_PAIRS)],
                    help="default: all; a model pair with the covariates of --customers: its "
-                   f"name and '{WITH_COVARIATES}' (pnbd_gg{WITH_COVARIATES})")
+                   f"name and '{WITH_COVARIATES}' (pnbd_gg{WITH_COVARIATES}); Pareto/NBD with "
+                   f"--covariates-over-time: pnbd_gg{WITH_COVARIATES_OVER_TIME}")
     _reading_flags(p, amount_default=None)
     _customer_flags(p, fit=True)
+    _over_time_flags(p)
     _penalizer_flag(p)
     p.add_argument("--draws", type=_count, help="posterior draws per chain of the Bayesian "
                    "method (default 500)")

@@ -474,9 +474,10 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
                         np.searchsorted(row, np.arange(len(data.T) + 1)))
         return pieces, np.concatenate(window)[order]
 
-    def _forecast(self, params, data, future, window, n_windows):
+    def _forecast(self, params, data, future, window, n_windows, first=False):
         """Per customer and window: P(alive at T) and the expected purchases in each window
-        of a customer alive at T, and the survival to each window's end."""
+        of a customer alive at T, and the survival to each window's end; with ``first``, also
+        the probability of a first purchase after T in each window (alive at T)."""
         r, alpha, s, beta, gp, gd = self.spec_.split(params)
         ll, alive, dead = dyn.loglik_grad(r, alpha, s, beta, gp, gd, data, gradient=False)
         p_alive = 1.0 / (1.0 + np.exp(dead - alive))
@@ -500,9 +501,18 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
         hazard = np.bincount(flat, weights=bh, minlength=n * n_windows).reshape(n, n_windows)
         survival = np.exp(-s * (np.log(beta + B_T[:, None] + np.cumsum(hazard, axis=1))
                                 - np.log(beta + B_T)[:, None]))
-        return p_alive, per_window, survival
+        if not first:
+            return p_alive, per_window, survival
+        ah = a * future.width
+        c1 = alpha + A_T[row] + dyn.exclusive_cumsum(ah, future.starts, row)
+        chance = dyn.first_purchase_in_pieces(r + data.x[row], alpha + A_T[row], s,
+                                              beta + B_T[row], a, b, c1, c2, future.width)
+        per_window_first = np.bincount(flat, weights=chance,
+                                       minlength=n * n_windows).reshape(n, n_windows)
+        return p_alive, per_window, survival, per_window_first
 
-    def _over_draws(self, rfm, table, times, interval, max_draws, time_unit, what):
+    def _over_draws(self, rfm, table, times, interval, max_draws, time_unit, what,
+                    first=False):
         """``(draws, compute)`` for :meth:`summarise`: ``compute(rows)`` gives, per customer of
         ``rows`` and draw, ``what(p_alive, cumulative purchases, survival)`` (those two
         customers x len(times)). It prepares only the customers asked for, so that the
@@ -526,13 +536,18 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
             future, window = self._future(data, table, origin, unit, sorted_times, part.index)
             values = []
             for params in matrix:
-                p_alive, per_window, survival = self._forecast(params, data, future, window,
-                                                               len(sorted_times))
+                out = self._forecast(params, data, future, window, len(sorted_times), first)
+                p_alive, per_window, survival = out[:3]
                 cumulative = np.empty_like(per_window)
                 cumulative[:, order] = np.cumsum(per_window, axis=1)
                 surv = np.empty_like(survival)
                 surv[:, order] = survival
-                values.append(what(p_alive, cumulative, surv))
+                if first:
+                    chance = np.empty_like(per_window)
+                    chance[:, order] = np.cumsum(out[3], axis=1)
+                    values.append(what(p_alive, cumulative, surv, chance))
+                else:
+                    values.append(what(p_alive, cumulative, surv))
             return np.stack(values, axis=1)
 
         compute(np.arange(min(len(rfm), 1)))  # the checks, before any work
@@ -545,10 +560,14 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
         if name == "probability_alive":
             def what(alive, cumulative, survival):
                 return alive * survival[:, 0]
+        elif name == "probability_any_purchase":
+            def what(alive, cumulative, survival, chance):
+                return alive * chance[:, 0]
         else:
             def what(alive, cumulative, survival):
                 return alive * cumulative[:, 0]
-        draws, compute = self._over_draws(rfm, table, [t], interval, max_draws, time_unit, what)
+        draws, compute = self._over_draws(rfm, table, [t], interval, max_draws, time_unit, what,
+                                          first=name == "probability_any_purchase")
         return self.summarise(compute, len(rfm), draws, interval, name, rfm.index,
                               return_draws=return_draws)
 
@@ -593,6 +612,26 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
         """
         return self._at_horizon(rfm, t, "expected_purchases", covariates_over_time, interval,
                                 max_draws, return_draws, time_unit)
+
+    def probability_any_purchase(self, rfm: pd.DataFrame, t, *, covariates_over_time=None,
+                                 interval=None, max_draws=None, return_draws=False,
+                                 time_unit=None):
+        """P(at least one purchase in ``(T, T + t]`` | history, the covariates' paths): alive
+        at T, and the first purchase after T comes before death and before ``T + t``.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        t : float or pandas.Timedelta
+        covariates_over_time, interval, max_draws, return_draws, time_unit
+            As :meth:`probability_alive`.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
+        return self._at_horizon(rfm, t, "probability_any_purchase", covariates_over_time,
+                                interval, max_draws, return_draws, time_unit)
 
     def discounted_purchases(self, rfm: pd.DataFrame, times, coefficients, max_draws=None,
                              time_unit=None, interval=None, covariates_over_time=None):
