@@ -469,3 +469,19 @@ def test_the_backtest_compares_with_and_without_covariates_over_time(base, tmp_p
     assert code == 0, capsys.readouterr().err
     metrics = pd.read_csv(tmp_path / "bt" / "metrics.csv")
     assert set(metrics["method"]) == set(methods)
+
+
+def test_predictions_from_several_threads_at_once(base, fitted):
+    """Threads (a web server's, a pool's) use the one-thread kernel: numba's parallel loop,
+    entered by two threads at once, would abort the process. The same numbers as from the main
+    thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, calendar, *_, rfm = base
+    longer = clvmodels.read_covariates_over_time(future_table(calendar), customer=None)
+    reference = fitted.expected_purchases(rfm, 12, covariates_over_time=longer)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: fitted.expected_purchases(
+            rfm, 12, covariates_over_time=longer), range(4)))
+    for result in results:
+        np.testing.assert_allclose(result, reference, rtol=1e-13)

@@ -39,6 +39,7 @@ are :math:`P(\text{alive}) \frac{r+x}{\alpha+A(T)} \int_T^{T+t} a(u)
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 from numpy.polynomial.legendre import leggauss
@@ -194,13 +195,23 @@ def prange(n):
 
 
 @functools.cache
-def compiled():
-    """:func:`_dead_integrals` compiled by numba (customers in parallel), on first use: numba
-    is imported only by the models that need it, and the machine code is cached on disk."""
+def compiled(parallel: bool = True):
+    """:func:`_dead_integrals` compiled by numba on first use (numba is imported only by the
+    models that need it): customers in parallel, its machine code cached on disk; or, without
+    ``parallel``, one thread (for calls from other threads: numba's default thread pool aborts
+    the process when two threads enter a parallel loop at once)."""
     import numba
 
     globals()["prange"] = numba.prange  # resolved when the loop compiles (a range in Python)
-    return numba.njit(cache=True, parallel=True)(_dead_integrals)
+    if parallel:
+        return numba.njit(cache=True, parallel=True)(_dead_integrals)
+    return numba.njit(cache=False)(_dead_integrals)
+
+
+def kernel():
+    """The compiled integrals for the calling thread: in parallel from the main thread, one
+    thread from any other (a web server's, a thread pool's)."""
+    return compiled(threading.current_thread() is threading.main_thread())
 
 
 def segment_sum(values, row, n):
@@ -255,7 +266,7 @@ def loglik_grad(r, alpha, s, beta, gp, gd, d, gradient=True):
     out = np.empty((n, 7))
     out_gp, out_gd = np.empty((n, kp)), np.empty((n, kd))
     out_dA, out_dB = np.empty((n, kp)), np.empty((n, kd))
-    compiled()(pieces.starts, pieces.width, pieces.source, d.dead,
+    kernel()(pieces.starts, pieces.width, pieces.source, d.dead,
                     np.exp(d.zs_p @ gp[:ksp]), np.exp(d.zt_p @ gp[ksp:]),
                     np.exp(d.zs_d @ gd[:ksd]), np.exp(d.zt_d @ gd[ksd:]),
                     d.zs_p, d.zt_p, d.zs_d, d.zt_d, rx, float(alpha), float(s), float(beta),
