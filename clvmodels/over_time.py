@@ -102,19 +102,6 @@ class CovariatesOverTime:
         return (f"CovariatesOverTime({list(self.columns)}, freq={self.freq!r}, "
                 f"{len(self.values):,} rows, {who})")
 
-    @property
-    def shared(self) -> bool:
-        """Whether one path holds for every customer (no customer column)."""
-        return self.ids is None
-
-    def first_period(self) -> str:
-        """The first period's first day (of any customer)."""
-        return _period_text(int(self.first.min()), self.freq)
-
-    def last_period(self) -> str:
-        """The last period's first day (of any customer)."""
-        return _period_text(int((self.first + self.count - 1).max()), self.freq)
-
     # -- lookups --------------------------------------------------------------------------------
     def codes(self, ids: pd.Index, setting: str) -> np.ndarray:
         """The table's customer of each of ``ids`` (0 for a shared path); a DataError naming
@@ -199,11 +186,21 @@ class CovariatesOverTime:
         return Pieces(row, (lo_day - origin[row]) / unit, (hi_day - lo_day) / unit, source,
                       starts)
 
+    def integrals(self, pieces: Pieces, n: int) -> np.ndarray:
+        """Per customer row of ``pieces`` (``n`` rows), the integral of each covariate over her
+        pieces: ``(n, columns)``."""
+        out = np.zeros((n, len(self.columns)))
+        for k in range(len(self.columns)):
+            out[:, k] = np.bincount(pieces.row,
+                                    weights=pieces.width * self.values[pieces.source, k],
+                                    minlength=n)
+        return out
+
     def history(self, ids, origin, T, unit: float, setting: str = "covariates_over_time"
                 ) -> np.ndarray:
         """Per customer (``ids``, time 0 on the calendar day ``origin``, ``T`` in units of
         ``unit`` days), the integral of each covariate over her time from 0 to T:
-        ``(customers, columns)``."""
+        ``(customers, columns)``, 50,000 customers' pieces at a time."""
         T = np.asarray(T, dtype=np.float64)
         origin = np.asarray(origin, dtype=np.float64)
         ids = pd.Index(ids)
@@ -214,10 +211,7 @@ class CovariatesOverTime:
             pieces = self.pieces(ids[block], origin[block], np.zeros(n), T[block], unit,
                                  setting, "her history, from her first purchase to the end "
                                  "of observation")
-            for k in range(len(self.columns)):
-                out[block, k] = np.bincount(
-                    pieces.row, weights=pieces.width * self.values[pieces.source, k],
-                    minlength=n)
+            out[block] = self.integrals(pieces, n)
         return out
 
 
@@ -231,7 +225,12 @@ def _read(source, customer, period, sep):
                                      f"the covariates over time {path!r}")
         return table, rows, repr(path)
     if isinstance(source, pd.DataFrame):
-        return source.reset_index(drop=True), RowNames("index"), "the covariates over time"
+        # ids (or periods) in the index are a column like the others, not dropped: dropped,
+        # the table would read as one path for every customer
+        named = source.index.names
+        keep = any(n is not None and n in (customer, period) for n in named)
+        return (source.reset_index(drop=not keep), RowNames("index"),
+                "the covariates over time")
     if type(source).__module__.split(".")[0] == "polars":
         return source.to_pandas(), RowNames("index"), "the covariates over time"
     raise DataError(f"covariates over time must be a pandas or polars DataFrame or a CSV or "

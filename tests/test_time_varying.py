@@ -347,6 +347,8 @@ def test_the_table_is_checked_with_the_first_offender():
     assert "not numbers" in table_error(good.assign(promo=["0", "1", "x", "1", "0"]))
     assert "customer=None" in table_error(good.drop(columns="customer_id"))
     assert "no covariate column 'price'" in table_error(good, columns=["price"])
+    indexed = clvmodels.read_covariates_over_time(good.set_index("customer_id"))
+    assert list(indexed.ids) == ["a"]  # ids in the index are ids, not a shared path
     months = good.assign(period=pd.date_range("2024-01-01", periods=5, freq="MS"))
     assert clvmodels.read_covariates_over_time(months, freq="M").count.tolist() == [5]
 

@@ -257,7 +257,8 @@ def loglik_grad(r, alpha, s, beta, gp, gd, d, gradient=True):
 
     Returns
     -------
-    (ll, grad, alive, dead), or (ll, alive, dead) without ``gradient``
+    (ll, grad, alive, dead), or without ``gradient`` (ll, alive, dead, A(T), B(T)): the
+    likelihood's two terms and the cumulative multipliers at T, which the forecasts start from
     """
     pieces, x, n = d.pieces, np.asarray(d.x, dtype=float), len(d.x)
     ksp, ksd = d.zs_p.shape[1], d.zs_d.shape[1]
@@ -281,7 +282,7 @@ def loglik_grad(r, alpha, s, beta, gp, gd, d, gradient=True):
     ll = (special.gammaln(rx) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
           + d.sums_p @ gp + total)
     if not gradient:
-        return ll, alive, dead
+        return ll, alive, dead, A_T, B_T
     w = np.exp(dead - total)  # posterior probability of death in (t_x, T]
     v = 1 - w
     q = s + 1.0

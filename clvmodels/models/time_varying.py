@@ -189,14 +189,14 @@ class TimeVaryingSpecification:
             out[:, j] = (table.values[:, table.columns.index(c)] - e.mean) / e.scale
         return out
 
-    def _fit_encodings(self, rfm, weights, origin, T, unit) -> None:
+    def _fit_encodings(self, rfm, weights, pieces, T) -> None:
+        """The encodings: a static column's from the frame, a column over time's from each
+        customer's calibration ``pieces`` (the module docstring)."""
         encodings = {}
         statics = dict.fromkeys(c for p in PROCESSES for c in self._static(p))
         for c in statics:
             encodings[c] = Encoding.fit(rfm, c, "covariates", weights)
         if self.over_time:
-            pieces = self.table.pieces(rfm.index, origin, np.zeros(len(T)), T, unit, SETTING,
-                                       "her calibration history")
             n = len(T)
             has = T > 0
             if not has.any():
@@ -245,13 +245,13 @@ class TimeVaryingSpecification:
         x = rfm["frequency"].to_numpy(dtype=float)
         t_x = rfm["recency"].to_numpy(dtype=float)
         T = rfm["T"].to_numpy(dtype=float)
-        self.check_history(rfm, table, origin, T, days)
         return x, t_x, T, origin, days
 
-    def check_history(self, rfm, table, origin, T, days) -> None:
+    def check_history(self, rfm, table, pieces, T) -> None:
         """A DataError where ``table`` does not give a customer the history her frame was built
-        with (``history:<column>``, the integral of each covariate over her time 0 to T): a
-        forecast's table must repeat the history and change only what comes after it."""
+        with (``history:<column>``, the integral of each covariate over her time 0 to T, from
+        her calibration ``pieces``): a forecast's table must repeat the history and change only
+        what comes after it."""
         named = dict.fromkeys(c for cols in self.processes.values() for c in cols)
         columns = [c for c in named if c in table.columns]
         stored = [HISTORY + c for c in columns]
@@ -260,8 +260,7 @@ class TimeVaryingSpecification:
             raise DataError(f"the RFM frame has no {missing[0]!r} column (each customer's "
                             "covariates over her history, which a table is checked against): "
                             f"build it with clvmodels.rfm_summary(..., {SETTING}=table)")
-        found = table.history(rfm.index, origin, T, days)[
-            :, [table.columns.index(c) for c in columns]]
+        found = table.integrals(pieces, len(T))[:, [table.columns.index(c) for c in columns]]
         expected = rfm[stored].to_numpy(dtype=float)
         bad = ~np.isclose(found, expected, rtol=1e-9, atol=1e-9 * (1.0 + T.max()))
         if bad.any():
@@ -292,10 +291,11 @@ class TimeVaryingSpecification:
         """Check the frame and the table and build the likelihood's data."""
         x, t_x, T, origin, unit = self.histories(rfm, self.table)
         w = np.ones(len(rfm)) if weights is None else np.asarray(weights, dtype=float)
+        pieces, dead = calibration_pieces(self.table, rfm.index, origin, t_x, T, unit)
+        self.check_history(rfm, self.table, pieces, T)
         if self.encodings is None:
             self._resolve(rfm)
-            self._fit_encodings(rfm, weights, origin, T, unit)
-        pieces, dead = calibration_pieces(self.table, rfm.index, origin, t_x, T, unit)
+            self._fit_encodings(rfm, weights, pieces, T)
         zs_p, zs_d = self.static_design(rfm, "purchase"), self.static_design(rfm, "dropout")
         return OverTimeData(x, t_x, T, w, self.purchase_sums(rfm, x, zs_p), zs_p, zs_d,
                             self.table_design(self.table, "purchase"),
@@ -445,8 +445,9 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
         if (time_unit or rfm_time_unit(rfm)) != self.time_unit_:
             raise DataError(f"the RFM frame is in {rfm_time_unit(rfm)!r} and the model in "
                             f"{self.time_unit_!r}: build the frame in the model's unit")
-        zs_p, zs_d = spec.static_design(rfm, "purchase"), spec.static_design(rfm, "dropout")
         pieces, dead = calibration_pieces(table, rfm.index, origin, t_x, T, unit)
+        spec.check_history(rfm, table, pieces, T)
+        zs_p, zs_d = spec.static_design(rfm, "purchase"), spec.static_design(rfm, "dropout")
         data = OverTimeData(x, t_x, T, np.ones(len(x)), spec.purchase_sums(rfm, x, zs_p),
                             zs_p, zs_d, spec.table_design(table, "purchase"),
                             spec.table_design(table, "dropout"), pieces, dead)
@@ -479,15 +480,11 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
         of a customer alive at T, and the survival to each window's end; with ``first``, also
         the probability of a first purchase after T in each window (alive at T)."""
         r, alpha, s, beta, gp, gd = self.spec_.split(params)
-        ll, alive, dead = dyn.loglik_grad(r, alpha, s, beta, gp, gd, data, gradient=False)
+        _, alive, dead, A_T, B_T = dyn.loglik_grad(r, alpha, s, beta, gp, gd, data,
+                                                   gradient=False)
         p_alive = 1.0 / (1.0 + np.exp(dead - alive))
         n = len(data.x)
         ksp, ksd = data.zs_p.shape[1], data.zs_d.shape[1]
-        cal = data.pieces
-        a_cal = np.exp(dyn.multipliers(gp[:ksp], gp[ksp:], data.zs_p, data.zt_p, cal))
-        b_cal = np.exp(dyn.multipliers(gd[:ksd], gd[ksd:], data.zs_d, data.zt_d, cal))
-        A_T = dyn.segment_sum(a_cal * cal.width, cal.row, n)
-        B_T = dyn.segment_sum(b_cal * cal.width, cal.row, n)
         a = np.exp(dyn.multipliers(gp[:ksp], gp[ksp:], data.zs_p, data.zt_p, future))
         b = np.exp(dyn.multipliers(gd[:ksd], gd[ksd:], data.zs_d, data.zt_d, future))
         bh = b * future.width
