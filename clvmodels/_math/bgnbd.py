@@ -149,21 +149,12 @@ def probability_any_purchase(r, alpha, a, b, x, t_x, T, t):
     return probability_alive(r, alpha, a, b, x, t_x, T) * some_if_alive
 
 
-def expected_purchases_if_alive(r, alpha, a, b, x, T, t):
-    r"""Expected purchases in the next ``t`` of a customer alive at ``T``: the factor :math:`\frac{a+b+x-1}{a-1}[1 - (\frac{\alpha+T}{\alpha+T+t})^{r+x}
-    {}_2F_1(r+x, b+x; a+b+x-1; z)]`, z = t / (alpha+T+t), via Euler's transformation
-    :math:`(1-z)^{r+x} {}_2F_1(r+x, b+x; c; z) = (1-z)^{a-1} {}_2F_1(a+b-1-r, a-1; c; z)`.
+A_BAND = 1e-3  # a within this of 1 is interpolated from a = 1 +- 1e-3, 1 +- 2e-3 (see below)
 
-    The expression is continuous in ``a`` and ``b`` but 0/0 at a = 1 and 0 * inf at
-    a + b + x = 1; there ``a`` or ``b`` is moved 1e-8 away. Where the bracket is a difference of
-    nearly equal numbers (``b`` or ``alpha`` very large: the answer is tiny and the two terms
-    agree to many digits), the same expectation is summed as the series of
-    :func:`expected_purchases_if_alive_series` instead; where neither is accurate to 1e-6, a
-    DataError says so rather than return a wrong number.
-    """
-    a = np.where(np.abs(a - 1.0) < 1e-8, 1.0 + 1e-8, a)
-    b = np.where(np.abs(a + b + x - 1.0) < 1e-8, b + 2e-8, b)  # c = 0 (x = 0, a + b = 1): likewise
-    r, alpha, a, b, x, T, t = np.broadcast_arrays(r, alpha, a, b, x, T, t)
+
+def _if_alive_closed_form(r, alpha, a, b, x, T, t):
+    """The closed form of :func:`expected_purchases_if_alive` (``a`` away from 1) and the
+    factor by which cancellation in its bracket amplifies rounding."""
     z = t / (alpha + T + t)
     c = a + b + x - 1
     log_1mz = np.log1p(-z)
@@ -178,8 +169,50 @@ def expected_purchases_if_alive(r, alpha, a, b, x, T, t):
     g = first - scale * (f - 1.0)
     value = np.array(c / (a - 1) * g, dtype=np.float64)
     with np.errstate(all="ignore"):  # digits lost to cancellation in g (and in f - 1)
-        condition = (np.abs(first) + scale * np.abs(f)) / np.abs(g)
+        condition = np.array((np.abs(first) + scale * np.abs(f)) / np.abs(g), dtype=np.float64)
     value[z == 0] = 0.0  # no time, no purchases (the ratio above is 0/0 there)
+    condition[z == 0] = 1.0
+    return value, condition
+
+
+def expected_purchases_if_alive(r, alpha, a, b, x, T, t):
+    r"""Expected purchases in the next ``t`` of a customer alive at ``T``: the factor :math:`\frac{a+b+x-1}{a-1}[1 - (\frac{\alpha+T}{\alpha+T+t})^{r+x}
+    {}_2F_1(r+x, b+x; a+b+x-1; z)]`, z = t / (alpha+T+t), via Euler's transformation
+    :math:`(1-z)^{r+x} {}_2F_1(r+x, b+x; c; z) = (1-z)^{a-1} {}_2F_1(a+b-1-r, a-1; c; z)`.
+
+    The expression is analytic in ``a`` and ``b`` but 0/0 at a = 1 and 0 * inf at
+    a + b + x = 1. Within 1e-3 of a = 1 (where the bracket cancels to about |a - 1|) the value is
+    the cubic through a = 1 +- 1e-3 and 1 +- 2e-3 (interpolation error about 1e-12 relative);
+    at a + b + x = 1, ``b`` is moved 2e-8 away. Where the bracket is a difference of
+    nearly equal numbers (``b`` or ``alpha`` very large: the answer is tiny and the two terms
+    agree to many digits), the same expectation is summed as the series of
+    :func:`expected_purchases_if_alive_series` instead; where neither is accurate to 1e-6, a
+    DataError says so rather than return a wrong number.
+    """
+    r, alpha, a, b, x, T, t = (np.asarray(v, dtype=np.float64) for v in (r, alpha, a, b, x, T, t))
+    b = np.where(np.abs(a + b + x - 1.0) < 1e-8, b + 2e-8, b)  # c = 0 (x = 0, a + b = 1): moved
+    r, alpha, a, b, x, T, t = np.broadcast_arrays(r, alpha, a, b, x, T, t)
+    near = np.abs(a - 1.0) < A_BAND
+    if near.any():  # 0/0 at a = 1: a cubic through a = 1 +- A_BAND, 1 +- 2 A_BAND (analytic in a)
+        value = np.empty(a.shape)
+        condition = np.empty(a.shape)
+        far = ~near
+        value[far], condition[far] = _if_alive_closed_form(
+            r[far], alpha[far], a[far], b[far], x[far], T[far], t[far])
+        nodes = np.array([-2.0, -1.0, 1.0, 2.0])
+        args = [v[near] for v in (r, alpha, a, b, x, T, t)]
+        u = (args[2] - 1.0) / A_BAND  # where a sits between the nodes, in units of the band
+        value[near] = 0.0
+        condition[near] = 0.0
+        for j, node in enumerate(nodes):
+            weight = np.prod([(u - other) / (node - other) for other in np.delete(nodes, j)], axis=0)
+            at_node, condition_at_node = _if_alive_closed_form(
+                *args[:2], np.full_like(u, 1.0 + node * A_BAND), *args[3:])
+            value[near] += weight * at_node
+            condition[near] = np.maximum(condition[near], condition_at_node)
+    else:
+        value, condition = _if_alive_closed_form(r, alpha, a, b, x, T, t)
+    z = t / (alpha + T + t)
     poor = ~(condition < 1e6) & (z > 0)
     if poor.any():  # the series where it converges; the closed form while it keeps 1e-6
         series, good = expected_purchases_if_alive_series(
