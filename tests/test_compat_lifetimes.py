@@ -67,7 +67,11 @@ def at_their_parameters(ours, theirs):
 def test_purchase_fitters_agree(cdnow_summary, name):
     d = cdnow_summary
     f, r, T = d["frequency"], d["recency"], d["T"]
-    theirs = getattr(lifetimes, name)().fit(f, r, T)
+    # lifetimes' Pareto/NBD starts at a random point drawn from numpy's global generator
+    # (normal(1, 0.05) per parameter), so its fit depended on what ran before: once it stopped
+    # at s = 1.59, beta = 47.3 instead of 0.606, 11.67. Its start is pinned to the centre.
+    start = {"initial_params": np.ones(4)} if name == "ParetoNBDFitter" else {}
+    theirs = getattr(lifetimes, name)().fit(f, r, T, **start)
     ours = getattr(compat, name)().fit(f, r, T)
     # the same optimum: ours at least as high (lifetimes stops earlier; Pareto/NBD's beta is
     # weakly identified, standard error 6, so its 1e-4 of the likelihood moves beta by 1e-4)

@@ -45,7 +45,8 @@ def test_lifetimes_estimate_and_predictions_at_the_same_parameters(model, cdnow_
     x, t_x, T = arrays(cdnow_calibration)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs = ParetoNBDFitter().fit(x, t_x, T)
+        # pinned start: lifetimes draws it from numpy's global generator otherwise
+        theirs = ParetoNBDFitter().fit(x, t_x, T, initial_params=np.ones(4))
     np.testing.assert_allclose(model.params_, theirs.params_[["r", "alpha", "s", "beta"]],
                                rtol=1e-3)  # lifetimes' Nelder-Mead stops a little earlier
     same = clvmodels.ParetoNBD()
