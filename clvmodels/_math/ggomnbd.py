@@ -22,8 +22,9 @@ composite Gauss-Legendre (16 nodes a panel) in :math:`y = \log(c + \tau)`, ``c``
 the nearer of the integrand's singularities (at ``-alpha`` and where ``beta + e^{b tau} - 1``
 vanishes), with panels short enough that no factor changes by more than ``e^12`` across one:
 about 1e-12 relative, checked against adaptive quadrature and the Pareto/NBD limit
-(``tests/test_ggompertz_math.py``). The formulas only, for now: the estimator (issue 22) is not
-in the package yet.
+(``tests/test_ggompertz_math.py``). Terms multiplied by ``s`` are written so that they keep
+their digits when ``s`` is in the millions (:func:`log_gompertz_ratio`). The estimator is
+:class:`clvmodels.GGompertzNBD`.
 """
 
 from __future__ import annotations
@@ -48,12 +49,38 @@ def log_gompertz_term(beta, b, tau):
     return np.where(bt > 30.0, large, small)
 
 
+def _log_expm1(x):
+    """log(e^x - 1) for x >= 0 (-inf at 0), without overflow."""
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.where(x > 30.0, x + np.log1p(-np.exp(-np.maximum(x, 30.0))),
+                        np.log(np.expm1(np.minimum(x, 30.0))))
+
+
+def log_gompertz_ratio(beta, b, tau):
+    r""":math:`\log((\beta + e^{b\tau} - 1) / \beta)` for tau >= 0, accurate where it is
+    tiny: the likelihood multiplies it by s, which can be in the millions (customers alike in
+    their dropout), so writing it as a difference of two logarithms loses its digits there."""
+    return np.logaddexp(0.0, _log_expm1(b * tau) - np.log(beta))
+
+
 def singular_distance(beta, b, start):
     """How far below ``start`` (a time) ``beta + e^{b tau} - 1`` vanishes (infinite for
     beta >= 1: no real zero)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         zero = np.where(beta < 1, -np.log1p(-np.minimum(beta, 1 - 1e-300)) / b, np.inf)
     return start + zero
+
+
+def shape_share(beta, b, end):
+    r"""How much of its bound ``b (c + tau)`` the rate of change of
+    :math:`\log(\beta + e^{b\tau} - 1)` per unit of ``log(c + tau)`` can reach up to ``end``:
+    its derivative in tau, :math:`b e^{b\tau} / (\beta - 1 + e^{b\tau})`, grows with tau
+    for beta >= 1 and is at most ``b / (1 + (beta - 1) e^{-b end})`` there; 1 for beta < 1.
+    With many customers alike (s and beta large) the factor's s-fold multiple changes slowly
+    although s is large: without this share the panels ran to their maximum there."""
+    with np.errstate(over="ignore"):
+        return np.where(beta >= 1, 1.0 / (1.0 + (beta - 1.0) * np.exp(-np.minimum(b * end, 700.0))),
+                        1.0)
 
 
 def _integrate(log_integrand, lo, hi, c, rate):
@@ -98,11 +125,11 @@ def log_dead(r, alpha, b, s, beta, x, t_x, T):
     (r, alpha, b, s, beta, x, t_x, T), shape = _flat(r, alpha, b, s, beta, x, t_x, T)
     p = r + x
     c = np.minimum(alpha + t_x, singular_distance(beta, b, t_x))
-    rate = p + 1 + (s + 1) * np.maximum(1.0, b * (c + T)) + 1
+    rate = p + 1 + (s + 1) * np.maximum(1.0, b * (c + T)) * shape_share(beta, b, T) + 1
 
     def integrand(i, tau):
-        return (np.log(b[i] * s[i])[:, None] + (s[i] * np.log(beta[i]))[:, None]
-                + b[i, None] * tau - (s[i] + 1)[:, None] * log_gompertz_term(
+        return (np.log(b[i] * s[i] / beta[i])[:, None]
+                + b[i, None] * tau - (s[i] + 1)[:, None] * log_gompertz_ratio(
                     beta[i, None], b[i, None], tau)
                 - p[i, None] * np.log(alpha[i, None] + tau))
 
@@ -114,7 +141,7 @@ def log_dead(r, alpha, b, s, beta, x, t_x, T):
 def _terms(r, alpha, b, s, beta, x, t_x, T):
     """The likelihood's two terms without its constant: alive at T, died in (t_x, T]."""
     alive = (-(r + x) * np.log(alpha + T)
-             + s * (np.log(beta) - log_gompertz_term(beta, b, T)))
+             - s * log_gompertz_ratio(beta, b, T))
     return alive, log_dead(r, alpha, b, s, beta, x, t_x, T)
 
 
@@ -134,7 +161,10 @@ def probability_alive(r, alpha, b, s, beta, x, t_x, T):
 def _log_survival_from(beta, b, T, u):
     r"""log of the survival from T to T + u of a customer alive at T, under the posterior
     :math:`\eta \sim \mathrm{Gamma}(s, \beta + e^{bT} - 1)`, per unit of s."""
-    return log_gompertz_term(beta, b, T) - log_gompertz_term(beta, b, T + u)
+    # = -log(1 + e^{bT} (e^{bu} - 1) / (beta + e^{bT} - 1)), written to keep its digits when
+    # it is tiny (it is multiplied by s) and to not overflow when bT is large
+    scale = log_gompertz_term(beta, b, T) - b * T  # log((beta + e^{bT} - 1) e^{-bT})
+    return -np.logaddexp(0.0, _log_expm1(b * u) - scale)
 
 
 def probability_alive_at(r, alpha, b, s, beta, x, t_x, T, t):
@@ -148,7 +178,7 @@ def expected_purchases_if_alive(r, alpha, b, s, beta, x, T, t):
     :math:`\frac{r+x}{\alpha+T}\int_0^t ((\beta+e^{bT}-1)/(\beta+e^{b(T+u)}-1))^s du`."""
     (r, alpha, b, s, beta, x, T, t), shape = _flat(r, alpha, b, s, beta, x, T, t)
     c = np.minimum(np.maximum(alpha + T, 1e-300), singular_distance(beta, b, T))
-    rate = s * np.maximum(1.0, b * (c + t)) + 1
+    rate = s * np.maximum(1.0, b * (c + t)) * shape_share(beta, b, T + t) + 1
 
     def integrand(i, u):
         return s[i, None] * _log_survival_from(beta[i, None], b[i, None], T[i, None],
@@ -176,7 +206,7 @@ def probability_any_purchase(r, alpha, b, s, beta, x, t_x, T, t):
     (r, alpha, b, s, beta, x, t_x, T, t), shape = _flat(r, alpha, b, s, beta, x, t_x, T, t)
     p = r + x
     c = np.minimum(alpha + T, singular_distance(beta, b, T))
-    rate = p + 2 + s * np.maximum(1.0, b * (c + t)) + 1
+    rate = p + 2 + s * np.maximum(1.0, b * (c + t)) * shape_share(beta, b, T + t) + 1
 
     def integrand(i, u):
         return (np.log(p[i])[:, None] + (p[i] * np.log(alpha[i] + T[i]))[:, None]
@@ -207,14 +237,14 @@ def probability_of_purchases(r, alpha, b, s, beta, n, t):
 
     every = np.arange(len(t))
     alive = np.exp(log_nb(every, t[:, None])[:, 0]
-                   + s * (np.log(beta) - log_gompertz_term(beta, b, t)))
+                   - s * log_gompertz_ratio(beta, b, t))
     c = np.minimum(alpha, singular_distance(beta, b, 0.0))
     c = np.where(n > 0, np.minimum(c, 1.0), c)  # tau^n is flat at 0 only on its own scale
-    rate = r + n + 1 + (s + 1) * np.maximum(1.0, b * (c + t)) + 1
+    rate = r + n + 1 + (s + 1) * np.maximum(1.0, b * (c + t)) * shape_share(beta, b, t) + 1
 
     def integrand(i, tau):
-        return (np.log(b[i] * s[i])[:, None] + (s[i] * np.log(beta[i]))[:, None]
-                + b[i, None] * tau - (s[i] + 1)[:, None] * log_gompertz_term(
+        return (np.log(b[i] * s[i] / beta[i])[:, None]
+                + b[i, None] * tau - (s[i] + 1)[:, None] * log_gompertz_ratio(
                     beta[i, None], b[i, None], tau) + log_nb(i, tau))
 
     with np.errstate(divide="ignore"):
@@ -241,13 +271,12 @@ def conditional_probability_of_purchases(r, alpha, b, s, beta, x, t_x, T, n, t):
                        + s * _log_survival_from(beta, b, T, t))
     c = np.minimum(aT, singular_distance(beta, b, T))
     c = np.where(n > 0, np.minimum(c, 1.0), c)
-    rate = rx + n + 1 + (s + 1) * np.maximum(1.0, b * (c + t)) + 1
+    rate = rx + n + 1 + (s + 1) * np.maximum(1.0, b * (c + t)) * shape_share(beta, b, T + t) + 1
 
     def integrand(i, u):  # death at T + u: the posterior density of the death time
         return (np.log(b[i] * s[i])[:, None] + b[i, None] * (T[i, None] + u)
-                + s[i, None] * log_gompertz_term(beta[i, None], b[i, None], T[i, None])
-                - (s[i] + 1)[:, None] * log_gompertz_term(beta[i, None], b[i, None],
-                                                          T[i, None] + u)
+                + s[i, None] * _log_survival_from(beta[i, None], b[i, None], T[i, None], u)
+                - log_gompertz_term(beta[i, None], b[i, None], T[i, None] + u)
                 + log_nb(i, u))
 
     with np.errstate(divide="ignore"):
