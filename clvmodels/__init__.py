@@ -8,6 +8,8 @@ from .draws import total
 from .data import calibration_holdout, opportunity_summary, rfm_summary
 from .datasets import load_cdnow, simulate_opportunities, simulate_transactions
 from .models.regression import simulate_customers
+from .models.correlated import CorrelatedParetoNBD, simulate_correlated
+from .models.ggompertz import GGompertzNBD, simulate_ggompertz
 from .models.time_varying import TimeVaryingParetoNBD, simulate_time_varying
 from .over_time import CovariatesOverTime, read_covariates_over_time
 from .exceptions import (
@@ -77,6 +79,8 @@ __all__ = [
     "ParetoNBD",
     "ShiftedBetaGeo",
     "TimeVaryingParetoNBD",
+    "CorrelatedParetoNBD",
+    "GGompertzNBD",
     "ModelFormatError",
     "NotFittedError",
     "backtest",
@@ -95,6 +99,8 @@ __all__ = [
     "simulate_customers",
     "simulate_opportunities",
     "simulate_regular",
+    "simulate_correlated",
+    "simulate_ggompertz",
     "simulate_time_varying",
     "simulate_transactions",
     "total",

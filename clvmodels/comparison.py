@@ -20,7 +20,7 @@ def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.Dat
         An RFM frame; a :func:`clvmodels.calibration_holdout` frame adds the holdout check.
     models : str or list of str, optional
         Registered purchase models (default: those of continuous time whose statistics the
-        frame has: ``["bgnbd", "mbgnbd", "pnbd"]``, and the regularity models ``mbgcnbd``
+        frame has: ``["bgnbd", "mbgnbd", "pnbd", "cpnbd", "ggomnbd"]``, and the regularity models ``mbgcnbd``
         and ``bgcnbd`` on a frame with ``litt``; ``["bgbb"]`` on a frame of opportunities).
     penalizer : float
         For every fit.
@@ -40,11 +40,13 @@ def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.Dat
     >>> split = clvmodels.calibration_holdout(clvmodels.load_cdnow(), time_unit="W",
     ...     calibration_end="1997-09-30", observation_end="1998-06-30")
     >>> clvmodels.compare(split)[["log_likelihood", "aic"]].round(2)
-            log_likelihood       aic
-    model                           
-    bgnbd         -9582.43  19172.86
-    mbgnbd        -9582.14  19172.27
-    pnbd          -9594.98  19197.95
+             log_likelihood       aic
+    model                            
+    bgnbd          -9582.43  19172.86
+    mbgnbd         -9582.14  19172.27
+    pnbd           -9594.98  19197.95
+    cpnbd          -9591.67  19193.33
+    ggomnbd        -9594.98  19199.95
     """
     check_rfm(rfm)
     if isinstance(models, str):

@@ -101,7 +101,7 @@ def test_the_bayesian_twin(cdnow_calibration, mbg):
 
 def test_compare_puts_the_models_side_by_side(cdnow_calibration):
     table = clvmodels.compare(cdnow_calibration)
-    assert list(table.index) == ["bgnbd", "mbgnbd", "pnbd"]
+    assert list(table.index) == ["bgnbd", "mbgnbd", "pnbd", "cpnbd", "ggomnbd"]
     assert table.loc["bgnbd", "log_likelihood"] == pytest.approx(-9582.43, abs=0.01)
     assert table.loc["bgnbd", "aic"] == pytest.approx(8 + 2 * 9582.43, abs=0.02)
     assert table.loc["mbgnbd", "bic"] == pytest.approx(

@@ -513,9 +513,10 @@ class FittedModel:
             raise ModelFormatError(f"the {type(self).__name__} model file's n_customers is "
                                    f"{show(count)}, not a whole number >= 0; refit the model")
         self.n_customers_ = int(count)
-        for fact in self.facts:
+        for fact in self.facts:  # whole numbers stay whole (k), the others as written
             if fact in data:
-                setattr(self, fact + "_", int(data[fact]))
+                value = file_number(data[fact], fact, type(self))
+                setattr(self, fact + "_", int(value) if isinstance(data[fact], int) else value)
 
 
 def file_number(value, what: str, cls) -> float:
@@ -876,7 +877,11 @@ class MaximumLikelihoodModel(FittedModel):
             raise DataError(f"{given('penalizer', self.penalizer)}: the penalizer must be a "
                             "finite number >= 0")
         spec, data, unit = prepare_fit(self, rfm, weights, self.penalizer, time_unit)
-        estimate = maximum_likelihood(spec, data, self.penalizer)
+        # a specification whose parameters have bounds of their own maximises its way
+        # (``maximise_likelihood(data, penalizer) -> Estimate``); the others, the common way
+        maximise = getattr(spec, "maximise_likelihood", None)
+        estimate = (maximise(data, self.penalizer) if maximise is not None
+                    else maximum_likelihood(spec, data, self.penalizer))
         self._fitted_specification(spec)
         names = list(spec.param_names)
         self.params_ = pd.Series(estimate.params, index=names, dtype=float)

@@ -11,6 +11,8 @@ from .beta_geo_beta_binom import BayesianBetaGeoBetaBinom, BetaGeoBetaBinom
 from .cnbd import (BayesianBetaGeoCNBD, BayesianModifiedBetaGeoCNBD, BetaGeoCNBD,
                    ModifiedBetaGeoCNBD)
 from .gamma_gamma import BayesianGammaGamma, GammaGamma
+from .correlated import CorrelatedParetoNBD
+from .ggompertz import GGompertzNBD
 from .modified_beta_geo import BayesianModifiedBetaGeo, ModifiedBetaGeo
 from .pareto_nbd import BayesianParetoNBD, ParetoNBD
 from .shifted_beta_geo import BayesianShiftedBetaGeo, ShiftedBetaGeo
@@ -74,6 +76,8 @@ MODELS = {entry.name: entry for entry in (
     Entry("bgnbd", "purchases", BetaGeo, BayesianBetaGeo, "BG/NBD"),
     Entry("mbgnbd", "purchases", ModifiedBetaGeo, BayesianModifiedBetaGeo, "MBG/NBD"),
     Entry("pnbd", "purchases", ParetoNBD, BayesianParetoNBD, "Pareto/NBD"),
+    Entry("cpnbd", "purchases", CorrelatedParetoNBD, None, "Pareto/NBD with correlated rates"),
+    Entry("ggomnbd", "purchases", GGompertzNBD, None, "GGompertz/NBD"),
     Entry("bgbb", "purchases", BetaGeoBetaBinom, BayesianBetaGeoBetaBinom, "BG/BB"),
     Entry("mbgcnbd", "purchases", ModifiedBetaGeoCNBD, BayesianModifiedBetaGeoCNBD, "MBG/CNBD-k"),
     Entry("bgcnbd", "purchases", BetaGeoCNBD, BayesianBetaGeoCNBD, "BG/CNBD-k"),
