@@ -152,6 +152,27 @@ def loglik(r, alpha, b, s, beta, x, t_x, T):
             + np.logaddexp(alive, dead))
 
 
+def row_loglik_grad(r, alpha, b, s, beta, x, t_x, T, step=1e-5):
+    """Per-customer :func:`loglik` and its gradient in (r, alpha, b, s, beta), each a number
+    or one value per customer (covariates): central differences with relative steps (the
+    quadrature is accurate to about 1e-12, so the gradient to about 1e-7 relative).
+
+    Returns
+    -------
+    (numpy.ndarray, list of numpy.ndarray)
+    """
+    params = [np.asarray(v, dtype=np.float64) for v in (r, alpha, b, s, beta)]
+    with np.errstate(all="ignore"):
+        value = loglik(*params, x, t_x, T)
+        gradient = []
+        for j, p in enumerate(params):
+            h = step * p
+            up, down = list(params), list(params)
+            up[j], down[j] = p + h, p - h
+            gradient.append((loglik(*up, x, t_x, T) - loglik(*down, x, t_x, T)) / (2 * h))
+    return value, gradient
+
+
 def probability_alive(r, alpha, b, s, beta, x, t_x, T):
     """P(alive at T | history): the alive term's share of the likelihood."""
     alive, dead = _terms(r, alpha, b, s, beta, x, t_x, T)

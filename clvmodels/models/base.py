@@ -687,8 +687,17 @@ def prepare_fit(model, rfm: pd.DataFrame, weights, penalizer: float = 0.0,
     data = spec.prepare(rfm, check_weights(weights, rfm))
     unit = model._fit_time_unit(rfm, time_unit)
     if spec is not model:
-        spec.restricted = maximum_likelihood(model, data.base, penalizer)
+        spec.restricted = fit_estimate(model, data.base, penalizer)
     return spec, data, unit
+
+
+def fit_estimate(spec, data, penalizer: float = 0.0) -> Estimate:
+    """The maximum-likelihood estimate of a specification: its own way where its parameters
+    have bounds of their own (``spec.maximise_likelihood(data, penalizer)``: the correlated
+    Pareto/NBD, GGompertz/NBD), else :func:`maximum_likelihood`."""
+    maximise = getattr(spec, "maximise_likelihood", None)
+    return (maximise(data, penalizer) if maximise is not None
+            else maximum_likelihood(spec, data, penalizer))
 
 
 def maximum_likelihood(model, data, penalizer: float = 0.0) -> Estimate:
@@ -877,11 +886,7 @@ class MaximumLikelihoodModel(FittedModel):
             raise DataError(f"{given('penalizer', self.penalizer)}: the penalizer must be a "
                             "finite number >= 0")
         spec, data, unit = prepare_fit(self, rfm, weights, self.penalizer, time_unit)
-        # a specification whose parameters have bounds of their own maximises its way
-        # (``maximise_likelihood(data, penalizer) -> Estimate``); the others, the common way
-        maximise = getattr(spec, "maximise_likelihood", None)
-        estimate = (maximise(data, self.penalizer) if maximise is not None
-                    else maximum_likelihood(spec, data, self.penalizer))
+        estimate = fit_estimate(spec, data, self.penalizer)
         self._fitted_specification(spec)
         names = list(spec.param_names)
         self.params_ = pd.Series(estimate.params, index=names, dtype=float)

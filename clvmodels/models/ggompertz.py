@@ -44,8 +44,13 @@ class GGompertzNBDModel(PurchaseModel):
     title = "GGompertz/NBD"
     param_names = ("r", "alpha", "b", "s", "beta")
     formulas = ggomnbd
-    covariate_links: dict = {}  # none yet
     numerical_gradient = True
+    row_numerical_gradient = True  # so is its per-customer gradient (covariates)
+    # as CLVTools' ggomnbd with static covariates: alpha_i = alpha_0 exp(-g1'z) (exp(g1)
+    # multiplies the mean purchase rate r / alpha), beta_i = beta_0 exp(-g2'z) (exp(g2) the
+    # mean Gompertz scale s / beta: the dropout hazard at every age)
+    covariate_links = {"purchase": (("alpha", -1, "purchase rate"),),
+                       "dropout": (("beta", -1, "dropout hazard"),)}
     facts = ("pareto_log_likelihood", "pareto_limit")
 
     def prepare(self, rfm: pd.DataFrame, weights=None) -> PairedHistories:
@@ -249,6 +254,10 @@ class GGompertzNBD(GGompertzNBDModel, MaximumLikelihoodModel):
     Parameters
     ----------
     penalizer : float, default 0
+    covariate_penalty, shared_covariates, **covariates
+        As every model's (:class:`clvmodels.models.base.MaximumLikelihoodModel`):
+        ``purchase_covariates=[...]`` move ``alpha``, ``dropout_covariates=[...]`` move
+        ``beta`` (CLVTools' static covariates).
 
     Attributes
     ----------
@@ -270,9 +279,6 @@ class GGompertzNBD(GGompertzNBDModel, MaximumLikelihoodModel):
     True
     """
 
-    def __init__(self, penalizer: float = 0.0):
-        super().__init__(penalizer)
-
     def limit_test(self) -> pd.Series:
         """The likelihood-ratio test of ``b = 0`` (the Pareto/NBD) against the model.
 
@@ -289,8 +295,10 @@ class GGompertzNBD(GGompertzNBDModel, MaximumLikelihoodModel):
 
         self.check_fitted()
         if not hasattr(self, "pareto_log_likelihood_"):
-            raise DataError("the Pareto/NBD did not converge on these customers, so there is "
-                            "no test of b = 0: its data are far from a constant hazard")
+            raise DataError("this fit recorded no Pareto/NBD log-likelihood, so there is no "
+                            "test of b = 0 here: with covariates, fit the Pareto/NBD with the "
+                            "same covariates and compare; without, the Pareto/NBD did not "
+                            "converge (the data are far from a constant hazard)")
         statistic = max(2 * (self.log_likelihood_ - self.pareto_log_likelihood_), 0.0)
         p_value = 1.0 if statistic == 0 else 0.5 * float(stats.chi2.sf(statistic, 1))
         return pd.Series({"statistic": statistic, "df": 1.0, "p_value": p_value})
