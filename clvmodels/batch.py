@@ -224,7 +224,8 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
                                 discount_rate=discount_rate, options=options, customers=table,
                                 engine=engine, over_time=covariates_over_time,
                                 over_time_freq=over_time_freq,
-                                over_time_period=over_time_period)
+                                over_time_period=over_time_period, quiet=quiet,
+                                scheduler=scheduler)
     if engine == "dask":
         return _score_on_dask(pair, out, transactions=transactions, rfm=rfm,
                               observation_end=observation_end, freq=freq,
@@ -267,8 +268,10 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
 
 def _score_over_time(pair, out, *, transactions, rfm, observation_end, freq, time_unit,
                      horizon, discount_rate, options, customers, engine, over_time,
-                     over_time_freq, over_time_period) -> StreamStats:
-    """:func:`score_file` for a pair with covariates over time."""
+                     over_time_freq, over_time_period, quiet=False,
+                     scheduler=None) -> StreamStats:
+    """:func:`score_file` for a pair with covariates over time: on the local engine, or on
+    Dask (the frame built partition-wise with the table, as the local one)."""
     from .data import rfm_summary
 
     if not hasattr(pair.purchases, "with_covariates_over_time"):
@@ -279,14 +282,17 @@ def _score_over_time(pair, out, *, transactions, rfm, observation_end, freq, tim
         raise DataError(f"this model has covariates over time: give {arg('covariates_over_time')}"
                         ", the table of them (a model file does not keep it), covering each "
                         "customer's history and the horizon")
-    if engine != "local":
-        raise DataError(f"{given('engine', engine)}: a model with covariates over time scores "
-                        "on the local engine (it holds 20,000 customers' paths at a time)")
     if rfm is not None:
         raise DataError(f"a model with covariates over time scores a transaction log "
                         f"({arg('transactions')}): the frame needs each customer's first "
                         "purchase and her covariates at her purchases")
     table = over_time_table(over_time, options, over_time_freq, over_time_period)
+    if engine == "dask":
+        return _score_on_dask(pair, out, transactions=transactions, rfm=None,
+                              observation_end=observation_end, freq=freq, time_unit=time_unit,
+                              horizon=horizon, discount_rate=discount_rate, quiet=quiet,
+                              scheduler=scheduler, options=options, customers=customers,
+                              over_time=table)
     frame = rfm_summary(transactions, observation_end=observation_end, freq=freq,
                         time_unit=time_unit, covariates_over_time=table,
                         **{k: options[k] for k in ("customer", "date", "amount", "date_format",
@@ -305,7 +311,8 @@ def _score_over_time(pair, out, *, transactions, rfm, observation_end, freq, tim
 
 
 def _score_on_dask(pair, out, *, transactions, rfm, observation_end, freq, time_unit, horizon,
-                   discount_rate, quiet, scheduler, options, customers=None) -> StreamStats:
+                   discount_rate, quiet, scheduler, options, customers=None,
+                   over_time=None) -> StreamStats:
     from . import dask_engine
 
     client = dask_engine.start_client(scheduler)
@@ -316,9 +323,9 @@ def _score_on_dask(pair, out, *, transactions, rfm, observation_end, freq, time_
         else:
             frame, excluded = dask_engine.rfm_from_file(
                 transactions, observation_end=observation_end, freq=freq, time_unit=time_unit,
-                **options)
-        scores = dask_engine.score(pair, frame, customers, horizon=horizon,
-                                   discount_rate=discount_rate)
+                covariates_over_time=over_time, **options)
+        scores = dask_engine.score(pair, frame, customers, covariates_over_time=over_time,
+                                   horizon=horizon, discount_rate=discount_rate)
         progress = Progress(scores.npartitions, "scoring partitions", quiet=quiet)
         written = dask_engine.write_scores(scores, out, client, progress,
                                            score_attrs(pair, horizon))

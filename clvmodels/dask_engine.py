@@ -23,7 +23,8 @@ import pandas as pd
 
 from .covariates import join_customers, read_customers
 from .columns import SAMPLE, RowNames, as_day, ids_are_integers, normalize_ids, parse_dates
-from .data import RFM_COLUMNS, check_statistics, rfm_from_rows
+from .data import (AT_PURCHASES, FIRST_PURCHASE, HISTORY, RFM_COLUMNS, check_statistics,
+                   rfm_from_rows)
 from .exceptions import DataError
 from .interface import arg, given
 from .files import (
@@ -84,7 +85,7 @@ def read_rfm(path, *, sep: str | None = None):
 
 def rfm_from_file(path, *, observation_end=None, freq="D", time_unit=None, customer="customer_id",
                   date="date", amount="amount", date_format=None, sep=None,
-                  negative_amounts="raise", statistics=None):
+                  negative_amounts="raise", statistics=None, covariates_over_time=None):
     """The RFM frame of a transaction file on the cluster, and the counts of what was left
     out: :func:`rfm_summary` of :func:`read_transactions`."""
     columns = [customer, date] + ([amount] if amount is not None else [])
@@ -93,7 +94,8 @@ def rfm_from_file(path, *, observation_end=None, freq="D", time_unit=None, custo
     frame = rfm_summary(tx, observation_end=observation_end, customer=customer, date=date,
                         amount=amount, freq=freq, time_unit=time_unit, date_format=date_format,
                         negative_amounts=negative_amounts, excluded=excluded,
-                        source=os.fspath(path), statistics=statistics)
+                        source=os.fspath(path), statistics=statistics,
+                        covariates_over_time=covariates_over_time)
     return frame, excluded
 
 
@@ -123,22 +125,30 @@ def _survey(frame, customer, date, amount, end_day, date_format, negative_amount
 
 
 def _partition_rfm(frame, customer, date, amount, end_day, freq, time_unit, date_format,
-                   negative_amounts, integer, source, statistics=(), partition_info=None):
+                   negative_amounts, integer, source, statistics=(), over_time=None,
+                   partition_info=None):
     checked = _check(frame, customer, date, amount, end_day, date_format, negative_amounts,
                      _rows(source, partition_info))
     if len(checked.day) == 0:
-        return _empty_rfm(amount is not None, integer, statistics)
+        return _empty_rfm(amount is not None, integer, statistics, over_time)
     ids = checked.ids.astype(np.int64) if integer else checked.ids
     out = rfm_from_rows(ids, checked.day, checked.amount, freq=freq, time_unit=time_unit,
-                        end_day=end_day, excluded={}, statistics=statistics)
+                        end_day=end_day, excluded={}, statistics=statistics,
+                        over_time=over_time)
     return out.reset_index()
 
 
-def _empty_rfm(with_amount: bool, integer: bool = True, statistics=()) -> pd.DataFrame:
+def _empty_rfm(with_amount: bool, integer: bool = True, statistics=(),
+               over_time=None) -> pd.DataFrame:
     columns = {"customer_id": pd.Series([], dtype="int64" if integer else object),
                "frequency": pd.Series([], dtype="int64"),
                "recency": pd.Series([], dtype="float64"), "T": pd.Series([], dtype="float64"),
                **{name: pd.Series([], dtype="float64") for name in statistics}}
+    if over_time is not None:  # the order rfm_from_rows gives them
+        columns[FIRST_PURCHASE] = pd.Series([], dtype="datetime64[ns]")
+        for column in over_time.columns:
+            columns[AT_PURCHASES + column] = pd.Series([], dtype="float64")
+            columns[HISTORY + column] = pd.Series([], dtype="float64")
     if with_amount:
         columns["monetary_value"] = pd.Series([], dtype="float64")
     return pd.DataFrame(columns)
@@ -147,10 +157,12 @@ def _empty_rfm(with_amount: bool, integer: bool = True, statistics=()) -> pd.Dat
 def rfm_summary(transactions, *, observation_end=None, customer="customer_id", date="date",
                 amount="amount", freq="D", time_unit=None, date_format=None,
                 negative_amounts="raise", excluded: dict | None = None,
-                source: str = "the transactions", statistics=None):
+                source: str = "the transactions", statistics=None, covariates_over_time=None):
     """The RFM frame of a dask DataFrame of transactions, as a dask DataFrame with a
     ``customer_id`` column (one row per customer, partitioned by customer). Equal to the local
-    ``clvmodels.rfm_summary`` with the same arguments.
+    ``clvmodels.rfm_summary`` with the same arguments; a table of covariates over time
+    (:func:`clvmodels.read_covariates_over_time`) goes to every partition once, as one node of
+    the graph.
 
     A first pass over the partitions checks every row (a DataError names the first bad value),
     finds the last day (the default ``observation_end``), decides whether the ids are all
@@ -183,10 +195,29 @@ def rfm_summary(transactions, *, observation_end=None, customer="customer_id", d
     warn_excluded(counts)
     integer = bool(survey["integer"].all())
     shuffled = transactions.shuffle(on=customer)
+    over_time = covariates_over_time
+    if over_time is not None:
+        from .over_time import CovariatesOverTime
+
+        if not isinstance(over_time, CovariatesOverTime):
+            raise DataError(f"{arg('covariates_over_time')} must be a table read by "
+                            "clvmodels.read_covariates_over_time, not "
+                            f"{type(over_time).__name__}")
     return shuffled.map_partitions(_partition_rfm, customer, date, amount, end_day, freq,
                                    time_unit, date_format, negative_amounts, integer, source,
-                                   statistics,
-                                   meta=_empty_rfm(amount is not None, integer, statistics))
+                                   statistics, _one_node(over_time),
+                                   meta=_empty_rfm(amount is not None, integer, statistics,
+                                                   over_time))
+
+
+def _one_node(value):
+    """A large argument of every partition's task as one node of the graph (not a copy in
+    each task); None stays None."""
+    if value is None:
+        return None
+    import dask
+
+    return dask.delayed(value, pure=True)
 
 
 def _unique_histories(frame: pd.DataFrame, columns=RFM_COLUMNS) -> pd.DataFrame:
@@ -231,21 +262,36 @@ def _unique_histories_sum(histories: pd.DataFrame, columns=RFM_COLUMNS) -> pd.Da
     return histories.groupby(list(columns), sort=False)["count"].sum().reset_index()
 
 
-def score(pair: ModelPair, rfm, customers=None, **options):
+def score(pair: ModelPair, rfm, customers=None, covariates_over_time=None, **options):
     """``pair.score`` partition by partition of a dask RFM frame (``customer_id`` column).
 
     A pair with covariates reads them from ``customers``, the customer table (a DataFrame or
     the path of a CSV or Parquet file, as :func:`clvmodels.covariates.read_customers` reads it),
     joined to each partition on the customer id with the checks of the local engine (every
-    customer scored has exactly one row)."""
+    customer scored has exactly one row). A pair with covariates over time scores with
+    ``covariates_over_time``, the table covering each customer's history and the horizon, on
+    a frame built with it (:func:`rfm_summary`); the table goes to every partition once."""
     table = None if customers is None else read_customers(customers)
+    over_time = covariates_over_time
+    if over_time is not None:
+        if not hasattr(pair.purchases, "with_covariates_over_time"):
+            raise DataError(f"{arg('covariates_over_time')} is for a model fitted with "
+                            f"covariates over time; this pair's {type(pair.purchases).__name__} "
+                            "has none: leave it out")
+        missing = [c for c in (FIRST_PURCHASE, *(HISTORY + c for c in over_time.columns))
+                   if c not in rfm.columns]
+        if missing:
+            raise DataError(f"the RFM frame lacks {missing[0]!r}: build it with "
+                            f"{arg('covariates_over_time')} (dask_engine.rfm_summary)")
 
-    def one(frame):
+    def one(frame, over_time=None):
         frame = frame.set_index("customer_id")
         frame.attrs["time_unit"] = pair.purchases.time_unit_
         if table is not None:
             frame = join_customers(frame, table)
-        return pair.score(frame, **options).reset_index()
+        scoring = pair if over_time is None else ModelPair(
+            pair.purchases.with_covariates_over_time(over_time), pair.spend)
+        return scoring.score(frame, **options).reset_index()
 
     example = pd.DataFrame({"frequency": [1], "recency": [1.0], "T": [2.0],
                             "monetary_value": [10.0]})  # one valid history: the output's columns
@@ -253,7 +299,14 @@ def score(pair: ModelPair, rfm, customers=None, **options):
     first = table.index[0] if table is not None and len(table) else (
         0 if kind.kind in "iu" else "0")
     example.insert(0, "customer_id", pd.Series([first], dtype=kind))
-    return rfm.map_partitions(one, meta=one(example).iloc[:0])
+    if over_time is None:
+        meta = one(example).iloc[:0]
+    else:  # the columns of any pair's scores (a history alone cannot be scored over time)
+        meta = pd.DataFrame({"customer_id": pd.Series([], dtype=kind), **{
+            c: pd.Series([], dtype="int64" if c == "frequency" else "float64")
+            for c in (*RFM_COLUMNS, "monetary_value", "expected_purchases",
+                      "probability_alive", "expected_spend", "clv")}})
+    return rfm.map_partitions(one, _one_node(over_time), meta=meta)
 
 
 def write_scores(scores, out, client, progress=None, attrs: dict | None = None) -> int:

@@ -139,12 +139,13 @@ def _frame(arrays: dict, ids: pd.Index, time_unit: str, excluded: dict, **attrs)
 
 
 def rfm_from_rows(ids, day: np.ndarray, money: np.ndarray | None, *, freq: str, time_unit: str,
-                  end_day: int, excluded: dict, statistics=()) -> pd.DataFrame:
+                  end_day: int, excluded: dict, statistics=(), over_time=None) -> pd.DataFrame:
     """The RFM frame of checked rows (``check_rows`` output) holding every transaction of their
-    customers: what the streaming and Dask engines build per partition."""
+    customers: what the streaming and Dask engines build per partition (with the statistics of
+    a table of covariates over time, ``over_time``, as :func:`rfm_summary` adds them)."""
     codes, uniques = factorize_ids(pd.Series(ids))
     arrays = _rfm_arrays(Transactions(codes, uniques, day, money), freq, time_unit, end_day,
-                         check_statistics(statistics))
+                         check_statistics(statistics), over_time)
     return _frame(arrays, uniques, time_unit, excluded, freq=freq,
                   observation_end=str(np.datetime64(end_day, "D")))
 

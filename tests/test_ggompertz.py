@@ -127,3 +127,22 @@ def test_the_command_line_fits_and_scores_it(tmp_path, cdnow):
 
     scores = pd.read_csv(tmp_path / "s.csv")
     assert len(scores) == 2357 and np.isfinite(scores["clv"]).all()
+
+
+def test_covariates_on_data_at_the_pareto_nbd_limit_are_refused_with_the_way_out():
+    """400 BG/NBD customers: without covariates the estimate is the Pareto/NBD limit; with
+    them the search runs to that limit too and does not converge. The error says why and what
+    to fit instead (it said only 'did not converge')."""
+    import warnings
+
+    customers = clvmodels.simulate_customers(400, seed=3)
+    tx = clvmodels.simulate_transactions(400, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        rfm = clvmodels.rfm_summary(tx, time_unit="W", customers=customers,
+                                    observation_end=tx.attrs["observation_end"])
+        assert clvmodels.GGompertzNBD().fit(rfm).pareto_limit_ == 1
+    model = clvmodels.GGompertzNBD(purchase_covariates=["channel", "age"],
+                                   dropout_covariates=["channel"])
+    with pytest.raises(ConvergenceError, match="ParetoNBD with the same covariates"):
+        model.fit(rfm)

@@ -228,6 +228,14 @@ def fitted_models(base):
             out.append((name, entry.mle().fit(spend), spend))
             out.append((name + "+cov", entry.mle(spend_covariates=["channel", "age"]).fit(spend),
                         spend))
+        elif name == "ggomnbd":  # on a base with an ageing hazard, where b > 0 is identified
+            aged = clvmodels.simulate_ggompertz(2000, seed=3)
+            columns = base[["channel", "age", "member"]].reset_index(drop=True)
+            aged = aged.join(pd.concat([columns] * 5, ignore_index=True).set_index(aged.index))
+            aged.attrs["time_unit"] = "W"
+            out.append((name, entry.mle().fit(aged), aged))
+            out.append((name + "+cov", entry.mle(purchase_covariates=["channel", "age"],
+                                                 dropout_covariates=["member"]).fit(aged), aged))
         elif "covariates" not in entry.capabilities:  # the regularity models
             out.append((name, entry.mle().fit(base), base))
         else:

@@ -487,3 +487,40 @@ def test_predictions_from_several_threads_at_once(base, fitted):
             rfm, 12, covariates_over_time=longer), range(4)))
     for result in results:
         np.testing.assert_allclose(result, reference, rtol=1e-13)
+
+
+@pytest.mark.slow
+def test_dask_scores_with_covariates_over_time_equal_the_local_engine(base, fitted, tmp_path):
+    """The Dask engine builds each partition's frame with the table (sent once, as one node of
+    the graph) and scores it with the model on that table: every customer's score equals the
+    local engine's, by label. The RFM frame of dask_engine.rfm_summary with the table equals
+    the local one, its over-time columns included."""
+    import dask.dataframe as dd
+
+    from clvmodels import dask_engine
+    from clvmodels.batch import score_file
+
+    tx, calendar, customers, end, table, rfm = base
+    log = tx.assign(amount=np.random.default_rng(0).gamma(4, 10, len(tx)))
+    log.to_csv(tmp_path / "log.csv", index=False)
+    customers.to_csv(tmp_path / "customers.csv", index=False)
+    pd.DataFrame(future_table(calendar)).to_csv(tmp_path / "plan.csv", index=False)
+    gg = clvmodels.GammaGamma().fit(clvmodels.rfm_summary(log, amount="amount", time_unit="W",
+                                                          observation_end=end))
+    pair = clvmodels.ModelPair(fitted, gg)
+    pair.save(tmp_path / "m.json")
+    common = dict(transactions=tmp_path / "log.csv", observation_end=end, time_unit="W",
+                  customers=tmp_path / "customers.csv", covariates_over_time=tmp_path / "plan.csv",
+                  horizon=6, quiet=True, stream_options={"amount": "amount"})
+    score_file(tmp_path / "m.json", tmp_path / "local.csv", engine="local", **common)
+    score_file(tmp_path / "m.json", tmp_path / "dask.csv", engine="dask", **common)
+    local = pd.read_csv(tmp_path / "local.csv", index_col="customer_id").sort_index()
+    on_dask = pd.read_csv(tmp_path / "dask.csv", index_col="customer_id").sort_index()
+    assert len(local) == 1500 and on_dask.index.equals(local.index)
+    pd.testing.assert_frame_equal(on_dask[local.columns], local, rtol=1e-12)
+    frame = dask_engine.rfm_summary(dd.from_pandas(tx, npartitions=3), observation_end=end,
+                                    time_unit="W", amount=None, covariates_over_time=table)
+    built = frame.compute().set_index("customer_id").sort_index()
+    assert any(c.startswith("history:") for c in built.columns)
+    pd.testing.assert_frame_equal(built, rfm[built.columns].sort_index(), check_dtype=False,
+                                  rtol=1e-12)

@@ -124,6 +124,7 @@ class GGompertzNBDModel(PurchaseModel):
         -------
         clvmodels.models.base.Estimate
         """
+        self.limit_reached = False
         try:
             self.pareto_estimate = maximum_likelihood(ParetoNBDModel(), data, penalizer)
         except ConvergenceError:
@@ -142,6 +143,7 @@ class GGompertzNBDModel(PurchaseModel):
         if pareto is None:
             raise failure
         data.facts["pareto_limit"] = 1
+        self.limit_reached = True
         r, alpha, s, beta_p = pareto.params
         b = LIMIT_B / float(np.max(data.T))
         params = np.array([r, alpha, b, s, b * beta_p])
@@ -278,6 +280,30 @@ class GGompertzNBD(GGompertzNBDModel, MaximumLikelihoodModel):
     >>> bool(model.pareto_limit_ == 0 and model.limit_test()["p_value"] < 0.01)
     True
     """
+
+    def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
+        """Fit by maximum likelihood (see the class and module docstrings).
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        weights : pandas.Series or array-like, optional
+        time_unit : str, optional
+
+        Returns
+        -------
+        self
+        """
+        try:
+            return super().fit(rfm, weights, *arrays, time_unit=time_unit)
+        except ConvergenceError as error:
+            if self.covariates and getattr(self, "limit_reached", False):
+                raise ConvergenceError(
+                    f"{self.title} without covariates is at its Pareto/NBD limit on these "
+                    "customers (no Gompertz shape b > 0 is more likely), and with covariates "
+                    "its maximum runs to that limit too: fit clvmodels.ParetoNBD with the same "
+                    "covariates instead") from error
+            raise
 
     def limit_test(self) -> pd.Series:
         """The likelihood-ratio test of ``b = 0`` (the Pareto/NBD) against the model.
