@@ -39,6 +39,7 @@ from .models import (
     simulate_regular,
 )
 from .persistence import load
+from .priors import Prior
 from .scoring import ModelPair
 from .value import customer_value
 
@@ -79,6 +80,7 @@ __all__ = [
     "ParetoNBD",
     "ShiftedBetaGeo",
     "TimeVaryingParetoNBD",
+    "Prior",
     "CorrelatedParetoNBD",
     "GGompertzNBD",
     "ModelFormatError",

@@ -34,6 +34,7 @@ from ..interface import given
 from ..draws import ParameterDraws, thin
 from ..exceptions import ConvergenceError, DataError, ModelFormatError
 from ..files import check_output_path, write_atomic, write_json_atomic
+from ..priors import Prior
 from .regression import covariate_options
 from .base import (COVARIATE_OPTIONS, FittedModel, check_no_arrays, free_scale, invalid_parameters,
                    maximum_likelihood, positive_mask, prepare_fit, to_free)
@@ -91,6 +92,19 @@ def numpy_loglik_op(loglik_grad):
     return LogLikGrad(loglik_grad)
 
 
+def prior_state(prior) -> list | dict:
+    """A prior as a model file records it: ``[mu, sigma]`` or a Prior's ``to_dict()``."""
+    return prior.to_dict() if isinstance(prior, Prior) else list(prior)
+
+
+def prior_from_state(state, cls):
+    """The prior :func:`prior_state` recorded (refused, naming the file's model, if this
+    version cannot rebuild it)."""
+    if isinstance(state, dict):
+        return Prior.from_dict(state, f"the {cls.__name__} model file")
+    return tuple(state)
+
+
 class BayesianModel(FittedModel):
     """The Bayesian engine: priors, sampling, diagnostics, posterior draws, summaries, for any
     model specification.
@@ -98,7 +112,10 @@ class BayesianModel(FittedModel):
     Parameters
     ----------
     priors : dict, optional
-        ``{name: (mu, sigma)}`` of ``log(theta) ~ Normal(mu, sigma)``, replacing the defaults.
+        Per parameter, replacing its default: ``(mu, sigma)`` for ``log(theta) ~ Normal(mu,
+        sigma)`` (a coefficient: ``Normal(mu, sigma)``), or any :class:`clvmodels.Prior` (a
+        PyMC distribution by name, on the parameter itself: ``Prior("Gamma", alpha=2,
+        beta=4)``). Model files record them.
     draws, tune, chains : int
         Posterior draws and tuning steps per chain, and chains (NUTS); draws of ADVI. The
         defaults (4 x (300 + 300)) reach the targets (r_hat <= 1.01, bulk ESS >= 400) on the
@@ -205,7 +222,19 @@ class BayesianModel(FittedModel):
         if unknown:
             raise ValueError(f"priors for unknown parameters {sorted(unknown)}; "
                              f"this model has {list(spec.param_names)}")
+        positive = dict(zip(spec.param_names, positive_mask(spec, len(spec.param_names))))
         for name, value in (self.priors or {}).items():
+            if isinstance(value, Prior):
+                wanted = "positive" if positive[name] else "real"
+                if value.support != wanted:
+                    what = ("a positive parameter: choose a distribution on (0, inf), such as "
+                            "Gamma or LogNormal" if positive[name] else
+                            "a coefficient, any real number: choose one on the real line, "
+                            "such as Normal or StudentT")
+                    raise DataError(f"priors[{name!r}] = {value!r} has {value.support} support, "
+                                    f"but {name} is {what}")
+                priors[name] = value
+                continue
             mu, sigma = value
             if not (np.isfinite(mu) and np.isfinite(sigma) and sigma > 0):
                 raise ValueError(f"prior of {name}: (mu, sigma) must be finite with sigma > 0")
@@ -238,6 +267,9 @@ class BayesianModel(FittedModel):
         with pm.Model() as model:
             params = {}
             for name, logged in zip(spec.param_names, positive):
+                if isinstance(priors[name], Prior):
+                    params[name] = self._user_prior(pm, name, priors[name], logged)
+                    continue
                 mu, sigma = priors[name]
                 if logged:
                     log_value = pm.Normal(f"log_{name}", mu, sigma)
@@ -255,6 +287,21 @@ class BayesianModel(FittedModel):
             pm.Potential("loglik", loglik)
         self.prior_ = priors
         return model
+
+    def _user_prior(self, pm, name: str, prior: Prior, logged: bool):
+        """A parameter with a user's :class:`~clvmodels.priors.Prior`: moved as its logarithm
+        where it is positive (the same free coordinates as the default priors), its density
+        added, with the Jacobian of the logarithm for sampling; ``method="map"`` leaves the
+        Jacobian out, so that the mode is the parameters' own (as PyMC's find_MAP)."""
+        if not logged:
+            value = pm.Flat(name)
+            pm.Potential(f"prior_{name}", prior.logp(value))
+            return value
+        log_value = pm.Flat(f"log_{name}")
+        value = pm.Deterministic(name, pm.math.exp(log_value))
+        jacobian = log_value if self.method != "map" else 0.0
+        pm.Potential(f"prior_{name}", prior.logp(value) + jacobian)
+        return value
 
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
@@ -302,7 +349,9 @@ class BayesianModel(FittedModel):
                                       "tune": 2 * self.tune, "chains": self.chains,
                                       "first_round": "; ".join(problems)}
             elif self.method == "map":
-                point = pm.find_MAP(progressbar=False, seed=self.random_state)
+                # tighter than scipy's defaults, which stop 1e-4 short of the mode
+                point = pm.find_MAP(progressbar=False, seed=self.random_state, maxeval=20_000,
+                                    options={"ftol": 1e-15, "gtol": 1e-8, "maxiter": 10_000})
                 idata = az.from_dict(posterior={k: np.array([[point[k]]]) for k in names})
             else:
                 approx = pm.fit(n=self.advi_iterations, method="advi", progressbar=False,
@@ -472,9 +521,9 @@ class BayesianModel(FittedModel):
         self.check_fitted()
         settings = self.constructor_settings()
         if settings["priors"] is not None:
-            settings["priors"] = {k: list(v) for k, v in settings["priors"].items()}
+            settings["priors"] = {k: prior_state(v) for k, v in settings["priors"].items()}
         return {**self._state_header(), "settings": settings,
-                "prior": {k: list(v) for k, v in self.prior_.items()},
+                "prior": {k: prior_state(v) for k, v in self.prior_.items()},
                 "posterior_file": posterior_file, **self._covariate_state()}
 
     def write_posterior(self, path) -> None:
@@ -519,6 +568,9 @@ class BayesianModel(FittedModel):
             if unknown:
                 raise KeyError(f"unknown settings {sorted(unknown)}")
             settings = dict(data["settings"])
+            if settings.get("priors") is not None:
+                settings["priors"] = {k: prior_from_state(v, cls)
+                                      for k, v in settings["priors"].items()}
             options = {k: settings.pop(k) for k in COVARIATE_OPTIONS if k in settings}
             model = cls(**settings)
             path = os.path.join(folder or ".", os.path.basename(data["posterior_file"]))
@@ -531,7 +583,7 @@ class BayesianModel(FittedModel):
             model.idata_ = idata
             model._restore_header(data)
             model._restore_covariates(data, options)
-            model.prior_ = {k: tuple(v) for k, v in data["prior"].items()}
+            model.prior_ = {k: prior_from_state(v, cls) for k, v in data["prior"].items()}
             model.params_ = pd.Series([float(idata.posterior[k].mean())
                                        for k in model.parameter_names_], index=list(model.parameter_names_))
         except ModelFormatError:
