@@ -21,6 +21,12 @@ PyMC-Marketing runs from its own virtual environment:
 
     python3 -m venv .venv-peer && .venv-peer/bin/pip install "pymc-marketing==0.19.2"
     .venv/bin/python benchmarks/covariates.py bayes --customers 23570
+
+MAP with PyMC-Marketing's default priors (issue 23): its BetaGeoModel.fit(method="map") and
+ours with the same priors as clvmodels.Prior / BetaPrior, on the same data, side by side (the
+reference values of tests/test_priors.py):
+
+    .venv/bin/python benchmarks/covariates.py map --customers 5000
 """
 
 from __future__ import annotations
@@ -202,6 +208,77 @@ def bayes(args) -> None:
           f"(wall time alone: {rows['peer']['seconds'] / rows['ours']['seconds']:.1f}x)")
 
 
+def map_child(args) -> None:
+    """One library's MAP of BG/NBD with the covariates, with PyMC-Marketing's default priors
+    (r ~ Weibull(2, 1), alpha ~ Weibull(2, 10), phi ~ Uniform(0, 1), kappa ~ Pareto(1, 1),
+    coefficients ~ Normal(0, 1)); prints the parameters under clvmodels' names."""
+    import pandas as pd
+
+    warnings.simplefilter("ignore")
+    data = pd.read_csv(args.path)
+    names = json.loads(args.names)
+    if args.library == "ours":
+        import clvmodels
+        from clvmodels import BetaPrior, Prior
+
+        rfm = data.set_index("customer_id")
+        rfm.attrs["time_unit"] = "W"
+        priors = {"r": Prior("Weibull", alpha=2, beta=1),
+                  "alpha": Prior("Weibull", alpha=2, beta=10),
+                  "a,b": BetaPrior(Prior("Uniform", lower=0, upper=1),
+                                   Prior("Pareto", alpha=1, m=1))}
+        for process in ("alpha", "a", "b"):
+            for name in names:
+                priors[f"{process}:{name}"] = Prior("Normal", mu=0, sigma=1)
+        model = clvmodels.BayesianBetaGeo(method="map", priors=priors,
+                                          purchase_covariates=names,
+                                          dropout_covariates=names).fit(rfm)
+        out = {k: float(v) for k, v in model.params_.items()}
+    else:
+        from pymc_marketing.clv import BetaGeoModel
+
+        model = BetaGeoModel(data=data[["customer_id", "frequency", "recency", "T", *names]],
+                             model_config={"purchase_covariate_cols": names,
+                                           "dropout_covariate_cols": names})
+        model.fit(method="map", progressbar=False)
+        post = model.idata.posterior
+        out = {"r": float(post["r"].values.ravel()[0]),
+               "alpha": float(post["alpha_scale"].values.ravel()[0]),
+               "a": float(post["a_scale"].values.ravel()[0]),
+               "b": float(post["b_scale"].values.ravel()[0])}
+        for ours, theirs in (("alpha", "purchase_coefficient_alpha"),
+                             ("a", "dropout_coefficient_a"), ("b", "dropout_coefficient_b")):
+            for name, value in zip(names, post[theirs].values.reshape(-1, len(names))[0]):
+                out[f"{ours}:{name}"] = float(value)
+    print(json.dumps(out))
+
+
+def map_compare(args) -> None:
+    """Both libraries' MAP on the same data; the largest relative difference."""
+    rfm = simulated(args.customers, "bgnbd")
+    names, matrix = design(rfm)
+    data = rfm[["frequency", "recency", "T"]].copy()
+    for j, name in enumerate(names):  # every column standardised, the dummies too: clvmodels
+        # standardises what it is given, so both then read coefficients per standard deviation
+        data[name] = (matrix[:, j] - matrix[:, j].mean()) / matrix[:, j].std()
+    data = data.reset_index()
+    rows = {}
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "rfm.csv")
+        data.to_csv(path, index=False)
+        for library, python in (("ours", sys.executable), ("peer", args.peer_python)):
+            out = subprocess.run([python, __file__, "map-child", library, path, "--names",
+                                  json.dumps(names)], capture_output=True, text=True,
+                                 cwd=os.path.dirname(HERE))
+            if out.returncode:
+                raise SystemExit(f"{library} failed:\n{out.stderr[-3000:]}")
+            rows[library] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(json.dumps(rows, indent=1))
+    gaps = {k: abs(rows["ours"][k] / rows["peer"][k] - 1) for k in rows["peer"]}
+    worst = max(gaps, key=gaps.get)
+    print(f"largest relative difference: {worst} {gaps[worst]:.2e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawTextHelpFormatter)
@@ -224,6 +301,15 @@ def main() -> None:
     d.add_argument("path")
     d.add_argument("--names", required=True)
     d.set_defaults(run=bayes_child)
+    m = sub.add_parser("map")
+    m.add_argument("--customers", type=int, default=5000)
+    m.add_argument("--peer-python", default=".venv-peer/bin/python")
+    m.set_defaults(run=map_compare)
+    mc = sub.add_parser("map-child")
+    mc.add_argument("library")
+    mc.add_argument("path")
+    mc.add_argument("--names", required=True)
+    mc.set_defaults(run=map_child)
     for q in (b, d):
         q.add_argument("--draws", type=int, default=1000)
         q.add_argument("--tune", type=int, default=1000)

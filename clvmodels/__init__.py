@@ -39,7 +39,7 @@ from .models import (
     simulate_regular,
 )
 from .persistence import load
-from .priors import Prior
+from .priors import BetaPrior, Prior
 from .scoring import ModelPair
 from .value import customer_value
 
@@ -81,6 +81,7 @@ __all__ = [
     "ShiftedBetaGeo",
     "TimeVaryingParetoNBD",
     "Prior",
+    "BetaPrior",
     "CorrelatedParetoNBD",
     "GGompertzNBD",
     "ModelFormatError",

@@ -21,13 +21,13 @@ import math
 
 from .exceptions import DataError, ModelFormatError
 
-__all__ = ["Prior"]
+__all__ = ["Prior", "BetaPrior"]
 
 # distributions on (0, inf) and on the real line, by PyMC name
 POSITIVE = ("Gamma", "LogNormal", "HalfNormal", "HalfCauchy", "HalfStudentT", "Exponential",
             "InverseGamma", "Weibull", "HalfFlat")
 REAL = ("Normal", "StudentT", "Laplace", "Cauchy", "Flat")
-BOUNDED = ("Uniform",)  # on [lower, upper]: positive where lower >= 0
+BOUNDED = ("Uniform", "Pareto")  # on [lower, upper], [m, inf): positive where lower, m >= 0
 
 
 class Prior:
@@ -38,8 +38,9 @@ class Prior:
     distribution : str
         A PyMC distribution: on (0, inf) ``Gamma``, ``LogNormal``, ``HalfNormal``,
         ``HalfCauchy``, ``HalfStudentT``, ``Exponential``, ``InverseGamma``, ``Weibull``,
-        ``HalfFlat``; on the real line (covariate coefficients) ``Normal``, ``StudentT``,
-        ``Laplace``, ``Cauchy``, ``Flat``; ``Uniform`` on ``[lower, upper]``.
+        ``HalfFlat``, ``Pareto`` (on ``[m, inf)``); on the real line (covariate coefficients)
+        ``Normal``, ``StudentT``, ``Laplace``, ``Cauchy``, ``Flat``; ``Uniform`` on
+        ``[lower, upper]``.
     **parameters : float
         The distribution's parameters, by PyMC's names (``Gamma``: ``alpha, beta`` or ``mu,
         sigma``).
@@ -90,8 +91,10 @@ class Prior:
         """``"positive"`` or ``"real"`` (a Uniform: positive where ``lower >= 0``)."""
         if self.distribution in POSITIVE:
             return "positive"
-        if self.distribution in BOUNDED:
+        if self.distribution == "Uniform":
             return "positive" if self.parameters.get("lower", 0.0) >= 0 else "real"
+        if self.distribution == "Pareto":
+            return "positive"  # PyMC's Pareto needs m > 0
         return "real"
 
     def dist(self):
@@ -152,3 +155,118 @@ class Prior:
         except DataError as err:
             raise ModelFormatError(f"{where} records a prior this version cannot rebuild "
                                    f"({err}); refit the model") from err
+
+
+class BetaPrior:
+    """A prior on the two shapes of a Beta mixing distribution through its mean and
+    concentration: for ``priors={"a,b": BetaPrior(mean, concentration)}``, ``a = mean x
+    concentration`` and ``b = (1 - mean) x concentration``, each of ``mean`` and
+    ``concentration`` a :class:`Prior` (PyMC-Marketing's ``phi_dropout`` and ``kappa_dropout``
+    for BG/NBD). The pair's key names the two parameters: ``"a,b"`` for BG/NBD and MBG/NBD's
+    dropout, ``"alpha,beta"`` or ``"gamma,delta"`` for BG/BB.
+
+    Parameters
+    ----------
+    mean : Prior
+        On (0, 1): ``Prior("Uniform", lower=0, upper=1)`` or a ``Beta``-like choice.
+    concentration : Prior
+        Positive: ``Prior("Pareto", alpha=1, m=1)``, ``Prior("Gamma", ...)``.
+
+    Examples
+    --------
+    >>> from clvmodels import BetaPrior, Prior
+    >>> BetaPrior(Prior("Uniform", lower=0, upper=1), Prior("Pareto", alpha=1, m=1))
+    BetaPrior(mean=Prior('Uniform', lower=0.0, upper=1.0), concentration=Prior('Pareto', alpha=1.0, m=1.0))
+    """
+
+    def __init__(self, mean: Prior, concentration: Prior):
+        for name, value in (("mean", mean), ("concentration", concentration)):
+            if not isinstance(value, Prior):
+                raise DataError(f"BetaPrior({name}={value!r}): give a clvmodels.Prior")
+            if value.support != "positive":
+                raise DataError(f"BetaPrior({name}={value!r}): the {name} of a Beta is "
+                                "positive; choose a distribution on (0, inf) or (0, 1)")
+        self.mean, self.concentration = mean, concentration
+
+    def __repr__(self) -> str:
+        return f"BetaPrior(mean={self.mean!r}, concentration={self.concentration!r})"
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, BetaPrior) and other.mean == self.mean
+                and other.concentration == self.concentration)
+
+    def __hash__(self) -> int:
+        return hash((self.mean, self.concentration))
+
+    def logp(self, first, second, log_first=None, log_second=None):
+        """The log density of the shapes ``(first, second)`` (PyTensor): the priors of the
+        mean and the concentration at ``first / (first + second)`` and ``first + second``;
+        given their logarithms, with the Jacobian of (log first, log second) -> (mean,
+        concentration), ``log first + log second - log(first + second)``, for sampling in
+        those coordinates."""
+        import pymc as pm
+
+        total = first + second
+        value = self.mean.logp(first / total) + self.concentration.logp(total)
+        if log_first is not None:
+            value = value + log_first + log_second - pm.math.log(total)
+        return value
+
+    def draw(self, size: int, seed=None):
+        """``size`` draws of the two shapes, as a pair of numpy arrays."""
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        mean = self.mean.draw(size, rng)
+        concentration = self.concentration.draw(size, rng)
+        return mean * concentration, (1 - mean) * concentration
+
+    def to_dict(self) -> dict:
+        """What a model file records."""
+        return {"distribution": "BetaPrior", "mean": self.mean.to_dict(),
+                "concentration": self.concentration.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data, where: str = "a model file") -> BetaPrior:
+        """The prior :meth:`to_dict` wrote (a ModelFormatError if it cannot be rebuilt)."""
+        try:
+            return cls(Prior.from_dict(data["mean"], where),
+                       Prior.from_dict(data["concentration"], where))
+        except (KeyError, TypeError, DataError) as err:
+            raise ModelFormatError(f"{where} records a Beta prior this version cannot rebuild "
+                                   f"({err}); refit the model") from err
+
+
+def prior_from_state(state, where: str):
+    """A prior as :func:`prior_state` recorded it: ``[mu, sigma]``, a :class:`Prior` or a
+    :class:`BetaPrior` (refused, naming ``where``, if it cannot be rebuilt)."""
+    if isinstance(state, dict):
+        if state.get("distribution") == "BetaPrior":
+            return BetaPrior.from_dict(state, where)
+        return Prior.from_dict(state, where)
+    return tuple(state)
+
+
+def prior_state(prior):
+    """A prior as a model file records it."""
+    return prior.to_dict() if isinstance(prior, (Prior, BetaPrior)) else list(prior)
+
+
+def prior_draws(priors: dict, names, size: int, seed=None) -> dict:
+    """``size`` draws of each named parameter from ``priors`` (``(mu, sigma)`` of its
+    logarithm, a :class:`Prior`, or a :class:`BetaPrior` keyed by two names)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for key, prior in priors.items():
+        if isinstance(prior, BetaPrior):
+            first, second = key.split(",")
+            out[first], out[second] = prior.draw(size, rng)
+    for name in names:
+        if name in out:
+            continue
+        prior = priors[name]
+        out[name] = (prior.draw(size, rng) if isinstance(prior, Prior)
+                     else np.exp(rng.normal(*prior, size=size)))
+    return out

@@ -34,7 +34,7 @@ from ..interface import given
 from ..draws import ParameterDraws, thin
 from ..exceptions import ConvergenceError, DataError, ModelFormatError
 from ..files import check_output_path, write_atomic, write_json_atomic
-from ..priors import Prior
+from ..priors import BetaPrior, Prior, prior_from_state, prior_state
 from .regression import covariate_options
 from .base import (COVARIATE_OPTIONS, FittedModel, check_no_arrays, free_scale, invalid_parameters,
                    maximum_likelihood, positive_mask, prepare_fit, to_free)
@@ -92,19 +92,6 @@ def numpy_loglik_op(loglik_grad):
     return LogLikGrad(loglik_grad)
 
 
-def prior_state(prior) -> list | dict:
-    """A prior as a model file records it: ``[mu, sigma]`` or a Prior's ``to_dict()``."""
-    return prior.to_dict() if isinstance(prior, Prior) else list(prior)
-
-
-def prior_from_state(state, cls):
-    """The prior :func:`prior_state` recorded (refused, naming the file's model, if this
-    version cannot rebuild it)."""
-    if isinstance(state, dict):
-        return Prior.from_dict(state, f"the {cls.__name__} model file")
-    return tuple(state)
-
-
 class BayesianModel(FittedModel):
     """The Bayesian engine: priors, sampling, diagnostics, posterior draws, summaries, for any
     model specification.
@@ -115,7 +102,9 @@ class BayesianModel(FittedModel):
         Per parameter, replacing its default: ``(mu, sigma)`` for ``log(theta) ~ Normal(mu,
         sigma)`` (a coefficient: ``Normal(mu, sigma)``), or any :class:`clvmodels.Prior` (a
         PyMC distribution by name, on the parameter itself: ``Prior("Gamma", alpha=2,
-        beta=4)``). Model files record them.
+        beta=4)``); the two shapes of a Beta through its mean and concentration with
+        ``{"a,b": clvmodels.BetaPrior(mean, concentration)}`` (PyMC-Marketing's phi and kappa).
+        Model files record them.
     draws, tune, chains : int
         Posterior draws and tuning steps per chain, and chains (NUTS); draws of ADVI. The
         defaults (4 x (300 + 300)) reach the targets (r_hat <= 1.01, bulk ESS >= 400) on the
@@ -218,12 +207,27 @@ class BayesianModel(FittedModel):
         """
         spec = self if spec is None else spec
         priors = spec.default_priors(data) if data is not None else {}
-        unknown = set(self.priors or {}) - set(spec.param_names)
+        positive = dict(zip(spec.param_names, positive_mask(spec, len(spec.param_names))))
+        named = {n for key in (self.priors or {}) for n in str(key).split(",")}
+        unknown = named - set(spec.param_names)
         if unknown:
             raise ValueError(f"priors for unknown parameters {sorted(unknown)}; "
                              f"this model has {list(spec.param_names)}")
-        positive = dict(zip(spec.param_names, positive_mask(spec, len(spec.param_names))))
         for name, value in (self.priors or {}).items():
+            if isinstance(value, BetaPrior) or "," in str(name):
+                pair = str(name).split(",")
+                if not isinstance(value, BetaPrior) or len(pair) != 2 or not all(
+                        positive[n] for n in pair):
+                    raise DataError(f"priors[{name!r}]: two positive shapes joined by a comma "
+                                    "take a clvmodels.BetaPrior (mean, concentration), and a "
+                                    "BetaPrior takes such a pair, such as 'a,b'")
+                for n in pair:
+                    priors.pop(n, None)
+                    if n in (self.priors or {}):
+                        raise DataError(f"{n} has two priors: priors[{n!r}] and "
+                                        f"priors[{name!r}]; keep one")
+                priors[name] = value
+                continue
             if isinstance(value, Prior):
                 wanted = "positive" if positive[name] else "real"
                 if value.support != wanted:
@@ -265,8 +269,14 @@ class BayesianModel(FittedModel):
         priors = self.prior_parameters(data, spec)
         positive = positive_mask(spec, len(spec.param_names))
         with pm.Model() as model:
-            params = {}
+            params, logs = {}, {}
+            pairs = {n for key, v in priors.items() if isinstance(v, BetaPrior)
+                     for n in key.split(",")}
             for name, logged in zip(spec.param_names, positive):
+                if name in pairs:  # moved as its logarithm; the pair's prior below
+                    logs[name] = pm.Flat(f"log_{name}")
+                    params[name] = pm.Deterministic(name, pm.math.exp(logs[name]))
+                    continue
                 if isinstance(priors[name], Prior):
                     params[name] = self._user_prior(pm, name, priors[name], logged)
                     continue
@@ -276,6 +286,12 @@ class BayesianModel(FittedModel):
                     params[name] = pm.Deterministic(name, pm.math.exp(log_value))
                 else:
                     params[name] = pm.Normal(name, mu, sigma)
+            for key, prior in priors.items():
+                if isinstance(prior, BetaPrior):
+                    first, second = key.split(",")
+                    jacobian = (() if self.method == "map" else (logs[first], logs[second]))
+                    pm.Potential(f"prior_{first}_{second}",
+                                 prior.logp(params[first], params[second], *jacobian))
             if numpy_loglik:
                 op = numpy_loglik_op(BoundLoglik(spec, data))
                 loglik = op(pt.stack([params[k] for k in spec.param_names]))[0]
@@ -569,7 +585,7 @@ class BayesianModel(FittedModel):
                 raise KeyError(f"unknown settings {sorted(unknown)}")
             settings = dict(data["settings"])
             if settings.get("priors") is not None:
-                settings["priors"] = {k: prior_from_state(v, cls)
+                settings["priors"] = {k: prior_from_state(v, f"the {cls.__name__} model file")
                                       for k, v in settings["priors"].items()}
             options = {k: settings.pop(k) for k in COVARIATE_OPTIONS if k in settings}
             model = cls(**settings)
@@ -583,7 +599,7 @@ class BayesianModel(FittedModel):
             model.idata_ = idata
             model._restore_header(data)
             model._restore_covariates(data, options)
-            model.prior_ = {k: prior_from_state(v, cls) for k, v in data["prior"].items()}
+            model.prior_ = {k: prior_from_state(v, f"the {cls.__name__} model file") for k, v in data["prior"].items()}
             model.params_ = pd.Series([float(idata.posterior[k].mean())
                                        for k in model.parameter_names_], index=list(model.parameter_names_))
         except ModelFormatError:

@@ -17,7 +17,7 @@ from ..arguments import check_count, check_mass, check_numbers
 from ..data import RFM_COLUMNS, check_rfm, unique_rows
 from ..draws import CHUNK_ELEMENTS, fill_doc, take_rows
 from ..exceptions import DataError
-from ..priors import Prior
+from ..priors import prior_draws
 from .regression import unique_with_covariates
 
 
@@ -676,9 +676,8 @@ class FrequencyCheck:
         if kind == "prior":
             rng = np.random.default_rng(random_state)
             priors = self.prior_parameters(data)
-            params = [(priors[k].draw(draws, rng) if isinstance(priors[k], Prior)
-                       else np.exp(rng.normal(*priors[k], size=draws)))[:, None, None]
-                      for k in self.param_names]
+            drawn = prior_draws(priors, self.param_names, draws, rng)
+            params = [drawn[k][:, None, None] for k in self.param_names]
         else:
             params = [p.ravel()[:, None, None] for p in self.parameter_draws(draws)]
         ages, index = np.unique(data.T, return_inverse=True)
