@@ -227,3 +227,34 @@ def test_pymc_marketings_map_with_its_own_priors_is_reproduced():
                                       dropout_covariates=names).fit(data)
     for name, value in PEER_MAP.items():
         assert model.params_[name] == pytest.approx(value, rel=0.01), name
+
+
+def test_bg_bb_takes_beta_priors_on_both_of_its_pairs():
+    """BG/BB's two Betas, each through its mean (Uniform(0, 1)) and a flat concentration:
+    MAP is the maximum-likelihood estimate (the densities are constant there, and MAP has no
+    Jacobian)."""
+    log = clvmodels.simulate_opportunities(3000, seed=2)
+    opp = clvmodels.opportunity_summary(log, period="Y",
+                                        observation_end=log.attrs["observation_end"])
+    flat = {k: BetaPrior(Prior("Uniform", lower=0, upper=1), Prior("HalfFlat"))
+            for k in ("alpha,beta", "gamma,delta")}
+    bayes = clvmodels.BayesianBetaGeoBetaBinom(method="map", priors=flat).fit(opp)
+    mle = clvmodels.BetaGeoBetaBinom().fit(opp)
+    np.testing.assert_allclose(bayes.params_[mle.params_.index], mle.params_, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_nuts_samples_with_user_priors(cdnow_calibration):
+    """NUTS with a Gamma prior and a Beta prior (PyMC-Marketing's defaults) on CDNOW: the
+    sampler starts from the maximum-likelihood fit in the same free coordinates, converges
+    (r_hat <= 1.01, bulk ESS >= 400), and its posterior means sit within two posterior SDs of
+    the MAP with the same priors."""
+    priors = {"r": Prior("Gamma", alpha=2, beta=4), **{k: v for k, v in PEER_PRIORS.items()
+                                                       if k != "r"}}
+    model = clvmodels.BayesianBetaGeo(priors=priors, draws=500, tune=500, chains=2,
+                                      random_state=3).fit(cdnow_calibration)
+    summary = model.summary()
+    assert (summary["r_hat"] <= 1.01).all() and (summary["ess_bulk"] >= 400).all()
+    mode = clvmodels.BayesianBetaGeo(method="map", priors=priors).fit(cdnow_calibration)
+    for name in NAMES:
+        assert abs(model.params_[name] - mode.params_[name]) < 2 * summary.loc[name, "sd"], name
