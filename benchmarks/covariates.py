@@ -170,31 +170,39 @@ def bayes_child(args) -> None:
                       "parameters": len(shared)}))
 
 
-def bayes(args) -> None:
+def both_libraries(args, child: str, standardise_all: bool, extra=()):
+    """Simulate, encode, write the same numeric columns for both libraries, run ``child`` in
+    each one's Python; yields ``(library, its JSON row)`` as each finishes."""
     rfm = simulated(args.customers, "bgnbd")
     names, matrix = design(rfm)
-    # both libraries get the same (already encoded, standardised) numeric columns
     data = rfm[["frequency", "recency", "T"]].copy()
     for j, name in enumerate(names):
-        data[name] = matrix[:, j]
+        column = matrix[:, j]
+        # with standardise_all the dummies too: clvmodels standardises what it is given, so
+        # both then read coefficients per standard deviation
+        data[name] = (column - column.mean()) / column.std() if standardise_all else column
     data = data.reset_index()
-    rows = {}
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "rfm.csv")
         data.to_csv(path, index=False)
         for library, python in (("ours", sys.executable), ("peer", args.peer_python)):
-            command = [python, __file__, "bayes-child", library, path, "--names",
-                       json.dumps(names), "--draws", str(args.draws), "--tune", str(args.tune),
-                       "--chains", str(args.chains)]
+            command = [python, __file__, child, library, path, "--names", json.dumps(names),
+                       *extra]
             out = subprocess.run(command, capture_output=True, text=True,
                                  cwd=os.path.dirname(HERE))
             if out.returncode:
                 raise SystemExit(f"{library} failed:\n{out.stderr[-3000:]}")
-            rows[library] = json.loads(out.stdout.strip().splitlines()[-1])
-            r = rows[library]
-            print(f"{library}: {r['seconds']:.1f} s, bulk ESS >= {r['ess_bulk_min']:.0f}, "
-                  f"r_hat <= {r['r_hat_max']:.3f}, peak {r['peak_mib']:,.0f} MiB "
-                  f"({r['parameters']} parameters in the summary)", flush=True)
+            yield library, names, json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bayes(args) -> None:
+    rows = {}
+    extra = ("--draws", str(args.draws), "--tune", str(args.tune), "--chains", str(args.chains))
+    for library, names, r in both_libraries(args, "bayes-child", False, extra):
+        rows[library] = r
+        print(f"{library}: {r['seconds']:.1f} s, bulk ESS >= {r['ess_bulk_min']:.0f}, "
+              f"r_hat <= {r['r_hat_max']:.3f}, peak {r['peak_mib']:,.0f} MiB "
+              f"({r['parameters']} parameters in the summary)", flush=True)
     per = {k: v["seconds"] / v["ess_bulk_min"] * 1000 for k, v in rows.items()}
     print(f"\n{args.customers:,} customers, BG/NBD with {names} on both processes, "
           f"{args.chains} chains x {args.tune} tune x {args.draws} draws\n")
@@ -255,24 +263,7 @@ def map_child(args) -> None:
 
 def map_compare(args) -> None:
     """Both libraries' MAP on the same data; the largest relative difference."""
-    rfm = simulated(args.customers, "bgnbd")
-    names, matrix = design(rfm)
-    data = rfm[["frequency", "recency", "T"]].copy()
-    for j, name in enumerate(names):  # every column standardised, the dummies too: clvmodels
-        # standardises what it is given, so both then read coefficients per standard deviation
-        data[name] = (matrix[:, j] - matrix[:, j].mean()) / matrix[:, j].std()
-    data = data.reset_index()
-    rows = {}
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "rfm.csv")
-        data.to_csv(path, index=False)
-        for library, python in (("ours", sys.executable), ("peer", args.peer_python)):
-            out = subprocess.run([python, __file__, "map-child", library, path, "--names",
-                                  json.dumps(names)], capture_output=True, text=True,
-                                 cwd=os.path.dirname(HERE))
-            if out.returncode:
-                raise SystemExit(f"{library} failed:\n{out.stderr[-3000:]}")
-            rows[library] = json.loads(out.stdout.strip().splitlines()[-1])
+    rows = {library: r for library, _, r in both_libraries(args, "map-child", True)}
     print(json.dumps(rows, indent=1))
     gaps = {k: abs(rows["ours"][k] / rows["peer"][k] - 1) for k in rows["peer"]}
     worst = max(gaps, key=gaps.get)
@@ -292,28 +283,22 @@ def main() -> None:
     c.add_argument("--model", required=True)
     c.add_argument("--covariates", action="store_true")
     c.set_defaults(run=mle_child)
-    b = sub.add_parser("bayes")
-    b.add_argument("--customers", type=int, default=23_570)
-    b.add_argument("--peer-python", default=".venv-peer/bin/python")
-    b.set_defaults(run=bayes)
-    d = sub.add_parser("bayes-child")
-    d.add_argument("library")
-    d.add_argument("path")
-    d.add_argument("--names", required=True)
-    d.set_defaults(run=bayes_child)
-    m = sub.add_parser("map")
-    m.add_argument("--customers", type=int, default=5000)
-    m.add_argument("--peer-python", default=".venv-peer/bin/python")
-    m.set_defaults(run=map_compare)
-    mc = sub.add_parser("map-child")
-    mc.add_argument("library")
-    mc.add_argument("path")
-    mc.add_argument("--names", required=True)
-    mc.set_defaults(run=map_child)
-    for q in (b, d):
-        q.add_argument("--draws", type=int, default=1000)
-        q.add_argument("--tune", type=int, default=1000)
-        q.add_argument("--chains", type=int, default=4)
+    for name, run, child, customers in (("bayes", bayes, bayes_child, 23_570),
+                                        ("map", map_compare, map_child, 5000)):
+        top = sub.add_parser(name)
+        top.add_argument("--customers", type=int, default=customers)
+        top.add_argument("--peer-python", default=".venv-peer/bin/python")
+        top.set_defaults(run=run)
+        kid = sub.add_parser(f"{name}-child")
+        kid.add_argument("library")
+        kid.add_argument("path")
+        kid.add_argument("--names", required=True)
+        kid.set_defaults(run=child)
+        if name == "bayes":
+            for q in (top, kid):
+                q.add_argument("--draws", type=int, default=1000)
+                q.add_argument("--tune", type=int, default=1000)
+                q.add_argument("--chains", type=int, default=4)
     args = parser.parse_args()
     args.run(args)
 

@@ -19,6 +19,7 @@ from ..arguments import check_count, check_draw_options
 from ..draws import ParameterDraws
 from ..exceptions import ConvergenceError, DataError, DataQualityWarning
 from .base import Estimate, MaximumLikelihoodModel, maximum_likelihood
+from .differences import central_gradient, second_differences
 from .pareto_nbd import PairedHistories, ParetoNBDModel
 
 DIFFERENCE_STEP = 1e-5  # relative step of the numerical gradient (for omega: of its range)
@@ -185,14 +186,7 @@ class CorrelatedParetoNBDModel(ParetoNBDModel):
         (float, numpy.ndarray)
         """
         params = np.asarray(params, dtype=float)
-        value = self._total(params, data)
-        steps = self._steps(params)
-        gradient = np.empty(len(params))
-        for j, h in enumerate(steps):
-            e = np.zeros(len(params))
-            e[j] = h
-            gradient[j] = (self._total(params + e, data) - self._total(params - e, data)) / (2 * h)
-        return value, gradient
+        return central_gradient(lambda p: self._total(p, data), params, self._steps(params))
 
     def loglik_hessian(self, params, data: PairedHistories) -> np.ndarray:
         """Hessian of the total log-likelihood by second differences of the likelihood itself
@@ -212,23 +206,7 @@ class CorrelatedParetoNBDModel(ParetoNBDModel):
         if len(params) == 5:  # differences that stay on the model's side of the bounds
             lo, hi = pnbd_cor.omega_bounds(*params[:4])
             steps[4] = min(steps[4], 0.5 * min(params[4] - lo, hi - params[4]))
-        k = len(params)
-        center = self._total(params, data)
-        hessian = np.empty((k, k))
-        for i in range(k):
-            for j in range(i, k):
-                ei, ej = np.zeros(k), np.zeros(k)
-                ei[i], ej[j] = steps[i], steps[j]
-                if i == j:
-                    value = (self._total(params + ei, data) - 2 * center
-                             + self._total(params - ei, data)) / steps[i] ** 2
-                else:
-                    value = (self._total(params + ei + ej, data)
-                             - self._total(params + ei - ej, data)
-                             - self._total(params - ei + ej, data)
-                             + self._total(params - ei - ej, data)) / (4 * steps[i] * steps[j])
-                hessian[i, j] = hessian[j, i] = value
-        return hessian
+        return second_differences(lambda p: self._total(p, data), params, steps)
 
     @classmethod
     def example_frame(cls, customers: int = 600) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from ..arguments import check_count, check_draw_options
 from ..draws import ParameterDraws
 from ..exceptions import ConvergenceError, DataError, DataQualityWarning
 from .base import Estimate, MaximumLikelihoodModel, maximum_likelihood
+from .differences import central_gradient, second_differences
 from .pareto_nbd import PairedHistories, ParetoNBDModel
 from .purchase import PurchaseModel
 
@@ -174,15 +175,8 @@ class GGompertzNBDModel(PurchaseModel):
         (float, numpy.ndarray)
         """
         params = np.asarray(params, dtype=float)
-        value = self._total(params, data)
-        gradient = np.empty(len(params))
-        for j in range(len(params)):
-            h = DIFFERENCE_STEP * params[j]
-            up, down = params.copy(), params.copy()
-            up[j] += h
-            down[j] -= h
-            gradient[j] = (self._total(up, data) - self._total(down, data)) / (2 * h)
-        return value, gradient
+        return central_gradient(lambda p: self._total(p, data), params,
+                                DIFFERENCE_STEP * params)
 
     def loglik_hessian(self, params, data) -> np.ndarray:
         """Hessian of the total log-likelihood by second differences of the likelihood
@@ -199,23 +193,7 @@ class GGompertzNBDModel(PurchaseModel):
         """
         params = np.asarray(params, dtype=float)
         steps = HESSIAN_STEP * params
-        k = len(params)
-        center = self._total(params, data)
-        hessian = np.empty((k, k))
-        for i in range(k):
-            for j in range(i, k):
-                ei, ej = np.zeros(k), np.zeros(k)
-                ei[i], ej[j] = steps[i], steps[j]
-                if i == j:
-                    value = (self._total(params + ei, data) - 2 * center
-                             + self._total(params - ei, data)) / steps[i] ** 2
-                else:
-                    value = (self._total(params + ei + ej, data)
-                             - self._total(params + ei - ej, data)
-                             - self._total(params - ei + ej, data)
-                             + self._total(params - ei - ej, data)) / (4 * steps[i] * steps[j])
-                hessian[i, j] = hessian[j, i] = value
-        return hessian
+        return second_differences(lambda p: self._total(p, data), params, steps)
 
     def check_estimate(self, params: pd.Series) -> None:
         """Warn where the estimate is the Pareto/NBD limit.
