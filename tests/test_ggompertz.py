@@ -146,3 +146,17 @@ def test_covariates_on_data_at_the_pareto_nbd_limit_are_refused_with_the_way_out
                                    dropout_covariates=["channel"])
     with pytest.raises(ConvergenceError, match="ParetoNBD with the same covariates"):
         model.fit(rfm)
+
+
+def test_a_refit_never_keeps_the_last_fits_test_of_the_limit():
+    """The same estimator refitted with covariates (which records no Pareto/NBD
+    log-likelihood) refuses the test of b = 0 instead of computing it against the previous
+    fit's Pareto/NBD: a silently wrong p-value."""
+    frame = clvmodels.simulate_ggompertz(2000, seed=3)
+    frame["z"] = (frame.index % 2).astype(float)
+    model = clvmodels.GGompertzNBD().fit(frame)
+    assert np.isfinite(model.limit_test()["statistic"])
+    model.covariates = {"purchase": ["z"]}
+    model.fit(frame)
+    with pytest.raises(clvmodels.DataError, match="no Pareto/NBD log-likelihood"):
+        model.limit_test()

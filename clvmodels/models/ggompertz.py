@@ -272,6 +272,10 @@ class GGompertzNBD(GGompertzNBDModel, MaximumLikelihoodModel):
         -------
         self
         """
+        # its facts come from this fit's likelihood search, and one with covariates records
+        # none: a refit must not keep the last fit's (limit_test would test against them)
+        for fact in self.facts:
+            self.__dict__.pop(fact + "_", None)
         try:
             return super().fit(rfm, weights, *arrays, time_unit=time_unit)
         except ConvergenceError as error:
