@@ -5,10 +5,15 @@ Every prediction is a function of the model's parameters, evaluated on a set of 
 row vectors of shape ``(1, D)`` (``D`` draws) so that they broadcast against customers as
 columns ``(n, 1)``; a prediction for ``n`` rows is an ``(n, D)`` array. :func:`summarise_draws`
 turns such a computation into a per-customer mean (and an equal-tailed interval), working in
-chunks of rows so that at most :data:`CHUNK_ELEMENTS` values are held at once.
+chunks of rows so that at most :data:`CHUNK_ELEMENTS` values are held at once per thread
+(:func:`for_each_chunk` runs the chunks on every core: numpy and scipy's special functions
+release the interpreter lock, so threads share the work without copying the data).
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -18,6 +23,36 @@ from .exceptions import DataError
 
 CHUNK_ELEMENTS = 4_000_000  # rows x draws evaluated at once: about 32 MB per array
 MAX_RETURNED_ROWS = 10_000  # return_draws gives (rows, draws) tables up to this many rows
+
+
+def threads() -> int:
+    """How many threads share a prediction's chunks: the environment variable
+    ``CLVMODELS_THREADS`` where set (1 turns threading off), else the cores this process may
+    use."""
+    setting = os.environ.get("CLVMODELS_THREADS", "").strip()
+    if setting:
+        if not setting.isdigit() or int(setting) < 1:
+            raise DataError(f"CLVMODELS_THREADS={setting!r}: set it to a whole number >= 1 "
+                            "(1 turns threading off) or leave it unset")
+        return int(setting)
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(
+        os.cpu_count() or 1)
+    return max(1, len(cores))
+
+
+def for_each_chunk(work, n_rows: int, chunk: int) -> None:
+    """``work(start, stop)`` for consecutive chunks of ``range(n_rows)``, on :func:`threads`
+    threads. Each call must write its own rows only; the results are the same as one thread's
+    (each chunk is computed the same way), only sooner."""
+    bounds = [(start, min(start + chunk, n_rows)) for start in range(0, n_rows, chunk)]
+    workers = min(threads(), len(bounds))
+    if workers <= 1:
+        for start, stop in bounds:
+            work(start, stop)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in pool.map(lambda b: work(*b), bounds):  # re-raises the first failure
+            pass
 
 
 def thin(values: np.ndarray, max_draws: int | None) -> np.ndarray:
@@ -107,8 +142,9 @@ def summarise_draws(compute, n_rows: int, n_draws: int, interval, name: str, ind
         return table
     chunk = max(1, CHUNK_ELEMENTS // max(n_draws, 1))
     out = np.empty((n_rows, 1 if interval is None else 3))
-    for start in range(0, n_rows, chunk):
-        rows = np.arange(start, min(start + chunk, n_rows))
+
+    def work(start, stop):
+        rows = np.arange(start, stop)
         values = compute(rows)
         if center == "first":
             out[rows, 0], values = values[:, 0], values[:, 1:] if n_draws > 1 else values
@@ -116,6 +152,8 @@ def summarise_draws(compute, n_rows: int, n_draws: int, interval, name: str, ind
             out[rows, 0] = values.mean(axis=1)
         if interval is not None:
             out[rows, 1:] = np.quantile(values, [(1 - interval) / 2, (1 + interval) / 2], axis=1).T
+
+    for_each_chunk(work, n_rows, chunk)
     if expand is not None:
         out = out[expand]
     if interval is None:

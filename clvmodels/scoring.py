@@ -18,18 +18,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from .arguments import align, check_mass
-from .data import RFM_COLUMNS, check_rfm, rfm_time_unit, unique_rows
+from .data import RFM_COLUMNS, check_rfm, rfm_time_unit
 from .exceptions import DataError
 from .interface import arg
 from .files import check_output_path, require_columns, write_json_atomic
 from .models.base import FORMAT, FORMAT_VERSION
 from .models.registry import MODELS, entry_of
 from .units import check_unit, days_per_unit
-from .value import check_value_settings, customer_value
+from .value import check_value_settings, customer_value, distinct_customers
 
 PAIR = "ModelPair"  # a purchase model and a spend model in one file
 PROTOCOLS = {"purchases": ("expected_purchases", "probability_alive", "discounted_purchases"),
@@ -249,16 +248,9 @@ class ModelPair:
         options = dict(max_draws=max_draws) if self.bayesian else {}
         # the purchase model's answers depend on the statistics it declares (and its
         # covariates) only: compute them once per unique row of those and spread them back
-        declared = tuple(getattr(self.purchases, "columns", RFM_COLUMNS))
-        require_columns(rfm.columns, declared, "the RFM frame")
-        covariates = sorted({c for cols in getattr(self.purchases, "covariates", {}).values()
-                             for c in cols})
-        if getattr(self.purchases, "compress_rows", True):
-            first, inverse, _ = unique_rows(*(rfm[c].to_numpy(np.float64) for c in declared),
-                                            *(rfm[c].to_numpy() for c in covariates
-                                              if c in rfm.columns))
-        else:  # a customer's own path of covariates over time: no two rows are one
-            first = inverse = np.arange(len(rfm))
+        require_columns(rfm.columns, tuple(getattr(self.purchases, "columns", RFM_COLUMNS)),
+                        "the RFM frame")
+        first, inverse = distinct_customers(rfm, [self.purchases])
         histories = rfm.iloc[first]
         out["expected_purchases"] = self.purchases.expected_purchases(
             histories, t, **options).to_numpy()[inverse]

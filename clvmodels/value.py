@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .migration import argument_hint
-from .data import RFM_COLUMNS, check_rfm, rfm_time_unit
+from .data import RFM_COLUMNS, check_rfm, rfm_time_unit, unique_rows
 from .exceptions import DataError
 from .interface import given
 from .draws import CHUNK_ELEMENTS, summarise_draws
@@ -49,6 +49,29 @@ def discount_schedule(horizon: float, discount_rate: float, length: float, disco
     if start == 0:
         return times, coefficients
     return np.r_[begin, times], np.r_[-np.exp(-rate * begin), coefficients]
+
+
+def distinct_customers(rfm: pd.DataFrame, models) -> tuple[np.ndarray, np.ndarray]:
+    """The customers whose predictions from every one of ``models`` must be the same: those
+    with the same values in every column the models declare they read (``columns``) and in
+    their covariates. Returns ``(first, inverse)``: one customer of each group, and each
+    customer's group. Where a model declares no columns, or a customer's own path of covariates
+    over time (``compress_rows`` False), every customer is her own group."""
+    names = []
+    for model in models:
+        declared = getattr(model, "columns", None)
+        if declared is None or not getattr(model, "compress_rows", True):
+            every = np.arange(len(rfm))
+            return every, every
+        covariates = {c for cols in (getattr(model, "covariates", None) or {}).values()
+                      for c in cols}
+        names += [c for c in (*declared, *sorted(covariates)) if c not in names]
+    missing = [c for c in names if c not in rfm.columns]
+    if missing or not len(rfm):  # the models' own checks name what is missing
+        every = np.arange(len(rfm))
+        return every, every
+    first, inverse, _ = unique_rows(*(rfm[c].to_numpy() for c in names))
+    return first, inverse
 
 
 def check_value_settings(horizon, discount_rate, margin=1.0) -> None:
@@ -193,8 +216,13 @@ def customer_value(
         table = purchases(np.arange(n_histories))
         purchases = table.__getitem__
 
+    # customers with the same inputs to both models have the same value: computed once (on a
+    # typical log about half the customers never bought again and share a handful of rows)
+    first, customer_row = distinct_customers(rfm, (purchase_model, spend_model))
+
     def compute(rows):
-        p, s = purchases(inverse[rows]), spend(rows)
+        customers = first[rows]
+        p, s = purchases(inverse[customers]), spend(customers)
         if p.shape[1] > 1 and s.shape[1] > 1:
             p, s = p[:, :n_draws], s[:, :n_draws]
         return margin * s * p
@@ -203,5 +231,6 @@ def customer_value(
     both_mle = all(getattr(m, "engine", "") == "mle" for m in (purchase_model, spend_model))
     if interval is not None and n_draws == 1 and not return_draws:
         raise DataError("an interval needs parameter draws, and neither model has them")
-    return summarise_draws(compute, len(rfm), n_draws, interval, "clv", rfm.index,
-                           return_draws=return_draws, center="first" if both_mle else "mean")
+    return summarise_draws(compute, len(first), n_draws, interval, "clv", rfm.index,
+                           expand=customer_row, return_draws=return_draws,
+                           center="first" if both_mle else "mean")

@@ -89,3 +89,29 @@ def test_a_future_window_is_the_difference_of_two_windows_from_now(fitted, cdnow
     np.testing.assert_allclose(flat, expected * gg.expected_spend(rfm), rtol=1e-9)
     with pytest.raises(clvmodels.DataError, match="start"):
         value(horizon=12, start=-1)
+
+
+def test_value_once_per_distinct_customer_on_threads_is_the_per_customer_value(
+        fitted, cdnow_calibration, monkeypatch):
+    """The speed-ups of customer_value change no number: customers with the same inputs are
+    computed once and the chunks run on threads, yet each customer's value and interval equal
+    the value computed for her alone, on one thread (every customer her own frame)."""
+    bg, gg = fitted
+    rfm = cdnow_calibration.iloc[::7]  # 337 customers, repeated histories among them
+    assert rfm[["frequency", "recency", "T", "monetary_value"]].duplicated().sum() > 100
+    options = dict(horizon=12, discount_rate=0.01, interval=0.9)
+    from clvmodels import draws
+    from clvmodels.models import purchase
+
+    monkeypatch.setenv("CLVMODELS_THREADS", "3")  # many small chunks, on three threads
+    monkeypatch.setattr(draws, "CHUNK_ELEMENTS", 5000)
+    monkeypatch.setattr(purchase, "CHUNK_ELEMENTS", 5000)
+    fast = clvmodels.customer_value(bg, gg, rfm, **options)
+    monkeypatch.undo()
+    monkeypatch.setenv("CLVMODELS_THREADS", "1")
+    one_by_one = pd.concat([clvmodels.customer_value(bg, gg, rfm.iloc[[i]], **options)
+                            for i in range(len(rfm))])
+    pd.testing.assert_frame_equal(fast, one_by_one, rtol=1e-13, atol=0)
+    monkeypatch.setenv("CLVMODELS_THREADS", "none")
+    with pytest.raises(clvmodels.DataError, match="CLVMODELS_THREADS"):
+        clvmodels.customer_value(bg, gg, rfm, **options)

@@ -15,7 +15,7 @@ import pandas as pd
 from .._math import levels
 from ..arguments import check_count, check_mass, check_numbers
 from ..data import RFM_COLUMNS, check_rfm, unique_rows
-from ..draws import CHUNK_ELEMENTS, fill_doc, take_rows
+from ..draws import CHUNK_ELEMENTS, fill_doc, for_each_chunk, take_rows
 from ..exceptions import DataError
 from ..priors import prior_draws
 from .regression import unique_with_covariates
@@ -74,15 +74,21 @@ def discounted_purchases_draws(rfm: pd.DataFrame, params, times, coefficients, f
         params = model.customer_parameters(params, design)
     times = np.asarray(times, dtype=float)
     coefficients = np.asarray(coefficients, dtype=float)
-    step = max(1, CHUNK_ELEMENTS // (len(pairs) * params[0].shape[1]))
-    factor = 0.0
-    for start in range(0, len(times), step):
-        block = slice(start, start + step)
-        with np.errstate(all="ignore"):
-            if_alive = formulas.expected_purchases_if_alive(
-                *(p[..., None] for p in take_rows(params, pairs)), x[pairs, :, None],
-                T[pairs, :, None], times[None, None, block])
-        factor = factor + if_alive @ coefficients[block]  # (pairs, draws[, columns])
+    n_draws = max(p.shape[1] for p in params)
+    factor = np.zeros((len(pairs), n_draws, *coefficients.shape[1:]))
+
+    def work(start, stop):  # the pairs start:stop, a block of times at a time
+        chunk = pairs[start:stop]
+        step = max(1, CHUNK_ELEMENTS // (len(chunk) * n_draws))
+        for first_time in range(0, len(times), step):
+            block = slice(first_time, first_time + step)
+            with np.errstate(all="ignore"):
+                if_alive = formulas.expected_purchases_if_alive(
+                    *(p[..., None] for p in take_rows(params, chunk)), x[chunk, :, None],
+                    T[chunk, :, None], times[None, None, block])
+            factor[start:stop] += if_alive @ coefficients[block]  # (pairs, draws[, columns])
+
+    for_each_chunk(work, len(pairs), max(1, CHUNK_ELEMENTS // (n_draws * len(times) or 1)))
 
     def compute(rows):
         alive = formulas.probability_alive(*take_rows(params, rows), x[rows], t_x[rows],
@@ -102,15 +108,21 @@ def discounted_purchases_direct(rfm: pd.DataFrame, params, times, coefficients, 
     x, t_x, T = x[first][:, None], t_x[first][:, None], T[first][:, None]
     times = np.asarray(times, dtype=float)
     coefficients = np.asarray(coefficients, dtype=float)
-    step = max(1, CHUNK_ELEMENTS // max(len(first) * params[0].shape[1], 1))
-    factor = 0.0
-    for start in range(0, len(times), step):
-        block = slice(start, start + step)
-        with np.errstate(all="ignore"):
-            values = formulas.expected_purchases(*(p[..., None] for p in params),
-                                                 x[..., None], t_x[..., None], T[..., None],
-                                                 times[None, None, block])
-        factor = factor + values @ coefficients[block]
+    n_draws = max(p.shape[1] for p in params)
+    factor = np.zeros((len(first), n_draws, *coefficients.shape[1:]))
+
+    def work(start, stop):  # the histories start:stop, a block of times at a time
+        rows = slice(start, stop)
+        step = max(1, CHUNK_ELEMENTS // ((stop - start) * n_draws))
+        for first_time in range(0, len(times), step):
+            block = slice(first_time, first_time + step)
+            with np.errstate(all="ignore"):
+                values = formulas.expected_purchases(
+                    *(p[..., None] for p in params), x[rows, :, None], t_x[rows, :, None],
+                    T[rows, :, None], times[None, None, block])
+            factor[rows] += values @ coefficients[block]
+
+    for_each_chunk(work, len(first), max(1, CHUNK_ELEMENTS // (n_draws * len(times) or 1)))
 
     def compute(rows):
         return factor[rows]
