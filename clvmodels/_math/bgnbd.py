@@ -12,7 +12,8 @@ import numpy as np
 from scipy import special
 
 from ..exceptions import DataError
-from . import NUMPY, dot, levels, log_times
+from . import NUMPY, levels, log_times
+from .kernels import mixture_rows, mixture_sums
 
 
 def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY, x_levels=None, time_levels=None):
@@ -42,8 +43,10 @@ def total_loglik_grad(r, alpha, a, b, x, t_x, T, weights, x_levels=None, time_le
     Functions of ``x`` alone run once per distinct ``x`` and are summed with the counts of each
     level, thanks to psi(a+1) - psi(a) = 1/a and psi(b+x-1) = psi(b+x) - 1/(b+x-1); logarithms
     and reciprocals of ``alpha + t_x`` and ``alpha + T`` run once per distinct time (few at a daily
-    grain). ``x_levels`` and ``time_levels`` are :func:`clvmodels._math.levels` of ``x`` and of
-    ``[t_x, T]``, computed here if not given.
+    grain); the rest, per history, is one compiled pass (:mod:`clvmodels._math.kernels`: with
+    ``pi`` the posterior probability of having dropped out, each derivative is the alive term's
+    plus ``pi`` times the difference the dead term makes). ``x_levels`` and ``time_levels`` are
+    :func:`clvmodels._math.levels` of ``x`` and of ``[t_x, T]``, computed here if not given.
     """
     psi = special.digamma
     ux, ix = levels(x) if x_levels is None else x_levels
@@ -51,35 +54,43 @@ def total_loglik_grad(r, alpha, a, b, x, t_x, T, weights, x_levels=None, time_le
     counts = np.bincount(ix, weights=weights, minlength=ux.size)
     n = counts.sum()
     ux1 = np.maximum(ux, 1)  # keeps the unused x == 0 branch finite
-    rx = r + x
-    log_t, inv_t = np.log(alpha + ut), 1.0 / (alpha + ut)
-    log_T, log_tx = log_t[iT], log_t[itx]
     beta_alive = special.betaln(a, b + ux)
-    alive = beta_alive[ix] - rx * log_T
-    gap = (special.betaln(a + 1, b + ux1 - 1) - beta_alive)[ix] - rx * (log_tx - log_T)
-    repeat = x > 0
-    # one exponential serves both log(1 + e^gap) = log(e^alive + e^dead) - alive and the
-    # posterior probability of having dropped out, e^gap / (1 + e^gap) (np.logaddexp is slow)
-    e = np.exp(-np.abs(gap))
-    softplus = np.where(repeat, np.maximum(gap, 0.0) + np.log1p(e), 0.0)
-    w_dead = np.where(repeat, np.where(gap >= 0, 1.0, e) / (1.0 + e), 0.0)
-    ww = weights * w_dead
-    ll = (counts @ (special.gammaln(r + ux) - special.gammaln(r))
-          + n * (r * np.log(alpha) - special.betaln(a, b)) + dot(weights, alive + softplus))
-    d_r = (counts @ (psi(r + ux) - psi(r)) + n * np.log(alpha)
-           - dot(weights, log_T) - dot(ww, log_tx - log_T))
-    inv_T = inv_t[iT]
-    d_alpha = n * r / alpha - dot(weights * rx, inv_T) - dot(ww * rx, inv_t[itx] - inv_T)
+    gap_x = special.betaln(a + 1, b + ux1 - 1) - beta_alive  # log(dead / alive) but for the times
+    (soft, share, share_gap, share_inv, share_k, rx_log_T, log_T, rx_inv_T) = mixture_sums(
+        gap_x, 1.0 / (b + ux1 - 1), ix, x, itx, iT, weights, r, np.log(alpha + ut),
+        1.0 / (alpha + ut), skip_zero=True)
+    ll = (counts @ (special.gammaln(r + ux) - special.gammaln(r) + beta_alive)
+          + n * (r * np.log(alpha) - special.betaln(a, b)) - rx_log_T + soft)
+    d_r = counts @ (psi(r + ux) - psi(r)) + n * np.log(alpha) - log_T - share_gap
+    d_alpha = n * r / alpha - rx_inv_T - share_inv
     psi_abx = counts @ psi(a + b + ux)
-    d_a = ww.sum() / a - psi_abx + n * psi(a + b)
-    d_b = (counts @ psi(b + ux) - dot(ww, (1.0 / (b + ux1 - 1))[ix])
-           - psi_abx - n * psi(b) + n * psi(a + b))
+    d_a = share / a - psi_abx + n * psi(a + b)
+    d_b = counts @ psi(b + ux) - share_k - psi_abx - n * psi(b) + n * psi(a + b)
     return float(ll), np.array([d_r, d_alpha, d_a, d_b])
+
+
+WHOLE_LIMIT = 2_000  # counts up to this go through the compiled recurrence
 
 
 def row_loglik_grad(r, alpha, a, b, x, t_x, T, shift=0):
     """Per-customer :func:`loglik` and its gradient in (r, alpha, a, b), for parameters that
     differ between customers (covariates): arrays broadcasting against ``x``.
+
+    Whole counts up to :data:`WHOLE_LIMIT` (every real history) are computed by
+    :func:`clvmodels._math.kernels.mixture_rows`, whose Gamma-function ratios are products
+    (no special function per customer: 5-10x faster, and exact where log-Gamma differences
+    lose digits); anything else by :func:`row_loglik_grad_special`, the same formula with
+    scipy's special functions (the two agree to 1e-12, tested).
+    """
+    counts = np.asarray(x, dtype=np.float64)
+    if counts.size and np.all((counts >= 0) & (counts <= WHOLE_LIMIT)
+                              & (counts == np.floor(counts))):
+        return mixture_rows(r, alpha, a, b, counts, t_x, T, shift)
+    return row_loglik_grad_special(r, alpha, a, b, x, t_x, T, shift)
+
+
+def row_loglik_grad_special(r, alpha, a, b, x, t_x, T, shift=0):
+    """:func:`row_loglik_grad` with scipy's log-Gamma and digamma functions.
 
     ``shift`` 1 gives MBG/NBD's likelihood (Batislam et al. 2007, eq. 7), whose dropout
     opportunity comes at time 0 as well: the alive term has B(a, b + x + shift), the dead

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import special
 
 from . import NUMPY, dot, levels
+from .kernels import spend_sums
 
 
 def loglik(p, q, v, x, m, xp=NUMPY, x_levels=None):
@@ -46,34 +47,39 @@ class SufficientStatistics:
     level_counts: np.ndarray  # customers per level
     sum_x_log_mx: float  # sum of w x (log m + log x)
     sum_log_m: float  # sum of w log m
+    s: np.ndarray  # total spend x m, its logarithm and reciprocal (for log(v + x m))
+    log_s: np.ndarray
+    inv_s: np.ndarray
 
 
 def sufficient_statistics(x, m, weights=None) -> SufficientStatistics:
     """The :class:`SufficientStatistics` of ``x`` purchases of mean value ``m`` (``weights``
     customers per row)."""
-    w = np.ones_like(x) if weights is None else weights
+    x, m = np.asarray(x, dtype=np.float64), np.asarray(m, dtype=np.float64)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=np.float64)
     ux, ix = levels(x)
     log_m, log_x = np.log(m), np.log(x)
+    s = x * m
     return SufficientStatistics(
         x=x, m=m, w=w, wx=w * x, n=float(w.sum()), levels=ux, level_index=ix,
         level_counts=np.bincount(ix, weights=w), sum_x_log_mx=dot(w * x, log_m + log_x),
-        sum_log_m=dot(w, log_m))
+        sum_log_m=dot(w, log_m), s=s, log_s=np.log(s), inv_s=1.0 / s)
 
 
 def total_loglik_grad(p, q, v, stats: SufficientStatistics) -> tuple[float, np.ndarray]:
     """Total of :func:`loglik` over customers, and its gradient in (p, q, v), from
-    :func:`sufficient_statistics`: per evaluation, one logarithm per customer."""
+    :func:`sufficient_statistics`: per evaluation, one logarithm per customer, in one compiled
+    pass (:func:`clvmodels._math.kernels.spend_sums`)."""
     psi = special.digamma
     pu, counts, n = p * stats.levels, stats.level_counts, stats.n
-    vxm = v + stats.x * stats.m
-    log_vxm = np.log(vxm)
-    wx_log, w_log = dot(stats.wx, log_vxm), dot(stats.w, log_vxm)
+    wx_log, w_log, inverse = spend_sums(v, stats.s, stats.log_s, stats.inv_s, stats.w,
+                                        stats.wx, p, q)
     ll = (counts @ (special.gammaln(pu + q) - special.gammaln(pu)) + n * (q * np.log(v) - special.gammaln(q))
           + p * stats.sum_x_log_mx - stats.sum_log_m - p * wx_log - q * w_log)
     psi_puq = psi(pu + q)
     d_p = (counts * stats.levels) @ (psi_puq - psi(pu)) + stats.sum_x_log_mx - wx_log
     d_q = counts @ psi_puq - n * psi(q) + n * np.log(v) - w_log
-    d_v = n * q / v - dot(p * stats.wx + q * stats.w, 1.0 / vxm)
+    d_v = n * q / v - inverse
     return float(ll), np.array([d_p, d_q, d_v])
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from . import NUMPY, bgnbd, dot, levels, log_times
+from . import NUMPY, bgnbd, levels, log_times
+from .kernels import mixture_sums
 
 
 def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY, x_levels=None, time_levels=None):
@@ -39,37 +40,28 @@ def loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY, x_levels=None, time_levels=None)
 def total_loglik_grad(r, alpha, a, b, x, t_x, T, weights, x_levels=None, time_levels=None):
     """Weighted total of :func:`loglik` over customers, and its gradient in (r, alpha, a, b).
 
-    With ``w`` the posterior probability of having dropped out (the logistic of ``gap``, the
-    log-ratio of the two terms of the likelihood), each derivative is the alive term's plus
-    ``w`` times the difference the dead term makes. Functions of ``x`` run once per distinct
-    ``x`` and logarithms of ``alpha + t`` once per distinct time (``x_levels``, ``time_levels``:
-    :func:`clvmodels._math.levels` of ``x`` and of ``[t_x, T]``, computed here if not given).
+    With ``pi`` the posterior probability of having dropped out (the logistic of the log-ratio
+    of the two terms of the likelihood), each derivative is the alive term's plus ``pi`` times
+    the difference the dead term makes. Functions of ``x`` run once per distinct ``x``,
+    logarithms of ``alpha + t`` once per distinct time (``x_levels``, ``time_levels``:
+    :func:`clvmodels._math.levels` of ``x`` and of ``[t_x, T]``, computed here if not given),
+    and the rest in one compiled pass over the histories (:mod:`clvmodels._math.kernels`).
     """
     psi = special.digamma
     ux, ix = levels(x) if x_levels is None else x_levels
     ut, (itx, iT) = levels(np.stack([t_x, T])) if time_levels is None else time_levels
     counts = np.bincount(ix, weights=weights, minlength=ux.size)
     n = counts.sum()
-    log_t, inv_t = np.log(alpha + ut), 1.0 / (alpha + ut)
-    log_T, log_tx = log_t[iT], log_t[itx]
-    rx = r + x
-    diff = log_T - log_tx
-    gap = (np.log(a) - np.log(b + ux))[ix] + rx * diff  # log(dead / alive)
-    e = np.exp(-np.abs(gap))  # one exponential for the softplus and the logistic
-    softplus = np.maximum(gap, 0.0) + np.log1p(e)
-    w = np.where(gap >= 0, 1.0, e) / (1.0 + e)
-    ll = (counts @ (special.gammaln(r + ux) + special.betaln(a, b + ux + 1))
-          - dot(weights * rx, log_T) + dot(weights, softplus)
+    (soft, share, share_gap, share_inv, share_k, rx_log_T, log_T, rx_inv_T) = mixture_sums(
+        np.log(a) - np.log(b + ux), 1.0 / (b + ux), ix, x, itx, iT, weights, r,
+        np.log(alpha + ut), 1.0 / (alpha + ut), skip_zero=False)
+    ll = (counts @ (special.gammaln(r + ux) + special.betaln(a, b + ux + 1)) - rx_log_T + soft
           + n * (-special.gammaln(r) + r * np.log(alpha) - special.betaln(a, b)))
-    ww = weights * w
-    d_r = (counts @ psi(r + ux) - dot(weights, log_T) + dot(ww, diff)
-           + n * (np.log(alpha) - psi(r)))
-    inv_T = inv_t[iT]
-    d_alpha = n * r / alpha - dot(weights * rx, inv_T) + dot(ww * rx, inv_T - inv_t[itx])
+    d_r = counts @ psi(r + ux) - log_T - share_gap + n * (np.log(alpha) - psi(r))
+    d_alpha = n * r / alpha - rx_inv_T - share_inv
     psi_abx = counts @ psi(a + b + ux + 1)
-    d_a = -psi_abx + ww.sum() / a + n * psi(a + b)
-    d_b = (counts @ psi(b + ux + 1) - psi_abx - dot(ww, (1.0 / (b + ux))[ix])
-           + n * (psi(a + b) - psi(b)))
+    d_a = -psi_abx + share / a + n * psi(a + b)
+    d_b = counts @ psi(b + ux + 1) - psi_abx - share_k + n * (psi(a + b) - psi(b))
     return float(ll), np.array([d_r, d_alpha, d_a, d_b])
 
 
