@@ -55,8 +55,17 @@ class BoundLoglik:
 
     def __init__(self, model, data):
         self.model, self.data = model, data
+        self.home = os.getpid()
+        self.limited = False
 
     def __call__(self, theta):
+        if not self.limited and os.getpid() != self.home:
+            # in a chain's own process every core already runs a chain: a BLAS thread pool
+            # there only fights the others (a covariate fit ran 3.4x slower with it)
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(1)
+            self.limited = True
         return self.model.loglik_grad(theta, self.data)
 
 

@@ -38,6 +38,7 @@ from ..covariates import Design
 from .options import FitOptions
 from ..arguments import check_count
 from ..data import HISTORY_COLUMNS, unique_rows
+from .._math import dot
 from ..exceptions import DataError
 
 ROW_BLOCK = 8192  # rows of the per-customer likelihood evaluated at once
@@ -199,8 +200,12 @@ class CovariateSpecification:
         params = list(draws[:len(self.base_names)])
         for j, sign, process, block in self.links:
             gamma = np.vstack([draws[i] for i in block])  # (m, D)
+            # one draw (the likelihood, thousands of times in a fit): einsum, not BLAS, whose
+            # threads cost more to wake than the product and fight the sampler's processes
+            eta = (np.einsum("nm,m->n", design[process], gamma[:, 0])[:, None]
+                   if gamma.shape[1] == 1 else design[process] @ gamma)
             with np.errstate(over="ignore"):
-                params[j] = params[j] * np.exp(sign * (design[process] @ gamma))
+                params[j] = params[j] * np.exp(sign * eta)
         return params
 
     # -- specification --------------------------------------------------------------------------
@@ -321,8 +326,9 @@ class CovariateSpecification:
                 # a shared coefficient moves two parameters: its terms add up
                 gradient[index[at:at + z.shape[1]]] += np.einsum("ij,i->j", z, weighted[j])
                 at += z.shape[1]
-        self._last = (data, np.array(params, dtype=float), (float(w @ ll), gradient.copy()), g_u)
-        return float(w @ ll), gradient
+        total = dot(w, ll)
+        self._last = (data, np.array(params, dtype=float), (total, gradient.copy()), g_u)
+        return total, gradient
 
     def _cached(self, params, data):
         """``(value and gradient, per-row gradients)`` of the last point if ``params`` is it."""
