@@ -11,7 +11,9 @@ environment (its pins may clash with ours):
 
 Scale: simulated customers, Bayesian BG/NBD + Gamma-Gamma with the library's default settings
 (unless flags say otherwise), then 12-month CLV with a 94 % interval for every customer; times per
-step, peak memory, convergence:
+step, peak memory, convergence. The log is realistic in its diversity: first purchases over the
+first 39 of 78 weeks at daily resolution (298,452 distinct histories at 1M customers;
+``--acquisition-weeks 12`` gives the earlier, less diverse log):
 
     .venv/bin/python benchmarks/bayesian.py scale --customers 1000000
 """
