@@ -29,6 +29,23 @@ from .regression import HESSIAN_REUSE
 MAX_K = 12  # the regularity searched when k is not given (BTYDplus: 1..12)
 
 
+def litt_column(rfm: pd.DataFrame, title: str) -> np.ndarray:
+    """The ``litt`` column (sum of the logarithms of the intertransaction times) of a checked
+    RFM frame as floats: a DataError, in ``title``'s words, where it is missing, not a finite
+    number, or not 0 for a customer without repeat purchases."""
+    if "litt" not in rfm.columns:
+        raise DataError(f"{title} reads the sum of the logarithms of the inter-purchase "
+                        "times, column 'litt', which this frame lacks: build it with "
+                        "clvmodels.rfm_summary(..., statistics=['litt'])")
+    litt = pd.to_numeric(rfm["litt"], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(litt) | ((rfm["frequency"].to_numpy() == 0) & (litt != 0))
+    if bad.any():
+        raise DataError(f"litt must be a finite number, 0 without repeat purchases; "
+                        f"{int(bad.sum())} customer(s) violate this (first: "
+                        f"{rfm.index[bad][0]!r})")
+    return litt
+
+
 @dataclass
 class RegularHistories:
     """The unique (x, t_x, T, litt) rows with how many customers each stands for, and the
@@ -131,17 +148,8 @@ class RegularityModel(PurchaseModel):
         RegularHistories
         """
         check_rfm(rfm)
-        if "litt" not in rfm.columns:
-            raise DataError(f"{self.title} reads the sum of the logarithms of the inter-purchase "
-                            "times, column 'litt', which this frame lacks: build it with "
-                            "clvmodels.rfm_summary(..., statistics=['litt'])")
-        litt = pd.to_numeric(rfm["litt"], errors="coerce").to_numpy(dtype=np.float64)
+        litt = litt_column(rfm, self.title)
         x, t_x, T = rfm_arrays(rfm)
-        bad = ~np.isfinite(litt) | ((x == 0) & (litt != 0))
-        if bad.any():
-            raise DataError(f"litt must be a finite number, 0 without repeat purchases; "
-                            f"{int(bad.sum())} customer(s) violate this (first: "
-                            f"{rfm.index[bad][0]!r})")
         if not (x[weights > 0] if weights is not None else x > 0).any():
             raise DataError(f"no customer made a repeat purchase, so {self.title} cannot "
                             "estimate purchase rates; use a longer observation window")

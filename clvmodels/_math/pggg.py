@@ -1,0 +1,149 @@
+r"""Pareto/GGG formulas given a customer's latent variables (Platzer & Reutterer 2016, "Ticking
+Away the Moments: Timing Regularity Helps to Better Predict Customer Activity", Marketing
+Science 35(5); BTYDplus ``pggg.mcmc.DrawParameters``).
+
+A customer buys at time 0 and then after intertransaction times (itt) drawn from
+:math:`\mathrm{Gamma}(k, k\lambda)` (mean :math:`1/\lambda`; the larger ``k`` the more regular),
+until her lifetime :math:`\tau \sim \mathrm{Exp}(\mu)` ends; across customers
+:math:`k \sim \mathrm{Gamma}(t, \gamma)`, :math:`\lambda \sim \mathrm{Gamma}(r, \alpha)`,
+:math:`\mu \sim \mathrm{Gamma}(s, \beta)`. ``k = 1`` is the Pareto/NBD. A history is ``x`` repeat
+purchases, the last at ``t_x``, observed until ``T``, and ``litt``, the sum of the logarithms of
+the ``x`` intertransaction times. With :math:`Q(a, z)` the regularised upper incomplete Gamma
+function and :math:`c = k\lambda`, the likelihood given the latent variables is
+
+.. math:: \log L = x\,[k \log c - \log\Gamma(k)] + (k-1)\,\mathrm{litt} - c\,t_x
+          + \log Q(k, c\,(\min(\tau, T) - t_x)),
+
+for :math:`\tau > t_x` (the last factor: no purchase between the last one and the end of
+observation or of life). Integrating the lifetime over :math:`(t_x, T)` in closed form (by parts,
+:math:`\int_0^D \mu e^{-\mu u} Q(k, cu)\,du = 1 - e^{-\mu D} Q(k, cD) - A\,P(k, (c+\mu) D)`
+with :math:`A = (c / (c + \mu))^k`) gives the probability of being alive at ``T``
+
+.. math:: P(\tau > T) = \frac{e^{-\mu D} Q(k, cD)}{1 - A + A\,Q(k, (c+\mu) D)}, \qquad D = T - t_x,
+
+(BTYDplus integrates it numerically; at ``k = 1`` it is the Pareto/NBD's
+:math:`(\lambda+\mu) / (\lambda + \mu e^{(\lambda+\mu) D})`), and the likelihood with the
+lifetime integrated out, :math:`e^{-\mu t_x} (1 - A + A\,Q(k, (c+\mu) D))` times the
+intertransaction times' density (:func:`loglik`), so that a sampler needs no lifetime at all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+TINY_Q = 1e-250  # below this the upper incomplete Gamma is taken from its continued fraction
+
+
+def log_upper_gamma(a, z):
+    r"""``log Q(a, z)`` for ``a > 0, z >= 0``, accurate where ``Q`` underflows: scipy's
+    ``gammaincc`` where it is at least 1e-250, else the continued fraction of ``Q`` (Numerical
+    Recipes' ``gcf``, modified Lentz; there ``z > a + 1``) in logarithms,
+    :math:`\log Q = a \log z - z - \log\Gamma(a) + \log \mathrm{CF}`."""
+    q = special.gammaincc(a, z)
+    with np.errstate(divide="ignore"):
+        out = np.log(q)
+    tail = (q < TINY_Q) & (z > 0)
+    if np.any(tail):
+        if np.ndim(out) == 0:
+            out, tail = np.array([out]), np.array([True])
+        a, z = np.broadcast_arrays(a, z)
+        a, z = np.atleast_1d(a), np.atleast_1d(z)
+        aa, zz = a[tail], z[tail]
+        b = zz + 1.0 - aa
+        c = np.full_like(zz, 1e300)
+        d = 1.0 / b
+        h = d.copy()
+        for i in range(1, 300):
+            an = -i * (i - aa)
+            b = b + 2.0
+            d = an * d + b
+            d = np.where(np.abs(d) < 1e-300, 1e-300, d)
+            c = b + an / c
+            c = np.where(np.abs(c) < 1e-300, 1e-300, c)
+            d = 1.0 / d
+            delta = d * c
+            h = h * delta
+            if np.all(np.abs(delta - 1.0) < 1e-15):
+                break
+        out[tail] = aa * np.log(zz) - zz - special.gammaln(aa) + np.log(h)
+        return out if np.ndim(q) else out[0]
+    return out
+
+
+def loglik(k, lam, mu, x, t_x, T, litt):
+    """Each customer's log-likelihood given her ``k``, ``lambda`` and ``mu``, her lifetime
+    integrated out (the module's docstring): the intertransaction times
+    (:func:`gaps_loglik`), then no purchase since the last one, alive or dead
+    (:func:`silence_loglik`); at ``k = 1`` the Pareto/NBD's individual likelihood (Schmittlein
+    et al. 1987)."""
+    return gaps_loglik(k, lam, x, t_x, litt) + silence_loglik(k, lam, mu, t_x, T)
+
+
+def gaps_loglik(k, lam, x, t_x, litt):
+    """``x [k log c - log Gamma(k)] + (k - 1) litt - c t_x``, ``c = k lambda``: the density of
+    the ``x`` intertransaction times (no ``mu`` in it)."""
+    c = k * lam
+    return x * (k * np.log(c) - special.gammaln(k)) + (k - 1.0) * litt - c * t_x
+
+
+def silence_loglik(k, lam, mu, t_x, T):
+    """``-mu t_x + log(1 - A + A Q(k, (c + mu) D))``, ``D = T - t_x``, ``A = (c / (c +
+    mu))^k``: alive at the last purchase and no purchase since, dead or alive; a sum of two
+    positive parts added in logarithms (no cancellation, no underflow)."""
+    c = k * lam
+    log_share = -k * np.log1p(mu / c)
+    log_rest = np.log(-np.expm1(log_share))
+    log_tail = log_share + log_upper_gamma(k, (c + mu) * (T - t_x))
+    return -mu * t_x + np.logaddexp(log_rest, log_tail)
+
+
+def _share(k, c, mu):
+    """``A = (c / (c + mu))^k`` and ``1 - A`` without cancellation."""
+    log_a = -k * np.log1p(mu / c)
+    return np.exp(log_a), -np.expm1(log_a)
+
+
+def probability_alive(k, lam, mu, t_x, T):
+    """P(alive at ``T`` | k, lambda, mu, history): the module's closed form (numerator and
+    denominator in logarithms, so that long silences give 0 rather than 0/0)."""
+    c = k * lam
+    D = T - t_x
+    share, rest = _share(k, c, mu)
+    log_num = -mu * D + log_upper_gamma(k, c * D)
+    den = rest + share * special.gammaincc(k, (c + mu) * D)
+    with np.errstate(divide="ignore"):
+        return np.minimum(np.exp(log_num - np.log(den)), 1.0)
+
+
+def simulate_future_purchases(k, lam, mu, alive, t_x, T, horizon, rng):
+    """Purchases in ``(T, T + horizon]`` simulated once per element (customer and draw): a
+    customer alive at ``T`` lives a further ``Exp(mu)`` (memoryless); her next purchase ends the
+    intertransaction time that began at ``t_x`` and has lasted ``T - t_x`` without one (a
+    Gamma(k, k lambda) time beyond ``T - t_x``, drawn by inverting its distribution function);
+    the ones after follow at Gamma(k, k lambda) intervals. A dead customer buys nothing."""
+    k, lam, mu, t_x, T, horizon = np.broadcast_arrays(
+        *(np.asarray(v, dtype=np.float64) for v in (k, lam, mu, t_x, T, horizon)))
+    alive = np.broadcast_to(alive, k.shape)
+    count = np.zeros(k.shape)
+    i = np.flatnonzero(alive.ravel())
+    if not i.size:
+        return count
+    kk, c = k.ravel()[i], (k * lam).ravel()[i]
+    D = (T - t_x).ravel()[i]
+    end = np.minimum(rng.exponential(size=i.size) / mu.ravel()[i], horizon.ravel()[i])
+    beyond = special.gammaincc(kk, c * D)
+    with np.errstate(all="ignore"):
+        first = special.gammainccinv(kk, rng.uniform(size=i.size) * beyond) / c
+    # where the tail is too thin to invert, it is exponential at rate c beyond D
+    thin = ~(beyond > 1e-250) | ~np.isfinite(first) | (first < D)
+    first[thin] = D[thin] + rng.exponential(size=int(thin.sum())) / c[thin]
+    next_time = first - D  # after T
+    counts = np.zeros(i.size)
+    active = np.flatnonzero(next_time <= end)
+    while active.size:
+        counts[active] += 1
+        next_time[active] += rng.gamma(kk[active], 1.0 / c[active])
+        active = active[next_time[active] <= end[active]]
+    count.ravel()[i] = counts
+    return count
