@@ -10,6 +10,7 @@ from .datasets import load_cdnow, simulate_opportunities, simulate_transactions
 from .models.regression import simulate_customers
 from .models.correlated import CorrelatedParetoNBD, simulate_correlated
 from .models.ggompertz import GGompertzNBD, simulate_ggompertz
+from .models.pareto_ggg import ParetoGGG, simulate_pareto_ggg
 from .models.time_varying import TimeVaryingParetoNBD, simulate_time_varying
 from .over_time import CovariatesOverTime, read_covariates_over_time
 from .exceptions import (
@@ -84,6 +85,7 @@ __all__ = [
     "BetaPrior",
     "CorrelatedParetoNBD",
     "GGompertzNBD",
+    "ParetoGGG",
     "ModelFormatError",
     "NotFittedError",
     "backtest",
@@ -104,6 +106,7 @@ __all__ = [
     "simulate_regular",
     "simulate_correlated",
     "simulate_ggompertz",
+    "simulate_pareto_ggg",
     "simulate_time_varying",
     "simulate_transactions",
     "total",

@@ -98,22 +98,14 @@ def silence_loglik(k, lam, mu, t_x, T):
     return -mu * t_x + np.logaddexp(log_rest, log_tail)
 
 
-def _share(k, c, mu):
-    """``A = (c / (c + mu))^k`` and ``1 - A`` without cancellation."""
-    log_a = -k * np.log1p(mu / c)
-    return np.exp(log_a), -np.expm1(log_a)
-
-
 def probability_alive(k, lam, mu, t_x, T):
-    """P(alive at ``T`` | k, lambda, mu, history): the module's closed form (numerator and
-    denominator in logarithms, so that long silences give 0 rather than 0/0)."""
-    c = k * lam
-    D = T - t_x
-    share, rest = _share(k, c, mu)
-    log_num = -mu * D + log_upper_gamma(k, c * D)
-    den = rest + share * special.gammaincc(k, (c + mu) * D)
-    with np.errstate(divide="ignore"):
-        return np.minimum(np.exp(log_num - np.log(den)), 1.0)
+    """P(alive at ``T`` | k, lambda, mu, history): the module's closed form, its numerator
+    and denominator (:func:`silence_loglik`) in logarithms, so that long silences give 0
+    rather than 0/0."""
+    log_alive = -mu * (T - t_x) + log_upper_gamma(k, k * lam * (T - t_x))
+    with np.errstate(invalid="ignore"):
+        return np.minimum(np.exp(log_alive - silence_loglik(k, lam, mu, t_x, T) - mu * t_x),
+                          1.0)
 
 
 def simulate_future_purchases(k, lam, mu, alive, t_x, T, horizon, rng):
