@@ -390,13 +390,21 @@ def simulate_regular(n_customers: int, *, k: int, r: float, alpha: float, a: flo
         future[after] += 1
         ended = (now[rows] > T + holdout) | (rng.random(len(rows)) < p[rows])
         alive[rows[ended]] = False
+    return simulated_frame(x, t_x, T, litt, future, holdout, time_unit,
+                           dict(k=k, r=r, alpha=alpha, a=a, b=b))
+
+
+def simulated_frame(x, t_x, T, litt, future, holdout, time_unit, truth) -> pd.DataFrame:
+    """The RFM frame (with ``litt``) of simulated customers all acquired at time 0 and observed
+    for ``T``, with the holdout's purchases where ``holdout > 0``; ``attrs`` record the unit and
+    the ``truth``."""
     frame = pd.DataFrame({"frequency": x.astype(np.int64), "recency": t_x,
-                          "T": np.full(n, float(T)), "litt": litt},
-                         index=pd.RangeIndex(n, name="customer_id"))
+                          "T": np.full(len(x), float(T)), "litt": litt},
+                         index=pd.RangeIndex(len(x), name="customer_id"))
     if holdout > 0:
         frame["frequency_holdout"] = future.astype(np.int64)
         frame["duration_holdout"] = float(holdout)
-    frame.attrs.update(time_unit=time_unit, truth=dict(k=k, r=r, alpha=alpha, a=a, b=b))
+    frame.attrs.update(time_unit=time_unit, truth=truth)
     return frame
 
 

@@ -27,7 +27,7 @@ from .._math import pggg
 from ..arguments import check_count
 from ..data import RFM_COLUMNS, check_rfm
 from ..exceptions import DataError
-from .cnbd import litt_column
+from .cnbd import litt_column, simulated_frame
 from .latent import (draw_gamma_population, rescale_population, reshape_population,
                      slice_update)
 
@@ -425,11 +425,4 @@ def simulate_pareto_ggg(n_customers: int, *, t: float, gamma: float, r: float, a
         litt[rows[inside]] += np.log(gaps[inside])
         future[rows[~inside]] += 1
         active = rows
-    frame = pd.DataFrame({"frequency": x.astype(np.int64), "recency": t_x,
-                          "T": np.full(n, float(T)), "litt": litt},
-                         index=pd.RangeIndex(n, name="customer_id"))
-    if holdout > 0:
-        frame["frequency_holdout"] = future.astype(np.int64)
-        frame["duration_holdout"] = float(holdout)
-    frame.attrs.update(time_unit=time_unit, truth=values)
-    return frame
+    return simulated_frame(x, t_x, T, litt, future, holdout, time_unit, values)
