@@ -148,3 +148,34 @@ def test_simulated_regularity_is_recovered_and_predicted():
     assert np.corrcoef(predicted, actual)[0, 1] > 0.6
     alive = model.probability_alive(rfm)
     assert alive[actual > 0].mean() > alive[actual == 0].mean() + 0.2
+
+
+@pytest.mark.filterwarnings("ignore:Pareto/GGG. the sampler may not have converged")
+def test_predictions_align_by_label_and_carry_their_draws():
+    """A short fit: predictions are found by customer label (any order, a subset), their
+    intervals are probabilities in order, the draws' mean is the plain prediction, and a
+    customer not in the fit is refused by name. (A skewed posterior may put its mean outside
+    an equal-tailed interval: one draw in 60 alive pulls the mean of P(alive) up.)"""
+    import pandas as pd
+
+    import clvmodels
+
+    rfm = simulate_pareto_ggg(300, T=52, seed=2, t=10.0, gamma=2.0, r=4.0, alpha=8.0, s=0.5,
+                              beta=8.0)
+    model = ParetoGGG(draws=60, tune=20, chains=2, customer_draws=30, random_state=1).fit(rfm)
+    alive = model.probability_alive(rfm)
+    backwards = model.probability_alive(rfm.iloc[::-3])
+    pd.testing.assert_series_equal(backwards, alive.loc[backwards.index])
+    table = model.probability_alive(rfm, interval=0.9)
+    assert ((0 <= table["lower"]) & (table["lower"] <= table["upper"])
+            & (table["upper"] <= 1)).all()
+    np.testing.assert_allclose(table["mean"], alive, rtol=1e-12)
+    draws = model.probability_alive(rfm.iloc[:50], return_draws=True)
+    assert draws.shape == (50, 60)
+    np.testing.assert_allclose(draws.mean(axis=1), alive.iloc[:50], rtol=1e-12)
+    purchases = model.expected_purchases(rfm, 26, interval=0.9, seed=3)
+    again = model.expected_purchases(rfm, 26, seed=3)
+    np.testing.assert_allclose(purchases["mean"], again, rtol=1e-12)
+    assert (purchases["lower"] <= purchases["upper"]).all() and (again >= 0).all()
+    with pytest.raises(clvmodels.DataError, match="not in the fit"):
+        model.probability_alive(pd.Index([10_000]))

@@ -10,7 +10,7 @@ every customer is updated at once in array form
 ``tau`` and ``mu`` move each other slowly: on 1,525 simulated customers the effective sample size
 of the dropout population was 0.02 per draw with ``tau``); and each population shape is sliced
 with its rate integrated out (:func:`clvmodels.models.latent.draw_gamma_population`).
-P(alive) is averaged in closed form over every draw. Chains run in their own processes.
+P(alive) is averaged in closed form over the kept draws. Chains run in their own processes.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import pandas as pd
 from .._math import pggg
 from ..arguments import check_count
 from ..data import RFM_COLUMNS, check_rfm
+from ..draws import summarise_draws
 from ..exceptions import DataError
 from .cnbd import litt_column, simulated_frame
 from .latent import (draw_gamma_population, rescale_population, reshape_population,
@@ -55,7 +56,6 @@ def _chain(arguments):
     population = np.empty((draws, len(POPULATION)))
     every = max(1, draws // keep) if keep else draws + 1
     kept = {name: [] for name in state}
-    alive_sum = np.zeros(n)
     steps = {parameter: 0.1 for name, shape, rate in PROCESSES if name in RESCALED
              for parameter in (shape, rate)}
     widths = {name: 1.0 for name in state}  # of the customers' slices, in log units
@@ -136,13 +136,10 @@ def _chain(arguments):
         done = step - tune
         if done >= 0:
             population[done] = [pop[name] for name in POPULATION]
-            with np.errstate(all="ignore"):
-                alive_sum += pggg.probability_alive(state["k"], state["lambda"], state["mu"],
-                                                    t_x, T)
             if done % every == 0 and len(kept["k"]) < keep:
                 for name, value in state.items():
                     kept[name].append(value.astype(np.float32))
-    return {"population": population, "alive": alive_sum / draws,
+    return {"population": population,
             **{name: np.array(values) for name, values in kept.items()}}
 
 
@@ -219,7 +216,7 @@ class ParetoGGG:
         """
         import arviz as az
 
-        for setting, low in (("draws", 1), ("tune", 0), ("chains", 1), ("customer_draws", 0)):
+        for setting, low in (("draws", 1), ("tune", 0), ("chains", 1), ("customer_draws", 1)):
             check_count(getattr(self, setting), setting, low=low)
         check_rfm(rfm)
         litt = litt_column(rfm, self.title)
@@ -248,7 +245,6 @@ class ParetoGGG:
         self.history_ = {"x": x, "t_x": t_x, "T": T}
         self.latent_ = {name: np.concatenate([r[name] for r in results])
                         for name in ("k", "lambda", "mu")}  # (draws, customers)
-        self.probability_alive_ = np.mean([r["alive"] for r in results], axis=0)
         self.time_unit_ = rfm.attrs.get("time_unit")
         self._warn_if_not_converged()
         return self
@@ -329,54 +325,86 @@ class ParetoGGG:
                             "customers it sampled (refit with them)")
         return rows
 
-    def probability_alive(self, rfm) -> pd.Series:
+    def _draws(self, rfm):
+        """The rows of ``rfm``'s customers in the fit, their index, histories and kept draws
+        (each ``(customers, draws)``)."""
+        rows = self._rows(rfm)
+        index = rfm.index if isinstance(rfm, pd.DataFrame) else pd.Index(rfm)
+        history = {name: value[rows][:, None] for name, value in self.history_.items()}
+        latent = [self.latent_[name][:, rows].T for name in ("k", "lambda", "mu")]
+        return index, history, latent
+
+    def probability_alive(self, rfm, *, interval=None, return_draws: bool = False):
         """P(alive at the end of the fit's observation) per customer: the posterior mean over
-        every draw of the closed-form probability given the draw's latent rates.
+        the kept draws of the closed-form probability given each draw's latent rates.
 
         Parameters
         ----------
         rfm : pandas.DataFrame or pandas.Index
             The customers (of the fit), by label.
+        interval : float, optional
+            Mass of an equal-tailed posterior interval (a DataFrame of ``mean``, ``lower``,
+            ``upper``).
+        return_draws : bool
+            The per-draw values (a DataFrame, one column per draw).
 
         Returns
         -------
-        pandas.Series
+        pandas.Series or pandas.DataFrame
         """
-        rows = self._rows(rfm)
-        index = rfm.index if isinstance(rfm, pd.DataFrame) else pd.Index(rfm)
-        return pd.Series(self.probability_alive_[rows], index=index, name="probability_alive")
+        index, h, (k, lam, mu) = self._draws(rfm)
 
-    def expected_purchases(self, rfm, t: float, *, paths: int = 8, seed=None) -> pd.Series:
-        """Expected purchases in the next ``t`` per customer, the posterior mean over the kept
-        draws of purchases simulated forward (``paths`` simulations per draw).
+        def compute(rows):
+            with np.errstate(all="ignore"):
+                return pggg.probability_alive(k[rows].astype(np.float64), lam[rows], mu[rows],
+                                              h["t_x"][rows], h["T"][rows])
+
+        return summarise_draws(compute, len(index), k.shape[1], interval, "probability_alive",
+                               index, return_draws=return_draws)
+
+    def expected_purchases(self, rfm, t: float, *, interval=None, return_draws: bool = False,
+                           paths: int = 8, seed=None):
+        """Expected purchases in the next ``t`` per customer: the posterior mean over the kept
+        draws of each draw's expectation, estimated by ``paths`` forward simulations (alive or
+        not by the draw's P(alive), then the renewal process until the horizon or death).
 
         Parameters
         ----------
         rfm : pandas.DataFrame or pandas.Index
             The customers (of the fit), by label.
         t : float
-            Horizon in the fit's time unit.
+            Horizon in the fit's time unit, > 0.
+        interval : float, optional
+        return_draws : bool
         paths : int
+            Simulations per draw (the Monte Carlo error of a draw's value falls as its root).
         seed : int, optional
 
         Returns
         -------
-        pandas.Series
+        pandas.Series or pandas.DataFrame
         """
-        rows = self._rows(rfm)
-        index = rfm.index if isinstance(rfm, pd.DataFrame) else pd.Index(rfm)
-        rng = np.random.default_rng(seed)
-        h = {name: value[rows] for name, value in self.history_.items()}
-        k, lam, mu = (self.latent_[name][:, rows].astype(np.float64)
-                      for name in ("k", "lambda", "mu"))
-        total = np.zeros(rows.size)
-        for _ in range(paths):
-            with np.errstate(all="ignore"):
-                p = pggg.probability_alive(k, lam, mu, h["t_x"], h["T"])
-            alive = rng.uniform(size=k.shape) < p
-            total += pggg.simulate_future_purchases(k, lam, mu, alive, h["t_x"], h["T"], t,
-                                                    rng).mean(axis=0)
-        return pd.Series(total / paths, index=index, name="expected_purchases")
+        check_count(paths, "paths", low=1)
+        if not (isinstance(t, (int, float, np.integer, np.floating)) and np.isfinite(t)
+                and t > 0):
+            raise DataError(f"t={t!r}: the horizon must be a number > 0 in the fit's time unit")
+        index, h, (k, lam, mu) = self._draws(rfm)
+        entropy = np.random.SeedSequence(seed).entropy
+
+        def compute(rows):
+            rng = np.random.default_rng([entropy, int(rows[0]) if len(rows) else 0])
+            kk = k[rows].astype(np.float64)
+            ll, mm = lam[rows].astype(np.float64), mu[rows].astype(np.float64)
+            t_x, T = h["t_x"][rows], h["T"][rows]
+            total = np.zeros(kk.shape)
+            for _ in range(paths):
+                with np.errstate(all="ignore"):
+                    alive = rng.uniform(size=kk.shape) < pggg.probability_alive(kk, ll, mm, t_x, T)
+                total += pggg.simulate_future_purchases(kk, ll, mm, alive, t_x, T, t, rng)
+            return total / paths
+
+        return summarise_draws(compute, len(index), k.shape[1], interval, "expected_purchases",
+                               index, return_draws=return_draws)
 
 
 def simulate_pareto_ggg(n_customers: int, *, t: float, gamma: float, r: float, alpha: float,
