@@ -89,12 +89,12 @@ def test_the_command_line_backtest_and_files_take_the_new_model(cdnow, tmp_path,
 def test_the_bayesian_twin(cdnow_calibration, mbg):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bayes = clvmodels.BayesianModifiedBetaGeo(draws=300, tune=300, chains=2,
-                                                  until_converged=False,
-                                                  random_state=2).fit(cdnow_calibration)
+        # the library's defaults and convergence policy (a second round where the first
+        # misses r_hat <= 1.01): two short chains sat at r_hat 1.02 or just under, by chance
+        bayes = clvmodels.BayesianModifiedBetaGeo(random_state=2).fit(cdnow_calibration)
     np.testing.assert_allclose(bayes.params_, mbg.params_, rtol=0.15)
     summary = bayes.summary()
-    assert (summary["r_hat"] < 1.02).all()
+    assert (summary["r_hat"] <= 1.01).all()
     band = bayes.probability_alive(cdnow_calibration.iloc[:50], interval=0.9)
     assert (band["lower"] <= band["mean"]).all() and (band["mean"] <= band["upper"]).all()
 
