@@ -179,3 +179,22 @@ def test_predictions_align_by_label_and_carry_their_draws():
     assert (purchases["lower"] <= purchases["upper"]).all() and (again >= 0).all()
     with pytest.raises(clvmodels.DataError, match="not in the fit"):
         model.probability_alive(pd.Index([10_000]))
+    later = rfm.copy()
+    later.loc[5, "T"] += 4  # the same customer, observed longer: not the sampled history
+    with pytest.raises(clvmodels.DataError, match="customer 5 has T 56 here but 52 in the fit"):
+        model.expected_purchases(later, 26)
+    with pytest.raises(clvmodels.NotFittedError):
+        ParetoGGG().probability_alive(rfm)
+
+
+def test_priors_are_gamma_priors_given_as_prior_or_pair():
+    import clvmodels
+
+    model = ParetoGGG(priors={"r": clvmodels.Prior("Gamma", alpha=2, beta=3), "s": (1, 4)})
+    priors = model._priors()
+    assert priors["r"] == (2.0, 3.0) and priors["s"] == (1.0, 4.0)
+    assert priors["t"] == (1e-3, 1e-3)
+    with pytest.raises(clvmodels.DataError, match="takes Gamma priors"):
+        ParetoGGG(priors={"r": clvmodels.Prior("LogNormal", mu=0, sigma=1)})._priors()
+    with pytest.raises(clvmodels.DataError, match="population parameters are"):
+        ParetoGGG(priors={"k": (1, 1)})._priors()

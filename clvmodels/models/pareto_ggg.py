@@ -27,7 +27,8 @@ from .._math import pggg
 from ..arguments import check_count
 from ..data import RFM_COLUMNS, check_rfm
 from ..draws import summarise_draws
-from ..exceptions import DataError
+from ..exceptions import DataError, NotFittedError
+from ..priors import Prior
 from .cnbd import litt_column, simulated_frame
 from .latent import (draw_gamma_population, rescale_population, reshape_population,
                      slice_update)
@@ -62,12 +63,11 @@ def _chain(arguments):
 
     def likelihood(name, values, rows):
         """The terms of the log-likelihood that ``name`` moves, for the customers ``rows``."""
-        silence = pggg.silence_loglik(values["k"], values["lambda"], values["mu"], t_x[rows],
-                                      T[rows])
-        if name == "mu":
-            return silence
-        return silence + pggg.gaps_loglik(values["k"], values["lambda"], x[rows], t_x[rows],
-                                          litt[rows])
+        if name == "mu":  # mu is not in the gaps' density
+            return pggg.silence_loglik(values["k"], values["lambda"], values["mu"], t_x[rows],
+                                       T[rows])
+        return pggg.loglik(values["k"], values["lambda"], values["mu"], x[rows], t_x[rows],
+                           T[rows], litt[rows])
 
     for step in range(tune + draws):
         # lambda: its Gamma prior times the gaps' density is Gamma(r + k x, alpha + k t_x), the
@@ -154,8 +154,9 @@ class ParetoGGG:
     customer_draws : int
         Per-customer draws kept per chain for predictions (evenly spaced; float32).
     priors : dict, optional
-        Gamma(shape, rate) hyperpriors on any of ``t, gamma, r, alpha, s, beta`` as
-        ``{"r": (shape, rate)}``; default Gamma(0.001, 0.001) for all (BTYDplus's).
+        Gamma hyperpriors on any of ``t, gamma, r, alpha, s, beta``, as
+        ``{"r": clvmodels.Prior("Gamma", alpha=shape, beta=rate)}`` or ``{"r": (shape,
+        rate)}``; default Gamma(0.001, 0.001) for all (BTYDplus's).
     random_state : int, optional
     cores : int, optional
         Processes for the chains (default: one per chain, at most the CPUs).
@@ -191,6 +192,12 @@ class ParetoGGG:
             if name not in POPULATION:
                 raise DataError(f"priors[{name!r}]: Pareto/GGG's population parameters are "
                                 f"{list(POPULATION)}")
+            if isinstance(value, Prior):  # the Bayesian models' prior object, a Gamma here
+                if value.distribution != "Gamma" or set(value.parameters) != {"alpha", "beta"}:
+                    raise DataError(f"priors[{name!r}] = {value!r}: Pareto/GGG's sampler takes "
+                                    "Gamma priors on its population, Prior('Gamma', alpha=shape, "
+                                    "beta=rate)")
+                value = (value.parameters["alpha"], value.parameters["beta"])
             try:
                 shape, rate = (float(v) for v in value)
             except (TypeError, ValueError):
@@ -311,11 +318,12 @@ class ParetoGGG:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "idata_"):
-            raise DataError("this Pareto/GGG model is not fitted yet: call fit(rfm) first")
+            raise NotFittedError("this ParetoGGG is not fitted yet: call .fit(rfm) first")
 
-    # -- predictions ----------------------------------------------------------------------------
-    def _rows(self, rfm) -> np.ndarray:
-        """The fitted customers of ``rfm`` (by label), in its order; refuses others."""
+    def _draws(self, rfm):
+        """For ``rfm``'s customers (by label; all of them in the fit): their index, histories
+        and kept draws (each ``(customers, draws)``). A frame whose histories differ from the
+        ones sampled is refused: the draws belong to those histories."""
         self._check_fitted()
         index = rfm.index if isinstance(rfm, pd.DataFrame) else pd.Index(rfm)
         rows = self.customers_.get_indexer(index)
@@ -323,14 +331,20 @@ class ParetoGGG:
             first = index[np.flatnonzero(rows < 0)[0]]
             raise DataError(f"customer {first!r} was not in the fit: Pareto/GGG predicts the "
                             "customers it sampled (refit with them)")
-        return rows
-
-    def _draws(self, rfm):
-        """The rows of ``rfm``'s customers in the fit, their index, histories and kept draws
-        (each ``(customers, draws)``)."""
-        rows = self._rows(rfm)
-        index = rfm.index if isinstance(rfm, pd.DataFrame) else pd.Index(rfm)
         history = {name: value[rows][:, None] for name, value in self.history_.items()}
+        if isinstance(rfm, pd.DataFrame):
+            for column, name in zip(RFM_COLUMNS, ("x", "t_x", "T")):
+                if column not in rfm.columns:
+                    continue
+                given = pd.to_numeric(rfm[column], errors="coerce").to_numpy(dtype=np.float64)
+                differ = ~np.isclose(given, history[name][:, 0], rtol=1e-12, atol=0)
+                if differ.any():
+                    i = np.flatnonzero(differ)[0]
+                    raise DataError(
+                        f"customer {index[i]!r} has {column} {given[i]:g} here but "
+                        f"{history[name][i, 0]:g} in the fit: Pareto/GGG predicts from the "
+                        "histories it sampled; refit on the new frame (or pass the customers' "
+                        "ids alone, pd.Index, for the fitted histories)")
         latent = [self.latent_[name][:, rows].T for name in ("k", "lambda", "mu")]
         return index, history, latent
 
@@ -355,9 +369,9 @@ class ParetoGGG:
         index, h, (k, lam, mu) = self._draws(rfm)
 
         def compute(rows):
+            kk, ll, mm = (v[rows].astype(np.float64) for v in (k, lam, mu))
             with np.errstate(all="ignore"):
-                return pggg.probability_alive(k[rows].astype(np.float64), lam[rows], mu[rows],
-                                              h["t_x"][rows], h["T"][rows])
+                return pggg.probability_alive(kk, ll, mm, h["t_x"][rows], h["T"][rows])
 
         return summarise_draws(compute, len(index), k.shape[1], interval, "probability_alive",
                                index, return_draws=return_draws)
@@ -393,8 +407,7 @@ class ParetoGGG:
 
         def compute(rows):
             rng = np.random.default_rng([entropy, int(rows[0]) if len(rows) else 0])
-            kk = k[rows].astype(np.float64)
-            ll, mm = lam[rows].astype(np.float64), mu[rows].astype(np.float64)
+            kk, ll, mm = (v[rows].astype(np.float64) for v in (k, lam, mu))
             t_x, T = h["t_x"][rows], h["T"][rows]
             total = np.zeros(kk.shape)
             for _ in range(paths):
