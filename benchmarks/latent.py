@@ -3,9 +3,11 @@
 Speed: customers simulated from Pareto/GGG with strong regularity (k ~ Gamma(10, 2), mean 5;
 lambda ~ Gamma(4, 8); mu ~ Gamma(0.5, 8); 52 weeks observed), the library's default sampler (4
 chains x (500 warm-up + 2,000 draws), chains in their own processes): wall time of the whole fit
-(the Pareto/NBD start included), peak memory, convergence of the six population parameters:
+(the Pareto/NBD start included), peak memory, convergence of the six population parameters,
+then the time to predict the first ``--predict`` customers' next 52 weeks:
 
     .venv/bin/python benchmarks/latent.py scale --customers 1525   # BTYDplus grocery's size
+    .venv/bin/python benchmarks/latent.py scale --customers 100000 --draws 1000 --tune 300
 
 Holdout accuracy: simulated customers observed 52 weeks, their purchases in the next 52
 predicted by Pareto/NBD and MBG/CNBD-k (maximum likelihood) and Pareto/GGG (posterior mean), on
@@ -47,6 +49,12 @@ def scale(args) -> None:
           f"{chain_mib:,.0f} MiB; r_hat <= {summary['r_hat'].max():.3f}, bulk ESS >= "
           f"{summary['ess_bulk'].min():.0f}\n")
     print(summary[["mean", "sd", "ess_bulk", "r_hat"]].assign(truth=STRONG).to_string())
+    start = time.perf_counter()
+    head = rfm.iloc[:args.predict]
+    model.expected_purchases(head, 52)
+    print(f"\nexpected purchases of {len(head):,} customers (each her own chain given the "
+          f"population's draws, {model.customer_draws} draws, {8} paths each): "
+          f"{time.perf_counter() - start:.1f} s")
 
 
 def compare(args) -> None:
@@ -69,7 +77,7 @@ def compare(args) -> None:
                      for k, m in predicted.items()}
         start = time.perf_counter()
         model = ParetoGGG(draws=args.draws, tune=args.tune, random_state=1).fit(calibration)
-        predicted["pggg"] = model.expected_purchases(calibration, 52, seed=1).to_numpy()
+        predicted["pggg"] = model.expected_purchases(calibration, 52).to_numpy()
         seconds = time.perf_counter() - start
         rng = np.random.default_rng(0)
         resamples = rng.integers(0, len(actual), (1000, len(actual)))
@@ -93,6 +101,7 @@ def main() -> None:
     s.add_argument("--draws", type=int, default=2000)
     s.add_argument("--tune", type=int, default=500)
     s.add_argument("--seed", type=int, default=4)
+    s.add_argument("--predict", type=int, default=1525, help="customers to predict for")
     s.set_defaults(run=scale)
     c = sub.add_parser("compare")
     c.add_argument("--customers", type=int, default=3000)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .columns import RowNames, ids_are_integers, normalize_ids
 from .covariates import join_customers, read_customers
-from .data import RFM_COLUMNS, check_period_end, check_rfm
+from .data import RFM_COLUMNS, STATISTICS, check_period_end, check_rfm
 from .exceptions import DataError, DataQualityWarning
 from .files import (
     atomic_table_writer,
@@ -208,6 +208,8 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
             raise DataError(f"the RFM table is in {given('time_unit', time_unit)} but the model "
                             f"was fitted in {model_unit!r}: rebuild the table in {model_unit!r}")
     options = dict(stream_options or {})
+    # what the purchase model's predictions read beyond RFM (Pareto/GGG: litt)
+    statistics = [c for c in getattr(pair.purchases, "columns", ()) if c in STATISTICS]
     needed = sorted({c for m in (pair.purchases, pair.spend) for cols in m.covariates.values()
                      for c in cols})
     table = None
@@ -231,7 +233,7 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
                               observation_end=observation_end, freq=freq,
                               time_unit=time_unit or model_unit, horizon=horizon,
                               discount_rate=discount_rate, quiet=quiet, scheduler=scheduler,
-                              options=options, customers=table)
+                              options=options, customers=table, statistics=statistics)
     if engine != "local":
         raise DataError(f"{given('engine', engine)}: use 'local' or 'dask'")
     stats = StreamStats()
@@ -240,7 +242,8 @@ def score_file(model, out, *, transactions=None, rfm=None, observation_end=None,
     if rfm is None:
         frames = stream_rfm(transactions, observation_end=observation_end, freq=freq,
                             time_unit=time_unit or model_unit, stats=stats,
-                            progress=progress, chunk_rows=chunk_rows, **options)
+                            progress=progress, chunk_rows=chunk_rows,
+                            statistics=statistics or None, **options)
     else:
         frames = rfm_chunks(rfm, chunk_rows, time_unit=time_unit, sep=options.get("sep"))
     scoring = None
@@ -312,7 +315,7 @@ def _score_over_time(pair, out, *, transactions, rfm, observation_end, freq, tim
 
 def _score_on_dask(pair, out, *, transactions, rfm, observation_end, freq, time_unit, horizon,
                    discount_rate, quiet, scheduler, options, customers=None,
-                   over_time=None) -> StreamStats:
+                   over_time=None, statistics=()) -> StreamStats:
     from . import dask_engine
 
     client = dask_engine.start_client(scheduler)
@@ -323,7 +326,7 @@ def _score_on_dask(pair, out, *, transactions, rfm, observation_end, freq, time_
         else:
             frame, excluded = dask_engine.rfm_from_file(
                 transactions, observation_end=observation_end, freq=freq, time_unit=time_unit,
-                covariates_over_time=over_time, **options)
+                covariates_over_time=over_time, statistics=list(statistics) or None, **options)
         scores = dask_engine.score(pair, frame, customers, covariates_over_time=over_time,
                                    horizon=horizon, discount_rate=discount_rate)
         progress = Progress(scores.npartitions, "scoring partitions", quiet=quiet)

@@ -7,12 +7,15 @@ import pandas as pd
 
 from .data import check_rfm
 from .exceptions import DataError
+from .interface import arg
 from .metrics import calibration_table
 from .models.registry import MODELS, models_of_kind
 
 
-def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.DataFrame:
-    """Fit purchase models by maximum likelihood on one frame and put them side by side.
+def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0,
+            options: dict | None = None) -> pd.DataFrame:
+    """Fit purchase models on one frame and put them side by side: by maximum likelihood, and
+    a model sampled with its customers' latent variables (Pareto/GGG, ``"pggg"``) when named.
 
     Parameters
     ----------
@@ -22,14 +25,19 @@ def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.Dat
         Registered purchase models (default: those of continuous time whose statistics the
         frame has: ``["bgnbd", "mbgnbd", "pnbd", "cpnbd", "ggomnbd"]``, and the regularity models ``mbgcnbd``
         and ``bgcnbd`` on a frame with ``litt``; ``["bgbb"]`` on a frame of opportunities).
+        Pareto/GGG (``"pggg"``, on a frame with ``litt``) is compared when named: its sampler
+        takes minutes where the others take seconds.
     penalizer : float
-        For every fit.
+        For every maximum-likelihood fit.
+    options : dict, optional
+        Settings of a sampled model (``{"draws": 1000, "random_state": 1}``).
 
     Returns
     -------
     pandas.DataFrame
         One row per model: ``parameters``, ``log_likelihood``, ``aic`` (2k - 2 LL), ``bic``
-        (k log n - 2 LL); with holdout columns, the holdout purchases' ``holdout_mae``,
+        (k log n - 2 LL; missing for a sampled model, which has no likelihood of its
+        parameters alone to compare); with holdout columns, the holdout purchases' ``holdout_mae``,
         ``holdout_rmse`` and ``holdout_bias_pct`` (of the total), and ``holdout_by_frequency``
         (the largest gap, over calibration frequencies 0-7+, between the mean expected and the
         mean actual holdout purchases). ``attrs["fits"]`` holds the fitted models.
@@ -57,7 +65,7 @@ def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.Dat
     else:
         names = list(models)
     unknown = [n for n in names if n not in MODELS or MODELS[n].kind != "purchases"
-               or "mle" not in MODELS[n].capabilities]
+               or not {"mle", "latent"} & MODELS[n].capabilities]
     if unknown:
         raise DataError(f"unknown purchase model(s) {unknown}: choose from "
                         f"{[e.name for e in models_of_kind('purchases', discrete=True)]}")
@@ -69,14 +77,23 @@ def compare(rfm: pd.DataFrame, models=None, *, penalizer: float = 0.0) -> pd.Dat
                             "bias) means nothing: is observation_end after calibration_end? "
                             "Drop the holdout columns to compare on the likelihood alone")
     rows, fits = [], {}
+    if options and not any("latent" in MODELS[n].capabilities for n in names):
+        raise DataError(f"{arg('options')} are a sampled model's settings, and none of "
+                        f"{names} is one (name 'pggg')")
     for name in names:
-        model = MODELS[name].mle(penalizer).fit(rfm)
+        entry = MODELS[name]
+        if "latent" in entry.capabilities:
+            model = entry.bayesian(**(options or {})).fit(rfm)
+            row = {"model": name, "parameters": len(model.parameter_names_),
+                   "log_likelihood": np.nan, "aic": np.nan, "bic": np.nan}
+        else:
+            model = entry.mle(penalizer).fit(rfm)
+            # a parameter chosen by likelihood (the regularity's k) counts as one
+            k = len(model.parameter_names_) + getattr(model, "chosen_parameters", 0)
+            n, ll = model.n_customers_, model.log_likelihood_
+            row = {"model": name, "parameters": k, "log_likelihood": ll, "aic": 2 * k - 2 * ll,
+                   "bic": k * np.log(n) - 2 * ll}
         fits[name] = model
-        # a parameter chosen by likelihood (the regularity's k) counts as one
-        k = len(model.parameter_names_) + getattr(model, "chosen_parameters", 0)
-        n, ll = model.n_customers_, model.log_likelihood_
-        row = {"model": name, "parameters": k, "log_likelihood": ll, "aic": 2 * k - 2 * ll,
-               "bic": k * np.log(n) - 2 * ll}
         if holdout:
             expected = model.expected_purchases(rfm, rfm["duration_holdout"]).to_numpy()
             actual = rfm["frequency_holdout"].to_numpy(dtype=float)

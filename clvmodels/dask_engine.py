@@ -295,6 +295,9 @@ def score(pair: ModelPair, rfm, customers=None, covariates_over_time=None, **opt
 
     example = pd.DataFrame({"frequency": [1], "recency": [1.0], "T": [2.0],
                             "monetary_value": [10.0]})  # one valid history: the output's columns
+    for column in getattr(pair.purchases, "columns", ()):  # a statistic it reads (litt)
+        if column not in example:
+            example[column] = 0.0
     kind = rfm._meta["customer_id"].dtype
     first = table.index[0] if table is not None and len(table) else (
         0 if kind.kind in "iu" else "0")

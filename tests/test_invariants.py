@@ -16,6 +16,7 @@ import clvmodels
 from clvmodels import DataError, ModelFormatError, metrics
 from clvmodels.heuristics import hiatus_inactive
 from clvmodels.models.shifted_beta_geo import simulate_subscriptions
+from clvmodels.testing import LATENT_SETTINGS
 
 FAST = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -236,6 +237,10 @@ def fitted_models(base):
             out.append((name, entry.mle().fit(aged), aged))
             out.append((name + "+cov", entry.mle(purchase_covariates=["channel", "age"],
                                                  dropout_covariates=["member"]).fit(aged), aged))
+        elif "latent" in entry.capabilities:  # Pareto/GGG: its sampler, short chains
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                out.append((name, entry.bayesian(**LATENT_SETTINGS).fit(base), base))
         elif "covariates" not in entry.capabilities:  # the regularity models
             out.append((name, entry.mle().fit(base), base))
         else:

@@ -1,7 +1,13 @@
 """Samplers for models with per-customer latent variables (Pareto/GGG): every customer's
 variables updated at once in vectorised form, the population's parameters on top.
 
-Two building blocks, written once:
+Three building blocks, written once:
+
+- :class:`CustomerStreams`: random numbers that belong to customers (a counter-based generator),
+  so that a customer's draws do not depend on who else is sampled with her: predictions are
+  the same for a customer alone, in any frame, in any chunk, before and after a model file's
+  round trip. :class:`SharedStream` gives a numpy Generator the same interface (the fit, where
+  all customers are sampled together anyway).
 
 - :func:`slice_update`: one univariate slice-sampling update (Neal 2003, "Slice sampling",
   Annals of Statistics 31(3): stepping out with a random split of ``m`` steps, then shrinkage) of
@@ -20,7 +26,126 @@ import numpy as np
 from scipy import special
 
 
-def slice_update(logf, x, rng, width, steps_out: int = 8):
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # splitmix64's increment
+MASK = (1 << 64) - 1
+
+
+def _mix(z):
+    """splitmix64's finaliser (Steele, Lea & Flood 2014) on unsigned 64-bit arrays: a
+    bijection whose outputs pass BigCrush for consecutive inputs."""
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def place_number(place) -> np.uint64:
+    """One 64-bit number for a place in an algorithm, a tuple of whole numbers (the counter of
+    :class:`CustomerStreams`)."""
+    value = 0
+    for part in place:
+        value = int(_mix(np.array([(value * 0x100000001B3 + int(part) + 1) & MASK],
+                                  dtype=np.uint64))[0])
+    return np.uint64(value)
+
+
+def customer_keys(seed: int, *columns) -> np.ndarray:
+    """A 64-bit key per row: a hash of ``seed`` and the row's values in ``columns`` (float64
+    arrays), so that equal rows get equal keys and so equal draws."""
+    key = np.full(len(columns[0]), place_number((seed,)), dtype=np.uint64)
+    for column in columns:
+        bits = np.ascontiguousarray(column, dtype=np.float64).view(np.uint64)
+        with np.errstate(over="ignore"):
+            key = _mix(key * GOLDEN + bits)
+    return key
+
+
+def draw_keys(keys, draws: int) -> np.ndarray:
+    """``(len(keys), draws)`` keys: one per customer and draw, derived from her key."""
+    index = np.arange(draws, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return _mix(np.asarray(keys, dtype=np.uint64)[:, None] * GOLDEN + index + np.uint64(1))
+
+
+class CustomerStreams:
+    """Random numbers that belong to customers: the number a customer draws at a place of the
+    algorithm (a tuple of whole numbers: iteration, step, attempt) is splitmix64's output for
+    her key and that place (a counter-based generator; Salmon et al. 2011, "Parallel random
+    numbers: as easy as 1, 2, 3"), so it depends on nothing else: not on the other customers
+    sampled with her, their order or the chunk she is in.
+
+    Parameters
+    ----------
+    keys : numpy.ndarray
+        One unsigned 64-bit key per customer (:func:`customer_keys`).
+    """
+
+    def __init__(self, keys):
+        self.keys = np.asarray(keys, dtype=np.uint64)
+
+    def uniform(self, rows, *place):
+        """A uniform number in (0, 1) per customer ``rows`` (an index array or a slice)."""
+        with np.errstate(over="ignore"):
+            bits = _mix(self.keys[rows] + place_number(place) * GOLDEN)
+        return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0 ** -53
+
+    def exponential(self, rows, *place):
+        """A standard exponential number per customer ``rows``."""
+        return -np.log(self.uniform(rows, *place))
+
+    def normal(self, rows, *place):
+        """A standard normal number per customer ``rows`` (Box-Muller)."""
+        radius = np.sqrt(2.0 * self.exponential(rows, *place, 0))
+        return radius * np.cos(2.0 * np.pi * self.uniform(rows, *place, 1))
+
+    def gamma(self, rows, shape, *place):
+        """A Gamma(``shape``, 1) number per customer ``rows`` (``shape`` one per row):
+        Marsaglia & Tsang (2000), with ``Gamma(a) = Gamma(a + 1) U^(1/a)`` for ``a < 1``."""
+        shape = np.asarray(shape, dtype=np.float64)
+        index = np.arange(self.keys.size)[rows]
+        boost = shape < 1.0
+        a = np.where(boost, shape + 1.0, shape)
+        d = a - 1.0 / 3.0
+        c = 1.0 / np.sqrt(9.0 * d)
+        out = np.empty(index.size)
+        todo = np.arange(index.size)
+        attempt = 0
+        while todo.size:
+            z = self.normal(index[todo], *place, 2, attempt)
+            u = self.uniform(index[todo], *place, 3, attempt)
+            v = (1.0 + c[todo] * z) ** 3
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ok = (v > 0) & (np.log(u) < 0.5 * z * z + d[todo] * (1.0 - v + np.log(v)))
+            out[todo[ok]] = d[todo[ok]] * v[ok]
+            todo = todo[~ok]
+            attempt += 1
+        if boost.any():
+            u = self.uniform(index[boost], *place, 4)
+            out[boost] *= u ** (1.0 / shape[boost])
+        return out
+
+
+class SharedStream:
+    """A numpy Generator behind :class:`CustomerStreams`' interface (the place is ignored):
+    for a sampler of all customers together, where the draws need not belong to anyone."""
+
+    def __init__(self, rng, n: int):
+        self.rng, self.n = rng, n
+
+    def _size(self, rows) -> int:
+        return self.n if isinstance(rows, slice) else len(rows)
+
+    def uniform(self, rows, *place):
+        return self.rng.uniform(size=self._size(rows))
+
+    def exponential(self, rows, *place):
+        return self.rng.exponential(size=self._size(rows))
+
+    def gamma(self, rows, shape, *place):
+        return self.rng.gamma(shape)
+
+
+def slice_update(logf, x, rng, width, steps_out: int = 8, place=()):
     """One slice-sampling update of every element of ``x`` (independent targets).
 
     Parameters
@@ -30,12 +155,16 @@ def slice_update(logf, x, rng, width, steps_out: int = 8):
         index array, or ``slice(None)`` for all of them; NaN is taken as -inf).
     x : numpy.ndarray
         Current values, one per target.
-    rng : numpy.random.Generator
+    rng : CustomerStreams or SharedStream
+        The random numbers (per target, or shared).
     width : float or numpy.ndarray
         The initial interval's width (per target or one for all).
     steps_out : int
         Most steps of ``width`` the interval may grow by (split at random between the sides, so
         the update leaves the target invariant).
+    place : tuple of int
+        Where in its algorithm this update is (for :class:`CustomerStreams`: a different place
+        for every update of a chain).
 
     Returns
     -------
@@ -44,10 +173,11 @@ def slice_update(logf, x, rng, width, steps_out: int = 8):
     """
     n = x.size
     width = np.broadcast_to(np.asarray(width, dtype=np.float64), (n,))
-    level = np.nan_to_num(logf(x, slice(None)), nan=-np.inf) - rng.exponential(size=n)
-    left = x - width * rng.uniform(size=n)
+    everyone = slice(None)
+    level = np.nan_to_num(logf(x, everyone), nan=-np.inf) - rng.exponential(everyone, *place, 0)
+    left = x - width * rng.uniform(everyone, *place, 1)
     right = left + width
-    left_steps = np.floor(steps_out * rng.uniform(size=n)).astype(np.int64)
+    left_steps = np.floor(steps_out * rng.uniform(everyone, *place, 2)).astype(np.int64)
     right_steps = steps_out - 1 - left_steps
     for edge, steps, sign in ((left, left_steps, -1.0), (right, right_steps, 1.0)):
         active = np.flatnonzero(steps > 0)
@@ -59,8 +189,9 @@ def slice_update(logf, x, rng, width, steps_out: int = 8):
             active = grow[steps[grow] > 0]
     new = x.copy()
     todo = np.arange(n)
+    attempt = 0
     while todo.size:
-        proposal = left[todo] + rng.uniform(size=todo.size) * (right[todo] - left[todo])
+        proposal = left[todo] + rng.uniform(todo, *place, 3, attempt) * (right[todo] - left[todo])
         inside = logf(proposal, todo) > level[todo]
         new[todo[inside]] = proposal[inside]
         out, miss = todo[~inside], proposal[~inside]
@@ -68,6 +199,7 @@ def slice_update(logf, x, rng, width, steps_out: int = 8):
         left[out[lower]] = miss[lower]
         right[out[~lower]] = miss[~lower]
         todo = out
+        attempt += 1
     return new
 
 
@@ -98,7 +230,7 @@ def draw_gamma_population(values, shape, rng, shape_prior, rate_prior, width: fl
                 - n * special.gammaln(a) + special.gammaln(n * a + h1)
                 - (n * a + h1) * np.log(total + h2))
 
-    log_shape = slice_update(logf, np.array([np.log(shape)]), rng, width)
+    log_shape = slice_update(logf, np.array([np.log(shape)]), SharedStream(rng, 1), width)
     shape = float(np.exp(log_shape[0]))
     rate = float(rng.gamma(n * shape + h1, 1.0 / (total + h2)))
     return shape, rate

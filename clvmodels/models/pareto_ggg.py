@@ -23,15 +23,20 @@ from multiprocessing import get_all_start_methods, get_context
 import numpy as np
 import pandas as pd
 
+from scipy import special
+
 from .._math import pggg
 from ..arguments import check_count
 from ..data import RFM_COLUMNS, check_rfm
 from ..draws import summarise_draws
-from ..exceptions import DataError, NotFittedError
+from ..exceptions import DataError, ModelFormatError
+from ..files import check_output_path, write_atomic, write_json_atomic
+from ..interface import arg
 from ..priors import Prior
+from .base import FittedModel, check_no_arrays, invalid_parameters
 from .cnbd import litt_column, simulated_frame
-from .latent import (draw_gamma_population, rescale_population, reshape_population,
-                     slice_update)
+from .latent import (CustomerStreams, SharedStream, customer_keys, draw_gamma_population,
+                     draw_keys, rescale_population, reshape_population, slice_update)
 
 POPULATION = ("t", "gamma", "r", "alpha", "s", "beta")
 # each process's Gamma: the latent variable it describes and its (shape, rate) names
@@ -51,15 +56,14 @@ def _chain(arguments):
     a slice update of every customer's ``log k``, ``log lambda`` and ``log mu`` on the
     likelihood with the lifetime integrated out (:func:`clvmodels._math.pggg.loglik`), then
     the three populations."""
-    (x, t_x, T, litt, start, draws, tune, keep, rng, priors) = arguments
+    (x, t_x, T, litt, start, draws, tune, rng, priors) = arguments
     n = x.size
     pop = dict(start)
     state = {"k": np.full(n, start["t"] / start["gamma"]),
              "lambda": np.full(n, np.mean(x) / np.mean(np.where(t_x == 0, T, t_x))),
              "mu": np.full(n, start["s"] / start["beta"])}
     population = np.empty((draws, len(POPULATION)))
-    every = max(1, draws // keep) if keep else draws + 1
-    kept = {name: [] for name in state}
+    shared = SharedStream(rng, n)
     steps = {parameter: 0.1 for name, shape, rate in PROCESSES if name in RESCALED
              for parameter in (shape, rate)}
     widths = {name: 1.0 for name in state}  # of the customers' slices, in log units
@@ -107,7 +111,7 @@ def _chain(arguments):
 
             with np.errstate(all="ignore"):
                 before = np.log(state[name])
-                after = slice_update(log_density, before, rng, widths[name])
+                after = slice_update(log_density, before, shared, widths[name])
                 state[name] = np.maximum(np.exp(after), MIN_MU)
             if step < tune:  # warm-up: the width towards twice the typical move (Neal 2003)
                 moved = float(np.mean(np.abs(after - before)))
@@ -136,31 +140,167 @@ def _chain(arguments):
                 if step < tune:  # warm-up: each step size towards 40 % acceptance
                     for key, moved in ((rate, moved_rate), (shape, moved_shape)):
                         steps[key] *= np.exp((moved - 0.4) / np.sqrt(step + 1.0))
+        if step >= tune:
+            population[step - tune] = [pop[name] for name in POPULATION]
+    return {"population": population, "width": widths["k"]}
+
+
+# -- the customers given the population's posterior ------------------------------------------
+CUSTOMER_THIN = 2  # iterations of a customer's chain per kept draw
+PATHS = 8  # simulated futures per customer draw (expected purchases)
+PLACES = {"index": 1, "lambda": 2, "mu": 3, "k": 4, "start": 5, "future": 6}  # of the streams
+
+
+def gamma_log_density(value, shape, rate):
+    """``log Gamma(value; shape, rate)``, elementwise."""
+    return shape * np.log(rate) - special.gammaln(shape) + (shape - 1.0) * np.log(value) \
+        - rate * value
+
+
+def sample_customers(population, width, x, t_x, T, litt, keys, tune: int, draws: int):
+    """Each customer's latent ``k``, ``lambda`` and ``mu`` drawn given her history and the
+    population's posterior draws ``population`` (``(P, 6)``, columns :data:`POPULATION`):
+    a chain per customer on (which population draw, her variables), whose stationary
+    distribution is ``p(pop | fit) p(theta | pop) p(history | theta)``, the posterior of a
+    customer outside the fit (for one in it, her own history counts in ``p(pop | fit)`` as
+    well: one customer among the fit's thousands). An iteration: a population draw proposed
+    uniformly from ``population`` and accepted with the ratio of her variables' Gamma
+    densities (the proposal is the posterior, so no likelihood is needed), then her lambda and
+    mu by independence Metropolis and her k by a slice update, as in the fit.
+
+    Every random number comes from :class:`~clvmodels.models.latent.CustomerStreams` with
+    ``keys``, so a customer's draws depend on her key alone.
+
+    Returns
+    -------
+    (k, lambda, mu)
+        Each ``(customers, draws)``, every :data:`CUSTOMER_THIN`-th iteration after ``tune``.
+    """
+    n = x.size
+    streams = CustomerStreams(keys)
+    everyone = slice(None)
+    size = len(population)
+    shapes = {name: population[:, POPULATION.index(shape)] for name, shape, _ in PROCESSES}
+    rates = {name: population[:, POPULATION.index(rate)] for name, _, rate in PROCESSES}
+
+    def pick(u):
+        return np.minimum((u * size).astype(np.int64), size - 1)
+
+    j = pick(streams.uniform(everyone, PLACES["start"], 0))
+    state = {"k": shapes["k"][j] / rates["k"][j], "mu": shapes["mu"][j] / rates["mu"][j]}
+    state["lambda"] = np.maximum(streams.gamma(everyone, shapes["lambda"][j] + state["k"] * x,
+                                               PLACES["start"], 1)
+                                 / (rates["lambda"][j] + state["k"] * t_x), MIN_MU)
+    out = {name: np.empty((n, draws)) for name in state}
+
+    def prior(index, rows=everyone):
+        return sum(gamma_log_density(state[name][rows], shapes[name][index], rates[name][index])
+                   for name in state)
+
+    for step in range(tune + draws * CUSTOMER_THIN):
+        with np.errstate(all="ignore"):
+            proposal = pick(streams.uniform(everyone, step, PLACES["index"], 0))
+            take = (np.log(streams.uniform(everyone, step, PLACES["index"], 1))
+                    < prior(proposal) - prior(j))
+            j = np.where(take, proposal, j)
+            for name, shape, rate in (
+                    ("lambda", shapes["lambda"][j] + state["k"] * x,
+                     rates["lambda"][j] + state["k"] * t_x),
+                    ("mu", shapes["mu"][j], rates["mu"][j] + t_x)):
+                current = pggg.silence_loglik(state["k"], state["lambda"], state["mu"], t_x, T)
+                for attempt in range(INDEPENDENCE_STEPS[name]):
+                    where = (step, PLACES[name], attempt)
+                    values = dict(state)
+                    values[name] = np.maximum(streams.gamma(everyone, shape, *where, 0) / rate,
+                                              MIN_MU)
+                    proposed = pggg.silence_loglik(values["k"], values["lambda"],
+                                                   values["mu"], t_x, T)
+                    take = (np.log(streams.uniform(everyone, *where, 1))
+                            < proposed + values["mu"] * t_x - current - state["mu"] * t_x)
+                    state[name] = np.where(take, values[name], state[name])
+                    current = np.where(take, proposed, current)
+
+            def log_density(log_k, rows):
+                k = np.exp(log_k)
+                jj = j[rows]
+                return (shapes["k"][jj] * log_k - rates["k"][jj] * k
+                        + pggg.loglik(k, state["lambda"][rows], state["mu"][rows], x[rows],
+                                      t_x[rows], T[rows], litt[rows]))
+
+            state["k"] = np.maximum(np.exp(slice_update(
+                log_density, np.log(state["k"]), streams, width,
+                place=(step, PLACES["k"]))), MIN_MU)
         done = step - tune
-        if done >= 0:
-            population[done] = [pop[name] for name in POPULATION]
-            if done % every == 0 and len(kept["k"]) < keep:
-                for name, value in state.items():
-                    kept[name].append(value.astype(np.float32))
-    return {"population": population,
-            **{name: np.array(values) for name, values in kept.items()}}
+        if done >= 0 and done % CUSTOMER_THIN == 0:
+            for name, value in state.items():
+                out[name][:, done // CUSTOMER_THIN] = value
+    return out["k"], out["lambda"], out["mu"]
 
 
-class ParetoGGG:
+def future_purchases(k, lam, mu, alive, t_x, T, horizons, keys):
+    """Expected purchases by each horizon (after ``T``) per element (customer and draw;
+    arrays of one shape, ``keys`` one per element), averaged over :data:`PATHS` simulated
+    futures: a future is the renewal process of Gamma(k, k lambda) gaps (the first the rest of
+    the gap that began at ``t_x`` and has lasted ``T - t_x``, drawn by inverting its
+    distribution), and its purchases count ``alive * e^{-mu s}`` each (``s`` its time after
+    ``T``): the lifetime integrated out instead of drawn (memoryless: a customer alive at
+    ``T`` is alive at ``T + s`` with probability ``e^{-mu s}``), with ``alive`` P(alive at
+    ``T``). ``horizons`` is ``(m,)`` for all elements or ``(elements, m)``; returns
+    ``(elements, m)``."""
+    kk, ll, mm, aa, tx, TT = (np.asarray(v, dtype=np.float64).ravel()
+                              for v in (k, lam, mu, alive, t_x, T))
+    n = kk.size
+    horizons = np.asarray(horizons, dtype=np.float64)
+    horizons = np.broadcast_to(horizons, (n, horizons.shape[-1]))
+    streams = CustomerStreams(np.asarray(keys, dtype=np.uint64).ravel())
+    total = np.zeros(horizons.shape)
+    c = kk * ll
+    D = TT - tx
+    end = horizons.max(axis=1, initial=0.0)
+    with np.errstate(all="ignore"):
+        beyond = special.gammaincc(kk, c * D)
+        for path in range(PATHS):
+            u = streams.uniform(slice(None), PLACES["future"], path, 0)
+            first = special.gammainccinv(kk, u * beyond) / c
+            # where the tail is too thin to invert, it is exponential at rate c beyond D
+            thin = np.flatnonzero(~(beyond > 1e-250) | ~np.isfinite(first) | (first < D))
+            first[thin] = D[thin] + streams.exponential(thin, PLACES["future"], path, 1) / c[thin]
+            time = first - D  # after T
+            active = np.flatnonzero((time <= end) & (aa > 0))
+            count = 1
+            while active.size:
+                weight = aa[active] * np.exp(-mm[active] * time[active])
+                total[active] += weight[:, None] * (time[active, None] <= horizons[active])
+                time[active] += streams.gamma(active, kk[active], PLACES["future"], path, 2,
+                                              count) / c[active]
+                active = active[time[active] <= end[active]]
+                count += 1
+    return total / PATHS
+
+
+class ParetoGGG(FittedModel):
     """Pareto/GGG (Platzer & Reutterer 2016) sampled with its per-customer latent variables.
+
+    The fit samples the population's posterior with every customer's variables (module
+    docstring); predictions for any frame of customers, in the fit or not, draw each customer's
+    variables given her history and the population's draws (:func:`sample_customers`), with
+    random numbers of her own: a customer's prediction is the same alone, in any frame or chunk,
+    and after a model file's round trip.
 
     Parameters
     ----------
     draws, tune, chains : int
         Draws kept per chain, warm-up iterations per chain, chains (defaults: 4 x (500 +
         2,000), the issue's measure; BTYDplus runs 2 x (500 + 2,500) thinned to 50).
-    customer_draws : int
-        Per-customer draws kept per chain for predictions (evenly spaced; float32).
+    customer_draws, customer_tune : int
+        Per customer, in predictions: the draws of her variables (every second iteration of
+        her chain) and the warm-up iterations before them.
     priors : dict, optional
         Gamma hyperpriors on any of ``t, gamma, r, alpha, s, beta``, as
         ``{"r": clvmodels.Prior("Gamma", alpha=shape, beta=rate)}`` or ``{"r": (shape,
         rate)}``; default Gamma(0.001, 0.001) for all (BTYDplus's).
     random_state : int, optional
+        Seeds the fit's chains and the customers' random numbers in predictions.
     cores : int, optional
         Processes for the chains (default: one per chain, at most the CPUs).
 
@@ -170,20 +310,26 @@ class ParetoGGG:
         The population parameters' posterior.
     params_ : pandas.Series
         Their posterior means.
-    customers_ : pandas.Index
-        The customers of the fit (predictions align on them by label).
     """
 
     name = "pggg"
     title = "Pareto/GGG"
+    kind = "purchases"
+    engine = "bayes"
+    latent = True  # per-customer latent variables: no likelihood of the population alone
     param_names = POPULATION
+    statistics = ("litt",)
+    columns = (*RFM_COLUMNS, "litt")
+    covariate_links: dict = {}
+    facts = ("slice_width",)
 
-    def __init__(self, draws=2000, tune=500, chains=4, customer_draws=250, priors=None,
-                 random_state=None, cores=None):
+    def __init__(self, draws=2000, tune=500, chains=4, customer_draws=200, customer_tune=100,
+                 priors=None, random_state=None, cores=None):
         self.draws = draws
         self.tune = tune
         self.chains = chains
         self.customer_draws = customer_draws
+        self.customer_tune = customer_tune
         self.priors = priors
         self.random_state = random_state
         self.cores = cores
@@ -212,13 +358,23 @@ class ParetoGGG:
             priors[name] = (shape, rate)
         return priors
 
-    def fit(self, rfm: pd.DataFrame):
+    def _check_settings(self) -> None:
+        for setting, low in (("draws", 1), ("tune", 0), ("chains", 1), ("customer_draws", 1),
+                             ("customer_tune", 0)):
+            check_count(getattr(self, setting), setting, low=low)
+
+    def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
         """Sample the posterior on an RFM frame with ``litt`` (``rfm_summary(...,
         statistics=["litt"])``).
 
         Parameters
         ----------
         rfm : pandas.DataFrame
+        weights : None
+            Not taken: every customer has latent variables of her own, so a row cannot stand
+            for several customers.
+        time_unit : str, optional
+            The unit of a frame that records none.
 
         Returns
         -------
@@ -226,16 +382,21 @@ class ParetoGGG:
         """
         import arviz as az
 
-        for setting, low in (("draws", 1), ("tune", 0), ("chains", 1), ("customer_draws", 1)):
-            check_count(getattr(self, setting), setting, low=low)
+        check_no_arrays(self, arrays)
+        if weights is not None:
+            raise DataError(f"{arg('weights')}: Pareto/GGG samples every customer's own latent "
+                            "variables, so a row cannot stand for several customers; pass one "
+                            "row per customer")
+        self._check_settings()
         check_rfm(rfm)
+        unit = self._fit_time_unit(rfm, time_unit)
         litt = litt_column(rfm, self.title)
         x, t_x, T = (rfm[c].to_numpy(dtype=np.float64) for c in RFM_COLUMNS)
         priors = self._priors()
-        start = self._start(rfm, x, t_x, litt)
+        start = self._start(rfm, x, t_x, litt, unit)
         seeds = np.random.SeedSequence(self.random_state).spawn(self.chains)
-        jobs = [(x, t_x, T, litt, start, self.draws, self.tune, self.customer_draws,
-                 np.random.default_rng(seed), priors) for seed in seeds]
+        jobs = [(x, t_x, T, litt, start, self.draws, self.tune, np.random.default_rng(seed),
+                 priors) for seed in seeds]
         workers = self.cores or min(self.chains, os.cpu_count() or 1)
         if workers > 1 and self.chains > 1:
             # fork where there is one: no main-module guard needed in the user's script, and
@@ -248,18 +409,19 @@ class ParetoGGG:
         self.idata_ = az.from_dict(posterior={
             name: np.stack([r["population"][:, j] for r in results])
             for j, name in enumerate(POPULATION)})
-        self.params_ = pd.Series(
-            [float(self.idata_.posterior[name].mean()) for name in POPULATION],
-            index=list(POPULATION))
-        self.customers_ = rfm.index.copy()
-        self.history_ = {"x": x, "t_x": t_x, "T": T}
-        self.latent_ = {name: np.concatenate([r[name] for r in results])
-                        for name in ("k", "lambda", "mu")}  # (draws, customers)
-        self.time_unit_ = rfm.attrs.get("time_unit")
+        self._set_means()
+        self.slice_width_ = float(np.mean([r["width"] for r in results]))
+        self.time_unit_ = unit
+        self.n_customers_ = len(rfm)
         self._warn_if_not_converged()
         return self
 
-    def _start(self, rfm, x, t_x, litt) -> dict:
+    def _set_means(self) -> None:
+        self.params_ = pd.Series(
+            [float(self.idata_.posterior[name].mean()) for name in POPULATION],
+            index=list(POPULATION))
+
+    def _start(self, rfm, x, t_x, litt, unit) -> dict:
         """Where the chains start: for r, alpha, s, beta the Pareto/NBD estimate (as BTYDplus,
         here on all customers); for the regularity, Gamma(1, 1/k0) with ``k0`` the median over
         customers with at least 3 repeat purchases of the approximate maximum-likelihood shape
@@ -272,7 +434,7 @@ class ParetoGGG:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                estimate = ParetoNBD().fit(rfm[list(RFM_COLUMNS)])
+                estimate = ParetoNBD().fit(rfm[list(RFM_COLUMNS)], time_unit=unit)
             start.update({k: float(v) for k, v in estimate.params_.items()})
         except Exception:  # noqa: BLE001 - any failure keeps BTYDplus's fallback start
             pass
@@ -314,113 +476,257 @@ class ParetoGGG:
         """
         import arviz as az
 
-        self._check_fitted()
+        self.check_fitted()
         table = az.summary(self.idata_, var_names=list(POPULATION))
         table.index.name = "parameter"
         return table
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "idata_"):
-            raise NotFittedError("this ParetoGGG is not fitted yet: call .fit(rfm) first")
+    # -- predictions ----------------------------------------------------------------------------
+    def _customers(self, rfm, time_unit, max_draws, horizon=None):
+        """The frame's distinct histories (with ``horizon``, one per customer, where given)
+        and a function of rows of them to their draws: ``(histories, inverse, keys, D,
+        draws_of)``, ``draws_of(rows) -> (k, lambda, mu)`` each ``(len(rows), D)``; a
+        customer's key (so her draws) depends on her history alone."""
+        self.checked_frame(rfm, RFM_COLUMNS, time_unit)
+        litt = litt_column(rfm, self.title)
+        columns = [rfm[c].to_numpy(dtype=np.float64) for c in RFM_COLUMNS] + [litt]
+        if horizon is not None:
+            columns.append(horizon)
+        histories, inverse = np.unique(np.column_stack(columns), axis=0, return_inverse=True)
+        inverse = np.asarray(inverse).ravel()
+        keys = customer_keys(0 if self.random_state is None else self.random_state,
+                             *histories[:, :4].T)
+        population = np.column_stack([self.idata_.posterior[name].values.ravel()
+                                      for name in POPULATION])
+        kept = np.arange(self.customer_draws)
+        if max_draws is not None:
+            max_draws = check_count(max_draws, "max_draws", low=1)
+            if max_draws < self.customer_draws:
+                kept = np.linspace(0, self.customer_draws - 1, max_draws).round().astype(int)
 
-    def _draws(self, rfm):
-        """For ``rfm``'s customers (by label; all of them in the fit): their index, histories
-        and kept draws (each ``(customers, draws)``). A frame whose histories differ from the
-        ones sampled is refused: the draws belong to those histories."""
-        self._check_fitted()
-        index = rfm.index if isinstance(rfm, pd.DataFrame) else pd.Index(rfm)
-        rows = self.customers_.get_indexer(index)
-        if (rows < 0).any():
-            first = index[np.flatnonzero(rows < 0)[0]]
-            raise DataError(f"customer {first!r} was not in the fit: Pareto/GGG predicts the "
-                            "customers it sampled (refit with them)")
-        history = {name: value[rows][:, None] for name, value in self.history_.items()}
-        if isinstance(rfm, pd.DataFrame):
-            for column, name in zip(RFM_COLUMNS, ("x", "t_x", "T")):
-                if column not in rfm.columns:
-                    continue
-                given = pd.to_numeric(rfm[column], errors="coerce").to_numpy(dtype=np.float64)
-                differ = ~np.isclose(given, history[name][:, 0], rtol=1e-12, atol=0)
-                if differ.any():
-                    i = np.flatnonzero(differ)[0]
-                    raise DataError(
-                        f"customer {index[i]!r} has {column} {given[i]:g} here but "
-                        f"{history[name][i, 0]:g} in the fit: Pareto/GGG predicts from the "
-                        "histories it sampled; refit on the new frame (or pass the customers' "
-                        "ids alone, pd.Index, for the fitted histories)")
-        latent = [self.latent_[name][:, rows].T for name in ("k", "lambda", "mu")]
-        return index, history, latent
+        def draws_of(rows):
+            x, t_x, T, litt_ = histories[rows, :4].T
+            latent = sample_customers(population, self.slice_width_, x, t_x, T, litt_,
+                                      keys[rows], self.customer_tune, self.customer_draws)
+            return [v[:, kept] for v in latent]
 
-    def probability_alive(self, rfm, *, interval=None, return_draws: bool = False):
-        """P(alive at the end of the fit's observation) per customer: the posterior mean over
-        the kept draws of the closed-form probability given each draw's latent rates.
+        return histories, inverse, keys, kept.size, draws_of
+
+    def probability_alive(self, rfm: pd.DataFrame, *, interval=None, max_draws=None,
+                          return_draws: bool = False, time_unit=None):
+        """P(alive at ``T``) per customer: the posterior mean over her draws of the closed-form
+        probability given her latent rates.
 
         Parameters
         ----------
-        rfm : pandas.DataFrame or pandas.Index
-            The customers (of the fit), by label.
+        rfm : pandas.DataFrame
+            The customers (with ``litt``), any of them: in the fit or not.
         interval : float, optional
             Mass of an equal-tailed posterior interval (a DataFrame of ``mean``, ``lower``,
             ``upper``).
+        max_draws : int, optional
+            At most this many of each customer's draws (evenly spaced).
         return_draws : bool
             The per-draw values (a DataFrame, one column per draw).
+        time_unit : str, optional
+            The unit of a frame that records none.
 
         Returns
         -------
         pandas.Series or pandas.DataFrame
         """
-        index, h, (k, lam, mu) = self._draws(rfm)
+        histories, inverse, _, n_draws, draws_of = self._customers(rfm, time_unit, max_draws)
 
         def compute(rows):
-            kk, ll, mm = (v[rows].astype(np.float64) for v in (k, lam, mu))
+            k, lam, mu = draws_of(rows)
+            t_x, T = histories[rows, 1:2], histories[rows, 2:3]
             with np.errstate(all="ignore"):
-                return pggg.probability_alive(kk, ll, mm, h["t_x"][rows], h["T"][rows])
+                return pggg.probability_alive(k, lam, mu, t_x, T)
 
-        return summarise_draws(compute, len(index), k.shape[1], interval, "probability_alive",
-                               index, return_draws=return_draws)
+        return summarise_draws(compute, len(histories), n_draws, interval, "probability_alive",
+                               rfm.index, expand=inverse, return_draws=return_draws)
 
-    def expected_purchases(self, rfm, t: float, *, interval=None, return_draws: bool = False,
-                           paths: int = 8, seed=None):
-        """Expected purchases in the next ``t`` per customer: the posterior mean over the kept
-        draws of each draw's expectation, estimated by ``paths`` forward simulations (alive or
-        not by the draw's P(alive), then the renewal process until the horizon or death).
+    def _future(self, rfm, times, time_unit, max_draws, horizon=None):
+        """``(histories, inverse, D, compute)``: ``compute(rows)`` the expected purchases by
+        each of ``times`` (or by each history's ``horizon``) per history and draw,
+        ``(len(rows), D, len(times))``."""
+        histories, inverse, keys, n_draws, draws_of = self._customers(rfm, time_unit, max_draws,
+                                                                      horizon)
+
+        def compute(rows):
+            k, lam, mu = draws_of(rows)
+            t_x, T = histories[rows, 1:2], histories[rows, 2:3]
+            with np.errstate(all="ignore"):
+                alive = pggg.probability_alive(k, lam, mu, t_x, T)
+            ends = (np.asarray(times, dtype=np.float64) if horizon is None
+                    else np.repeat(histories[rows, 4], k.shape[1])[:, None])
+            values = future_purchases(k, lam, mu, alive, np.broadcast_to(t_x, k.shape),
+                                      np.broadcast_to(T, k.shape), ends,
+                                      draw_keys(keys[rows], k.shape[1]))
+            return values.reshape(*k.shape, -1)
+
+        return histories, inverse, n_draws, compute
+
+    def expected_purchases(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
+                           return_draws: bool = False, time_unit=None):
+        """Expected purchases in the next ``t`` per customer: the posterior mean over her draws
+        of each draw's expectation, from :data:`PATHS` simulated futures per draw
+        (:func:`future_purchases`: the lifetime integrated out, so the Monte Carlo error is
+        the gaps' alone).
 
         Parameters
         ----------
-        rfm : pandas.DataFrame or pandas.Index
-            The customers (of the fit), by label.
-        t : float
-            Horizon in the fit's time unit, > 0.
-        interval : float, optional
-        return_draws : bool
-        paths : int
-            Simulations per draw (the Monte Carlo error of a draw's value falls as its root).
-        seed : int, optional
+        rfm : pandas.DataFrame
+            The customers (with ``litt``), any of them: in the fit or not.
+        t : float, pandas.Series or pandas.Timedelta
+            Horizon in the fit's time unit: one for all, or one per customer (a Series matched
+            by customer label).
+        interval, max_draws, return_draws, time_unit
+            As :meth:`probability_alive`.
 
         Returns
         -------
         pandas.Series or pandas.DataFrame
         """
-        check_count(paths, "paths", low=1)
-        if not (isinstance(t, (int, float, np.integer, np.floating)) and np.isfinite(t)
-                and t > 0):
-            raise DataError(f"t={t!r}: the horizon must be a number > 0 in the fit's time unit")
-        index, h, (k, lam, mu) = self._draws(rfm)
-        entropy = np.random.SeedSequence(seed).entropy
+        horizon = self.horizon(t, rfm)
+        per_customer = horizon.ndim > 0
+        histories, inverse, n_draws, future = self._future(
+            rfm, [] if per_customer else [float(horizon)], time_unit, max_draws,
+            horizon if per_customer else None)
+        return summarise_draws(lambda rows: future(rows)[..., 0], len(histories), n_draws,
+                               interval, "expected_purchases", rfm.index, expand=inverse,
+                               return_draws=return_draws)
+
+    def discounted_purchases(self, rfm: pd.DataFrame, times, coefficients, max_draws=None,
+                             time_unit=None, interval=None):
+        """The purchase-model protocol of :func:`clvmodels.customer_value`: per draw,
+        ``sum_k coefficients[k] * E[purchases by times[k]]``.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        times : array-like
+            Horizons, in the model's unit.
+        coefficients : array-like
+            One per time (or a matrix: one column of results per column).
+        max_draws : int, optional
+        time_unit : str, optional
+        interval : float, optional
+            Unused: the draws are always a posterior's.
+
+        Returns
+        -------
+        (compute, n_histories, inverse)
+        """
+        times = np.asarray(times, dtype=np.float64).ravel()
+        coefficients = np.asarray(coefficients, dtype=np.float64)
+        histories, inverse, _, future = self._future(rfm, times, time_unit, max_draws)
 
         def compute(rows):
-            rng = np.random.default_rng([entropy, int(rows[0]) if len(rows) else 0])
-            kk, ll, mm = (v[rows].astype(np.float64) for v in (k, lam, mu))
-            t_x, T = h["t_x"][rows], h["T"][rows]
-            total = np.zeros(kk.shape)
-            for _ in range(paths):
-                with np.errstate(all="ignore"):
-                    alive = rng.uniform(size=kk.shape) < pggg.probability_alive(kk, ll, mm, t_x, T)
-                total += pggg.simulate_future_purchases(kk, ll, mm, alive, t_x, T, t, rng)
-            return total / paths
+            return future(rows) @ coefficients
 
-        return summarise_draws(compute, len(index), k.shape[1], interval, "expected_purchases",
-                               index, return_draws=return_draws)
+        return compute, len(histories), inverse
+
+    # -- model files ----------------------------------------------------------------------------
+    def _parameter_problem(self) -> str | None:
+        draws = np.column_stack([self.idata_.posterior[name].values.ravel()
+                                 for name in POPULATION])
+        return invalid_parameters(POPULATION, draws)
+
+    def to_dict(self, posterior_file: str | None = None) -> dict:
+        """The plain-data form: settings, priors, what the fit tuned and the name of the
+        netCDF file of the population's posterior.
+
+        Parameters
+        ----------
+        posterior_file : str, optional
+            The posterior's file name, beside the JSON.
+
+        Returns
+        -------
+        dict
+        """
+        self.check_fitted()
+        settings = self.constructor_settings()
+        settings["priors"] = None if self.priors is None else {
+            name: list(pair) for name, pair in self._priors().items() if name in self.priors}
+        return {**self._state_header(), "settings": settings, "posterior_file": posterior_file}
+
+    def write_posterior(self, path) -> None:
+        """The population's posterior as netCDF at ``path``, atomically.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        self.check_fitted()
+        write_atomic(path, self.idata_.to_netcdf)
+
+    def save(self, path) -> None:
+        """Save as JSON (settings, priors) with the posterior in ``<name>.nc`` beside it; a
+        loaded model predicts exactly what this one does.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        check_output_path(path, "path")
+        posterior = os.path.splitext(os.fspath(path))[0] + ".nc"
+        self.write_posterior(posterior)
+        write_json_atomic(self.to_dict(os.path.basename(posterior)), path, "path")
+
+    @classmethod
+    def from_dict(cls, data: dict, folder: str | None = None):
+        """Rebuild from :meth:`to_dict` output and the posterior file in ``folder``.
+
+        Parameters
+        ----------
+        data : dict
+        folder : str, optional
+
+        Returns
+        -------
+        ParetoGGG
+        """
+        import arviz as az
+
+        try:
+            unknown = set(data["settings"]) - set(cls.constructor_setting_names())
+            if unknown:
+                raise KeyError(f"unknown settings {sorted(unknown)}")
+            model = cls(**data["settings"])
+            model._check_settings()
+            model._priors()
+            path = os.path.join(folder or ".", os.path.basename(data["posterior_file"]))
+            if not os.path.exists(path):
+                raise ModelFormatError(f"the posterior file {path!r} named in the model file "
+                                       "is missing")
+            idata = az.from_netcdf(path)
+            for group in idata.groups():
+                getattr(idata, group).load()  # read it all now: no file left open
+            missing = [name for name in POPULATION if name not in idata.posterior]
+            if missing:
+                raise KeyError(f"the posterior has no {missing}")
+            model.idata_ = idata
+            model._restore_header(data)
+            if not (isinstance(getattr(model, "slice_width_", None), float)
+                    and 0 < model.slice_width_ < np.inf):
+                raise KeyError("slice_width must be a number > 0")
+            model._set_means()
+        except ModelFormatError:
+            raise
+        except Exception as err:  # noqa: BLE001 - whatever a damaged file raises
+            raise ModelFormatError(f"the {cls.__name__} model file or its posterior file is "
+                                   f"incomplete or damaged: {err!r}") from err
+        model._check_loaded()
+        return model
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "idata_"):
+            return f"ParetoGGG(draws={self.draws}, tune={self.tune}, chains={self.chains}) " \
+                   "(not fitted)"
+        means = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return f"ParetoGGG({means}; posterior means of {self.n_customers_:,} customers)"
 
 
 def simulate_pareto_ggg(n_customers: int, *, t: float, gamma: float, r: float, alpha: float,

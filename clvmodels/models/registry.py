@@ -14,12 +14,14 @@ from .gamma_gamma import BayesianGammaGamma, GammaGamma
 from .correlated import CorrelatedParetoNBD
 from .ggompertz import GGompertzNBD
 from .modified_beta_geo import BayesianModifiedBetaGeo, ModifiedBetaGeo
+from .pareto_ggg import ParetoGGG
 from .pareto_nbd import BayesianParetoNBD, ParetoNBD
 from .shifted_beta_geo import BayesianShiftedBetaGeo, ShiftedBetaGeo
 from .time_varying import TimeVaryingParetoNBD
 
 
-CAPABILITIES = ("mle", "bayes", "covariates", "intervals", "analytic_gradient", "discrete")
+CAPABILITIES = ("mle", "bayes", "covariates", "intervals", "analytic_gradient", "discrete",
+                "latent")
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,9 @@ class Entry:
     backtest) are derived from the classes: ``"mle"`` and ``"bayes"`` (the engines),
     ``"covariates"`` (it declares ``covariate_links``), ``"intervals"`` (its predictions take
     ``interval=``: every registered model), ``"analytic_gradient"`` (its ``loglik_grad`` is
-    not a numerical derivative) and ``"discrete"`` (its frame counts opportunities)."""
+    not a numerical derivative), ``"discrete"`` (its frame counts opportunities) and
+    ``"latent"`` (sampled with every customer's latent variables, Pareto/GGG: no likelihood of
+    the population alone, so no specification for the engines and no gradient)."""
 
     name: str
     kind: str  # "purchases", "spend" or "retention" (contractual)
@@ -65,7 +69,9 @@ class Entry:
             found.add("bayes")
         if getattr(spec, "covariate_links", {}):
             found.add("covariates")
-        if not getattr(spec, "numerical_gradient", False):
+        if getattr(spec, "latent", False):
+            found.add("latent")
+        elif not getattr(spec, "numerical_gradient", False):
             found.add("analytic_gradient")
         if getattr(spec, "discrete", False):
             found.add("discrete")
@@ -81,6 +87,7 @@ MODELS = {entry.name: entry for entry in (
     Entry("bgbb", "purchases", BetaGeoBetaBinom, BayesianBetaGeoBetaBinom, "BG/BB"),
     Entry("mbgcnbd", "purchases", ModifiedBetaGeoCNBD, BayesianModifiedBetaGeoCNBD, "MBG/CNBD-k"),
     Entry("bgcnbd", "purchases", BetaGeoCNBD, BayesianBetaGeoCNBD, "BG/CNBD-k"),
+    Entry("pggg", "purchases", None, ParetoGGG, "Pareto/GGG"),
     Entry("gg", "spend", GammaGamma, BayesianGammaGamma, "Gamma-Gamma"),
     Entry("sbg", "retention", ShiftedBetaGeo, BayesianShiftedBetaGeo, "shifted-beta-geometric"),
 )}
