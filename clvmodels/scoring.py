@@ -126,9 +126,15 @@ class ModelPair:
         if unused:
             raise DataError(f"{sorted(unused)[0]}: neither {purchases} nor {spend} takes "
                             "these covariates")
-        if bayesian:
-            made = [entry.bayesian(**(options or {}), **chosen)
-                    for entry, chosen in zip(entries, per_model)]
+        if bayesian:  # each model its own settings (Pareto/GGG's customer_draws, ...)
+            options = dict(options or {})
+            takes = [set(entry.bayesian.constructor_setting_names()) for entry in entries]
+            unknown = sorted(set(options) - set.union(*takes))
+            if unknown:
+                raise DataError(f"{arg('options')}: neither {purchases} nor {spend} takes "
+                                f"{unknown}; they take {sorted(set.union(*takes))}")
+            made = [entry.bayesian(**{k: v for k, v in options.items() if k in own}, **chosen)
+                    for entry, chosen, own in zip(entries, per_model, takes)]
         else:
             made = [entry.mle(penalizer, **chosen) for entry, chosen in zip(entries, per_model)]
         if weights is not None:  # one weight per customer of rfm, by label

@@ -125,9 +125,9 @@ OPTION_QUESTIONS = {
 # by its sampler at LATENT_SETTINGS (short chains: the checks are of behaviour, not accuracy)
 LATENT_QUESTIONS = {name: QUESTIONS["purchases"][name] for name in (
     "expected_purchases", "expected_purchases_series", "expected_purchases_timedelta",
-    "probability_alive")}
+    "probability_alive", "probability_any_purchase", "probability_any_purchase_timedelta")}
 LATENT_OPTION_QUESTIONS = {name: OPTION_QUESTIONS["purchases"][name] for name in (
-    "expected_purchases", "probability_alive")}
+    "expected_purchases", "probability_alive", "probability_any_purchase")}
 LATENT_SETTINGS = dict(draws=60, tune=30, chains=2, customer_draws=20, customer_tune=20,
                        random_state=1)
 # Fader & Hardie (2007), the high-end cohort: customers active after 0..7 years

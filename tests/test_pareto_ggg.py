@@ -309,3 +309,59 @@ def test_compare_puts_pareto_ggg_beside_the_likelihood_models():
     assert isinstance(table.attrs["fits"]["pggg"], ParetoGGG)
     with pytest.raises(clvmodels.DataError, match="options"):
         clvmodels.compare(rfm, ["pnbd"], options={"draws": 10})
+
+
+@pytest.mark.parametrize("k, lam, mu, t_x, T", CASES)
+def test_probability_of_any_purchase_is_the_integral_over_the_next_gap(k, lam, mu, t_x, T):
+    """Alive at the last purchase and the running gap ending in (T, T + t] before death:
+    P(tau > t_x + g, T < t_x + g <= T + t | no purchase in (t_x, T]) by quadrature over the
+    gap g (density Gamma(k, c)) and the lifetime (integrated: e^{-mu g}); at k = 1 the
+    Pareto/NBD's closed form."""
+    c, t = k * lam, 13.0
+    D = T - t_x
+    numerator, _ = integrate.quad(lambda g: np.exp(-mu * g) * stats.gamma(k, scale=1 / c).pdf(g),
+                                  D, D + t, epsabs=0, epsrel=1e-12, limit=200)
+    denominator = np.exp(pggg.silence_loglik(k, lam, mu, t_x, T) + mu * t_x)
+    got = pggg.probability_any_purchase(k, lam, mu, t_x, T, t)
+    assert got == pytest.approx(numerator / denominator, rel=1e-8)
+    if k == 1.0:
+        alive = pggg.probability_alive(k, lam, mu, t_x, T)
+        assert got == pytest.approx(alive * lam / (lam + mu) * -np.expm1(-(lam + mu) * t),
+                                    rel=1e-10)
+
+
+def test_probability_of_any_purchase_agrees_with_the_simulated_futures(short_fit):
+    """Per customer, P(any purchase in 13 weeks) is at most P(alive); over the customers at
+    most the expected purchases (a customer who buys buys at least once); nothing in no time."""
+    model, rfm = short_fit
+    some = model.probability_any_purchase(rfm, 13)
+    alive = model.probability_alive(rfm)
+    assert ((0 <= some) & (some <= alive + 1e-12)).all()
+    assert some.sum() <= model.expected_purchases(rfm, 13).sum()
+    assert model.probability_any_purchase(rfm, 1e-9).max() < 1e-6
+
+
+@pytest.mark.filterwarnings("ignore:Pareto/GGG. the sampler may not have converged")
+def test_the_backtest_runs_it_with_paired_intervals(cdnow):
+    """Named, the pair bayes_pggg_gg is backtested on CDNOW beside the Pareto/NBD: scored on
+    the same customers, with the paired bootstrap difference of every metric."""
+    from clvmodels.backtesting import backtest
+    from clvmodels.testing import LATENT_SETTINGS
+
+    result = backtest(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30",
+                      methods=["pnbd_gg", "bayes_pggg_gg"], bayes_options=LATENT_SETTINGS)
+    table = result.metrics.set_index("method")
+    assert np.isfinite(table.loc["bayes_pggg_gg", ["purchases_mae", "alive_auc"]]).all()
+    assert result.predictions.groupby("method").size().nunique() == 1
+    difference = result.difference("purchases_mae", "bayes_pggg_gg", "pnbd_gg", draws=50)
+    assert difference["lower"] <= difference["estimate"] <= difference["upper"]
+
+
+def test_a_bayesian_pair_gives_each_model_its_own_settings(cdnow_calibration):
+    """``options`` reach the models that take them (Pareto/GGG's customer_draws, not
+    Gamma-Gamma); one that neither takes is refused by name before anything is fitted."""
+    import clvmodels
+
+    with pytest.raises(clvmodels.DataError, match=r"neither pggg nor gg takes \['nonsense'\]"):
+        clvmodels.ModelPair.fit(cdnow_calibration, purchases="pggg", bayesian=True,
+                                options={"nonsense": 1, "customer_draws": 5})

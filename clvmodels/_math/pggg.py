@@ -108,6 +108,25 @@ def probability_alive(k, lam, mu, t_x, T):
                           1.0)
 
 
+def probability_any_purchase(k, lam, mu, t_x, T, t):
+    """P(at least one purchase in ``(T, T + t]``): alive until the end of the gap that began at
+    ``t_x`` and that gap ending within ``t``. With ``z(u) = (c + mu) u``, integrating the
+    lifetime and the gap's Gamma density over ``(D, D + t]``,
+
+    ``A [Q(k, z(D)) - Q(k, z(D + t))] / (1 - A + A Q(k, z(D)))``
+
+    (the denominator is :func:`silence_loglik`'s; at ``k = 1`` the Pareto/NBD's ``P(alive)
+    lambda / (lambda + mu) (1 - e^{-(lambda + mu) t})``), in logarithms."""
+    c = k * lam
+    D = T - t_x
+    log_share = -k * np.log1p(mu / c)
+    near = log_upper_gamma(k, (c + mu) * D)
+    far = log_upper_gamma(k, (c + mu) * (D + t))
+    with np.errstate(divide="ignore"):
+        log_gap = near + np.log(-np.expm1(far - near))
+    return np.exp(log_share + log_gap - (silence_loglik(k, lam, mu, t_x, T) + mu * t_x))
+
+
 def simulate_future_purchases(k, lam, mu, alive, t_x, T, horizon, rng):
     """Purchases in ``(T, T + horizon]`` simulated once per element (customer and draw): a
     customer alive at ``T`` lives a further ``Exp(mu)`` (memoryless); her next purchase ends the

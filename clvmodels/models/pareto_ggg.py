@@ -546,6 +546,42 @@ class ParetoGGG(FittedModel):
         return summarise_draws(compute, len(histories), n_draws, interval, "probability_alive",
                                rfm.index, expand=inverse, return_draws=return_draws)
 
+    def probability_any_purchase(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
+                                 return_draws: bool = False, time_unit=None):
+        """P(at least one purchase in the next ``t``) per customer: the posterior mean over her
+        draws of the closed form given her latent rates
+        (:func:`clvmodels._math.pggg.probability_any_purchase`).
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            The customers (with ``litt``), any of them: in the fit or not.
+        t : float, pandas.Series or pandas.Timedelta
+            Horizon in the fit's time unit: one for all, or one per customer (a Series matched
+            by customer label).
+        interval, max_draws, return_draws, time_unit
+            As :meth:`probability_alive`.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
+        horizon = self.horizon(t, rfm)
+        per_customer = horizon.ndim > 0
+        histories, inverse, _, n_draws, draws_of = self._customers(
+            rfm, time_unit, max_draws, horizon if per_customer else None)
+
+        def compute(rows):
+            k, lam, mu = draws_of(rows)
+            t_x, T = histories[rows, 1:2], histories[rows, 2:3]
+            ends = histories[rows, 4:5] if per_customer else float(horizon)
+            with np.errstate(all="ignore"):
+                return pggg.probability_any_purchase(k, lam, mu, t_x, T, ends)
+
+        return summarise_draws(compute, len(histories), n_draws, interval,
+                               "probability_any_purchase", rfm.index, expand=inverse,
+                               return_draws=return_draws)
+
     def _future(self, rfm, times, time_unit, max_draws, horizon=None):
         """``(histories, inverse, D, compute)``: ``compute(rows)`` the expected purchases by
         each of ``times`` (or by each history's ``horizon``) per history and draw,
