@@ -145,7 +145,7 @@ class SharedStream:
         return self.rng.gamma(shape)
 
 
-def slice_update(logf, x, rng, width, steps_out: int = 8, place=()):
+def slice_update(logf, x, rng, width, steps_out: int = 8, place=(), current=None):
     """One slice-sampling update of every element of ``x`` (independent targets).
 
     Parameters
@@ -165,6 +165,8 @@ def slice_update(logf, x, rng, width, steps_out: int = 8, place=()):
     place : tuple of int
         Where in its algorithm this update is (for :class:`CustomerStreams`: a different place
         for every update of a chain).
+    current : numpy.ndarray, optional
+        ``logf(x, slice(None))`` where the caller knows it (one pass fewer).
 
     Returns
     -------
@@ -174,7 +176,9 @@ def slice_update(logf, x, rng, width, steps_out: int = 8, place=()):
     n = x.size
     width = np.broadcast_to(np.asarray(width, dtype=np.float64), (n,))
     everyone = slice(None)
-    level = np.nan_to_num(logf(x, everyone), nan=-np.inf) - rng.exponential(everyone, *place, 0)
+    if current is None:
+        current = logf(x, everyone)
+    level = np.nan_to_num(current, nan=-np.inf) - rng.exponential(everyone, *place, 0)
     left = x - width * rng.uniform(everyone, *place, 1)
     right = left + width
     left_steps = np.floor(steps_out * rng.uniform(everyone, *place, 2)).astype(np.int64)

@@ -53,9 +53,12 @@ MIN_MU = np.exp(-30)  # BTYDplus's floor on drawn rates (avoids underflow)
 
 def _chain(arguments):
     """One chain (a function of picklable arguments, for a process of its own): per iteration
-    a slice update of every customer's ``log k``, ``log lambda`` and ``log mu`` on the
-    likelihood with the lifetime integrated out (:func:`clvmodels._math.pggg.loglik`), then
-    the three populations."""
+    every customer's ``lambda`` and ``mu`` by independence Metropolis and ``log k`` by a slice
+    update on the likelihood with the lifetime integrated out (:func:`clvmodels._math.pggg.
+    loglik`), then the three populations. Each customer's two likelihood terms at the current
+    state (the gaps' density and the silence since the last purchase) are kept and updated with
+    every accepted move, so that no pass over the customers recomputes what is known (the
+    silence term's incomplete Gamma function is most of the cost)."""
     (x, t_x, T, litt, start, draws, tune, rng, priors) = arguments
     n = x.size
     pop = dict(start)
@@ -66,67 +69,82 @@ def _chain(arguments):
     shared = SharedStream(rng, n)
     steps = {parameter: 0.1 for name, shape, rate in PROCESSES if name in RESCALED
              for parameter in (shape, rate)}
-    widths = {name: 1.0 for name in state}  # of the customers' slices, in log units
+    width = 1.0  # of the customers' slices of log k
+    with np.errstate(all="ignore"):
+        terms = {"gaps": pggg.gaps_loglik(state["k"], state["lambda"], x, t_x, litt),
+                 "silence": pggg.silence_loglik(state["k"], state["lambda"], state["mu"], t_x,
+                                                T)}
+    evaluated = {name: np.empty(n) for name in terms}  # the terms where the slice last looked
 
-    def likelihood(name, values, rows):
-        """The terms of the log-likelihood that ``name`` moves, for the customers ``rows``."""
-        if name == "mu":  # mu is not in the gaps' density
-            return pggg.silence_loglik(values["k"], values["lambda"], values["mu"], t_x[rows],
-                                       T[rows])
-        return pggg.loglik(values["k"], values["lambda"], values["mu"], x[rows], t_x[rows],
-                           T[rows], litt[rows])
+    def log_density_k(log_k, rows):
+        """Log k's conditional for the customers ``rows``: the population's Gamma in log k
+        (its Jacobian included) and the likelihood; the terms are noted per customer (the
+        last point a slice update evaluates is the one it accepts)."""
+        k = np.exp(log_k)
+        lam, mu = state["lambda"][rows], state["mu"][rows]
+        gaps = pggg.gaps_loglik(k, lam, x[rows], t_x[rows], litt[rows])
+        silence = pggg.silence_loglik(k, lam, mu, t_x[rows], T[rows])
+        evaluated["gaps"][rows], evaluated["silence"][rows] = gaps, silence
+        return pop["t"] * log_k - pop["gamma"] * k + gaps + silence
 
     for step in range(tune + draws):
-        # lambda: its Gamma prior times the gaps' density is Gamma(r + k x, alpha + k t_x), the
-        # rest of the likelihood (the silence since the last purchase) a factor <= 1, so an
-        # independence sampler from that Gamma accepts with the ratio of the factors (one pass
-        # over the customers per step, against about twenty for a slice update)
-        # and mu likewise: Gamma(s, beta + t_x) times the rest of the silence term
-        for name, shape, rate in (("lambda", pop["r"] + state["k"] * x,
-                                   pop["alpha"] + state["k"] * t_x),
-                                  ("mu", np.full(n, pop["s"]), pop["beta"] + t_x)):
-            with np.errstate(all="ignore"):
-                silence = pggg.silence_loglik(state["k"], state["lambda"], state["mu"], t_x, T)
-                current = silence + state["mu"] * t_x
+        with np.errstate(all="ignore"):
+            # lambda: its Gamma prior times the gaps' density is Gamma(r + k x, alpha + k t_x),
+            # the rest of the likelihood (the silence since the last purchase) a factor <= 1,
+            # so an independence sampler from that Gamma accepts with the ratio of the factors
+            # (one pass over the customers per step, against about five for a slice update);
+            # mu likewise: Gamma(s, beta + t_x) times the rest of the silence term
+            for name, shape, rate in (("lambda", pop["r"] + state["k"] * x,
+                                       pop["alpha"] + state["k"] * t_x),
+                                      ("mu", np.full(n, pop["s"]), pop["beta"] + t_x)):
                 for _ in range(INDEPENDENCE_STEPS[name]):
                     proposal = np.maximum(rng.gamma(shape, 1.0 / rate), MIN_MU)
                     values = dict(state)
                     values[name] = proposal
-                    proposed = (pggg.silence_loglik(values["k"], values["lambda"], values["mu"],
-                                                    t_x, T) + values["mu"] * t_x)
-                    take = np.log(rng.uniform(size=n)) < proposed - current
+                    proposed = pggg.silence_loglik(values["k"], values["lambda"], values["mu"],
+                                                   t_x, T)
+                    take = (np.log(rng.uniform(size=n)) < proposed + values["mu"] * t_x
+                            - terms["silence"] - state["mu"] * t_x)
                     state[name] = np.where(take, proposal, state[name])
-                    current = np.where(take, proposed, current)
+                    terms["silence"] = np.where(take, proposed, terms["silence"])
+            terms["gaps"] = pggg.gaps_loglik(state["k"], state["lambda"], x, t_x, litt)
+            before = np.log(state["k"])
+            current = (pop["t"] * before - pop["gamma"] * state["k"] + terms["gaps"]
+                       + terms["silence"])
+            after = slice_update(log_density_k, before, shared, width, current=current)
+            state["k"] = np.maximum(np.exp(after), MIN_MU)
+            moved_k = after != before
+            for name in terms:
+                terms[name] = np.where(moved_k, evaluated[name], terms[name])
+            clipped = state["k"] != np.exp(after)  # at the floor: recompute there
+            if clipped.any():
+                terms["gaps"] = pggg.gaps_loglik(state["k"], state["lambda"], x, t_x, litt)
+                terms["silence"] = pggg.silence_loglik(state["k"], state["lambda"],
+                                                       state["mu"], t_x, T)
+        if step < tune:  # warm-up: the width towards twice the typical move (Neal 2003)
+            moved = float(np.mean(np.abs(after - before)))
+            width = float(np.clip(0.8 * width + 0.2 * 2.0 * moved, 0.05, 5.0))
         for name, shape, rate in PROCESSES:
-            if name != "k":
-                continue
+            proposed_terms = {}
 
-            def log_density(log_value, rows, name=name, shape=shape, rate=rate):
-                values = {key: value[rows] for key, value in state.items()}
-                values[name] = np.exp(log_value)
-                # the population's Gamma in log(value) (its Jacobian included), the likelihood
-                # (mu moves its silence term only)
-                return (pop[shape] * log_value - pop[rate] * values[name]
-                        + likelihood(name, values, rows))
-
-            with np.errstate(all="ignore"):
-                before = np.log(state[name])
-                after = slice_update(log_density, before, shared, widths[name])
-                state[name] = np.maximum(np.exp(after), MIN_MU)
-            if step < tune:  # warm-up: the width towards twice the typical move (Neal 2003)
-                moved = float(np.mean(np.abs(after - before)))
-                widths[name] = float(np.clip(0.8 * widths[name] + 0.2 * 2.0 * moved, 0.05, 5.0))
-        for name, shape, rate in PROCESSES:
-            def total(members, name=name):
+            def total(members, name=name, proposed_terms=proposed_terms):
+                """The log-likelihood's terms that ``name`` moves, summed, with its members at
+                ``members`` (noted, to be kept if the move is accepted)."""
                 values = dict(state)
                 values[name] = members
                 with np.errstate(all="ignore"):
-                    return float(np.sum(likelihood(name, values, slice(None))))
+                    proposed_terms["silence"] = pggg.silence_loglik(
+                        values["k"], values["lambda"], values["mu"], t_x, T)
+                    if name == "k":  # mu is not in the gaps' density
+                        proposed_terms["gaps"] = pggg.gaps_loglik(values["k"], values["lambda"],
+                                                                  x, t_x, litt)
+                return float(sum(np.sum(v) for v in proposed_terms.values()))
 
             # the population moves cost one pass over the customers each, the customers'
-            # updates about twenty: where the members are weakly informed (k, mu) the
+            # updates about eight: where the members are weakly informed (k, mu) the
             # population is what mixes slowly, so it moves several times per iteration
-            current = total(state[name]) if name in RESCALED else None
+            moved_terms = ("gaps", "silence") if name == "k" else ("silence",)
+            current = float(sum(np.sum(terms[t]) for t in moved_terms))
             for _ in range(POPULATION_MOVES.get(name, 1)):
                 pop[shape], pop[rate] = draw_gamma_population(
                     state[name], pop[shape], rng, priors[shape], priors[rate])
@@ -134,15 +152,19 @@ def _chain(arguments):
                     continue
                 pop[rate], state[name], current, moved_rate = rescale_population(
                     state[name], pop[rate], total, current, rng, priors[rate], steps[rate])
+                if moved_rate:
+                    terms.update(proposed_terms)
                 pop[shape], state[name], current, moved_shape = reshape_population(
                     state[name], pop[shape], pop[rate], total, current, rng, priors[shape],
                     steps[shape])
+                if moved_shape:
+                    terms.update(proposed_terms)
                 if step < tune:  # warm-up: each step size towards 40 % acceptance
                     for key, moved in ((rate, moved_rate), (shape, moved_shape)):
                         steps[key] *= np.exp((moved - 0.4) / np.sqrt(step + 1.0))
         if step >= tune:
             population[step - tune] = [pop[name] for name in POPULATION]
-    return {"population": population, "width": widths["k"]}
+    return {"population": population, "width": width}
 
 
 # -- the customers given the population's posterior ------------------------------------------
