@@ -11,6 +11,7 @@ from .models.regression import simulate_customers
 from .models.correlated import CorrelatedParetoNBD, simulate_correlated
 from .models.ggompertz import GGompertzNBD, simulate_ggompertz
 from .models.pareto_ggg import ParetoGGG, simulate_pareto_ggg
+from .models.pareto_nbd_abe import HierarchicalParetoNBD, simulate_pareto_nbd_abe
 from .models.time_varying import TimeVaryingParetoNBD, simulate_time_varying
 from .over_time import CovariatesOverTime, read_covariates_over_time
 from .exceptions import (
@@ -86,6 +87,7 @@ __all__ = [
     "CorrelatedParetoNBD",
     "GGompertzNBD",
     "ParetoGGG",
+    "HierarchicalParetoNBD",
     "ModelFormatError",
     "NotFittedError",
     "backtest",
@@ -107,6 +109,7 @@ __all__ = [
     "simulate_correlated",
     "simulate_ggompertz",
     "simulate_pareto_ggg",
+    "simulate_pareto_nbd_abe",
     "simulate_time_varying",
     "simulate_transactions",
     "total",

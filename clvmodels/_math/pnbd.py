@@ -530,3 +530,40 @@ def discounted_expected_residual_transactions(r, alpha, s, beta, x, t_x, T, delt
     scale = beta + T
     return (probability_alive(r, alpha, s, beta, x, t_x, T) * (r + x) / (alpha + T) * scale
             * special.hyperu(1.0, 2.0 - s, delta * scale))
+
+
+# -- one customer's rates known (the hierarchical Pareto/NBD, Abe 2009) ------------------------
+def individual_loglik(lam, mu, x, t_x, T):
+    r"""A customer's log-likelihood given her purchase rate ``lam`` and dropout rate ``mu``,
+    her lifetime integrated out (Schmittlein, Morrison & Colombo 1987; Abe 2009, eq. 3): alive
+    at ``T`` or dead in ``(t_x, T]``,
+
+    .. math:: x \log\lambda - \log(\lambda+\mu)
+              + \log\left[\mu e^{-(\lambda+\mu) t_x} + \lambda e^{-(\lambda+\mu) T}\right]
+
+    (Pareto/GGG's likelihood at ``k = 1``)."""
+    total = lam + mu
+    return (x * np.log(lam) - np.log(total)
+            + np.logaddexp(np.log(mu) - total * t_x, np.log(lam) - total * T))
+
+
+def individual_probability_alive(lam, mu, t_x, T):
+    r"""P(alive at ``T``) given the rates: :math:`1 / (1 + \frac{\mu}{\lambda+\mu}
+    (e^{(\lambda+\mu)(T-t_x)} - 1))` (Abe 2009, eq. 8), 0 where the exponential overflows."""
+    total = lam + mu
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + mu / total * np.expm1(total * (T - t_x)))
+
+
+def individual_expected_purchases(lam, mu, alive, t):
+    r"""Expected purchases in the next ``t`` given the rates and P(alive): :math:`P(\text{alive})
+    \frac{\lambda}{\mu} (1 - e^{-\mu t})` (purchases at rate ``lam`` over the expected time
+    alive)."""
+    return alive * lam * t * special.exprel(-mu * t)
+
+
+def individual_probability_any_purchase(lam, mu, alive, t):
+    r"""P(at least one purchase in the next ``t``) given the rates and P(alive): the first
+    purchase before death and before ``t``, :math:`P(\text{alive}) \frac{\lambda}{\lambda+\mu}
+    (1 - e^{-(\lambda+\mu) t})`."""
+    return alive * lam / (lam + mu) * -np.expm1(-(lam + mu) * t)

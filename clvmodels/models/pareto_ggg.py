@@ -15,10 +15,7 @@ P(alive) is averaged in closed form over the kept draws. Chains run in their own
 
 from __future__ import annotations
 
-import os
 import warnings
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_all_start_methods, get_context
 
 import numpy as np
 import pandas as pd
@@ -29,14 +26,13 @@ from .._math import pggg
 from ..arguments import check_count
 from ..data import RFM_COLUMNS, check_rfm
 from ..draws import summarise_draws
-from ..exceptions import DataError, ModelFormatError
-from ..files import check_output_path, write_atomic, write_json_atomic
-from ..interface import arg
+from ..exceptions import DataError
 from ..priors import Prior
-from .base import FittedModel, check_no_arrays, invalid_parameters
+from .base import check_no_arrays
 from .cnbd import litt_column, simulated_frame
-from .latent import (CustomerStreams, SharedStream, customer_keys, draw_gamma_population,
+from .latent import (CustomerStreams, SharedStream, draw_gamma_population,
                      draw_keys, rescale_population, reshape_population, slice_update)
+from .latent_model import LatentModel, run_chains
 
 POPULATION = ("t", "gamma", "r", "alpha", "s", "beta")
 # each process's Gamma: the latent variable it describes and its (shape, rate) names
@@ -59,7 +55,7 @@ def _chain(arguments):
     state (the gaps' density and the silence since the last purchase) are kept and updated with
     every accepted move, so that no pass over the customers recomputes what is known (the
     silence term's incomplete Gamma function is most of the cost)."""
-    (x, t_x, T, litt, start, draws, tune, rng, priors) = arguments
+    (x, t_x, T, litt, start, draws, tune, priors, rng) = arguments
     n = x.size
     pop = dict(start)
     state = {"k": np.full(n, start["t"] / start["gamma"]),
@@ -300,7 +296,7 @@ def future_purchases(k, lam, mu, alive, t_x, T, horizons, keys):
     return total / PATHS
 
 
-class ParetoGGG(FittedModel):
+class ParetoGGG(LatentModel):
     """Pareto/GGG (Platzer & Reutterer 2016) sampled with its per-customer latent variables.
 
     The fit samples the population's posterior with every customer's variables (module
@@ -336,13 +332,9 @@ class ParetoGGG(FittedModel):
 
     name = "pggg"
     title = "Pareto/GGG"
-    kind = "purchases"
-    engine = "bayes"
-    latent = True  # per-customer latent variables: no likelihood of the population alone
     param_names = POPULATION
     statistics = ("litt",)
     columns = (*RFM_COLUMNS, "litt")
-    covariate_links: dict = {}
     facts = ("slice_width",)
 
     def __init__(self, draws=2000, tune=500, chains=4, customer_draws=200, customer_tune=100,
@@ -380,11 +372,6 @@ class ParetoGGG(FittedModel):
             priors[name] = (shape, rate)
         return priors
 
-    def _check_settings(self) -> None:
-        for setting, low in (("draws", 1), ("tune", 0), ("chains", 1), ("customer_draws", 1),
-                             ("customer_tune", 0)):
-            check_count(getattr(self, setting), setting, low=low)
-
     def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
         """Sample the posterior on an RFM frame with ``litt`` (``rfm_summary(...,
         statistics=["litt"])``).
@@ -402,13 +389,8 @@ class ParetoGGG(FittedModel):
         -------
         self
         """
-        import arviz as az
-
         check_no_arrays(self, arrays)
-        if weights is not None:
-            raise DataError(f"{arg('weights')}: Pareto/GGG samples every customer's own latent "
-                            "variables, so a row cannot stand for several customers; pass one "
-                            "row per customer")
+        self._check_weights(weights)
         self._check_settings()
         check_rfm(rfm)
         unit = self._fit_time_unit(rfm, time_unit)
@@ -416,32 +398,14 @@ class ParetoGGG(FittedModel):
         x, t_x, T = (rfm[c].to_numpy(dtype=np.float64) for c in RFM_COLUMNS)
         priors = self._priors()
         start = self._start(rfm, x, t_x, litt, unit)
-        seeds = np.random.SeedSequence(self.random_state).spawn(self.chains)
-        jobs = [(x, t_x, T, litt, start, self.draws, self.tune, np.random.default_rng(seed),
-                 priors) for seed in seeds]
-        workers = self.cores or min(self.chains, os.cpu_count() or 1)
-        if workers > 1 and self.chains > 1:
-            # fork where there is one: no main-module guard needed in the user's script, and
-            # the chains start at once (they run numpy and scipy only)
-            context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                results = list(pool.map(_chain, jobs))
-        else:
-            results = [_chain(job) for job in jobs]
-        self.idata_ = az.from_dict(posterior={
-            name: np.stack([r["population"][:, j] for r in results])
-            for j, name in enumerate(POPULATION)})
-        self._set_means()
+        jobs = self._seeded_jobs((x, t_x, T, litt, start, self.draws, self.tune, priors))
+        results = run_chains(_chain, jobs, self.cores)
+        self._set_posterior(results)
         self.slice_width_ = float(np.mean([r["width"] for r in results]))
         self.time_unit_ = unit
         self.n_customers_ = len(rfm)
         self._warn_if_not_converged()
         return self
-
-    def _set_means(self) -> None:
-        self.params_ = pd.Series(
-            [float(self.idata_.posterior[name].mean()) for name in POPULATION],
-            index=list(POPULATION))
 
     def _start(self, rfm, x, t_x, litt, unit) -> dict:
         """Where the chains start: for r, alpha, s, beta the Pareto/NBD estimate (as BTYDplus,
@@ -468,71 +432,15 @@ class ParetoGGG(FittedModel):
             start["gamma"] = 1.0 / float(np.clip(np.median(shapes), 0.2, 50.0))
         return start
 
-    def _warn_if_not_converged(self) -> None:
-        problems = self.convergence_problems()
-        if problems:
-            warnings.warn(f"Pareto/GGG: the sampler may not have converged: {'; '.join(problems)}."
-                          " Sample longer (draws, tune).", UserWarning, stacklevel=3)
-
-    def convergence_problems(self) -> list[str]:
-        """What falls short of r_hat <= 1.01 and bulk ESS >= 400 for the population.
-
-        Returns
-        -------
-        list of str
-        """
-        summary = self.summary()
-        problems = []
-        if (summary["r_hat"] > 1.01).any():
-            problems.append(f"r_hat up to {summary['r_hat'].max():.3f} (> 1.01)")
-        if (summary["ess_bulk"] < 400).any():
-            problems.append(f"bulk ESS down to {summary['ess_bulk'].min():.0f} (< 400)")
-        return problems
-
-    def summary(self) -> pd.DataFrame:
-        """Posterior summary of the population parameters (ArviZ).
-
-        Returns
-        -------
-        pandas.DataFrame
-        """
-        import arviz as az
-
-        self.check_fitted()
-        table = az.summary(self.idata_, var_names=list(POPULATION))
-        table.index.name = "parameter"
-        return table
-
     # -- predictions ----------------------------------------------------------------------------
-    def _customers(self, rfm, time_unit, max_draws, horizon=None):
-        """The frame's distinct histories (with ``horizon``, one per customer, where given)
-        and a function of rows of them to their draws: ``(histories, inverse, keys, D,
-        draws_of)``, ``draws_of(rows) -> (k, lambda, mu)`` each ``(len(rows), D)``; a
-        customer's key (so her draws) depends on her history alone."""
-        self.checked_frame(rfm, RFM_COLUMNS, time_unit)
-        litt = litt_column(rfm, self.title)
-        columns = [rfm[c].to_numpy(dtype=np.float64) for c in RFM_COLUMNS] + [litt]
-        if horizon is not None:
-            columns.append(horizon)
-        histories, inverse = np.unique(np.column_stack(columns), axis=0, return_inverse=True)
-        inverse = np.asarray(inverse).ravel()
-        keys = customer_keys(0 if self.random_state is None else self.random_state,
-                             *histories[:, :4].T)
-        population = np.column_stack([self.idata_.posterior[name].values.ravel()
-                                      for name in POPULATION])
-        kept = np.arange(self.customer_draws)
-        if max_draws is not None:
-            max_draws = check_count(max_draws, "max_draws", low=1)
-            if max_draws < self.customer_draws:
-                kept = np.linspace(0, self.customer_draws - 1, max_draws).round().astype(int)
+    def _history(self, rfm):
+        return [*(rfm[c].to_numpy(dtype=np.float64) for c in RFM_COLUMNS),
+                litt_column(rfm, self.title)]
 
-        def draws_of(rows):
-            x, t_x, T, litt_ = histories[rows, :4].T
-            latent = sample_customers(population, self.slice_width_, x, t_x, T, litt_,
-                                      keys[rows], self.customer_tune, self.customer_draws)
-            return [v[:, kept] for v in latent]
-
-        return histories, inverse, keys, kept.size, draws_of
+    def _sample(self, population, history, keys):
+        x, t_x, T, litt = history.T
+        return sample_customers(population, self.slice_width_, x, t_x, T, litt, keys,
+                                self.customer_tune, self.customer_draws)
 
     def probability_alive(self, rfm: pd.DataFrame, *, interval=None, max_draws=None,
                           return_draws: bool = False, time_unit=None):
@@ -686,105 +594,17 @@ class ParetoGGG(FittedModel):
         return compute, len(histories), inverse
 
     # -- model files ----------------------------------------------------------------------------
-    def _parameter_problem(self) -> str | None:
-        draws = np.column_stack([self.idata_.posterior[name].values.ravel()
-                                 for name in POPULATION])
-        return invalid_parameters(POPULATION, draws)
-
-    def to_dict(self, posterior_file: str | None = None) -> dict:
-        """The plain-data form: settings, priors, what the fit tuned and the name of the
-        netCDF file of the population's posterior.
-
-        Parameters
-        ----------
-        posterior_file : str, optional
-            The posterior's file name, beside the JSON.
-
-        Returns
-        -------
-        dict
-        """
-        self.check_fitted()
+    def _settings_state(self) -> dict:
         settings = self.constructor_settings()
         settings["priors"] = None if self.priors is None else {
             name: list(pair) for name, pair in self._priors().items() if name in self.priors}
-        return {**self._state_header(), "settings": settings, "posterior_file": posterior_file}
+        return settings
 
-    def write_posterior(self, path) -> None:
-        """The population's posterior as netCDF at ``path``, atomically.
-
-        Parameters
-        ----------
-        path : str or path-like
-        """
-        self.check_fitted()
-        write_atomic(path, self.idata_.to_netcdf)
-
-    def save(self, path) -> None:
-        """Save as JSON (settings, priors) with the posterior in ``<name>.nc`` beside it; a
-        loaded model predicts exactly what this one does.
-
-        Parameters
-        ----------
-        path : str or path-like
-        """
-        check_output_path(path, "path")
-        posterior = os.path.splitext(os.fspath(path))[0] + ".nc"
-        self.write_posterior(posterior)
-        write_json_atomic(self.to_dict(os.path.basename(posterior)), path, "path")
-
-    @classmethod
-    def from_dict(cls, data: dict, folder: str | None = None):
-        """Rebuild from :meth:`to_dict` output and the posterior file in ``folder``.
-
-        Parameters
-        ----------
-        data : dict
-        folder : str, optional
-
-        Returns
-        -------
-        ParetoGGG
-        """
-        import arviz as az
-
-        try:
-            unknown = set(data["settings"]) - set(cls.constructor_setting_names())
-            if unknown:
-                raise KeyError(f"unknown settings {sorted(unknown)}")
-            model = cls(**data["settings"])
-            model._check_settings()
-            model._priors()
-            path = os.path.join(folder or ".", os.path.basename(data["posterior_file"]))
-            if not os.path.exists(path):
-                raise ModelFormatError(f"the posterior file {path!r} named in the model file "
-                                       "is missing")
-            idata = az.from_netcdf(path)
-            for group in idata.groups():
-                getattr(idata, group).load()  # read it all now: no file left open
-            missing = [name for name in POPULATION if name not in idata.posterior]
-            if missing:
-                raise KeyError(f"the posterior has no {missing}")
-            model.idata_ = idata
-            model._restore_header(data)
-            if not (isinstance(getattr(model, "slice_width_", None), float)
-                    and 0 < model.slice_width_ < np.inf):
-                raise KeyError("slice_width must be a number > 0")
-            model._set_means()
-        except ModelFormatError:
-            raise
-        except Exception as err:  # noqa: BLE001 - whatever a damaged file raises
-            raise ModelFormatError(f"the {cls.__name__} model file or its posterior file is "
-                                   f"incomplete or damaged: {err!r}") from err
-        model._check_loaded()
-        return model
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "idata_"):
-            return f"ParetoGGG(draws={self.draws}, tune={self.tune}, chains={self.chains}) " \
-                   "(not fitted)"
-        means = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        return f"ParetoGGG({means}; posterior means of {self.n_customers_:,} customers)"
+    def _check_restored(self) -> None:
+        self._priors()
+        if not (isinstance(getattr(self, "slice_width_", None), float)
+                and 0 < self.slice_width_ < np.inf):
+            raise ValueError("slice_width must be a number > 0")
 
 
 def simulate_pareto_ggg(n_customers: int, *, t: float, gamma: float, r: float, alpha: float,

@@ -15,6 +15,7 @@ from .correlated import CorrelatedParetoNBD
 from .ggompertz import GGompertzNBD
 from .modified_beta_geo import BayesianModifiedBetaGeo, ModifiedBetaGeo
 from .pareto_ggg import ParetoGGG
+from .pareto_nbd_abe import HierarchicalParetoNBD
 from .pareto_nbd import BayesianParetoNBD, ParetoNBD
 from .shifted_beta_geo import BayesianShiftedBetaGeo, ShiftedBetaGeo
 from .time_varying import TimeVaryingParetoNBD
@@ -88,6 +89,7 @@ MODELS = {entry.name: entry for entry in (
     Entry("mbgcnbd", "purchases", ModifiedBetaGeoCNBD, BayesianModifiedBetaGeoCNBD, "MBG/CNBD-k"),
     Entry("bgcnbd", "purchases", BetaGeoCNBD, BayesianBetaGeoCNBD, "BG/CNBD-k"),
     Entry("pggg", "purchases", None, ParetoGGG, "Pareto/GGG"),
+    Entry("pnbd_abe", "purchases", None, HierarchicalParetoNBD, "Pareto/NBD (Abe)"),
     Entry("gg", "spend", GammaGamma, BayesianGammaGamma, "Gamma-Gamma"),
     Entry("sbg", "retention", ShiftedBetaGeo, BayesianShiftedBetaGeo, "shifted-beta-geometric"),
 )}

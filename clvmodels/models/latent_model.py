@@ -1,0 +1,277 @@
+"""What the models sampled with every customer's latent variables share (Pareto/GGG, the
+hierarchical Pareto/NBD): the fit keeps the population's posterior only (a few thousand draws
+of a few numbers, whatever the number of customers), and a prediction draws each customer's
+variables given her history and that posterior with a short chain of her own and random numbers
+of her own (:class:`clvmodels.models.latent.CustomerStreams`), so that her prediction is the
+same alone, in any frame or chunk and after a model file's round trip.
+
+A model defines its chain (a function of picklable arguments: ``(..., rng)`` to ``{"population":
+(draws, p) array, **facts}``), what a fit records, the history columns a customer's key and
+prediction read (:meth:`LatentModel._history`), and how one customer's variables are drawn
+given population draws (:meth:`LatentModel._sample`); this class runs the chains, summarises
+them, checks convergence and writes and reads model files.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_all_start_methods, get_context
+
+import numpy as np
+import pandas as pd
+
+from ..arguments import check_count
+from ..data import RFM_COLUMNS
+from ..exceptions import DataError, ModelFormatError
+from ..files import check_output_path, write_atomic, write_json_atomic
+from ..interface import arg
+from .base import FittedModel, invalid_parameters
+from .latent import customer_keys
+
+MIN_ESS, MAX_R_HAT = 400, 1.01  # the convergence the issue asks of a population parameter
+
+
+def run_chains(chain, jobs, cores=None) -> list:
+    """``chain(job)`` for every job, in processes of their own (forked where the platform
+    forks: no main-module guard needed in the user's script) on ``cores`` processes (default:
+    one per job, at most the CPUs); in this process where there is one job or one core."""
+    workers = cores or min(len(jobs), os.cpu_count() or 1)
+    if workers <= 1 or len(jobs) <= 1:
+        return [chain(job) for job in jobs]
+    context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(chain, jobs))
+
+
+class LatentModel(FittedModel):
+    """The shared part of a model sampled with its customers' latent variables (module
+    docstring). Subclasses set ``name``, ``title``, ``facts`` and the hooks below."""
+
+    kind = "purchases"
+    engine = "bayes"
+    latent = True  # per-customer latent variables: no likelihood of the population alone
+    covariate_links: dict = {}
+    SETTINGS = (("draws", 1), ("tune", 0), ("chains", 1), ("customer_draws", 1),
+                ("customer_tune", 0))
+
+    # -- hooks ----------------------------------------------------------------------------------
+    def _history(self, rfm: pd.DataFrame) -> list[np.ndarray]:
+        """The per-customer columns a customer's draws depend on (her key is made of them)."""
+        raise NotImplementedError
+
+    def _sample(self, population: np.ndarray, history: np.ndarray, keys: np.ndarray):
+        """Her latent variables given the population draws ``population`` (``(P, p)``), for
+        rows of ``history`` (``(rows, columns)``, :meth:`_history`'s): a tuple of ``(rows,
+        customer_draws)`` arrays."""
+        raise NotImplementedError
+
+    @property
+    def population_names_(self) -> tuple[str, ...]:
+        """The population parameters, in the order of the chains' columns."""
+        return tuple(self.param_names)
+
+    positive_population = None  # which population parameters are > 0 (default: all)
+
+    # -- fitting --------------------------------------------------------------------------------
+    def _check_settings(self) -> None:
+        for setting, low in self.SETTINGS:
+            check_count(getattr(self, setting), setting, low=low)
+
+    def _check_weights(self, weights) -> None:
+        if weights is not None:
+            raise DataError(f"{arg('weights')}: {self.title} samples every customer's own "
+                            "latent variables, so a row cannot stand for several customers; "
+                            "pass one row per customer")
+
+    def _seeded_jobs(self, common: tuple) -> list:
+        """One job per chain: ``common`` and the chain's own random generator."""
+        seeds = np.random.SeedSequence(self.random_state).spawn(self.chains)
+        return [(*common, np.random.default_rng(seed)) for seed in seeds]
+
+    def _set_posterior(self, results: list) -> None:
+        """The population's posterior from the chains' ``population`` arrays."""
+        import arviz as az
+
+        self.idata_ = az.from_dict(posterior={
+            name: np.stack([r["population"][:, j] for r in results])
+            for j, name in enumerate(self.population_names_)})
+        self._set_means()
+
+    def _set_means(self) -> None:
+        names = list(self.population_names_)
+        self.params_ = pd.Series([float(self.idata_.posterior[name].mean()) for name in names],
+                                 index=names)
+
+    def _population(self) -> np.ndarray:
+        """Every kept draw of the population, ``(chains x draws, p)``."""
+        return np.column_stack([self.idata_.posterior[name].values.ravel()
+                                for name in self.population_names_])
+
+    def _warn_if_not_converged(self) -> None:
+        problems = self.convergence_problems()
+        if problems:
+            warnings.warn(f"{self.title}: the sampler may not have converged: "
+                          f"{'; '.join(problems)}. Sample longer (draws, tune).", UserWarning,
+                          stacklevel=3)
+
+    def convergence_problems(self) -> list[str]:
+        """What falls short of r_hat <= 1.01 and bulk ESS >= 400 for the population.
+
+        Returns
+        -------
+        list of str
+        """
+        summary = self.summary()
+        problems = []
+        if (summary["r_hat"] > MAX_R_HAT).any():
+            problems.append(f"r_hat up to {summary['r_hat'].max():.3f} (> {MAX_R_HAT})")
+        if (summary["ess_bulk"] < MIN_ESS).any():
+            problems.append(f"bulk ESS down to {summary['ess_bulk'].min():.0f} (< {MIN_ESS})")
+        return problems
+
+    def summary(self) -> pd.DataFrame:
+        """Posterior summary of the population parameters (ArviZ).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        import arviz as az
+
+        self.check_fitted()
+        table = az.summary(self.idata_, var_names=list(self.population_names_))
+        table.index.name = "parameter"
+        return table
+
+    # -- predictions ----------------------------------------------------------------------------
+    def _customers(self, rfm, time_unit, max_draws, horizon=None):
+        """The frame's distinct histories (with ``horizon``, one per customer, where given) and
+        a function of rows of them to their draws: ``(histories, inverse, keys, D,
+        draws_of)``. ``histories`` starts with ``frequency, recency, T`` and ends with the
+        horizon; a customer's key (so her draws) depends on her history alone."""
+        self.checked_frame(rfm, RFM_COLUMNS, time_unit)
+        columns = self._history(rfm)
+        width = len(columns)
+        if horizon is not None:
+            columns = [*columns, horizon]
+        histories, inverse = np.unique(np.column_stack(columns), axis=0, return_inverse=True)
+        inverse = np.asarray(inverse).ravel()
+        keys = customer_keys(0 if self.random_state is None else self.random_state,
+                             *histories[:, :width].T)
+        population = self._population()
+        kept = np.arange(self.customer_draws)
+        if max_draws is not None:
+            max_draws = check_count(max_draws, "max_draws", low=1)
+            if max_draws < self.customer_draws:
+                kept = np.linspace(0, self.customer_draws - 1, max_draws).round().astype(int)
+
+        def draws_of(rows):
+            latent = self._sample(population, histories[rows, :width], keys[rows])
+            return [v[:, kept] for v in latent]
+
+        return histories, inverse, keys, kept.size, draws_of
+
+    # -- model files ----------------------------------------------------------------------------
+    def _parameter_problem(self) -> str | None:
+        return invalid_parameters(self.population_names_, self._population(),
+                                  self.positive_population)
+
+    def _settings_state(self) -> dict:
+        """The constructor's settings as plain data."""
+        return self.constructor_settings()
+
+    def to_dict(self, posterior_file: str | None = None) -> dict:
+        """The plain-data form: settings, what the fit recorded and the name of the netCDF file
+        of the population's posterior.
+
+        Parameters
+        ----------
+        posterior_file : str, optional
+            The posterior's file name, beside the JSON.
+
+        Returns
+        -------
+        dict
+        """
+        self.check_fitted()
+        return {**self._state_header(), "settings": self._settings_state(),
+                "posterior_file": posterior_file}
+
+    def write_posterior(self, path) -> None:
+        """The population's posterior as netCDF at ``path``, atomically.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        self.check_fitted()
+        write_atomic(path, self.idata_.to_netcdf)
+
+    def save(self, path) -> None:
+        """Save as JSON (settings) with the posterior in ``<name>.nc`` beside it; a loaded
+        model predicts exactly what this one does.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        check_output_path(path, "path")
+        posterior = os.path.splitext(os.fspath(path))[0] + ".nc"
+        self.write_posterior(posterior)
+        write_json_atomic(self.to_dict(os.path.basename(posterior)), path, "path")
+
+    def _check_restored(self) -> None:
+        """A subclass's checks of what a model file restored (a KeyError or ValueError)."""
+
+    @classmethod
+    def from_dict(cls, data: dict, folder: str | None = None):
+        """Rebuild from :meth:`to_dict` output and the posterior file in ``folder``.
+
+        Parameters
+        ----------
+        data : dict
+        folder : str, optional
+
+        Returns
+        -------
+        LatentModel
+        """
+        import arviz as az
+
+        try:
+            unknown = set(data["settings"]) - set(cls.constructor_setting_names())
+            if unknown:
+                raise KeyError(f"unknown settings {sorted(unknown)}")
+            model = cls(**data["settings"])
+            model._check_settings()
+            path = os.path.join(folder or ".", os.path.basename(data["posterior_file"]))
+            if not os.path.exists(path):
+                raise ModelFormatError(f"the posterior file {path!r} named in the model file "
+                                       "is missing")
+            idata = az.from_netcdf(path)
+            for group in idata.groups():
+                getattr(idata, group).load()  # read it all now: no file left open
+            model._restore_header(data)
+            missing = [name for name in model.population_names_ if name not in idata.posterior]
+            if missing:
+                raise KeyError(f"the posterior has no {missing}")
+            model.idata_ = idata
+            model._check_restored()
+            model._set_means()
+        except ModelFormatError:
+            raise
+        except Exception as err:  # noqa: BLE001 - whatever a damaged file raises
+            raise ModelFormatError(f"the {cls.__name__} model file or its posterior file is "
+                                   f"incomplete or damaged: {err!r}") from err
+        model._check_loaded()
+        return model
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        if not hasattr(self, "idata_"):
+            return f"{name}(draws={self.draws}, tune={self.tune}, chains={self.chains}) " \
+                   "(not fitted)"
+        means = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return f"{name}({means}; posterior means of {self.n_customers_:,} customers)"

@@ -1,0 +1,560 @@
+r"""The hierarchical Pareto/NBD of Abe (2009, "Counting Your Customers One by One: A
+Hierarchical Bayes Extension to the Pareto/NBD Model", Marketing Science 28(3); BTYDplus
+``abe.mcmc.DrawParameters``): each customer buys at rate :math:`\lambda_i` while alive and dies
+at rate :math:`\mu_i`, and across customers
+
+.. math:: (\log\lambda_i, \log\mu_i) \sim N(B^\top d_i, \Sigma)
+
+with :math:`d_i` her covariates (an intercept first): covariates move both rates, and the rates
+are correlated (``cov_log_lambda_log_mu``), which the Pareto/NBD's independent Gammas cannot.
+
+Sampled with every customer's rates as latent variables: per iteration a slice update of every
+customer's :math:`\log\lambda` and :math:`\log\mu` (each given the other: its prior is the
+conditional normal) on her likelihood with the lifetime integrated out
+(:func:`clvmodels._math.pnbd.individual_loglik`; BTYDplus draws the lifetime and the alive
+indicator as latent variables too, and moves the rates by a random walk), then the population
+by the conjugate multivariate-regression draw (``B`` and ``Sigma`` given the rates; Rossi,
+Allenby & McCulloch 2005, ``bayesm::rmultireg``), then a move of the intercepts with every
+customer's rates carried along (the non-centred half of an interweaving strategy, Yu & Meng
+2011: the dropout rates are weakly informed, so their mean mixes slowly without it) and of each
+log rate's spread (its residuals and its row and column of the covariance scaled together).
+Hyperpriors as BTYDplus: :math:`B \sim N(B_0, \Sigma \otimes A_0^{-1})`, :math:`A_0 = 0.01 I`,
+:math:`B_0` zero but for the intercepts at the logarithms of the starting rates' means,
+:math:`\Sigma \sim IW(3 + K, (3 + K) I)`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, stats
+
+from .._math import pnbd
+from ..arguments import check_count
+from ..data import RFM_COLUMNS, check_rfm
+from ..draws import summarise_draws
+from ..exceptions import DataError
+from ..interface import arg
+from .base import check_no_arrays
+from .latent import CustomerStreams, SharedStream, slice_update
+from .latent_model import LatentModel, run_chains
+
+PRIOR_PRECISION = 0.01  # A_0 = 0.01 I: BTYDplus's diffuse prior on the coefficients
+MAX_LOG_RATE = 70.0  # BTYDplus's bounds on a customer's log rates (no overflow)
+GROUP_MOVES = 3  # rounds of the population's group moves per iteration (see _chain)
+RATE_SWEEPS = 1  # slice updates of every customer's two log rates per iteration
+CUSTOMER_THIN = 2
+PLACES = {"index": 1, "lambda": 2, "mu": 3, "start": 5}
+
+
+def covariance_names() -> tuple[str, ...]:
+    return ("var_log_lambda", "cov_log_lambda_log_mu", "var_log_mu")
+
+
+def coefficient_names(covariates) -> tuple[str, ...]:
+    """BTYDplus's names: ``log_lambda``, ``log_mu`` without covariates, else
+    ``log_lambda_intercept, log_mu_intercept, log_lambda_<column>, log_mu_<column>, ...``."""
+    if not covariates:
+        return ("log_lambda", "log_mu")
+    return tuple(f"log_{rate}_{column}" for column in ("intercept", *covariates)
+                 for rate in ("lambda", "mu"))
+
+
+def draw_regression(Y, X, B0, A0, nu, V, rng):
+    """One draw of ``(B, Sigma)`` in the multivariate regression ``Y = X B + E``, rows of
+    ``E`` ``N(0, Sigma)``, under ``B | Sigma ~ N(B0, Sigma (x) A0^-1)`` and ``Sigma ~ IW(nu,
+    V)`` (conjugate: Rossi, Allenby & McCulloch 2005, section 2.8): ``Sigma`` from ``IW(nu + n,
+    V + S)``, then ``B`` around ``(X'X + A0)^-1 (X'Y + A0 B0)``."""
+    n = len(Y)
+    precision = X.T @ X + A0
+    lower = linalg.cholesky(precision, lower=True)
+    center = linalg.cho_solve((lower, True), X.T @ Y + A0 @ B0)
+    residual = Y - X @ center
+    shift = center - B0
+    scatter = residual.T @ residual + shift.T @ A0 @ shift
+    sigma = stats.invwishart.rvs(df=nu + n, scale=V + scatter, random_state=rng)
+    noise = rng.standard_normal(center.shape)
+    B = center + linalg.solve_triangular(lower.T, noise, lower=False) @ linalg.cholesky(
+        sigma, lower=True).T
+    return B, sigma
+
+
+def conditional_normal(theta, mean, sigma, which: int):
+    """Mean and variance of coordinate ``which`` (0: log lambda, 1: log mu) of a bivariate
+    normal ``N(mean, sigma)`` (``sigma`` one ``2 x 2`` or one per row) given the other's
+    value in ``theta``."""
+    other = 1 - which
+    sigma = np.asarray(sigma)
+    s_ww, s_wo, s_oo = sigma[..., which, which], sigma[..., which, other], sigma[..., other, other]
+    center = mean[:, which] + s_wo / s_oo * (theta[:, other] - mean[:, other])
+    return center, s_ww - s_wo ** 2 / s_oo
+
+
+def _update_rates(theta, mean, sigma, x, t_x, T, stream, widths, place=()):
+    """A slice update of every customer's log lambda, then of her log mu, each given the
+    other (its prior the conditional normal), on her likelihood; returns the moves' mean
+    absolute sizes (for tuning the widths)."""
+    moved = []
+    for which in (0, 1):
+        center, variance = conditional_normal(theta, mean, sigma, which)
+
+        def log_density(value, rows, which=which, center=center, variance=variance):
+            log_lam = value if which == 0 else theta[rows, 0]
+            log_mu = value if which == 1 else theta[rows, 1]
+            inside = np.abs(value) <= MAX_LOG_RATE
+            with np.errstate(all="ignore"):
+                density = (-0.5 * (value - center[rows]) ** 2 / np.broadcast_to(
+                    variance, center.shape)[rows]
+                    + pnbd.individual_loglik(np.exp(log_lam), np.exp(log_mu), x[rows],
+                                             t_x[rows], T[rows]))
+            return np.where(inside, density, -np.inf)
+
+        before = theta[:, which].copy()
+        theta[:, which] = slice_update(log_density, before, stream, widths[which],
+                                       place=(*place, which))
+        moved.append(float(np.mean(np.abs(theta[:, which] - before))))
+    return moved
+
+
+def _chain(arguments):
+    """One chain: per iteration the customers' rates (:func:`_update_rates`), the population
+    (:func:`draw_regression`), then :data:`GROUP_MOVES` rounds of the population's group moves
+    with the rates carried along."""
+    x, t_x, T, X, draws, tune, rng = arguments
+    n, K = X.shape
+    lam0 = np.mean(x) / np.mean(np.where(t_x == 0, T, t_x))
+    theta = np.column_stack([np.full(n, np.log(lam0)), np.log(1.0 / (t_x + 0.5 / lam0))])
+    B0 = np.zeros((K, 2))
+    B0[0] = np.log(np.mean(np.exp(theta), axis=0))
+    A0 = PRIOR_PRECISION * np.eye(K)
+    nu = 3.0 + K
+    V = nu * np.eye(2)
+    B, sigma = B0.copy(), np.eye(2)
+    stream = SharedStream(rng, n)
+    widths = [1.0, 1.0]
+    sizes = {("shift", 0): 0.1, ("shift", 1): 0.1, ("scale", 0): 0.05, ("scale", 1): 0.05,
+             ("shear", 1): 0.05}
+    population = np.empty((draws, 2 * K + 3))
+
+    def loglik(values):
+        with np.errstate(all="ignore"):
+            return pnbd.individual_loglik(np.exp(values[:, 0]), np.exp(values[:, 1]), x, t_x, T)
+
+    for step in range(tune + draws):
+        for _ in range(RATE_SWEEPS):
+            moved = _update_rates(theta, X @ B, sigma, x, t_x, T, stream, widths)
+        if step < tune:
+            widths = [float(np.clip(0.8 * w + 0.4 * m, 0.05, 5.0)) for w, m in zip(widths, moved)]
+        B, sigma = draw_regression(theta, X, B0, A0, nu, V, rng)
+        # group moves with every customer's log rates carried along, each accepted with the
+        # target's ratio times the move's Jacobian (Liu & Wu 1999): shift an intercept (the
+        # residuals stay put), scale one log rate's residuals with its row and column of Sigma,
+        # shear the log mu residuals along the log lambda ones with Sigma (the standardised
+        # residuals stay put in both). Each costs one pass of the likelihood; the dropout rates
+        # are weakly informed, so without them their mean, spread and correlation mix slowly
+        current = loglik(theta)
+        for _ in range(GROUP_MOVES):
+            for move, which in (("shift", 0), ("shift", 1), ("scale", 0), ("scale", 1),
+                                ("shear", 1)):
+                size = sizes[move, which] * rng.standard_normal()
+                mean = X @ B
+                residual = theta - mean
+                proposal, new_B, new_sigma = theta.copy(), B, sigma
+                jacobian = 0.0
+                if move == "shift":
+                    proposal[:, which] += size
+                    new_B = B.copy()
+                    new_B[0, which] += size
+                elif move == "scale":
+                    rho = np.exp(size)
+                    proposal[:, which] = mean[:, which] + rho * residual[:, which]
+                    factor = np.ones(2)
+                    factor[which] = rho
+                    new_sigma = sigma * np.outer(factor, factor)
+                    jacobian = 3.0 * size  # the residuals' rho^n cancels their density's
+                else:
+                    proposal[:, 1] = mean[:, 1] + residual[:, 1] + size * residual[:, 0]
+                    shear = np.array([[1.0, 0.0], [size, 1.0]])
+                    new_sigma = shear @ sigma @ shear.T
+                proposed = loglik(proposal)
+                ratio = (float(np.sum(proposed - current)) + jacobian
+                         + hyperprior(new_B, new_sigma, B0, A0, nu, V)
+                         - hyperprior(B, sigma, B0, A0, nu, V))
+                accepted = np.log(rng.uniform()) < ratio
+                if accepted:
+                    theta, B, sigma, current = proposal, new_B, new_sigma, proposed
+                if step < tune:  # warm-up: each move's size towards 40 % acceptance
+                    sizes[move, which] *= np.exp((float(accepted) - 0.4) / np.sqrt(step + 1.0))
+        if step >= tune:
+            population[step - tune] = [*B.ravel(), sigma[0, 0], sigma[0, 1], sigma[1, 1]]
+    return {"population": population, "widths": widths}
+
+
+def hyperprior(B, sigma, B0, A0, nu, V) -> float:
+    """``log p(B | Sigma) + log p(Sigma)`` up to a constant: ``N(B0, Sigma (x) A0^-1)`` and
+    ``IW(nu, V)``."""
+    inverse = np.linalg.inv(sigma)
+    log_det = np.linalg.slogdet(sigma)[1]
+    d = B - B0
+    K, p = B.shape
+    return float(-0.5 * K * log_det - 0.5 * np.trace(inverse @ d.T @ A0 @ d)
+                 - 0.5 * (nu + p + 1) * log_det - 0.5 * np.trace(V @ inverse))
+
+
+def sample_customers(population, K: int, widths, x, t_x, T, X, keys, tune: int, draws: int):
+    """Each customer's ``lambda`` and ``mu`` drawn given her history, her covariates ``X``
+    and the population's posterior draws (``(P, 2K + 3)``: ``B`` row by row, then the
+    covariance), as :func:`clvmodels.models.pareto_ggg.sample_customers`: a chain per
+    customer on (which population draw, her log rates), a population draw proposed from the
+    posterior and accepted with the ratio of her rates' normal densities under the two, then
+    her rates' slice updates; random numbers of her own (``keys``). Returns ``(lambda, mu)``,
+    each ``(customers, draws)``."""
+    n = x.size
+    streams = CustomerStreams(keys)
+    everyone = slice(None)
+    size = len(population)
+    Bs = population[:, :2 * K].reshape(size, K, 2)
+    sigmas = np.empty((size, 2, 2))
+    sigmas[:, 0, 0], sigmas[:, 0, 1], sigmas[:, 1, 1] = population[:, 2 * K:].T
+    sigmas[:, 1, 0] = sigmas[:, 0, 1]
+    inverses = np.linalg.inv(sigmas)
+    log_dets = np.linalg.slogdet(sigmas)[1]
+
+    def pick(u):
+        return np.minimum((u * size).astype(np.int64), size - 1)
+
+    def means(index):
+        return np.einsum("ik,ikj->ij", X, Bs[index])
+
+    def log_prior(theta, index):
+        d = theta - means(index)
+        return -0.5 * (np.einsum("ij,ijk,ik->i", d, inverses[index], d) + log_dets[index])
+
+    j = pick(streams.uniform(everyone, PLACES["start"], 0))
+    theta = means(j).copy()  # each customer starts at her population draw's mean
+    out = np.empty((2, n, draws))
+    for step in range(tune + draws * CUSTOMER_THIN):
+        proposal = pick(streams.uniform(everyone, step, PLACES["index"], 0))
+        with np.errstate(all="ignore"):
+            take = (np.log(streams.uniform(everyone, step, PLACES["index"], 1))
+                    < log_prior(theta, proposal) - log_prior(theta, j))
+        j = np.where(take, proposal, j)
+        _update_rates(theta, means(j), sigmas[j], x, t_x, T, streams, widths,
+                      place=(step, PLACES["lambda"]))
+        done = step - tune
+        if done >= 0 and done % CUSTOMER_THIN == 0:
+            out[:, :, done // CUSTOMER_THIN] = np.exp(theta.T)
+    return out[0], out[1]
+
+
+class HierarchicalParetoNBD(LatentModel):
+    """The hierarchical Pareto/NBD (Abe 2009): log-normal rates correlated across customers
+    and moved by covariates, sampled with every customer's rates (module docstring).
+
+    Parameters
+    ----------
+    customer_covariates : list of str, optional
+        Numeric columns of the RFM frame (joined from the customer table) that move both log
+        rates; an intercept is added.
+    draws, tune, chains : int
+        Draws kept per chain, warm-up iterations per chain, chains (default 4 x (500 +
+        2,000)).
+    customer_draws, customer_tune : int
+        Per customer, in predictions: the draws of her rates (every second iteration of her
+        chain given the population's posterior) and the warm-up iterations before them.
+    random_state : int, optional
+        Seeds the fit's chains and the customers' random numbers in predictions.
+    cores : int, optional
+        Processes for the chains (default: one per chain, at most the CPUs).
+
+    Attributes
+    ----------
+    idata_ : arviz.InferenceData
+        The population's posterior: the coefficients (BTYDplus's names: ``log_lambda``,
+        ``log_mu``, or with covariates ``log_lambda_intercept``, ``log_mu_intercept``,
+        ``log_lambda_<column>``...) and ``var_log_lambda``, ``cov_log_lambda_log_mu``,
+        ``var_log_mu``.
+    params_ : pandas.Series
+        Their posterior means.
+    """
+
+    name = "pnbd_abe"
+    title = "Pareto/NBD (Abe)"
+    param_names = (*coefficient_names(()), *covariance_names())
+    columns = RFM_COLUMNS
+    facts = ("width_lambda", "width_mu")  # the customers' slices, tuned in the warm-up
+
+    def __init__(self, customer_covariates=None, draws=2000, tune=500, chains=4,
+                 customer_draws=200, customer_tune=100, random_state=None, cores=None):
+        self.customer_covariates = customer_covariates
+        self.draws = draws
+        self.tune = tune
+        self.chains = chains
+        self.customer_draws = customer_draws
+        self.customer_tune = customer_tune
+        self.random_state = random_state
+        self.cores = cores
+
+    @property
+    def covariate_columns(self) -> tuple[str, ...]:
+        """The covariates, checked: a list of distinct column names."""
+        given = self.customer_covariates
+        if given is None:
+            return ()
+        names = (given,) if isinstance(given, str) else tuple(given)
+        if not all(isinstance(c, str) for c in names) or len(set(names)) != len(names):
+            raise DataError(f"{arg('customer_covariates')}{list(names)!r}: give distinct "
+                            "column names")
+        return names
+
+    @property
+    def covariates(self) -> dict:
+        """``{"rates": columns}``: what scoring joins from the customer table (both rates)."""
+        return {"rates": self.covariate_columns} if self.covariate_columns else {}
+
+    @property
+    def population_names_(self) -> tuple[str, ...]:
+        return (*coefficient_names(self.covariate_columns), *covariance_names())
+
+    @property
+    def positive_population(self):
+        K = 1 + len(self.covariate_columns)
+        return np.array([False] * (2 * K) + [True, False, True])
+
+    def _design(self, rfm: pd.DataFrame) -> np.ndarray:
+        """The intercept and the covariate columns, each checked to be numbers."""
+        columns = [np.ones(len(rfm))]
+        for column in self.covariate_columns:
+            if column not in rfm.columns:
+                raise DataError(f"{arg('customer_covariates')}: the frame has no column "
+                                f"{column!r}; "
+                                f"its columns are {list(rfm.columns)}")
+            values = pd.to_numeric(rfm[column], errors="coerce").to_numpy(dtype=np.float64)
+            bad = ~np.isfinite(values)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataError(f"covariate {column!r} must be finite numbers (encode a "
+                                f"category as 0/1 columns): customer {rfm.index[i]!r} has "
+                                f"{rfm[column].iloc[i]!r}")
+            columns.append(values)
+        return np.column_stack(columns)
+
+    def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
+        """Sample the posterior on an RFM frame (with the covariate columns).
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        weights : None
+            Not taken: every customer has rates of her own.
+        time_unit : str, optional
+            The unit of a frame that records none.
+
+        Returns
+        -------
+        self
+        """
+        check_no_arrays(self, arrays)
+        self._check_weights(weights)
+        self._check_settings()
+        check_rfm(rfm)
+        unit = self._fit_time_unit(rfm, time_unit)
+        X = self._design(rfm)
+        x, t_x, T = (rfm[c].to_numpy(dtype=np.float64) for c in RFM_COLUMNS)
+        results = run_chains(_chain, self._seeded_jobs((x, t_x, T, X, self.draws, self.tune)),
+                             self.cores)
+        self._set_posterior(results)
+        self.width_lambda_, self.width_mu_ = (float(np.mean([r["widths"][i] for r in results]))
+                                              for i in (0, 1))
+        self.time_unit_ = unit
+        self.n_customers_ = len(rfm)
+        self._warn_if_not_converged()
+        return self
+
+    def _check_restored(self) -> None:
+        for fact in self.facts:
+            width = getattr(self, fact + "_", None)
+            if not (isinstance(width, float) and 0 < width < np.inf):
+                raise ValueError(f"{fact} must be a number > 0")
+
+    # -- predictions ----------------------------------------------------------------------------
+    def _history(self, rfm):
+        return [*(rfm[c].to_numpy(dtype=np.float64) for c in RFM_COLUMNS),
+                *self._design(rfm)[:, 1:].T]
+
+    def _sample(self, population, history, keys):
+        x, t_x, T = history[:, :3].T
+        X = np.column_stack([np.ones(len(history)), history[:, 3:]])
+        return sample_customers(population, X.shape[1], [self.width_lambda_, self.width_mu_],
+                                x, t_x, T, X, keys, self.customer_tune, self.customer_draws)
+
+    def _per_draw(self, rfm, t, time_unit, max_draws, formula):
+        """``formula(lam, mu, alive, t, rows)`` per customer and draw, summarised."""
+        horizon = None if t is None else self.horizon(t, rfm)
+        per_customer = horizon is not None and horizon.ndim > 0
+        histories, inverse, _, n_draws, draws_of = self._customers(
+            rfm, time_unit, max_draws, horizon if per_customer else None)
+
+        def compute(rows):
+            lam, mu = draws_of(rows)
+            t_x, T = histories[rows, 1:2], histories[rows, 2:3]
+            alive = pnbd.individual_probability_alive(lam, mu, t_x, T)
+            ends = (histories[rows, -1:] if per_customer
+                    else None if horizon is None else float(horizon))
+            return formula(lam, mu, alive, ends)
+
+        return compute, len(histories), n_draws, inverse
+
+    def probability_alive(self, rfm: pd.DataFrame, *, interval=None, max_draws=None,
+                          return_draws: bool = False, time_unit=None):
+        """P(alive at ``T``) per customer: the posterior mean over her draws of the closed form
+        given her rates (:func:`clvmodels._math.pnbd.individual_probability_alive`).
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            The customers (with the covariate columns), in the fit or not.
+        interval : float, optional
+            Mass of an equal-tailed posterior interval.
+        max_draws : int, optional
+            At most this many of each customer's draws.
+        return_draws : bool
+            The per-draw values (one column per draw).
+        time_unit : str, optional
+            The unit of a frame that records none.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
+        compute, rows, n_draws, inverse = self._per_draw(
+            rfm, None, time_unit, max_draws, lambda lam, mu, alive, t: alive)
+        return summarise_draws(compute, rows, n_draws, interval, "probability_alive", rfm.index,
+                               expand=inverse, return_draws=return_draws)
+
+    def expected_purchases(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
+                           return_draws: bool = False, time_unit=None):
+        """Expected purchases in the next ``t`` per customer: the posterior mean over her draws
+        of ``P(alive) lambda / mu (1 - e^{-mu t})``.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        t : float, pandas.Series or pandas.Timedelta
+            Horizon: one for all, or one per customer (a Series matched by label).
+        interval, max_draws, return_draws, time_unit
+            As :meth:`probability_alive`.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
+        compute, rows, n_draws, inverse = self._per_draw(
+            rfm, t, time_unit, max_draws,
+            lambda lam, mu, alive, t: pnbd.individual_expected_purchases(lam, mu, alive, t))
+        return summarise_draws(compute, rows, n_draws, interval, "expected_purchases",
+                               rfm.index, expand=inverse, return_draws=return_draws)
+
+    def probability_any_purchase(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
+                                 return_draws: bool = False, time_unit=None):
+        """P(at least one purchase in the next ``t``) per customer, the posterior mean over her
+        draws of the closed form given her rates.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        t : float, pandas.Series or pandas.Timedelta
+        interval, max_draws, return_draws, time_unit
+            As :meth:`probability_alive`.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
+        compute, rows, n_draws, inverse = self._per_draw(
+            rfm, t, time_unit, max_draws,
+            lambda lam, mu, alive, t: pnbd.individual_probability_any_purchase(lam, mu, alive,
+                                                                              t))
+        return summarise_draws(compute, rows, n_draws, interval, "probability_any_purchase",
+                               rfm.index, expand=inverse, return_draws=return_draws)
+
+    def discounted_purchases(self, rfm: pd.DataFrame, times, coefficients, max_draws=None,
+                             time_unit=None, interval=None):
+        """The purchase-model protocol of :func:`clvmodels.customer_value`: per draw,
+        ``sum_k coefficients[k] * E[purchases by times[k]]``.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        times : array-like
+        coefficients : array-like
+        max_draws : int, optional
+        time_unit : str, optional
+        interval : float, optional
+            Unused: the draws are always a posterior's.
+
+        Returns
+        -------
+        (compute, n_histories, inverse)
+        """
+        times = np.asarray(times, dtype=np.float64).ravel()
+        coefficients = np.asarray(coefficients, dtype=np.float64)
+
+        def formula(lam, mu, alive, t):
+            each = pnbd.individual_expected_purchases(lam[..., None], mu[..., None],
+                                                      alive[..., None], times)
+            return each @ coefficients
+
+        compute, rows, _, inverse = self._per_draw(rfm, None, time_unit, max_draws, formula)
+        return compute, rows, inverse
+
+
+def simulate_pareto_nbd_abe(n_customers: int, *, B, sigma, T: float, holdout: float = 0.0,
+                            covariates=None, seed=None, time_unit: str = "W") -> pd.DataFrame:
+    """Customers drawn from the hierarchical Pareto/NBD (BTYDplus ``abe.GenerateData``), all
+    acquired at time 0 and observed for ``T`` (then ``holdout`` more): ``(log lambda, log mu)
+    ~ N(B' d, sigma)`` with ``d`` an intercept and the covariates, drawn uniform on (-1, 1)
+    as BTYDplus's (columns ``covariate_1``, ...), lifetime ``Exp(mu)``, purchases at rate
+    ``lambda`` while alive.
+
+    Parameters
+    ----------
+    n_customers : int
+    B : array-like
+        ``(1 + covariates, 2)``: the intercepts' row, then one row per covariate.
+    sigma : array-like
+        ``2 x 2`` covariance of the log rates.
+    T, holdout : float
+    covariates : int, optional
+        How many covariates (default: ``len(B) - 1``).
+    seed : int, optional
+    time_unit : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frequency``, ``recency``, ``T``, the covariates (and ``frequency_holdout``,
+        ``duration_holdout``); ``attrs`` hold the truth.
+    """
+    n = check_count(n_customers, "n_customers", low=1)
+    B, sigma = np.atleast_2d(np.asarray(B, dtype=np.float64)), np.asarray(sigma, dtype=float)
+    rng = np.random.default_rng(seed)
+    K = B.shape[0]
+    X = np.column_stack([np.ones(n), rng.uniform(-1, 1, (n, K - 1))])
+    theta = X @ B + rng.multivariate_normal(np.zeros(2), sigma, n)
+    lam, mu = np.exp(theta.T)
+    tau = rng.exponential(size=n) / mu
+    x = rng.poisson(lam * np.minimum(tau, T))
+    # given x purchases in (0, min(tau, T)], the last is the largest of x uniform times
+    span = np.minimum(tau, T)
+    t_x = np.where(x > 0, span * rng.uniform(size=n) ** (1.0 / np.maximum(x, 1)), 0.0)
+    future = rng.poisson(lam * np.clip(np.minimum(tau, T + holdout) - T, 0.0, None))
+    frame = pd.DataFrame({"frequency": x.astype(float), "recency": t_x, "T": float(T)})
+    for k in range(1, K):
+        frame[f"covariate_{k}"] = X[:, k]
+    if holdout:
+        frame["frequency_holdout"] = future.astype(float)
+        frame["duration_holdout"] = float(holdout)
+    frame.index.name = "customer_id"
+    frame.attrs = {"time_unit": time_unit, "truth": {"B": B.tolist(), "sigma": sigma.tolist()}}
+    return frame
