@@ -519,6 +519,36 @@ class FittedModel:
                 setattr(self, fact + "_", int(value) if isinstance(data[fact], int) else value)
 
 
+def save_with_posterior(model, path) -> None:
+    """Save a model with a posterior: its netCDF posterior in ``<name>.nc`` beside the JSON
+    (``model.write_posterior``), then the JSON naming it (``model.to_dict(posterior_file)``),
+    each written atomically."""
+    import os
+
+    from ..files import check_output_path
+
+    check_output_path(path, "path")
+    posterior = os.path.splitext(os.fspath(path))[0] + ".nc"
+    model.write_posterior(posterior)
+    write_json_atomic(model.to_dict(os.path.basename(posterior)), path, "path")
+
+
+def read_posterior(data: dict, folder: str | None):
+    """The posterior (ArviZ InferenceData, read whole: no file left open) of the netCDF file a
+    model file names, in ``folder``; a ModelFormatError where it is missing."""
+    import os
+
+    import arviz as az
+
+    path = os.path.join(folder or ".", os.path.basename(data["posterior_file"]))
+    if not os.path.exists(path):
+        raise ModelFormatError(f"the posterior file {path!r} named in the model file is missing")
+    idata = az.from_netcdf(path)
+    for group in idata.groups():
+        getattr(idata, group).load()
+    return idata
+
+
 def file_number(value, what: str, cls) -> float:
     """A number read from a model file: a JSON number (not text, not true/false), finite; a
     ModelFormatError naming ``what`` otherwise."""

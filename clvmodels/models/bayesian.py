@@ -33,11 +33,12 @@ from ..arguments import check_draw_options, check_mass
 from ..interface import given
 from ..draws import ParameterDraws, thin
 from ..exceptions import ConvergenceError, DataError, ModelFormatError
-from ..files import check_output_path, write_atomic, write_json_atomic
+from ..files import write_atomic
 from ..priors import BetaPrior, Prior, prior_from_state, prior_state
 from .regression import covariate_options
 from .base import (COVARIATE_OPTIONS, FittedModel, check_no_arrays, free_scale, invalid_parameters,
-                   maximum_likelihood, positive_mask, prepare_fit, to_free)
+                   maximum_likelihood, positive_mask, prepare_fit, read_posterior,
+                   save_with_posterior, to_free)
 
 METHODS = ("nuts", "map", "advi")
 SAMPLERS = {"pymc": None, "nutpie": "nutpie", "numpyro": "numpyro"}
@@ -569,10 +570,7 @@ class BayesianModel(FittedModel):
         ----------
         path : str or path-like
         """
-        check_output_path(path, "path")
-        posterior = os.path.splitext(os.fspath(path))[0] + ".nc"
-        self.write_posterior(posterior)
-        write_json_atomic(self.to_dict(os.path.basename(posterior)), path, "path")
+        save_with_posterior(self, path)
 
     @classmethod
     def from_dict(cls, data: dict, folder: str | None = None):
@@ -587,8 +585,6 @@ class BayesianModel(FittedModel):
         -------
         BayesianModel
         """
-        import arviz as az
-
         try:
             unknown = set(data["settings"]) - set(cls.constructor_setting_names())
             if unknown:
@@ -599,13 +595,7 @@ class BayesianModel(FittedModel):
                                       for k, v in settings["priors"].items()}
             options = {k: settings.pop(k) for k in COVARIATE_OPTIONS if k in settings}
             model = cls(**settings)
-            path = os.path.join(folder or ".", os.path.basename(data["posterior_file"]))
-            if not os.path.exists(path):
-                raise ModelFormatError(f"the posterior file {path!r} named in the model file "
-                                       "is missing")
-            idata = az.from_netcdf(path)
-            for group in idata.groups():
-                getattr(idata, group).load()  # read it all now: no file left open
+            idata = read_posterior(data, folder)
             model.idata_ = idata
             model._restore_header(data)
             model._restore_covariates(data, options)

@@ -25,9 +25,9 @@ import pandas as pd
 from ..arguments import check_count
 from ..data import RFM_COLUMNS
 from ..exceptions import DataError, ModelFormatError
-from ..files import check_output_path, write_atomic, write_json_atomic
+from ..files import write_atomic
 from ..interface import arg
-from .base import FittedModel, invalid_parameters
+from .base import FittedModel, invalid_parameters, read_posterior, save_with_posterior
 from .latent import customer_keys
 
 MIN_ESS, MAX_R_HAT = 400, 1.01  # the convergence the issue asks of a population parameter
@@ -217,10 +217,7 @@ class LatentModel(FittedModel):
         ----------
         path : str or path-like
         """
-        check_output_path(path, "path")
-        posterior = os.path.splitext(os.fspath(path))[0] + ".nc"
-        self.write_posterior(posterior)
-        write_json_atomic(self.to_dict(os.path.basename(posterior)), path, "path")
+        save_with_posterior(self, path)
 
     def _check_restored(self) -> None:
         """A subclass's checks of what a model file restored (a KeyError or ValueError)."""
@@ -238,21 +235,13 @@ class LatentModel(FittedModel):
         -------
         LatentModel
         """
-        import arviz as az
-
         try:
             unknown = set(data["settings"]) - set(cls.constructor_setting_names())
             if unknown:
                 raise KeyError(f"unknown settings {sorted(unknown)}")
             model = cls(**data["settings"])
             model._check_settings()
-            path = os.path.join(folder or ".", os.path.basename(data["posterior_file"]))
-            if not os.path.exists(path):
-                raise ModelFormatError(f"the posterior file {path!r} named in the model file "
-                                       "is missing")
-            idata = az.from_netcdf(path)
-            for group in idata.groups():
-                getattr(idata, group).load()  # read it all now: no file left open
+            idata = read_posterior(data, folder)
             model._restore_header(data)
             missing = [name for name in model.population_names_ if name not in idata.posterior]
             if missing:
