@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..arguments import check_count
 from ..data import RFM_COLUMNS
+from ..draws import summarise_draws
 from ..exceptions import DataError, ModelFormatError
 from ..files import write_atomic
 from ..interface import arg
@@ -172,6 +173,146 @@ class LatentModel(FittedModel):
             return [v[:, kept] for v in latent]
 
         return histories, inverse, keys, kept.size, draws_of
+
+    # the formulas given each customer's draws (``latent``: her variables, ``(rows, D)`` each;
+    # ``history``: her rows of :meth:`_history`'s columns), for the predictions below
+    def _alive(self, latent, history) -> np.ndarray:
+        """P(alive at ``T``), ``(rows, D)``."""
+        raise NotImplementedError
+
+    def _any_purchase(self, latent, history, ends) -> np.ndarray:
+        """P(a purchase by ``ends``: a number or one per row, ``(rows, 1)``), ``(rows, D)``."""
+        raise NotImplementedError
+
+    def _expected(self, latent, history, ends, keys) -> np.ndarray:
+        """Expected purchases by each of ``ends`` (``(m,)``, or ``(rows, 1)``: one per row),
+        ``(rows, D, m)``; ``keys`` the customers' (for a simulation's random numbers)."""
+        raise NotImplementedError
+
+    def _predict(self, rfm, t, time_unit, max_draws, formula):
+        """``(compute, rows, D, inverse)`` of ``formula(latent, history, ends, keys)`` over
+        the frame's distinct histories, with ``t`` a horizon (one, or one per customer, aligned
+        by label) or None."""
+        horizon = None if t is None else self.horizon(t, rfm)
+        per_customer = horizon is not None and horizon.ndim > 0
+        histories, inverse, keys, n_draws, draws_of = self._customers(
+            rfm, time_unit, max_draws, horizon if per_customer else None)
+        width = histories.shape[1] - per_customer
+
+        def compute(rows):
+            ends = (histories[rows, -1:] if per_customer
+                    else None if horizon is None else float(horizon))
+            with np.errstate(all="ignore"):
+                return formula(draws_of(rows), histories[rows, :width], ends, keys[rows])
+
+        return compute, len(histories), n_draws, inverse
+
+    def probability_alive(self, rfm: pd.DataFrame, *, interval=None, max_draws=None,
+                          return_draws: bool = False, time_unit=None):
+        """P(alive at the end of the customer's observation), the posterior mean over her
+        draws of the closed form given her latent variables.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+            The customers (with the columns the model reads), any of them: in the fit or not.
+        interval : float, optional
+            Mass of an equal-tailed posterior interval (a DataFrame of ``mean``, ``lower``,
+            ``upper``).
+        max_draws : int, optional
+            At most this many of each customer's draws (evenly spaced).
+        return_draws : bool
+            The per-draw values (a DataFrame, one column per draw).
+        time_unit : str, optional
+            The unit of a frame that records none.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
+        compute, rows, n_draws, inverse = self._predict(
+            rfm, None, time_unit, max_draws,
+            lambda latent, history, ends, keys: self._alive(latent, history))
+        return summarise_draws(compute, rows, n_draws, interval, "probability_alive", rfm.index,
+                               expand=inverse, return_draws=return_draws)
+
+    def probability_any_purchase(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
+                                 return_draws: bool = False, time_unit=None):
+        """P(at least one purchase in the next ``t``), the posterior mean over her draws of
+        the closed form given her latent variables.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        t : float, pandas.Series or pandas.Timedelta
+            Horizon in the fit's time unit: one for all, or one per customer (a Series matched
+            by customer label).
+        interval, max_draws, return_draws, time_unit
+            As :meth:`probability_alive`.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
+        compute, rows, n_draws, inverse = self._predict(
+            rfm, t, time_unit, max_draws,
+            lambda latent, history, ends, keys: self._any_purchase(latent, history, ends))
+        return summarise_draws(compute, rows, n_draws, interval, "probability_any_purchase",
+                               rfm.index, expand=inverse, return_draws=return_draws)
+
+    def expected_purchases(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
+                           return_draws: bool = False, time_unit=None):
+        """Expected purchases in the next ``t``, the posterior mean over her draws of each
+        draw's expectation.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        t : float, pandas.Series or pandas.Timedelta
+            Horizon in the fit's time unit: one for all, or one per customer (a Series matched
+            by customer label).
+        interval, max_draws, return_draws, time_unit
+            As :meth:`probability_alive`.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+        """
+        compute, rows, n_draws, inverse = self._predict(
+            rfm, t, time_unit, max_draws,
+            lambda latent, history, ends, keys: self._expected(
+                latent, history, np.atleast_1d(ends), keys)[..., 0])
+        return summarise_draws(compute, rows, n_draws, interval, "expected_purchases",
+                               rfm.index, expand=inverse, return_draws=return_draws)
+
+    def discounted_purchases(self, rfm: pd.DataFrame, times, coefficients, max_draws=None,
+                             time_unit=None, interval=None):
+        """The purchase-model protocol of :func:`clvmodels.customer_value`: per draw,
+        ``sum_k coefficients[k] * E[purchases by times[k]]``.
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        times : array-like
+            Horizons, in the model's unit.
+        coefficients : array-like
+            One per time (or a matrix: one column of results per column).
+        max_draws : int, optional
+        time_unit : str, optional
+        interval : float, optional
+            Unused: the draws are always a posterior's.
+
+        Returns
+        -------
+        (compute, n_histories, inverse)
+        """
+        times = np.asarray(times, dtype=np.float64).ravel()
+        coefficients = np.asarray(coefficients, dtype=np.float64)
+        compute, rows, _, inverse = self._predict(
+            rfm, None, time_unit, max_draws,
+            lambda latent, history, ends, keys: self._expected(latent, history, times, keys)
+            @ coefficients)
+        return compute, rows, inverse
 
     # -- model files ----------------------------------------------------------------------------
     def _parameter_problem(self) -> str | None:

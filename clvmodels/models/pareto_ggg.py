@@ -25,7 +25,6 @@ from scipy import special
 from .._math import pggg
 from ..arguments import check_count
 from ..data import RFM_COLUMNS, check_rfm
-from ..draws import summarise_draws
 from ..exceptions import DataError
 from ..priors import Prior
 from .base import check_no_arrays
@@ -442,156 +441,25 @@ class ParetoGGG(LatentModel):
         return sample_customers(population, self.slice_width_, x, t_x, T, litt, keys,
                                 self.customer_tune, self.customer_draws)
 
-    def probability_alive(self, rfm: pd.DataFrame, *, interval=None, max_draws=None,
-                          return_draws: bool = False, time_unit=None):
-        """P(alive at ``T``) per customer: the posterior mean over her draws of the closed-form
-        probability given her latent rates.
+    def _alive(self, latent, history):
+        k, lam, mu = latent
+        return pggg.probability_alive(k, lam, mu, history[:, 1:2], history[:, 2:3])
 
-        Parameters
-        ----------
-        rfm : pandas.DataFrame
-            The customers (with ``litt``), any of them: in the fit or not.
-        interval : float, optional
-            Mass of an equal-tailed posterior interval (a DataFrame of ``mean``, ``lower``,
-            ``upper``).
-        max_draws : int, optional
-            At most this many of each customer's draws (evenly spaced).
-        return_draws : bool
-            The per-draw values (a DataFrame, one column per draw).
-        time_unit : str, optional
-            The unit of a frame that records none.
+    def _any_purchase(self, latent, history, ends):
+        k, lam, mu = latent
+        return pggg.probability_any_purchase(k, lam, mu, history[:, 1:2], history[:, 2:3],
+                                             ends)
 
-        Returns
-        -------
-        pandas.Series or pandas.DataFrame
-        """
-        histories, inverse, _, n_draws, draws_of = self._customers(rfm, time_unit, max_draws)
-
-        def compute(rows):
-            k, lam, mu = draws_of(rows)
-            t_x, T = histories[rows, 1:2], histories[rows, 2:3]
-            with np.errstate(all="ignore"):
-                return pggg.probability_alive(k, lam, mu, t_x, T)
-
-        return summarise_draws(compute, len(histories), n_draws, interval, "probability_alive",
-                               rfm.index, expand=inverse, return_draws=return_draws)
-
-    def probability_any_purchase(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
-                                 return_draws: bool = False, time_unit=None):
-        """P(at least one purchase in the next ``t``) per customer: the posterior mean over her
-        draws of the closed form given her latent rates
-        (:func:`clvmodels._math.pggg.probability_any_purchase`).
-
-        Parameters
-        ----------
-        rfm : pandas.DataFrame
-            The customers (with ``litt``), any of them: in the fit or not.
-        t : float, pandas.Series or pandas.Timedelta
-            Horizon in the fit's time unit: one for all, or one per customer (a Series matched
-            by customer label).
-        interval, max_draws, return_draws, time_unit
-            As :meth:`probability_alive`.
-
-        Returns
-        -------
-        pandas.Series or pandas.DataFrame
-        """
-        horizon = self.horizon(t, rfm)
-        per_customer = horizon.ndim > 0
-        histories, inverse, _, n_draws, draws_of = self._customers(
-            rfm, time_unit, max_draws, horizon if per_customer else None)
-
-        def compute(rows):
-            k, lam, mu = draws_of(rows)
-            t_x, T = histories[rows, 1:2], histories[rows, 2:3]
-            ends = histories[rows, 4:5] if per_customer else float(horizon)
-            with np.errstate(all="ignore"):
-                return pggg.probability_any_purchase(k, lam, mu, t_x, T, ends)
-
-        return summarise_draws(compute, len(histories), n_draws, interval,
-                               "probability_any_purchase", rfm.index, expand=inverse,
-                               return_draws=return_draws)
-
-    def _future(self, rfm, times, time_unit, max_draws, horizon=None):
-        """``(histories, inverse, D, compute)``: ``compute(rows)`` the expected purchases by
-        each of ``times`` (or by each history's ``horizon``) per history and draw,
-        ``(len(rows), D, len(times))``."""
-        histories, inverse, keys, n_draws, draws_of = self._customers(rfm, time_unit, max_draws,
-                                                                      horizon)
-
-        def compute(rows):
-            k, lam, mu = draws_of(rows)
-            t_x, T = histories[rows, 1:2], histories[rows, 2:3]
-            with np.errstate(all="ignore"):
-                alive = pggg.probability_alive(k, lam, mu, t_x, T)
-            ends = (np.asarray(times, dtype=np.float64) if horizon is None
-                    else np.repeat(histories[rows, 4], k.shape[1])[:, None])
-            values = future_purchases(k, lam, mu, alive, np.broadcast_to(t_x, k.shape),
-                                      np.broadcast_to(T, k.shape), ends,
-                                      draw_keys(keys[rows], k.shape[1]))
-            return values.reshape(*k.shape, -1)
-
-        return histories, inverse, n_draws, compute
-
-    def expected_purchases(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
-                           return_draws: bool = False, time_unit=None):
-        """Expected purchases in the next ``t`` per customer: the posterior mean over her draws
-        of each draw's expectation, from :data:`PATHS` simulated futures per draw
-        (:func:`future_purchases`: the lifetime integrated out, so the Monte Carlo error is
-        the gaps' alone).
-
-        Parameters
-        ----------
-        rfm : pandas.DataFrame
-            The customers (with ``litt``), any of them: in the fit or not.
-        t : float, pandas.Series or pandas.Timedelta
-            Horizon in the fit's time unit: one for all, or one per customer (a Series matched
-            by customer label).
-        interval, max_draws, return_draws, time_unit
-            As :meth:`probability_alive`.
-
-        Returns
-        -------
-        pandas.Series or pandas.DataFrame
-        """
-        horizon = self.horizon(t, rfm)
-        per_customer = horizon.ndim > 0
-        histories, inverse, n_draws, future = self._future(
-            rfm, [] if per_customer else [float(horizon)], time_unit, max_draws,
-            horizon if per_customer else None)
-        return summarise_draws(lambda rows: future(rows)[..., 0], len(histories), n_draws,
-                               interval, "expected_purchases", rfm.index, expand=inverse,
-                               return_draws=return_draws)
-
-    def discounted_purchases(self, rfm: pd.DataFrame, times, coefficients, max_draws=None,
-                             time_unit=None, interval=None):
-        """The purchase-model protocol of :func:`clvmodels.customer_value`: per draw,
-        ``sum_k coefficients[k] * E[purchases by times[k]]``.
-
-        Parameters
-        ----------
-        rfm : pandas.DataFrame
-        times : array-like
-            Horizons, in the model's unit.
-        coefficients : array-like
-            One per time (or a matrix: one column of results per column).
-        max_draws : int, optional
-        time_unit : str, optional
-        interval : float, optional
-            Unused: the draws are always a posterior's.
-
-        Returns
-        -------
-        (compute, n_histories, inverse)
-        """
-        times = np.asarray(times, dtype=np.float64).ravel()
-        coefficients = np.asarray(coefficients, dtype=np.float64)
-        histories, inverse, _, future = self._future(rfm, times, time_unit, max_draws)
-
-        def compute(rows):
-            return future(rows) @ coefficients
-
-        return compute, len(histories), inverse
+    def _expected(self, latent, history, ends, keys):
+        """From :data:`PATHS` simulated futures per draw (:func:`future_purchases`: the
+        lifetime integrated out, so the Monte Carlo error is the gaps' alone)."""
+        k, lam, mu = latent
+        t_x, T = (np.broadcast_to(history[:, j:j + 1], k.shape) for j in (1, 2))
+        alive = pggg.probability_alive(k, lam, mu, t_x, T)
+        if np.ndim(ends) == 2:  # one horizon per customer: one per customer and draw
+            ends = np.repeat(ends[:, 0], k.shape[1])[:, None]
+        values = future_purchases(k, lam, mu, alive, t_x, T, ends, draw_keys(keys, k.shape[1]))
+        return values.reshape(*k.shape, -1)
 
     # -- model files ----------------------------------------------------------------------------
     def _settings_state(self) -> dict:

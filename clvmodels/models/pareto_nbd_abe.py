@@ -32,7 +32,6 @@ from scipy import linalg, stats
 from .._math import pnbd
 from ..arguments import check_count
 from ..data import RFM_COLUMNS, check_rfm
-from ..draws import summarise_draws
 from ..exceptions import DataError
 from ..interface import arg
 from .base import check_no_arrays
@@ -388,125 +387,24 @@ class HierarchicalParetoNBD(LatentModel):
         return sample_customers(population, X.shape[1], [self.width_lambda_, self.width_mu_],
                                 x, t_x, T, X, keys, self.customer_tune, self.customer_draws)
 
-    def _per_draw(self, rfm, t, time_unit, max_draws, formula):
-        """``formula(lam, mu, alive, t, rows)`` per customer and draw, summarised."""
-        horizon = None if t is None else self.horizon(t, rfm)
-        per_customer = horizon is not None and horizon.ndim > 0
-        histories, inverse, _, n_draws, draws_of = self._customers(
-            rfm, time_unit, max_draws, horizon if per_customer else None)
+    def _alive(self, latent, history):
+        lam, mu = latent
+        return pnbd.individual_probability_alive(lam, mu, history[:, 1:2], history[:, 2:3])
 
-        def compute(rows):
-            lam, mu = draws_of(rows)
-            t_x, T = histories[rows, 1:2], histories[rows, 2:3]
-            alive = pnbd.individual_probability_alive(lam, mu, t_x, T)
-            ends = (histories[rows, -1:] if per_customer
-                    else None if horizon is None else float(horizon))
-            return formula(lam, mu, alive, ends)
+    def _any_purchase(self, latent, history, ends):
+        lam, mu = latent
+        return pnbd.individual_probability_any_purchase(lam, mu, self._alive(latent, history),
+                                                        ends)
 
-        return compute, len(histories), n_draws, inverse
-
-    def probability_alive(self, rfm: pd.DataFrame, *, interval=None, max_draws=None,
-                          return_draws: bool = False, time_unit=None):
-        """P(alive at ``T``) per customer: the posterior mean over her draws of the closed form
-        given her rates (:func:`clvmodels._math.pnbd.individual_probability_alive`).
-
-        Parameters
-        ----------
-        rfm : pandas.DataFrame
-            The customers (with the covariate columns), in the fit or not.
-        interval : float, optional
-            Mass of an equal-tailed posterior interval.
-        max_draws : int, optional
-            At most this many of each customer's draws.
-        return_draws : bool
-            The per-draw values (one column per draw).
-        time_unit : str, optional
-            The unit of a frame that records none.
-
-        Returns
-        -------
-        pandas.Series or pandas.DataFrame
-        """
-        compute, rows, n_draws, inverse = self._per_draw(
-            rfm, None, time_unit, max_draws, lambda lam, mu, alive, t: alive)
-        return summarise_draws(compute, rows, n_draws, interval, "probability_alive", rfm.index,
-                               expand=inverse, return_draws=return_draws)
-
-    def expected_purchases(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
-                           return_draws: bool = False, time_unit=None):
-        """Expected purchases in the next ``t`` per customer: the posterior mean over her draws
-        of ``P(alive) lambda / mu (1 - e^{-mu t})``.
-
-        Parameters
-        ----------
-        rfm : pandas.DataFrame
-        t : float, pandas.Series or pandas.Timedelta
-            Horizon: one for all, or one per customer (a Series matched by label).
-        interval, max_draws, return_draws, time_unit
-            As :meth:`probability_alive`.
-
-        Returns
-        -------
-        pandas.Series or pandas.DataFrame
-        """
-        compute, rows, n_draws, inverse = self._per_draw(
-            rfm, t, time_unit, max_draws,
-            lambda lam, mu, alive, t: pnbd.individual_expected_purchases(lam, mu, alive, t))
-        return summarise_draws(compute, rows, n_draws, interval, "expected_purchases",
-                               rfm.index, expand=inverse, return_draws=return_draws)
-
-    def probability_any_purchase(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
-                                 return_draws: bool = False, time_unit=None):
-        """P(at least one purchase in the next ``t``) per customer, the posterior mean over her
-        draws of the closed form given her rates.
-
-        Parameters
-        ----------
-        rfm : pandas.DataFrame
-        t : float, pandas.Series or pandas.Timedelta
-        interval, max_draws, return_draws, time_unit
-            As :meth:`probability_alive`.
-
-        Returns
-        -------
-        pandas.Series or pandas.DataFrame
-        """
-        compute, rows, n_draws, inverse = self._per_draw(
-            rfm, t, time_unit, max_draws,
-            lambda lam, mu, alive, t: pnbd.individual_probability_any_purchase(lam, mu, alive,
-                                                                              t))
-        return summarise_draws(compute, rows, n_draws, interval, "probability_any_purchase",
-                               rfm.index, expand=inverse, return_draws=return_draws)
-
-    def discounted_purchases(self, rfm: pd.DataFrame, times, coefficients, max_draws=None,
-                             time_unit=None, interval=None):
-        """The purchase-model protocol of :func:`clvmodels.customer_value`: per draw,
-        ``sum_k coefficients[k] * E[purchases by times[k]]``.
-
-        Parameters
-        ----------
-        rfm : pandas.DataFrame
-        times : array-like
-        coefficients : array-like
-        max_draws : int, optional
-        time_unit : str, optional
-        interval : float, optional
-            Unused: the draws are always a posterior's.
-
-        Returns
-        -------
-        (compute, n_histories, inverse)
-        """
-        times = np.asarray(times, dtype=np.float64).ravel()
-        coefficients = np.asarray(coefficients, dtype=np.float64)
-
-        def formula(lam, mu, alive, t):
-            each = pnbd.individual_expected_purchases(lam[..., None], mu[..., None],
-                                                      alive[..., None], times)
-            return each @ coefficients
-
-        compute, rows, _, inverse = self._per_draw(rfm, None, time_unit, max_draws, formula)
-        return compute, rows, inverse
+    def _expected(self, latent, history, ends, keys):
+        """Closed form per draw: ``P(alive) lambda / mu (1 - e^{-mu t})``."""
+        lam, mu = latent
+        alive = self._alive(latent, history)
+        ends = np.asarray(ends, dtype=np.float64)
+        if ends.ndim == 2:  # one horizon per customer
+            ends = ends[:, None, :]
+        return pnbd.individual_expected_purchases(lam[..., None], mu[..., None],
+                                                  alive[..., None], ends)
 
 
 def simulate_pareto_nbd_abe(n_customers: int, *, B, sigma, T: float, holdout: float = 0.0,
