@@ -3,14 +3,16 @@ variables (:mod:`clvmodels._math.pggg` has the model and its formulas).
 
 The sampler follows BTYDplus's ``pggg.mcmc.DrawParameters`` (a Gibbs cycle of slice updates
 over the customers' regularity ``k``, purchase rate ``lambda`` and dropout rate ``mu``, then
-the population's Gamma parameters) with three changes that keep it exact and make it fast:
-every customer is updated at once in array form
-(:func:`clvmodels.models.latent.slice_update`); the lifetime is integrated out in closed form
-(:func:`clvmodels._math.pggg.loglik`) instead of being drawn as a latent variable (BTYDplus's
-``tau`` and ``mu`` move each other slowly: on 1,525 simulated customers the effective sample size
-of the dropout population was 0.02 per draw with ``tau``); and each population shape is sliced
-with its rate integrated out (:func:`clvmodels.models.latent.draw_gamma_population`).
-P(alive) is averaged in closed form over the kept draws. Chains run in their own processes.
+the population's Gamma parameters) with changes that keep it exact and make it fast: every
+customer is updated at once in array form (:func:`clvmodels.models.latent.slice_update`, and
+independence Metropolis steps for ``lambda`` and ``mu``); the lifetime is integrated out in
+closed form (:func:`clvmodels._math.pggg.loglik`) instead of being drawn as a latent variable
+(BTYDplus's ``tau`` and ``mu`` move each other slowly: on 1,525 simulated customers the effective
+sample size of the dropout population was 0.02 per draw with ``tau``); each population shape is
+sliced with its rate integrated out (:func:`clvmodels.models.latent.draw_gamma_population`), and
+interweaving moves carry the members along. Chains run in their own processes; predictions draw
+each customer's variables given the population's posterior
+(:class:`clvmodels.models.latent_model.LatentModel`, :func:`sample_customers`).
 """
 
 from __future__ import annotations
