@@ -194,3 +194,18 @@ def test_the_command_line_pair_exists():
     assert "bayes_pnbd_abe_gg" in pair_names()
     assert HierarchicalParetoNBD().covariates == {}
     assert HierarchicalParetoNBD(customer_covariates=["age"]).covariates == {"rates": ("age",)}
+
+
+def test_scores_keep_customers_with_one_history_apart_by_their_covariate(short_abe):
+    """ModelPair.score computes once per distinct customer: two customers with the same
+    history but different covariates are two customers (not merged into one score)."""
+    model, rfm = short_abe
+    frame = rfm.assign(monetary_value=np.where(rfm["frequency"] > 0, 20.0 + rfm.index % 7, 0.0))
+    spend = clvmodels.GammaGamma().fit(frame[frame["frequency"] > 0])
+    twin = frame.iloc[[5, 5]].copy()
+    twin.index = ["a", "b"]
+    twin.loc["b", "covariate_1"] += 1.0
+    scores = clvmodels.ModelPair(model, spend).score(twin)
+    assert scores.loc["a", "expected_purchases"] != scores.loc["b", "expected_purchases"]
+    alone = clvmodels.ModelPair(model, spend).score(twin.loc[["b"]])
+    assert alone.loc["b", "clv"] == scores.loc["b", "clv"]
