@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from abc import ABC, abstractmethod
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_all_start_methods, get_context
 
@@ -46,7 +47,7 @@ def run_chains(chain, jobs, cores=None) -> list:
         return list(pool.map(chain, jobs))
 
 
-class LatentModel(FittedModel):
+class LatentModel(FittedModel, ABC):
     """The shared part of a model sampled with its customers' latent variables (module
     docstring). Subclasses set ``name``, ``title``, ``facts`` and the hooks below."""
 
@@ -58,15 +59,15 @@ class LatentModel(FittedModel):
                 ("customer_tune", 0))
 
     # -- hooks ----------------------------------------------------------------------------------
+    @abstractmethod
     def _history(self, rfm: pd.DataFrame) -> list[np.ndarray]:
         """The per-customer columns a customer's draws depend on (her key is made of them)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _sample(self, population: np.ndarray, history: np.ndarray, keys: np.ndarray):
         """Her latent variables given the population draws ``population`` (``(P, p)``), for
         rows of ``history`` (``(rows, columns)``, :meth:`_history`'s): a tuple of ``(rows,
         customer_draws)`` arrays."""
-        raise NotImplementedError
 
     @property
     def population_names_(self) -> tuple[str, ...]:
@@ -176,18 +177,18 @@ class LatentModel(FittedModel):
 
     # the formulas given each customer's draws (``latent``: her variables, ``(rows, D)`` each;
     # ``history``: her rows of :meth:`_history`'s columns), for the predictions below
+    @abstractmethod
     def _alive(self, latent, history) -> np.ndarray:
         """P(alive at ``T``), ``(rows, D)``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _any_purchase(self, latent, history, ends) -> np.ndarray:
         """P(a purchase by ``ends``: a number or one per row, ``(rows, 1)``), ``(rows, D)``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _expected(self, latent, history, ends, keys) -> np.ndarray:
         """Expected purchases by each of ``ends`` (``(m,)``, or ``(rows, 1)``: one per row),
         ``(rows, D, m)``; ``keys`` the customers' (for a simulation's random numbers)."""
-        raise NotImplementedError
 
     def _predict(self, rfm, t, time_unit, max_draws, formula):
         """``(compute, rows, D, inverse)`` of ``formula(latent, history, ends, keys)`` over
