@@ -141,9 +141,6 @@ class SharedStream:
     def exponential(self, rows, *place):
         return self.rng.exponential(size=self._size(rows))
 
-    def gamma(self, rows, shape, *place):
-        return self.rng.gamma(shape)
-
 
 def slice_update(logf, x, rng, width, steps_out: int = 8, place=(), current=None):
     """One slice-sampling update of every element of ``x`` (independent targets).
