@@ -24,12 +24,13 @@ import numpy as np
 import pandas as pd
 
 from ..arguments import check_count
-from ..data import RFM_COLUMNS
+from ..data import RFM_COLUMNS, check_rfm
 from ..draws import summarise_draws
 from ..exceptions import DataError, ModelFormatError
 from ..files import write_atomic
 from ..interface import arg
-from .base import FittedModel, invalid_parameters, read_posterior, save_with_posterior
+from .base import (FittedModel, check_no_arrays, invalid_parameters, read_posterior,
+                   save_with_posterior)
 from .latent import customer_keys
 
 MIN_ESS, MAX_R_HAT = 400, 1.01  # the convergence the issue asks of a population parameter
@@ -86,6 +87,44 @@ class LatentModel(FittedModel, ABC):
             raise DataError(f"{arg('weights')}: {self.title} samples every customer's own "
                             "latent variables, so a row cannot stand for several customers; "
                             "pass one row per customer")
+
+    @abstractmethod
+    def _run(self, rfm: pd.DataFrame, unit) -> list:
+        """The chains' results on a checked frame (each ``{"population": (draws, p), ...}``),
+        after recording what the model reads from the frame."""
+
+    @abstractmethod
+    def _record(self, results: list) -> None:
+        """Set what the fit tuned (the model's facts) from the chains' results."""
+
+    def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
+        """Sample the posterior on an RFM frame (with the columns the model reads).
+
+        Parameters
+        ----------
+        rfm : pandas.DataFrame
+        weights : None
+            Not taken: every customer has latent variables of her own, so a row cannot stand
+            for several customers.
+        time_unit : str, optional
+            The unit of a frame that records none.
+
+        Returns
+        -------
+        self
+        """
+        check_no_arrays(self, arrays)
+        self._check_weights(weights)
+        self._check_settings()
+        check_rfm(rfm)
+        unit = self._fit_time_unit(rfm, time_unit)
+        results = self._run(rfm, unit)
+        self._set_posterior(results)
+        self._record(results)
+        self.time_unit_ = unit
+        self.n_customers_ = len(rfm)
+        self._warn_if_not_converged()
+        return self
 
     def _seeded_jobs(self, common: tuple) -> list:
         """One job per chain: ``common`` and the chain's own random generator."""

@@ -26,10 +26,9 @@ from scipy import special
 
 from .._math import pggg
 from ..arguments import check_count
-from ..data import RFM_COLUMNS, check_rfm
+from ..data import RFM_COLUMNS
 from ..exceptions import DataError
 from ..priors import Prior
-from .base import check_no_arrays
 from .cnbd import litt_column, simulated_frame
 from .latent import (CustomerStreams, SharedStream, draw_gamma_population,
                      draw_keys, rescale_population, reshape_population, slice_update)
@@ -373,40 +372,18 @@ class ParetoGGG(LatentModel):
             priors[name] = (shape, rate)
         return priors
 
-    def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
-        """Sample the posterior on an RFM frame with ``litt`` (``rfm_summary(...,
-        statistics=["litt"])``).
-
-        Parameters
-        ----------
-        rfm : pandas.DataFrame
-        weights : None
-            Not taken: every customer has latent variables of her own, so a row cannot stand
-            for several customers.
-        time_unit : str, optional
-            The unit of a frame that records none.
-
-        Returns
-        -------
-        self
-        """
-        check_no_arrays(self, arrays)
-        self._check_weights(weights)
-        self._check_settings()
-        check_rfm(rfm)
-        unit = self._fit_time_unit(rfm, time_unit)
+    def _run(self, rfm, unit):
+        """The chains on the frame's histories with ``litt`` (``rfm_summary(...,
+        statistics=["litt"])``)."""
         litt = litt_column(rfm, self.title)
         x, t_x, T = (rfm[c].to_numpy(dtype=np.float64) for c in RFM_COLUMNS)
         priors = self._priors()
         start = self._start(rfm, x, t_x, litt, unit)
         jobs = self._seeded_jobs((x, t_x, T, litt, start, self.draws, self.tune, priors))
-        results = run_chains(_chain, jobs, self.cores)
-        self._set_posterior(results)
+        return run_chains(_chain, jobs, self.cores)
+
+    def _record(self, results):
         self.slice_width_ = float(np.mean([r["width"] for r in results]))
-        self.time_unit_ = unit
-        self.n_customers_ = len(rfm)
-        self._warn_if_not_converged()
-        return self
 
     def _start(self, rfm, x, t_x, litt, unit) -> dict:
         """Where the chains start: for r, alpha, s, beta the Pareto/NBD estimate (as BTYDplus,

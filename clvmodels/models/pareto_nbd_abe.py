@@ -31,10 +31,9 @@ from scipy import linalg, stats
 
 from .._math import pnbd
 from ..arguments import check_count
-from ..data import RFM_COLUMNS, check_rfm
+from ..data import RFM_COLUMNS
 from ..exceptions import DataError
 from ..interface import arg
-from .base import check_no_arrays
 from .latent import CustomerStreams, SharedStream, slice_update
 from .latent_model import LatentModel, run_chains
 
@@ -338,37 +337,16 @@ class HierarchicalParetoNBD(LatentModel):
             columns.append(values)
         return np.column_stack(columns)
 
-    def fit(self, rfm: pd.DataFrame, weights=None, *arrays, time_unit: str | None = None):
-        """Sample the posterior on an RFM frame (with the covariate columns).
-
-        Parameters
-        ----------
-        rfm : pandas.DataFrame
-        weights : None
-            Not taken: every customer has rates of her own.
-        time_unit : str, optional
-            The unit of a frame that records none.
-
-        Returns
-        -------
-        self
-        """
-        check_no_arrays(self, arrays)
-        self._check_weights(weights)
-        self._check_settings()
-        check_rfm(rfm)
-        unit = self._fit_time_unit(rfm, time_unit)
+    def _run(self, rfm, unit):
+        """The chains on the frame's histories and covariates."""
         X = self._design(rfm)
         x, t_x, T = (rfm[c].to_numpy(dtype=np.float64) for c in RFM_COLUMNS)
-        results = run_chains(_chain, self._seeded_jobs((x, t_x, T, X, self.draws, self.tune)),
-                             self.cores)
-        self._set_posterior(results)
+        return run_chains(_chain, self._seeded_jobs((x, t_x, T, X, self.draws, self.tune)),
+                          self.cores)
+
+    def _record(self, results):
         self.width_lambda_, self.width_mu_ = (float(np.mean([r["widths"][i] for r in results]))
                                               for i in (0, 1))
-        self.time_unit_ = unit
-        self.n_customers_ = len(rfm)
-        self._warn_if_not_converged()
-        return self
 
     def _check_restored(self) -> None:
         for fact in self.facts:
