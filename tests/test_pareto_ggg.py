@@ -9,9 +9,9 @@ from scipy import integrate, special, stats
 from clvmodels._math import pggg
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from clvmodels.models.latent import (CustomerStreams, SharedStream, customer_keys,
-                                     draw_gamma_population, rescale_population,
-                                     reshape_population, slice_update)
+from clvmodels.models.latent import (CustomerStreams, SharedStream, corrected_slice_update,
+                                     customer_keys, draw_gamma_population, rescale_population,
+                                     respread_population, slice_update)
 from clvmodels.models.pareto_ggg import POPULATION, ParetoGGG, sample_customers, simulate_pareto_ggg
 
 CASES = [  # k, lambda, mu, t_x, T
@@ -98,6 +98,46 @@ def test_slice_update_leaves_each_target_invariant():
     assert stats.kstest(ranks, "uniform").pvalue > 0.001
 
 
+def test_a_corrected_slice_update_leaves_the_whole_target_invariant():
+    """Targets ``Gamma(a_i, 1)`` in log value times ``sigmoid(3 (v - a_i))`` (a factor <= 1,
+    the 'costly part'): slices on the Gamma part alone, corrected by the factor, give draws of
+    the product (their ranks under its distribution function, by quadrature, are uniform); the
+    Gamma part alone would not (checked, so the test can fail)."""
+    rng = np.random.default_rng(6)
+    shape = rng.choice([0.7, 3.0, 9.0], 12_000)
+
+    def logf(log_value, rows):
+        return shape[rows] * log_value - np.exp(log_value)
+
+    def factor(log_value):
+        return -np.logaddexp(0.0, -3.0 * (np.exp(log_value) - shape))
+
+    state = np.zeros(shape.size)
+    corrected, uncorrected = state.copy(), state.copy()
+    stream = SharedStream(rng, state.size)
+    for _ in range(40):
+        corrected, _, _ = corrected_slice_update(
+            logf, factor, corrected, stream, 1.0, logf(corrected, slice(None)),
+            factor(corrected))
+        uncorrected = slice_update(logf, uncorrected, stream, 1.0)
+
+    def ranks(log_values):
+        out = np.empty(log_values.size)
+        for a in np.unique(shape):
+            def density(v, a=a):
+                return stats.gamma(a).pdf(v) / (1.0 + np.exp(-3.0 * (v - a)))
+            total = integrate.quad(density, 0, np.inf, limit=200)[0]
+            grid = np.concatenate([np.geomspace(1e-12, 1.0, 4_000),  # the pole at 0
+                                   np.linspace(1.0, 60.0, 24_000)[1:]])
+            cdf = integrate.cumulative_trapezoid(density(grid), grid, initial=0) / total
+            rows = shape == a
+            out[rows] = np.interp(np.exp(log_values[rows]), grid, cdf)
+        return out
+
+    assert stats.kstest(ranks(corrected), "uniform").pvalue > 0.001
+    assert stats.kstest(ranks(uncorrected), "uniform").pvalue < 1e-6
+
+
 def test_population_update_finds_a_gamma_population():
     rng = np.random.default_rng(8)
     values = rng.gamma(2.5, 1 / 4.0, 20_000)
@@ -110,26 +150,38 @@ def test_population_update_finds_a_gamma_population():
     assert rate_mean == pytest.approx(4.0, rel=0.05)
 
 
-@pytest.mark.parametrize("move", ["shape", "rate"])
+@pytest.mark.parametrize("move", ["spread", "rate"])
 def test_population_moves_leave_the_hierarchy_invariant(move):
     """Without data (a flat likelihood), start 3,000 replicates exactly at the prior (shape ~
     Gamma(4, 2), rate ~ Gamma(3, 1), 6 members ~ Gamma(shape, rate)) and make one move each: the
-    moved shape (rate) is still distributed as its prior, which needs the move's Jacobian (a
-    move without it fails this test)."""
+    moved shape and rate are still distributed as their priors, which needs the move's Jacobians
+    (a move without them fails this test)."""
     rng = np.random.default_rng(21)
     moved = []
     for _ in range(3000):
         shape, rate = rng.gamma(4, 1 / 2), rng.gamma(3, 1.0)
         members = rng.gamma(shape, 1 / rate, 6)
-        if move == "shape":
-            shape, *_ = reshape_population(members, shape, rate, lambda v: 0.0, 0.0, rng,
-                                           (4, 2), 0.8)
-            moved.append(shape)
+        if move == "spread":
+            shape, rate, *_ = respread_population(members, shape, rate, lambda v: 0.0, 0.0, rng,
+                                                  (4, 2), (3, 1), 0.8)
         else:
             rate, *_ = rescale_population(members, rate, lambda v: 0.0, 0.0, rng, (3, 1), 0.8)
-            moved.append(rate)
-    prior = stats.gamma(4, scale=1 / 2) if move == "shape" else stats.gamma(3, scale=1.0)
-    assert stats.kstest(moved, prior.cdf).pvalue > 0.001
+        moved.append((shape, rate))
+    shapes, rates = np.transpose(moved)
+    assert stats.kstest(shapes, stats.gamma(4, scale=1 / 2).cdf).pvalue > 0.001
+    assert stats.kstest(rates, stats.gamma(3, scale=1.0).cdf).pvalue > 0.001
+
+
+def test_a_spread_move_keeps_the_population_mean_and_moves_along_it():
+    """The spread move changes shape and rate by one factor (their ratio, the mean, kept) and
+    is accepted where the data are flat in it."""
+    rng = np.random.default_rng(3)
+    members = rng.gamma(0.5, 1 / 8.0, 5000)
+    shape, rate, new_members, _, accepted = respread_population(
+        members, 0.5, 8.0, lambda v: 0.0, 0.0, rng, (1e-3, 1e-3), (1e-3, 1e-3), 0.01)
+    assert shape / rate == pytest.approx(0.5 / 8.0)
+    assert accepted and shape != 0.5
+    assert np.all(np.argsort(new_members) == np.argsort(members))  # each keeps her place
 
 
 @pytest.mark.slow

@@ -204,6 +204,42 @@ def slice_update(logf, x, rng, width, steps_out: int = 8, place=(), current=None
     return new
 
 
+def corrected_slice_update(logf, correction, x, rng, width, current, current_correction,
+                           place=()):
+    """One update of every element of ``x`` whose target is ``exp(logf + correction)`` with
+    ``correction`` the costly part: a slice update (:func:`slice_update`) on the cheap part
+    ``logf`` proposes, and the proposal is accepted with ``exp(correction(new) -
+    correction(old))``. The slice update is reversible for ``logf`` (Neal 2003, "Slice
+    Sampling", Annals of Statistics 31(3)), so this Metropolis-Hastings step leaves the whole
+    target invariant (Liu 2001, "Monte Carlo Strategies in Scientific Computing", the surrogate
+    transition method), and the costly part is evaluated once per element instead of at every
+    point the slice looks at.
+
+    Parameters
+    ----------
+    logf : callable
+        As :func:`slice_update`'s.
+    correction : callable
+        ``correction(values)``: the costly part at ``values`` (one per element, all rows).
+    x, rng, width, place
+        As :func:`slice_update`'s (``place + (5,)`` draws the acceptances).
+    current, current_correction : numpy.ndarray
+        ``logf`` and ``correction`` at ``x``.
+
+    Returns
+    -------
+    (new, accepted, correction_at_new)
+        The new values, which elements moved, and ``correction`` at the new values.
+    """
+    proposal = slice_update(logf, x, rng, width, place=place, current=current)
+    proposed = correction(proposal)
+    with np.errstate(invalid="ignore"):
+        accepted = (np.log(rng.uniform(slice(None), *place, 5))
+                    < np.nan_to_num(proposed, nan=-np.inf) - current_correction)
+    return (np.where(accepted, proposal, x), accepted,
+            np.where(accepted, proposed, current_correction))
+
+
 def gamma_log_prior(value, prior):
     """Log density of a Gamma(shape, rate) prior ``prior`` at ``value``, up to a constant."""
     shape, rate = prior
@@ -260,36 +296,40 @@ def rescale_population(values, rate, total_loglik, current, rng, rate_prior, ste
     return rate, values, current, False
 
 
-def reshape_population(values, shape, rate, total_loglik, current, rng, shape_prior,
-                       step: float):
-    """A Metropolis-Hastings move of a Gamma population's shape that carries the members along:
-    each member keeps its standardised place on the log scale, ``(log v - E log v) /
-    sd(log v)`` (``E log v = psi(shape) - log(rate)``, ``var log v = psi'(shape)``), so a new
-    shape reshapes the whole population at once instead of waiting for the members (the
-    non-centred half of an interweaving strategy for the shape; the transformation's Jacobian
-    makes it exact). The proposal is a random walk on ``log(shape)`` of size ``step``.
+def respread_population(values, shape, rate, total_loglik, current, rng, shape_prior,
+                        rate_prior, step: float):
+    """A Metropolis-Hastings move of a Gamma population's spread at its mean: shape and rate
+    are multiplied by one factor (the mean ``shape / rate`` kept), and the members carried
+    along each keeps its standardised place on the log scale, ``(log v - E log v) /
+    sd(log v)`` (``E log v = psi(shape) - log(rate)``, ``var log v = psi'(shape)``). Where there are many members their mean is what the data fix; a move of the shape
+    alone changes it, so it must stay small, whereas this one moves along the posterior's
+    ridge. Exact by the Jacobian of the members' map and of ``(shape, rate) -> (shape e^d,
+    rate e^d)``.
 
     ``total_loglik(new_values)`` is the data's log-likelihood with the members at
-    ``new_values``, ``current`` its value now. Returns ``(shape, values, loglik, accepted)``.
+    ``new_values``, ``current`` its value now. Returns ``(shape, rate, values, loglik,
+    accepted)``.
     """
     n = values.size
     log_values = np.log(values)
-    new_shape = shape * np.exp(step * rng.standard_normal())
+    d = step * rng.standard_normal()
+    new_shape, new_rate = shape * np.exp(d), rate * np.exp(d)
     spread = np.sqrt(special.polygamma(1, [shape, new_shape]))
     z = (log_values - special.digamma(shape) + np.log(rate)) / spread[0]
-    new_log = special.digamma(new_shape) - np.log(rate) + spread[1] * z
+    new_log = special.digamma(new_shape) - np.log(new_rate) + spread[1] * z
     new_values = np.exp(new_log)
     proposed = total_loglik(new_values)
 
-    def population(a, v, log_v):
-        return n * (a * np.log(rate) - special.gammaln(a)) + (a - 1.0) * log_v.sum() - rate * v.sum()
+    def population(a, b, v, log_v):
+        return n * (a * np.log(b) - special.gammaln(a)) + (a - 1.0) * log_v.sum() - b * v.sum()
 
     log_ratio = (gamma_log_prior(new_shape, shape_prior) - gamma_log_prior(shape, shape_prior)
-                 + np.log(new_shape / shape)  # the random walk is on log(shape)
-                 + population(new_shape, new_values, new_log)
-                 - population(shape, values, log_values)
+                 + gamma_log_prior(new_rate, rate_prior) - gamma_log_prior(rate, rate_prior)
+                 + 2.0 * d  # the map of (shape, rate)
+                 + population(new_shape, new_rate, new_values, new_log)
+                 - population(shape, rate, values, log_values)
                  + proposed - current
                  + (new_log - log_values).sum() + n * np.log(spread[1] / spread[0]))
     if np.log(rng.uniform()) < log_ratio:
-        return float(new_shape), new_values, proposed, True
-    return shape, values, current, False
+        return float(new_shape), float(new_rate), new_values, proposed, True
+    return shape, rate, values, current, False
