@@ -53,7 +53,7 @@ def scale(args) -> None:
     head = rfm.iloc[:args.predict]
     model.expected_purchases(head, 52)
     print(f"\nexpected purchases of {len(head):,} customers (each her own chain given the "
-          f"population's draws, {model.customer_draws} draws, {8} paths each): "
+          f"population's draws, {model.customer_draws} draws): "
           f"{time.perf_counter() - start:.1f} s")
 
 

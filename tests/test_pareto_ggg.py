@@ -393,6 +393,41 @@ def test_probability_of_any_purchase_agrees_with_the_simulated_futures(short_fit
     assert model.probability_any_purchase(rfm, 1e-9).max() < 1e-6
 
 
+@pytest.mark.parametrize("lam, mu, h", [(0.7, 0.05, 20.0), (0.1, 0.3, 52.0), (3.0, 0.01, 8.0)])
+def test_expected_purchases_after_the_next_one_are_the_pareto_nbds_at_k_1(lam, mu, h):
+    """At k = 1 the next purchase after T is Exp(lambda) away (memoryless); integrating the
+    later gaps and the lifetime out, then the next purchase's time by quadrature, gives the
+    Pareto/NBD's lambda / mu (1 - e^{-mu h}) for a customer alive at T."""
+    def integrand(first):
+        value = pggg.expected_purchases_after([1.0], [lam], [mu], [1.0], [first], [[h]])
+        return value[0, 0] * lam * np.exp(-lam * first)
+
+    value = integrate.quad(integrand, 0, np.inf, limit=200)[0]
+    assert value == pytest.approx(lam / mu * -np.expm1(-mu * h), rel=1e-7)
+
+
+def test_expected_purchases_after_the_next_one_match_a_simulated_renewal_process():
+    """k = 3: the purchases of a simulated renewal process (Gamma(k, k lambda) gaps from the
+    next purchase on, until an exponential lifetime ends), counted by two horizons, against
+    the sum over later purchases (4 standard errors); alive scales it; a next purchase beyond
+    the horizon counts nothing."""
+    rng = np.random.default_rng(1)
+    k, lam, mu, first, n = 3.0, 0.7, 0.05, 2.0, 200_000
+    horizons = np.array([[1.0, 6.0, 20.0]])
+    life = rng.exponential(1 / mu, n)
+    time, counts = np.full(n, first), np.zeros((n, 3))
+    active = np.arange(n)
+    while active.size:
+        active = active[(time[active] <= horizons[0, -1]) & (time[active] <= life[active])]
+        counts[active] += time[active, None] <= horizons
+        time[active] += rng.gamma(k, 1 / (k * lam), active.size)
+    expected = pggg.expected_purchases_after([k], [lam], [mu], [1.0], [first], horizons)[0]
+    assert np.abs(expected - counts.mean(axis=0)).max() < 4 * counts.std(axis=0).max() / np.sqrt(n)
+    assert expected[0] == 0.0
+    half = pggg.expected_purchases_after([k], [lam], [mu], [0.5], [first], horizons)[0]
+    np.testing.assert_allclose(half, expected / 2)
+
+
 @pytest.mark.filterwarnings("ignore:Pareto/GGG. the sampler may not have converged")
 def test_the_backtest_runs_it_with_paired_intervals(cdnow):
     """Named, the pair bayes_pggg_gg is backtested on CDNOW beside the Pareto/NBD: scored on

@@ -127,34 +127,38 @@ def probability_any_purchase(k, lam, mu, t_x, T, t):
     return np.exp(log_share + log_gap - (silence_loglik(k, lam, mu, t_x, T) + mu * t_x))
 
 
-def simulate_future_purchases(k, lam, mu, alive, t_x, T, horizon, rng):
-    """Purchases in ``(T, T + horizon]`` simulated once per element (customer and draw): a
-    customer alive at ``T`` lives a further ``Exp(mu)`` (memoryless); her next purchase ends the
-    intertransaction time that began at ``t_x`` and has lasted ``T - t_x`` without one (a
-    Gamma(k, k lambda) time beyond ``T - t_x``, drawn by inverting its distribution function);
-    the ones after follow at Gamma(k, k lambda) intervals. A dead customer buys nothing."""
-    k, lam, mu, t_x, T, horizon = np.broadcast_arrays(
-        *(np.asarray(v, dtype=np.float64) for v in (k, lam, mu, t_x, T, horizon)))
-    alive = np.broadcast_to(alive, k.shape)
-    count = np.zeros(k.shape)
-    i = np.flatnonzero(alive.ravel())
-    if not i.size:
-        return count
-    kk, c = k.ravel()[i], (k * lam).ravel()[i]
-    D = (T - t_x).ravel()[i]
-    end = np.minimum(rng.exponential(size=i.size) / mu.ravel()[i], horizon.ravel()[i])
-    beyond = special.gammaincc(kk, c * D)
+def expected_purchases_after(k, lam, mu, alive, first, horizons, tol: float = 1e-12):
+    r"""Expected purchases by each horizon after ``T`` given the time ``first`` (after ``T``) of
+    the next purchase were the customer alive then: the ``n``-th purchase falls at ``first +
+    G``, :math:`G \sim \mathrm{Gamma}((n-1)k, c)`, and counts if she is still alive,
+    probability ``alive`` (P(alive at T)) times :math:`e^{-\mu(first + G)}` (memoryless); so,
+    with :math:`E[e^{-\mu G} 1\{G \le u\}] = (c / (c + \mu))^{(n-1)k}
+    P((n-1)k, (c + \mu) u)`,
+
+    .. math:: E[N(h)] = alive\, e^{-\mu\, first} \sum_{m \ge 0}
+              \left(\frac{c}{c+\mu}\right)^{mk} P(mk, (c+\mu)(h - first)),
+
+    the regularised lower incomplete Gamma :math:`P` (1 at ``m = 0``), summed until every
+    term is below ``tol`` (the terms decrease in ``m``). The later gaps are integrated out
+    exactly; only ``first`` is drawn. ``first`` has the elements' shape, ``horizons``
+    ``(elements, m)``; returns ``(elements, m)``."""
+    k, lam, mu, alive, first = (np.asarray(v, dtype=np.float64).ravel()
+                                for v in (k, lam, mu, alive, first))
+    horizons = np.asarray(horizons, dtype=np.float64)
+    c = k * lam
+    span = np.maximum(horizons - first[:, None], 0.0)
+    reached = horizons >= first[:, None]
     with np.errstate(all="ignore"):
-        first = special.gammainccinv(kk, rng.uniform(size=i.size) * beyond) / c
-    # where the tail is too thin to invert, it is exponential at rate c beyond D
-    thin = ~(beyond > 1e-250) | ~np.isfinite(first) | (first < D)
-    first[thin] = D[thin] + rng.exponential(size=int(thin.sum())) / c[thin]
-    next_time = first - D  # after T
-    counts = np.zeros(i.size)
-    active = np.flatnonzero(next_time <= end)
+        scale = alive * np.exp(-mu * first)
+        total = scale[:, None] * reached
+        log_ratio = -k * np.log1p(mu / c)  # log (c / (c + mu))^k
+        rate = c + mu
+    active = np.flatnonzero((scale > tol) & reached.any(axis=1))
+    m = 1
     while active.size:
-        counts[active] += 1
-        next_time[active] += rng.gamma(kk[active], 1.0 / c[active])
-        active = active[next_time[active] <= end[active]]
-    count.ravel()[i] = counts
-    return count
+        term = (scale[active] * np.exp(m * log_ratio[active]))[:, None] * special.gammainc(
+            m * k[active, None], rate[active, None] * span[active])
+        total[active] += term
+        active = active[term.max(axis=1) > tol]
+        m += 1
+    return total

@@ -169,7 +169,6 @@ def _chain(arguments):
 
 # -- the customers given the population's posterior ------------------------------------------
 CUSTOMER_THIN = 2  # iterations of a customer's chain per kept draw
-PATHS = 8  # simulated futures per customer draw (expected purchases)
 PLACES = {"index": 1, "lambda": 2, "mu": 3, "k": 4, "start": 5, "future": 6}  # of the streams
 
 
@@ -267,43 +266,28 @@ def sample_customers(population, width, x, t_x, T, litt, keys, tune: int, draws:
 
 def future_purchases(k, lam, mu, alive, t_x, T, horizons, keys):
     """Expected purchases by each horizon (after ``T``) per element (customer and draw;
-    arrays of one shape, ``keys`` one per element), averaged over :data:`PATHS` simulated
-    futures: a future is the renewal process of Gamma(k, k lambda) gaps (the first the rest of
-    the gap that began at ``t_x`` and has lasted ``T - t_x``, drawn by inverting its
-    distribution), and its purchases count ``alive * e^{-mu s}`` each (``s`` its time after
-    ``T``): the lifetime integrated out instead of drawn (memoryless: a customer alive at
-    ``T`` is alive at ``T + s`` with probability ``e^{-mu s}``), with ``alive`` P(alive at
-    ``T``). ``horizons`` is ``(m,)`` for all elements or ``(elements, m)``; returns
-    ``(elements, m)``."""
+    arrays of one shape, ``keys`` one per element): the time of the next purchase drawn (the
+    rest of the Gamma(k, k lambda) gap that began at ``t_x`` and has lasted ``T - t_x``, by
+    inverting its distribution), the later gaps and the lifetime integrated out
+    (:func:`clvmodels._math.pggg.expected_purchases_after`), with ``alive`` P(alive at ``T``).
+    ``horizons`` is ``(m,)`` for all elements or ``(elements, m)``; returns ``(elements,
+    m)``."""
     kk, ll, mm, aa, tx, TT = (np.asarray(v, dtype=np.float64).ravel()
                               for v in (k, lam, mu, alive, t_x, T))
     n = kk.size
     horizons = np.asarray(horizons, dtype=np.float64)
     horizons = np.broadcast_to(horizons, (n, horizons.shape[-1]))
     streams = CustomerStreams(np.asarray(keys, dtype=np.uint64).ravel())
-    total = np.zeros(horizons.shape)
     c = kk * ll
     D = TT - tx
-    end = horizons.max(axis=1, initial=0.0)
     with np.errstate(all="ignore"):
         beyond = special.gammaincc(kk, c * D)
-        for path in range(PATHS):
-            u = streams.uniform(slice(None), PLACES["future"], path, 0)
-            first = special.gammainccinv(kk, u * beyond) / c
-            # where the tail is too thin to invert, it is exponential at rate c beyond D
-            thin = np.flatnonzero(~(beyond > 1e-250) | ~np.isfinite(first) | (first < D))
-            first[thin] = D[thin] + streams.exponential(thin, PLACES["future"], path, 1) / c[thin]
-            time = first - D  # after T
-            active = np.flatnonzero((time <= end) & (aa > 0))
-            count = 1
-            while active.size:
-                weight = aa[active] * np.exp(-mm[active] * time[active])
-                total[active] += weight[:, None] * (time[active, None] <= horizons[active])
-                time[active] += streams.gamma(active, kk[active], PLACES["future"], path, 2,
-                                              count) / c[active]
-                active = active[time[active] <= end[active]]
-                count += 1
-    return total / PATHS
+        u = streams.uniform(slice(None), PLACES["future"], 0)
+        first = special.gammainccinv(kk, u * beyond) / c
+        # where the tail is too thin to invert, it is exponential at rate c beyond D
+        thin = np.flatnonzero(~(beyond > 1e-250) | ~np.isfinite(first) | (first < D))
+        first[thin] = D[thin] + streams.exponential(thin, PLACES["future"], 1) / c[thin]
+    return pggg.expected_purchases_after(kk, ll, mm, aa, first - D, horizons)
 
 
 class ParetoGGG(LatentModel):
@@ -440,8 +424,8 @@ class ParetoGGG(LatentModel):
                                              ends)
 
     def _expected(self, latent, history, ends, keys):
-        """From :data:`PATHS` simulated futures per draw (:func:`future_purchases`: the
-        lifetime integrated out, so the Monte Carlo error is the gaps' alone)."""
+        """Per draw, the next purchase's time drawn and the rest integrated out
+        (:func:`future_purchases`)."""
         k, lam, mu = latent
         t_x, T = (np.broadcast_to(history[:, j:j + 1], k.shape) for j in (1, 2))
         alive = pggg.probability_alive(k, lam, mu, t_x, T)
