@@ -317,7 +317,10 @@ def _customer_flags(p, fit: bool) -> None:
         for process, what in (("purchase", "the purchase rate"), ("dropout", "the dropout"),
                               ("spend", "the spend")):
             p.add_argument(f"--{process}-covariates", type=_columns,
-                           help=f"columns of --customers that move {what}, comma-separated")
+                           help=f"columns of --customers that move {what}, comma-separated"
+                           + (" (bayes_pnbd_abe_gg: the same columns in --purchase-covariates "
+                              "and --dropout-covariates move both rates)"
+                              if process == "dropout" else ""))
         p.add_argument("--shared-covariates", type=_columns,
                        help="covariates of both the purchase and the dropout process with one "
                        "coefficient for both (Pareto/NBD), comma-separated")

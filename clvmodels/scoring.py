@@ -92,7 +92,9 @@ class ModelPair:
             ``{"purchase_covariates": [...], "dropout_covariates": [...],
             "spend_covariates": [...]}``: columns of ``rfm``; each model takes its own. The
             purchase model's ``shared_covariates`` and ``covariate_penalty`` (maximum
-            likelihood) may be given here too.
+            likelihood) may be given here too. A model that regresses both log rates on one
+            set of columns (the hierarchical Pareto/NBD's ``customer_covariates``) takes the
+            purchase and dropout covariates, which must then name the same columns.
 
         Returns
         -------
@@ -122,7 +124,25 @@ class ModelPair:
             takes = {f"{p}_covariates" for p in entry.spec.covariate_links}
             per_model.append({k: v for k, v in given.items() if k in takes})
         per_model[0].update(purchase_options)
-        unused = set(given) - {k for chosen in per_model for k in chosen}
+        taken = {k for chosen in per_model for k in chosen}
+        for entry, chosen in zip(entries, per_model):
+            # a regression of both log rates on one set of columns (Abe 2009): the purchase
+            # and dropout covariates, which must then name the same columns
+            if not bayesian or "customer_covariates" not in (
+                    entry.bayesian.constructor_setting_names()):
+                continue
+            moved = [tuple(given.get(f"{p}_covariates") or ()) for p in ("purchase", "dropout")]
+            if not any(moved):
+                continue
+            if sorted(moved[0]) != sorted(moved[1]):
+                raise DataError(
+                    f"{entry.title} moves both rates with the same covariates (a regression of "
+                    f"the log purchase and dropout rates on them): give "
+                    f"{arg('purchase_covariates')} and {arg('dropout_covariates')} the same "
+                    f"columns (given {list(moved[0])} and {list(moved[1])})")
+            chosen["customer_covariates"] = list(moved[0])
+            taken |= {"purchase_covariates", "dropout_covariates"}
+        unused = set(given) - taken
         if unused:
             raise DataError(f"{sorted(unused)[0]}: neither {purchases} nor {spend} takes "
                             "these covariates")

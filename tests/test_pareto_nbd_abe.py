@@ -209,3 +209,51 @@ def test_scores_keep_customers_with_one_history_apart_by_their_covariate(short_a
     assert scores.loc["a", "expected_purchases"] != scores.loc["b", "expected_purchases"]
     alone = clvmodels.ModelPair(model, spend).score(twin.loc[["b"]])
     assert alone.loc["b", "clv"] == scores.loc["b", "clv"]
+
+
+@pytest.mark.filterwarnings("ignore:.*may not have converged")
+def test_the_command_line_fits_and_scores_it_with_a_customer_table(cdnow, tmp_path, capsys):
+    """`clvmodels fit --model bayes_pnbd_abe_gg` with the same column in --purchase-covariates
+    and --dropout-covariates regresses both log rates on it (Abe's M2); `score` joins the
+    customer table and gives the loaded model's predictions; different columns for the two are
+    refused by flag name, before anything is written."""
+    import json
+
+    import pandas as pd
+
+    from clvmodels.cli import main
+
+    log = cdnow[cdnow["customer_id"] <= 600]
+    log.to_csv(tmp_path / "tx.csv", index=False)
+    first = log.sort_values("date", kind="stable").groupby("customer_id")["amount"].first()
+    pd.DataFrame({"customer_id": first.index, "first_sales": first.to_numpy() / 1000,
+                  "other": 1.0}).to_csv(tmp_path / "customers.csv", index=False)
+    common = ["--transactions", str(tmp_path / "tx.csv"), "--observation-end", "1998-06-30",
+              "--time-unit", "W", "--customers", str(tmp_path / "customers.csv")]
+    code = main(["fit", *common, "--model", "bayes_pnbd_abe_gg", "--purchase-covariates",
+                 "first_sales", "--dropout-covariates", "first_sales", "--draws", "40",
+                 "--tune", "20", "--chains", "2", "--random-state", "3", "--quiet",
+                 "--out", str(tmp_path / "abe.json")])
+    assert code == 0
+    saved = json.loads((tmp_path / "abe.json").read_text())
+    assert saved["purchases"]["settings"]["customer_covariates"] == ["first_sales"]
+    model = clvmodels.load(tmp_path / "abe.json")
+    assert "log_lambda_first_sales" in model.purchases.population_names_
+    code = main(["score", "--model", str(tmp_path / "abe.json"), "--transactions",
+                 str(tmp_path / "tx.csv"), "--observation-end", "1998-06-30", "--customers",
+                 str(tmp_path / "customers.csv"), "--out", str(tmp_path / "scores.csv")])
+    assert code == 0
+    scores = pd.read_csv(tmp_path / "scores.csv").set_index("customer_id")
+    rfm = clvmodels.rfm_summary(log, observation_end="1998-06-30", amount="amount",
+                                time_unit="W")
+    rfm = rfm.assign(first_sales=first.reindex(rfm.index) / 1000)
+    np.testing.assert_allclose(scores["expected_purchases"].sort_index(),
+                               model.purchases.expected_purchases(
+                                   rfm, 12 * 365.25 / 12 / 7).sort_index(), rtol=1e-9)
+    capsys.readouterr()
+    code = main(["fit", *common, "--model", "bayes_pnbd_abe_gg", "--purchase-covariates",
+                 "first_sales", "--dropout-covariates", "other", "--draws", "40",
+                 "--out", str(tmp_path / "bad.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--purchase-covariates and --dropout-covariates the same" in err
+    assert not (tmp_path / "bad.json").exists()
