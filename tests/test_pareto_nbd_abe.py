@@ -257,3 +257,33 @@ def test_the_command_line_fits_and_scores_it_with_a_customer_table(cdnow, tmp_pa
     err = capsys.readouterr().err
     assert code == 2 and "--purchase-covariates and --dropout-covariates the same" in err
     assert not (tmp_path / "bad.json").exists()
+
+
+@pytest.mark.filterwarnings("ignore:.*may not have converged")
+def test_the_users_priors_move_the_posterior_and_stay_in_the_model_file(tmp_path):
+    """A tight prior on the coefficients holds the covariate's at its mean (the default,
+    BTYDplus's, lets the data move it to about its true 0.8); a tight inverse Wishart holds
+    the covariance at its mean scale / (degrees - 3); a model file keeps the priors; bad ones
+    are refused by name."""
+    rfm = simulate_pareto_nbd_abe(400, B=[[-2.0, -3.5], [0.8, -0.6]],
+                                  sigma=[[0.6, 0.2], [0.2, 0.8]], T=52, seed=4)
+    settings = dict(customer_covariates=["covariate_1"], draws=150, tune=100, chains=2,
+                    customer_draws=20, customer_tune=20, random_state=1)
+    free = HierarchicalParetoNBD(**settings).fit(rfm)
+    assert free.params_["log_lambda_covariate_1"] > 0.4
+    held = HierarchicalParetoNBD(priors={"coefficients": (0.0, 1e6),
+                                         "covariance": (1e5, 0.5 * (1e5 - 3))},
+                                 **settings).fit(rfm)
+    assert abs(held.params_["log_lambda_covariate_1"]) < 0.01
+    assert held.params_["var_log_lambda"] == pytest.approx(0.5, abs=0.02)
+    assert held.params_["cov_log_lambda_log_mu"] == pytest.approx(0.0, abs=0.02)
+    held.save(tmp_path / "held.json")
+    loaded = clvmodels.load(tmp_path / "held.json")
+    assert loaded.priors == {"coefficients": [0.0, 1e6], "covariance": [1e5, 0.5 * (1e5 - 3)]}
+    np.testing.assert_array_equal(loaded.probability_alive(rfm), held.probability_alive(rfm))
+    for bad, message in (({"slope": (0, 1)}, "'slope'"),
+                         ({"coefficients": (0.0, -1.0)}, "precision > 0"),
+                         ({"covariance": (0.5, 1.0)}, "degrees > 1"),
+                         ({"coefficients": "tight"}, "give two numbers")):
+        with pytest.raises(clvmodels.DataError, match=message):
+            HierarchicalParetoNBD(priors=bad, draws=10, tune=0, chains=1).fit(rfm)

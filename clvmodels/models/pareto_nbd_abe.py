@@ -38,6 +38,14 @@ from .latent import CustomerStreams, SharedStream, slice_update
 from .latent_model import LatentModel, run_chains
 
 PRIOR_PRECISION = 0.01  # A_0 = 0.01 I: BTYDplus's diffuse prior on the coefficients
+# the user's priors (``priors=``): what each is, the bound its first number must exceed, and
+# BTYDplus's default for K columns of the design (the intercepts' prior is always BTYDplus's)
+PRIOR_DEFAULTS = {
+    "coefficients": ("(mean, precision) of each covariate's coefficients, precision > 0",
+                     -np.inf, lambda K: (0.0, PRIOR_PRECISION)),
+    "covariance": ("(degrees, scale) of the covariance's inverse Wishart, degrees > 1 and "
+                   "scale > 0", 1.0, lambda K: (3.0 + K, 3.0 + K)),
+}
 MAX_LOG_RATE = 70.0  # BTYDplus's bounds on a customer's log rates (no overflow)
 GROUP_MOVES = 3  # rounds of the population's group moves per iteration (see _chain)
 RATE_SWEEPS = 1  # slice updates of every customer's two log rates per iteration
@@ -118,15 +126,15 @@ def _chain(arguments):
     """One chain: per iteration the customers' rates (:func:`_update_rates`), the population
     (:func:`draw_regression`), then :data:`GROUP_MOVES` rounds of the population's group moves
     with the rates carried along."""
-    x, t_x, T, X, draws, tune, rng = arguments
+    x, t_x, T, X, prior, draws, tune, rng = arguments
     n, K = X.shape
     lam0 = np.mean(x) / np.mean(np.where(t_x == 0, T, t_x))
     theta = np.column_stack([np.full(n, np.log(lam0)), np.log(1.0 / (t_x + 0.5 / lam0))])
-    B0 = np.zeros((K, 2))
-    B0[0] = np.log(np.mean(np.exp(theta), axis=0))
-    A0 = PRIOR_PRECISION * np.eye(K)
-    nu = 3.0 + K
-    V = nu * np.eye(2)
+    B0 = np.full((K, 2), prior["coefficients"][0])
+    B0[0] = np.log(np.mean(np.exp(theta), axis=0))  # BTYDplus's: the start's log mean rates
+    A0 = np.diag([PRIOR_PRECISION] + [prior["coefficients"][1]] * (K - 1))
+    nu, scale = prior["covariance"]
+    V = scale * np.eye(2)
     B, sigma = B0.copy(), np.eye(2)
     stream = SharedStream(rng, n)
     widths = [1.0, 1.0]
@@ -260,6 +268,14 @@ class HierarchicalParetoNBD(LatentModel):
     customer_draws, customer_tune : int
         Per customer, in predictions: the draws of her rates (every second iteration of her
         chain given the population's posterior) and the warm-up iterations before them.
+    priors : dict, optional
+        The conjugate priors (Rossi, Allenby & McCulloch 2005, 2.8), defaults BTYDplus's:
+        ``{"coefficients": (mean, precision)}``: each covariate's coefficient on each log rate
+        ``~ N(mean, Sigma_rate / precision)`` (default ``(0, 0.01)``; a large precision holds
+        the coefficients at ``mean``; the intercepts keep BTYDplus's diffuse prior around the
+        log mean rates); ``{"covariance": (degrees, scale)}``: ``Sigma ~ IW(degrees, scale
+        I)`` (default ``(3 + K, 3 + K)`` with ``K`` the covariates plus the intercept; its
+        mean is ``scale / (degrees - 3) I``).
     random_state : int, optional
         Seeds the fit's chains and the customers' random numbers in predictions.
     cores : int, optional
@@ -283,8 +299,10 @@ class HierarchicalParetoNBD(LatentModel):
     facts = ("width_lambda", "width_mu")  # the customers' slices, tuned in the warm-up
 
     def __init__(self, customer_covariates=None, draws=2000, tune=500, chains=4,
-                 customer_draws=200, customer_tune=100, random_state=None, cores=None):
+                 customer_draws=200, customer_tune=100, priors=None, random_state=None,
+                 cores=None):
         self.customer_covariates = customer_covariates
+        self.priors = priors
         self.draws = draws
         self.tune = tune
         self.chains = chains
@@ -341,14 +359,46 @@ class HierarchicalParetoNBD(LatentModel):
         """The chains on the frame's histories and covariates."""
         X = self._design(rfm)
         x, t_x, T = (rfm[c].to_numpy(dtype=np.float64) for c in RFM_COLUMNS)
-        return run_chains(_chain, self._seeded_jobs((x, t_x, T, X, self.draws, self.tune)),
-                          self.cores)
+        prior = self._prior(X.shape[1])
+        return run_chains(_chain, self._seeded_jobs((x, t_x, T, X, prior, self.draws,
+                                                     self.tune)), self.cores)
+
+    def _prior(self, K: int) -> dict:
+        """``priors`` checked, BTYDplus's defaults filled in: ``{"coefficients": (mean,
+        precision), "covariance": (degrees, scale)}`` for ``K`` columns of the design."""
+        given = {} if self.priors is None else self.priors
+        if not isinstance(given, dict) or set(given) - set(PRIOR_DEFAULTS):
+            unknown = sorted(set(given) - set(PRIOR_DEFAULTS)) if isinstance(given, dict) \
+                else given
+            raise DataError(f"{arg('priors')}{unknown!r}: give a dict with 'coefficients': "
+                            "(mean, precision) and/or 'covariance': (degrees, scale)")
+        out = {}
+        for name, (rule, low_open, default) in PRIOR_DEFAULTS.items():
+            value = given.get(name, default(K))
+            try:
+                first, second = (float(v) for v in value)
+            except (TypeError, ValueError):
+                raise DataError(f"{arg('priors')}[{name!r}] = {value!r}: give two numbers, "
+                                f"{rule}") from None
+            if not (np.isfinite(first) and np.isfinite(second) and second > 0
+                    and (name != "covariance" or first > low_open)):
+                raise DataError(f"{arg('priors')}[{name!r}] = {value!r}: {rule}")
+            out[name] = (first, second)
+        return out
 
     def _record(self, results):
         self.width_lambda_, self.width_mu_ = (float(np.mean([r["widths"][i] for r in results]))
                                               for i in (0, 1))
 
+    def _settings_state(self) -> dict:
+        settings = self.constructor_settings()
+        if self.priors is not None:
+            given = self._prior(1 + len(self.covariate_columns))
+            settings["priors"] = {name: list(given[name]) for name in self.priors}
+        return settings
+
     def _check_restored(self) -> None:
+        self._prior(1 + len(self.covariate_columns))
         for fact in self.facts:
             width = getattr(self, fact + "_", None)
             if not (isinstance(width, float) and 0 < width < np.inf):
