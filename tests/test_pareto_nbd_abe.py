@@ -284,6 +284,8 @@ def test_the_users_priors_move_the_posterior_and_stay_in_the_model_file(tmp_path
     for bad, message in (({"slope": (0, 1)}, "'slope'"),
                          ({"coefficients": (0.0, -1.0)}, "precision > 0"),
                          ({"covariance": (0.5, 1.0)}, "degrees > 1"),
-                         ({"coefficients": "tight"}, "give two numbers")):
+                         ({"coefficients": "tight"}, "give two numbers"),
+                         ({"covariance": "12"}, "give two numbers"),
+                         (["coefficients"], "give a dict")):
         with pytest.raises(clvmodels.DataError, match=message):
             HierarchicalParetoNBD(priors=bad, draws=10, tune=0, chains=1).fit(rfm)

@@ -299,12 +299,14 @@ def rescale_population(values, rate, total_loglik, current, rng, rate_prior, ste
 def respread_population(values, shape, rate, total_loglik, current, rng, shape_prior,
                         rate_prior, step: float):
     """A Metropolis-Hastings move of a Gamma population's spread at its mean: shape and rate
-    are multiplied by one factor (the mean ``shape / rate`` kept), and the members carried
-    along each keeps its standardised place on the log scale, ``(log v - E log v) /
-    sd(log v)`` (``E log v = psi(shape) - log(rate)``, ``var log v = psi'(shape)``). Where there are many members their mean is what the data fix; a move of the shape
-    alone changes it, so it must stay small, whereas this one moves along the posterior's
-    ridge. Exact by the Jacobian of the members' map and of ``(shape, rate) -> (shape e^d,
-    rate e^d)``.
+    are multiplied by one factor (the mean ``shape / rate`` kept), and the members are carried
+    along, each keeping her standardised place on the log scale, ``(log v - E log v) /
+    sd(log v)`` (``E log v = psi(shape) - log(rate)``, ``var log v = psi'(shape)``). Where
+    there are many members their mean is what the data fix; a move of the shape alone changes
+    it, so it must stay small, whereas this one moves along the posterior's ridge (the
+    non-centred half of an interweaving strategy, with :func:`rescale_population`). Exact by
+    the Jacobian of the members' map and of ``(shape, rate) -> (shape e^d, rate e^d)``; the
+    proposal is a random walk of size ``step`` on ``d``.
 
     ``total_loglik(new_values)`` is the data's log-likelihood with the members at
     ``new_values``, ``current`` its value now. Returns ``(shape, rate, values, loglik,

@@ -38,8 +38,9 @@ from .latent import CustomerStreams, SharedStream, slice_update
 from .latent_model import LatentModel, run_chains
 
 PRIOR_PRECISION = 0.01  # A_0 = 0.01 I: BTYDplus's diffuse prior on the coefficients
-# the user's priors (``priors=``): what each is, the bound its first number must exceed, and
-# BTYDplus's default for K columns of the design (the intercepts' prior is always BTYDplus's)
+# the user's priors (``priors=``): what each is, the bound its first number must exceed (its
+# second must be > 0), and BTYDplus's default for K columns of the design (the intercepts'
+# prior is always BTYDplus's)
 PRIOR_DEFAULTS = {
     "coefficients": ("(mean, precision) of each covariate's coefficients, precision > 0",
                      -np.inf, lambda K: (0.0, PRIOR_PRECISION)),
@@ -367,21 +368,21 @@ class HierarchicalParetoNBD(LatentModel):
         """``priors`` checked, BTYDplus's defaults filled in: ``{"coefficients": (mean,
         precision), "covariance": (degrees, scale)}`` for ``K`` columns of the design."""
         given = {} if self.priors is None else self.priors
-        if not isinstance(given, dict) or set(given) - set(PRIOR_DEFAULTS):
-            unknown = sorted(set(given) - set(PRIOR_DEFAULTS)) if isinstance(given, dict) \
-                else given
+        unknown = sorted(set(given) - set(PRIOR_DEFAULTS)) if isinstance(given, dict) else given
+        if unknown:
             raise DataError(f"{arg('priors')}{unknown!r}: give a dict with 'coefficients': "
                             "(mean, precision) and/or 'covariance': (degrees, scale)")
         out = {}
-        for name, (rule, low_open, default) in PRIOR_DEFAULTS.items():
+        for name, (rule, low, default) in PRIOR_DEFAULTS.items():
             value = given.get(name, default(K))
             try:
+                if isinstance(value, (str, bytes)):  # "12" is not two numbers
+                    raise TypeError
                 first, second = (float(v) for v in value)
             except (TypeError, ValueError):
                 raise DataError(f"{arg('priors')}[{name!r}] = {value!r}: give two numbers, "
                                 f"{rule}") from None
-            if not (np.isfinite(first) and np.isfinite(second) and second > 0
-                    and (name != "covariance" or first > low_open)):
+            if not (np.isfinite(first) and np.isfinite(second) and first > low and second > 0):
                 raise DataError(f"{arg('priors')}[{name!r}] = {value!r}: {rule}")
             out[name] = (first, second)
         return out
