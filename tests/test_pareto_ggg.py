@@ -9,9 +9,9 @@ from scipy import integrate, special, stats
 from clvmodels._math import pggg
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from clvmodels.models.latent import (CustomerStreams, SharedStream, corrected_slice_update,
-                                     customer_keys, draw_gamma_population, rescale_population,
-                                     respread_population, slice_update)
+from clvmodels.models.latent import (AdaptiveWalk, CustomerStreams, SharedStream,
+                                     corrected_slice_update, customer_keys,
+                                     draw_gamma_population, shift_populations, slice_update)
 from clvmodels.models.pareto_ggg import POPULATION, ParetoGGG, sample_customers, simulate_pareto_ggg
 
 CASES = [  # k, lambda, mu, t_x, T
@@ -150,38 +150,104 @@ def test_population_update_finds_a_gamma_population():
     assert rate_mean == pytest.approx(4.0, rel=0.05)
 
 
-@pytest.mark.parametrize("move", ["spread", "rate"])
-def test_population_moves_leave_the_hierarchy_invariant(move):
+PRIORS = ((4, 2), (3, 1))  # Gamma priors of a population's shape and of its rate
+MOVES = {  # the proposal's factor on (log shape, log rate) of one population
+    "rate": [[0.0, 0.0], [0.0, 0.8]],
+    "spread": [[0.8, 0.0], [0.8, 0.0]],
+    "any": [[0.6, 0.0], [-0.3, 0.5]],
+}
+
+
+@pytest.mark.parametrize("move", list(MOVES))
+@pytest.mark.parametrize("carry", ["all", "some"])
+def test_population_moves_leave_the_hierarchy_invariant(move, carry):
     """Without data (a flat likelihood), start 3,000 replicates exactly at the prior (shape ~
-    Gamma(4, 2), rate ~ Gamma(3, 1), 6 members ~ Gamma(shape, rate)) and make one move each: the
-    moved shape and rate are still distributed as their priors, which needs the move's Jacobians
-    (a move without them fails this test)."""
+    Gamma(4, 2), rate ~ Gamma(3, 1), 6 members ~ Gamma(shape, rate)) and make one move each,
+    carrying all members or the first three only: the moved shape and rate are still
+    distributed as their priors, and so is every member given them (each member's
+    probability integral transform is uniform), which needs the move's Jacobians (a move
+    without them fails this test)."""
     rng = np.random.default_rng(21)
-    moved = []
+    carried = None if carry == "all" else np.arange(6) < 3
+    moved, places = [], []
     for _ in range(3000):
         shape, rate = rng.gamma(4, 1 / 2), rng.gamma(3, 1.0)
         members = rng.gamma(shape, 1 / rate, 6)
-        if move == "spread":
-            shape, rate, *_ = respread_population(members, shape, rate, lambda v: 0.0, 0.0, rng,
-                                                  (4, 2), (3, 1), 0.8)
-        else:
-            rate, *_ = rescale_population(members, rate, lambda v: 0.0, 0.0, rng, (3, 1), 0.8)
+        populations, new_members, *_ = shift_populations(
+            {"v": members}, {"v": (shape, rate)}, {"v": carried}, lambda m: 0.0, 0.0, rng,
+            {"v": PRIORS}, np.array(MOVES[move]))
+        shape, rate = populations["v"]
         moved.append((shape, rate))
+        places.append(stats.gamma.cdf(new_members["v"], shape, scale=1 / rate))
     shapes, rates = np.transpose(moved)
     assert stats.kstest(shapes, stats.gamma(4, scale=1 / 2).cdf).pvalue > 0.001
     assert stats.kstest(rates, stats.gamma(3, scale=1.0).cdf).pvalue > 0.001
+    places = np.array(places)
+    for column in (0, 5):  # a carried member (always) and one left where she was (for "some")
+        assert stats.kstest(places[:, column], "uniform").pvalue > 0.001
+
+
+def test_a_joint_move_of_two_populations_leaves_both_invariant():
+    """Two populations moved together by a correlated proposal, half of each one's members
+    carried: still distributed as the priors (no data)."""
+    rng = np.random.default_rng(5)
+    factor = np.array([[0.5, 0, 0, 0], [0.3, 0.4, 0, 0], [0, 0.2, 0.5, 0], [0.1, 0, 0.3, 0.4]])
+    carried = {"a": np.arange(4) < 2, "b": np.arange(4) >= 2}
+    moved = []
+    for _ in range(3000):
+        populations = {name: (rng.gamma(4, 1 / 2), rng.gamma(3, 1.0)) for name in "ab"}
+        members = {name: rng.gamma(shape, 1 / rate, 4) for name, (shape, rate) in
+                   populations.items()}
+        new, *_ = shift_populations(members, populations, carried, lambda m: 0.0, 0.0, rng,
+                                    {name: PRIORS for name in "ab"}, factor)
+        moved.append([*new["a"], *new["b"]])
+    moved = np.transpose(moved)
+    for values, (shape, rate) in zip(moved, [*PRIORS, *PRIORS]):
+        assert stats.kstest(values, stats.gamma(shape, scale=1 / rate).cdf).pvalue > 0.001
 
 
 def test_a_spread_move_keeps_the_population_mean_and_moves_along_it():
     """The spread move changes shape and rate by one factor (their ratio, the mean, kept) and
-    is accepted where the data are flat in it."""
+    is accepted where the data are flat in it; members left out stay where they are."""
     rng = np.random.default_rng(3)
     members = rng.gamma(0.5, 1 / 8.0, 5000)
-    shape, rate, new_members, _, accepted = respread_population(
-        members, 0.5, 8.0, lambda v: 0.0, 0.0, rng, (1e-3, 1e-3), (1e-3, 1e-3), 0.01)
+    carried = np.arange(5000) < 4000
+    populations, new_members, _, accepted = shift_populations(
+        {"mu": members}, {"mu": (0.5, 8.0)}, {"mu": carried}, lambda m: 0.0, 0.0, rng,
+        {"mu": ((1e-3, 1e-3), (1e-3, 1e-3))}, np.array([[0.01, 0.0], [0.01, 0.0]]))
+    shape, rate = populations["mu"]
     assert shape / rate == pytest.approx(0.5 / 8.0)
     assert accepted and shape != 0.5
-    assert np.all(np.argsort(new_members) == np.argsort(members))  # each keeps her place
+    new_members = new_members["mu"]
+    assert np.all(np.argsort(new_members[carried]) == np.argsort(members[carried]))
+    assert np.array_equal(new_members[~carried], members[~carried])
+
+
+def test_a_move_the_data_refuse_is_rejected_and_changes_nothing():
+    rng = np.random.default_rng(4)
+    members = rng.gamma(2.0, 1.0, 50)
+    populations, new_members, loglik, accepted = shift_populations(
+        {"v": members}, {"v": (2.0, 1.0)}, {"v": None}, lambda m: -np.inf, -3.0, rng,
+        {"v": PRIORS}, np.array([[0.1, 0.0], [0.0, 0.1]]))
+    assert not accepted and loglik == -3.0 and populations["v"] == (2.0, 1.0)
+    assert new_members["v"] is members
+
+
+def test_the_adaptive_walk_learns_the_posterior_shape_in_the_warm_up_and_then_stays():
+    """Fed draws from a correlated normal, the walk's proposal takes its covariance at half
+    the warm-up and is fixed after it."""
+    rng = np.random.default_rng(0)
+    covariance = np.array([[1.0, -0.8], [-0.8, 1.0]])
+    walk = AdaptiveWalk(2, tune=1000)
+    before = walk.factor.copy()
+    for step in range(1000):
+        walk.update(step, rng.multivariate_normal([0, 0], covariance), step % 3 == 0)
+    learned = walk.factor @ walk.factor.T
+    assert not np.allclose(before, walk.factor)
+    assert learned[0, 1] / np.sqrt(learned[0, 0] * learned[1, 1]) == pytest.approx(-0.8, abs=0.1)
+    after = walk.factor.copy()
+    walk.update(1000, [5.0, 5.0], True)
+    assert np.array_equal(after, walk.factor)
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """Samplers for models with per-customer latent variables (Pareto/GGG): every customer's
 variables updated at once in vectorised form, the population's parameters on top.
 
-Three building blocks, written once:
+The building blocks, written once:
 
 - :class:`CustomerStreams`: random numbers that belong to customers (a counter-based generator),
   so that a customer's draws do not depend on who else is sampled with her: predictions are
@@ -18,6 +18,9 @@ Three building blocks, written once:
   with Gamma priors on both: the rate integrated out for the shape's slice update (its
   conditional is Gamma, so the collapsed density is closed form), then the rate drawn exactly.
   BTYDplus slices both jointly; collapsing mixes faster for the same work.
+- :func:`shift_populations`: moves of one or more Gamma populations with their members carried
+  along (all of them, or those the data say little about), with :class:`AdaptiveWalk`, a
+  random walk's proposal learned in the warm-up.
 """
 
 from __future__ import annotations
@@ -273,65 +276,134 @@ def draw_gamma_population(values, shape, rng, shape_prior, rate_prior, width: fl
     return shape, rate
 
 
-def rescale_population(values, rate, total_loglik, current, rng, rate_prior, step: float):
-    """A Metropolis-Hastings move of a Gamma population's rate with the members moving with it
-    (their product with the rate held fixed): the non-centred half of an interweaving strategy
-    (Yu & Meng 2011, "To Center or Not to Center: That Is Not the Question", JCGS 20(3)). A
-    centred update of the rate given the members barely moves it when each member is weakly
-    informed by its data (the members follow the rate and the rate the members); this move
-    slides them together. The members' ``rate * value`` are ``Gamma(shape, 1)`` whatever the
-    rate, so the new rate's conditional is its prior times the data's likelihood; the proposal
-    is a random walk on ``log(rate)`` of size ``step``.
+def shift_populations(members, populations, carried, total_loglik, current, rng, priors,
+                      factor):
+    """A Metropolis-Hastings move of one or more Gamma populations' shapes and rates at once,
+    each member either carried along or left where she is: the non-centred half of an
+    interweaving strategy (Yu & Meng 2011, "To Center or Not to Center: That Is Not the
+    Question", JCGS 20(3)), partially non-centred where only some members are carried
+    (Papaspiliopoulos, Roberts & Sköld 2007, "A General Framework for the Parametrization of
+    Hierarchical Models", Statistical Science 22(1)).
 
-    ``total_loglik(new_values)`` is the data's log-likelihood with the members at
-    ``new_values``, ``current`` its value now. Returns ``(rate, values, loglik, accepted)``.
+    A centred update of a population given its members barely moves it where the members are
+    weakly informed by their data (the members follow the population and the population the
+    members); a move that carries them slides both together, but is rejected where the members
+    are strongly informed. So carry the members the data say little about and leave the others.
+    A carried member keeps her standardised place on the log scale, ``(log v - E log v) /
+    sd(log v)`` (``E log v = psi(shape) - log(rate)``, ``var log v = psi'(shape)``): with
+    the shape fixed that is ``v * rate`` fixed (a move of the rate), with shape and rate
+    multiplied by one factor the population's mean is kept (a move of its spread). Exact by
+    the Jacobians of the members' map and of the random walk on the logarithms; the map is its
+    own inverse for the reverse step, so the move is reversible whatever the proposal's
+    ``factor``.
+
+    Parameters
+    ----------
+    members : dict
+        Each population's members' values (arrays), by name.
+    populations : dict
+        Each population's ``(shape, rate)``, by the same names.
+    carried : dict
+        Each population's members that move with it: a boolean array fixed by the data, not by
+        the state (so that the move is reversible), or None for all of them.
+    total_loglik : callable
+        ``total_loglik(new_members)``: the data's log-likelihood with the populations' members
+        at ``new_members`` (a dict like ``members``).
+    current : float
+        That log-likelihood now.
+    rng : numpy.random.Generator
+    priors : dict
+        Each population's Gamma priors ``((shape, rate) of its shape, (shape, rate) of its
+        rate)``.
+    factor : numpy.ndarray
+        ``(2 m, 2 m)`` for ``m`` populations: the proposal is ``factor @ z``, ``z`` standard
+        normal, on the log shapes and log rates in the order of ``members`` (each population's
+        shape, then its rate).
+
+    Returns
+    -------
+    (populations, members, loglik, accepted)
+        The new (or unchanged) populations and members, the log-likelihood there, and whether
+        the move was accepted.
     """
-    new_rate = rate * np.exp(step * rng.standard_normal())
-    new_values = values * (rate / new_rate)
-    proposed = total_loglik(new_values)
-    log_ratio = (gamma_log_prior(new_rate, rate_prior) - gamma_log_prior(rate, rate_prior)
-                 + np.log(new_rate / rate) + proposed - current)
-    if np.log(rng.uniform()) < log_ratio:
-        return float(new_rate), new_values, proposed, True
-    return rate, values, current, False
+    d = np.asarray(factor) @ rng.standard_normal(np.shape(factor)[0])
+    new_populations, new_members = {}, {}
+    log_ratio = float(np.sum(d))  # the random walk is on the logarithms
+    for j, name in enumerate(members):
+        shape, rate = populations[name]
+        new_shape, new_rate = shape * np.exp(d[2 * j]), rate * np.exp(d[2 * j + 1])
+        shape_prior, rate_prior = priors[name]
+        log_ratio += (gamma_log_prior(new_shape, shape_prior) - gamma_log_prior(shape, shape_prior)
+                      + gamma_log_prior(new_rate, rate_prior) - gamma_log_prior(rate, rate_prior))
+        values = members[name]
+        log_values = np.log(values)
+        moved = (np.ones(values.size, dtype=bool) if carried[name] is None
+                 else np.asarray(carried[name], dtype=bool))
+        spread = np.sqrt(special.polygamma(1, [shape, new_shape]))
+        standardised = (log_values - special.digamma(shape) + np.log(rate)) / spread[0]
+        new_log = np.where(moved, special.digamma(new_shape) - np.log(new_rate)
+                           + spread[1] * standardised, log_values)
+        new_values = np.where(moved, np.exp(new_log), values)  # the others exactly as they were
+        log_ratio += (gamma_population(new_shape, new_rate, new_values, new_log)
+                      - gamma_population(shape, rate, values, log_values)
+                      + (new_log - log_values).sum() + moved.sum() * np.log(spread[1] / spread[0]))
+        new_populations[name] = (float(new_shape), float(new_rate))
+        new_members[name] = new_values
+    if not np.isfinite(log_ratio):
+        return populations, members, current, False
+    proposed = total_loglik(new_members)
+    if np.log(rng.uniform()) < log_ratio + proposed - current:
+        return new_populations, new_members, proposed, True
+    return populations, members, current, False
 
 
-def respread_population(values, shape, rate, total_loglik, current, rng, shape_prior,
-                        rate_prior, step: float):
-    """A Metropolis-Hastings move of a Gamma population's spread at its mean: shape and rate
-    are multiplied by one factor (the mean ``shape / rate`` kept), and the members are carried
-    along, each keeping her standardised place on the log scale, ``(log v - E log v) /
-    sd(log v)`` (``E log v = psi(shape) - log(rate)``, ``var log v = psi'(shape)``). Where
-    there are many members their mean is what the data fix; a move of the shape alone changes
-    it, so it must stay small, whereas this one moves along the posterior's ridge (the
-    non-centred half of an interweaving strategy, with :func:`rescale_population`). Exact by
-    the Jacobian of the members' map and of ``(shape, rate) -> (shape e^d, rate e^d)``; the
-    proposal is a random walk of size ``step`` on ``d``.
+def gamma_population(shape, rate, values, log_values) -> float:
+    """The members' joint log density under ``Gamma(shape, rate)`` (``log_values`` their
+    logarithms)."""
+    return float(values.size * (shape * np.log(rate) - special.gammaln(shape))
+                 + (shape - 1.0) * log_values.sum() - rate * values.sum())
 
-    ``total_loglik(new_values)`` is the data's log-likelihood with the members at
-    ``new_values``, ``current`` its value now. Returns ``(shape, rate, values, loglik,
-    accepted)``.
+
+class AdaptiveWalk:
+    """The proposal of a random walk on ``size`` parameters (their logarithms), learned in the
+    warm-up (Haario, Saksman & Tamminen 2001, "An Adaptive Metropolis Algorithm", Bernoulli
+    7(2)): independent steps of ``initial`` until half the warm-up, then the covariance of the
+    values seen since a fifth of it times ``2.38^2 / size`` (Roberts & Rosenthal 2001); all
+    through the warm-up a scale on it towards ``target`` acceptance. Fixed after the warm-up,
+    so the draws kept come from one Metropolis-Hastings kernel.
+
+    Parameters
+    ----------
+    size : int
+    tune : int
+        The warm-up's iterations.
+    initial : float
+    target : float
     """
-    n = values.size
-    log_values = np.log(values)
-    d = step * rng.standard_normal()
-    new_shape, new_rate = shape * np.exp(d), rate * np.exp(d)
-    spread = np.sqrt(special.polygamma(1, [shape, new_shape]))
-    z = (log_values - special.digamma(shape) + np.log(rate)) / spread[0]
-    new_log = special.digamma(new_shape) - np.log(new_rate) + spread[1] * z
-    new_values = np.exp(new_log)
-    proposed = total_loglik(new_values)
 
-    def population(a, b, v, log_v):
-        return n * (a * np.log(b) - special.gammaln(a)) + (a - 1.0) * log_v.sum() - b * v.sum()
+    def __init__(self, size: int, tune: int, initial: float = 0.05, target: float = 0.3):
+        self.size, self.tune, self.target = size, tune, target
+        self.shape = np.eye(size) * initial
+        self.scale = 1.0
+        self.seen = []
 
-    log_ratio = (gamma_log_prior(new_shape, shape_prior) - gamma_log_prior(shape, shape_prior)
-                 + gamma_log_prior(new_rate, rate_prior) - gamma_log_prior(rate, rate_prior)
-                 + 2.0 * d  # the map of (shape, rate)
-                 + population(new_shape, new_rate, new_values, new_log)
-                 - population(shape, rate, values, log_values)
-                 + proposed - current
-                 + (new_log - log_values).sum() + n * np.log(spread[1] / spread[0]))
-    if np.log(rng.uniform()) < log_ratio:
-        return float(new_shape), float(new_rate), new_values, proposed, True
-    return shape, rate, values, current, False
+    @property
+    def factor(self) -> np.ndarray:
+        """The proposal's ``factor`` (:func:`shift_populations`)."""
+        return self.shape * self.scale
+
+    def update(self, step: int, values, accepted: bool) -> None:
+        """After iteration ``step``: note the parameters' ``values`` (logarithms) and whether
+        the move was accepted; adapts only while ``step < tune``."""
+        if step >= self.tune:
+            return
+        self.scale *= np.exp((float(accepted) - self.target) / np.sqrt(step + 1.0))
+        self.seen.append(np.asarray(values, dtype=np.float64))
+        if step == self.tune // 2 and len(self.seen) - self.tune // 5 > 2 * self.size:
+            covariance = np.cov(np.array(self.seen[self.tune // 5:]).T)
+            try:
+                lower = np.linalg.cholesky(covariance + 1e-10 * np.eye(self.size))
+            except np.linalg.LinAlgError:  # noqa: PERF203 - a degenerate warm-up: keep steps
+                return
+            self.shape = lower * 2.38 / np.sqrt(self.size)
+            self.scale = 1.0

@@ -11,10 +11,11 @@ closed form (:func:`clvmodels._math.pggg.loglik`) instead of being drawn as a la
 (BTYDplus's ``tau`` and ``mu`` move each other slowly: on 1,525 simulated customers the effective
 sample size of the dropout population was 0.02 per draw with ``tau``); each population shape is
 sliced with its rate integrated out (:func:`clvmodels.models.latent.draw_gamma_population`), and
-interweaving moves carry the members along (the rate, and the spread at the population's
-mean, :func:`clvmodels.models.latent.respread_population`). Chains run in their own processes;
-predictions draw each customer's variables given the population's posterior
-(:class:`clvmodels.models.latent_model.LatentModel`, :func:`sample_customers`).
+moves that carry the members along (:func:`clvmodels.models.latent.shift_populations`): the rate
+and the spread at the mean of each weakly informed population with all its members, and the
+purchase and dropout populations together with their weakly informed members only. Chains run
+in their own processes; predictions draw each customer's variables given the population's
+posterior (:class:`clvmodels.models.latent_model.LatentModel`, :func:`sample_customers`).
 """
 
 from __future__ import annotations
@@ -33,20 +34,28 @@ from ..exceptions import DataError
 from ..priors import Prior
 from .cnbd import litt_column, simulated_frame
 from .latent import (CustomerStreams, SharedStream, draw_gamma_population,
-                     corrected_slice_update, draw_keys, rescale_population, respread_population)
+                     corrected_slice_update, draw_keys, shift_populations, AdaptiveWalk)
 from .latent_model import LatentModel, run_chains
 
 POPULATION = ("t", "gamma", "r", "alpha", "s", "beta")
 # each process's Gamma: the latent variable it describes and its (shape, rate) names
 PROCESSES = (("k", "t", "gamma"), ("lambda", "r", "alpha"), ("mu", "s", "beta"))
+SHAPES = {name: shape for name, shape, _ in PROCESSES}
+RATES = {name: rate for name, _, rate in PROCESSES}
 RESCALED = ("k", "mu")  # weakly informed members: their rate also moves with them (below)
-# per iteration: interweaving moves of each weakly informed population (below), independence
-# steps of each customer's lambda and mu; chosen by the smallest effective sample size per
-# second on 30,000 simulated customers (benchmarks/latent.py): 1.5 with these, 1.4 with 2 and 3
-# moves, 0.9 with 6 for mu, 1.2 with 4 steps for mu (the sampler before the spread moves and the
-# corrected slices of k: 0.7)
+# per iteration: moves of each weakly informed population with all its members carried (its
+# rate and its spread, below), independence steps of each customer's lambda and mu; chosen by
+# the smallest effective sample size per second on 30,000 simulated customers
+# (benchmarks/latent.py): 1.5 with these, 1.4 with 2 and 3 moves, 0.9 with 6 for mu, 1.2 with
+# 4 steps for mu (the sampler before the spread moves and the corrected slices of k: 0.7)
 POPULATION_MOVES = {"k": 1, "mu": 2}
 INDEPENDENCE_STEPS = {"lambda": 1, "mu": 2}
+# then joint moves of the purchase and dropout populations with their weakly informed members:
+# on BTYDplus's grocery data the slowest effective sample size at the defaults 250 -> 358-445
+# (three seeds) with 4, 300-380 with 2, 350-390 with 6 and one move of mu above; carrying the
+# dropout rates of t_x <= 10 or 20 weeks instead of t_x <= beta (about 5): 280-380
+JOINT = ("r", "alpha", "s", "beta")
+JOINT_MOVES = 4
 VAGUE = (1e-3, 1e-3)  # BTYDplus's Gamma(0.001, 0.001) hyperpriors
 MIN_MU = np.exp(-30)  # BTYDplus's floor on drawn rates (avoids underflow)
 
@@ -55,10 +64,11 @@ def _chain(arguments):
     """One chain (a function of picklable arguments, for a process of its own): per iteration
     every customer's ``lambda`` and ``mu`` by independence Metropolis and ``log k`` by a slice
     update on the likelihood with the lifetime integrated out (:func:`clvmodels._math.pggg.
-    loglik`), then the three populations. Each customer's two likelihood terms at the current
-    state (the gaps' density and the silence since the last purchase) are kept and updated with
-    every accepted move, so that no pass over the customers recomputes what is known (the
-    silence term's incomplete Gamma function is most of the cost)."""
+    loglik`), then the three populations (each given its members, then with its members carried
+    along: :func:`clvmodels.models.latent.shift_populations`). Each customer's two likelihood
+    terms at the current state (the gaps' density and the silence since the last purchase) are
+    kept and updated with every accepted move, so that no pass over the customers recomputes
+    what is known (the silence term's incomplete Gamma function is most of the cost)."""
     (x, t_x, T, litt, start, draws, tune, priors, rng) = arguments
     n = x.size
     pop = dict(start)
@@ -84,6 +94,52 @@ def _chain(arguments):
         gaps = pggg.gaps_loglik(k, state["lambda"][rows], x[rows], t_x[rows], litt[rows])
         evaluated[rows] = gaps
         return pop["t"] * log_k - pop["gamma"] * k + gaps
+
+    # the members the data say little about, carried by the joint moves: a purchase rate
+    # whose gaps weigh less than its population's shape (k x <= r at the start, BTYDplus's
+    # Pareto/NBD estimate: in practice no repeat purchase) and a dropout rate whose exposure
+    # weighs less than its population's rate (t_x <= beta: her conditional Gamma(s, beta + t_x)
+    # is mostly the population's); fixed by the data, so the moves are reversible
+    weak = {"lambda": x * start["t"] / start["gamma"] <= start["r"], "mu": t_x <= start["beta"]}
+    movers = {True: slice(None), False: np.flatnonzero(weak["lambda"] | weak["mu"])}
+    walk = AdaptiveWalk(4, tune)
+
+    def carry_populations(names, carried, factor) -> bool:
+        """One :func:`clvmodels.models.latent.shift_populations` move of the populations of
+        ``names`` with their ``carried`` members (None: all of them); the likelihood's terms
+        are recomputed only for the customers who move, and kept if the move is accepted."""
+        where = movers[carried is None]
+        proposed_terms = {}
+
+        def total(members):
+            values = dict(state)
+            values.update(members)
+            with np.errstate(all="ignore"):
+                for term in ("gaps", "silence"):
+                    if term == "gaps" and set(names) == {"mu"}:  # mu is not in the gaps
+                        continue
+                    proposed_terms[term] = terms[term].copy()
+                    proposed_terms[term][where] = (
+                        pggg.gaps_loglik(values["k"][where], values["lambda"][where], x[where],
+                                         t_x[where], litt[where]) if term == "gaps" else
+                        pggg.silence_loglik(values["k"][where], values["lambda"][where],
+                                            values["mu"][where], t_x[where], T[where]))
+            return float(sum(np.sum(v) for v in proposed_terms.values()))
+
+        current = float(sum(np.sum(terms[t]) for t in ("gaps", "silence")
+                            if not (t == "gaps" and set(names) == {"mu"})))
+        populations = {name: (pop[SHAPES[name]], pop[RATES[name]]) for name in names}
+        new_populations, members, _, accepted = shift_populations(
+            {name: state[name] for name in names}, populations,
+            {name: None if carried is None else carried[name] for name in names}, total,
+            current, rng, {name: (priors[SHAPES[name]], priors[RATES[name]]) for name in names},
+            np.asarray(factor, dtype=np.float64))
+        if accepted:
+            terms.update(proposed_terms)
+            state.update(members)
+            for name in names:
+                pop[SHAPES[name]], pop[RATES[name]] = new_populations[name]
+        return accepted
 
     def silence_at_k(log_k):
         return pggg.silence_loglik(np.maximum(np.exp(log_k), MIN_MU), state["lambda"],
@@ -124,44 +180,24 @@ def _chain(arguments):
         if step < tune:  # warm-up: the width towards twice the typical move (Neal 2003)
             moved = float(np.mean(np.abs(after - before)))
             width = float(np.clip(0.8 * width + 0.2 * 2.0 * moved, 0.05, 5.0))
+        # the populations: each one's centred update given its members; where the members are
+        # weakly informed (k, mu) the population is what mixes slowly, so it also moves with
+        # its members (its rate, then its spread at its mean); then the purchase and dropout
+        # populations together with their weakly informed members (below)
         for name, shape, rate in PROCESSES:
-            proposed_terms = {}
-
-            def total(members, name=name, proposed_terms=proposed_terms):
-                """The log-likelihood's terms that ``name`` moves, summed, with its members at
-                ``members`` (noted, to be kept if the move is accepted)."""
-                values = dict(state)
-                values[name] = members
-                with np.errstate(all="ignore"):
-                    proposed_terms["silence"] = pggg.silence_loglik(
-                        values["k"], values["lambda"], values["mu"], t_x, T)
-                    if name != "mu":  # mu is not in the gaps' density
-                        proposed_terms["gaps"] = pggg.gaps_loglik(values["k"], values["lambda"],
-                                                                  x, t_x, litt)
-                return float(sum(np.sum(v) for v in proposed_terms.values()))
-
-            # each population move costs one pass over the customers, their own updates about
-            # four: where the members are weakly informed (k, mu) the population is what mixes
-            # slowly, so it also moves with its members (its rate, then its spread at its mean)
-            moved_terms = ("gaps", "silence") if name != "mu" else ("silence",)
-            current = float(sum(np.sum(terms[t]) for t in moved_terms))
             for _ in range(POPULATION_MOVES.get(name, 1)):
                 pop[shape], pop[rate] = draw_gamma_population(
                     state[name], pop[shape], rng, priors[shape], priors[rate])
                 if name not in RESCALED:
                     continue
-                pop[rate], state[name], current, moved_rate = rescale_population(
-                    state[name], pop[rate], total, current, rng, priors[rate], steps[rate])
-                if moved_rate:
-                    terms.update(proposed_terms)
-                pop[shape], pop[rate], state[name], current, moved_shape = respread_population(
-                    state[name], pop[shape], pop[rate], total, current, rng, priors[shape],
-                    priors[rate], steps[shape])
-                if moved_shape:
-                    terms.update(proposed_terms)
-                if step < tune:  # warm-up: each step size towards 40 % acceptance
-                    for key, moved in ((rate, moved_rate), (shape, moved_shape)):
+                for key, factor in ((rate, [[0.0, 0.0], [0.0, steps[rate]]]),
+                                    (shape, [[steps[shape], 0.0], [steps[shape], 0.0]])):
+                    moved = carry_populations((name,), None, factor)
+                    if step < tune:  # warm-up: each step size towards 40 % acceptance
                         steps[key] *= np.exp((moved - 0.4) / np.sqrt(step + 1.0))
+        for _ in range(JOINT_MOVES):
+            moved = carry_populations(("lambda", "mu"), weak, walk.factor)
+            walk.update(step, np.log([pop[p] for p in JOINT]), moved)
         if step >= tune:
             population[step - tune] = [pop[name] for name in POPULATION]
     return {"population": population, "width": width}
