@@ -494,6 +494,33 @@ def test_expected_purchases_after_the_next_one_match_a_simulated_renewal_process
     np.testing.assert_allclose(half, expected / 2)
 
 
+@settings(max_examples=40, deadline=None)
+@given(k=st.floats(3e-4, 0.0099), lam=st.floats(0.01, 3.0), mu=st.floats(1e-4, 0.5),
+       first=st.floats(0.0, 20.0), h=st.floats(0.1, 104.0))
+def test_irregular_customers_expected_purchases_sum_their_tail_as_an_integral(k, lam, mu, first,
+                                                                              h):
+    """Below k = 0.01 the sum needs about mu h / k terms (millions at k = 1e-6) and most are
+    summed as an integral (Euler-Maclaurin): it equals the sum term by term (1e-6 relative;
+    1.5e-7 the largest seen, at k near 0.01, and smaller as k falls)."""
+    args = ([k], [lam], [mu], [1.0], [first], [[first + h]])
+    fast = pggg.expected_purchases_after(*args)[0, 0]
+    previous = pggg.SMALL_K
+    pggg.SMALL_K = 0.0  # every term, one by one
+    try:
+        slow = pggg.expected_purchases_after(*args)[0, 0]
+    finally:
+        pggg.SMALL_K = previous
+    assert fast == pytest.approx(slow, rel=1e-6)
+
+
+def test_expected_purchases_of_a_nearly_bursting_customer_are_finite():
+    """k = 1e-9 (a burst: nearly every gap 0) would take billions of terms one by one; the
+    integral gives a finite number that grows as k falls."""
+    values = [pggg.expected_purchases_after([k], [0.1], [0.05], [1.0], [1.0], [[52.0]])[0, 0]
+              for k in (1e-3, 1e-6, 1e-9)]
+    assert np.all(np.isfinite(values)) and values[0] < values[1] < values[2]
+
+
 @pytest.mark.filterwarnings("ignore:Pareto/GGG. the sampler may not have converged")
 def test_the_backtest_runs_it_with_paired_intervals(cdnow):
     """Named, the pair bayes_pggg_gg is backtested on CDNOW beside the Pareto/NBD: scored on

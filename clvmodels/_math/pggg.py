@@ -33,6 +33,9 @@ import numpy as np
 from scipy import special
 
 TINY_Q = 1e-250  # below this the upper incomplete Gamma is taken from its continued fraction
+SMALL_K = 0.01  # below this expected purchases sum most of their terms as an integral
+SUMMED_TERMS = 16  # terms summed one by one before the integral
+PANELS, NODES = 32, 8  # the integral's composite Gauss-Legendre rule
 
 
 def log_upper_gamma(a, z):
@@ -153,7 +156,14 @@ def expected_purchases_after(k, lam, mu, alive, first, horizons, tol: float = 1e
         total = scale[:, None] * reached
         log_ratio = -k * np.log1p(mu / c)  # log (c / (c + mu))^k
         rate = c + mu
-    active = np.flatnonzero((scale > tol) & reached.any(axis=1))
+    # a very irregular customer (k < SMALL_K) needs about mu h / k terms: past the first
+    # SUMMED_TERMS they are summed as an integral instead (:func:`_sum_as_integral`)
+    small = k < SMALL_K
+    active = np.flatnonzero((scale > tol) & reached.any(axis=1) & ~small)
+    if np.any(small):
+        rows = np.flatnonzero(small & (scale > tol) & reached.any(axis=1))
+        total[rows] += scale[rows, None] * _sum_as_integral(
+            k[rows, None], -log_ratio[rows, None] / k[rows, None], rate[rows, None] * span[rows])
     m = 1
     while active.size:
         term = (scale[active] * np.exp(m * log_ratio[active]))[:, None] * special.gammainc(
@@ -162,3 +172,36 @@ def expected_purchases_after(k, lam, mu, alive, first, horizons, tol: float = 1e
         active = active[term.max(axis=1) > tol]
         m += 1
     return total
+
+
+def _sum_as_integral(k, ell, z):
+    r"""``sum_{m >= 1} e^{-ell m k} P(m k, z)`` for small ``k`` (arrays broadcast together):
+    the first :data:`SUMMED_TERMS` terms one by one, the rest by the Euler-Maclaurin formula,
+    :math:`\sum_{m \ge M} f(m) = \int_M^\infty f + f(M) / 2 - f'(M) / 12 + O(f''')` (``f'``
+    by a central difference), with :math:`f(m) = g(mk)` smooth in :math:`s = mk`, so that the
+    error is of order ``k^3`` times one term (the sum has about ``1 / (ell k)`` of them):
+    :math:`\int_M^\infty f\,dm = \frac{1}{k} \int_{Mk}^\infty e^{-\ell s} P(s, z)\,ds`,
+    the integrand decreasing, negligible past ``40 / ell`` or ``z + 12 sqrt(z) + 40``, by a
+    composite Gauss-Legendre rule of :data:`PANELS` panels of :data:`NODES` nodes. Direct
+    summation would take about ``mu h / k`` terms: millions where ``k`` is 1e-6."""
+    k, ell, z = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (k, ell, z)))
+
+    def term(m):
+        return np.exp(-ell * m * k) * special.gammainc(m * k, z)
+
+    total = np.zeros(k.shape)
+    for m in range(1, SUMMED_TERMS):
+        total += term(m)
+    slope = 0.5 * (term(SUMMED_TERMS + 1) - term(SUMMED_TERMS - 1))
+    total += 0.5 * term(SUMMED_TERMS) - slope / 12.0
+    start = SUMMED_TERMS * k
+    end = np.maximum(np.minimum(start + 40.0 / ell, z + 12.0 * np.sqrt(z) + 40.0), start)
+    nodes, weights = np.polynomial.legendre.leggauss(NODES)
+    width = (end - start) / PANELS
+    integral = np.zeros(k.shape)
+    for panel in range(PANELS):
+        left = start + panel * width
+        for node, weight in zip(nodes, weights):
+            point = left + 0.5 * width * (node + 1.0)
+            integral += 0.5 * width * weight * np.exp(-ell * point) * special.gammainc(point, z)
+    return total + integral / k
