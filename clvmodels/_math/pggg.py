@@ -158,12 +158,15 @@ def expected_purchases_after(k, lam, mu, alive, first, horizons, tol: float = 1e
         rate = c + mu
     # a very irregular customer (k < SMALL_K) needs about mu h / k terms: past the first
     # SUMMED_TERMS they are summed as an integral instead (:func:`_sum_as_integral`)
+    needed = (scale > tol) & reached.any(axis=1)
     small = k < SMALL_K
-    active = np.flatnonzero((scale > tol) & reached.any(axis=1) & ~small)
-    if np.any(small):
-        rows = np.flatnonzero(small & (scale > tol) & reached.any(axis=1))
+    rows = np.flatnonzero(needed & small)
+    if rows.size:
+        with np.errstate(all="ignore"):
+            ell = np.log1p(mu[rows] / c[rows])  # log((c + mu) / c)
         total[rows] += scale[rows, None] * _sum_as_integral(
-            k[rows, None], -log_ratio[rows, None] / k[rows, None], rate[rows, None] * span[rows])
+            k[rows, None], ell[:, None], rate[rows, None] * span[rows])
+    active = np.flatnonzero(needed & ~small)
     m = 1
     while active.size:
         term = (scale[active] * np.exp(m * log_ratio[active]))[:, None] * special.gammainc(

@@ -344,8 +344,8 @@ def shift_populations(members, populations, carried, total_loglik, current, rng,
         new_log = np.where(moved, special.digamma(new_shape) - np.log(new_rate)
                            + spread[1] * standardised, log_values)
         new_values = np.where(moved, np.exp(new_log), values)  # the others exactly as they were
-        log_ratio += (gamma_population(new_shape, new_rate, new_values, new_log)
-                      - gamma_population(shape, rate, values, log_values)
+        log_ratio += (np.sum(gamma_log_density(new_values, new_shape, new_rate))
+                      - np.sum(gamma_log_density(values, shape, rate))
                       + (new_log - log_values).sum() + moved.sum() * np.log(spread[1] / spread[0]))
         new_populations[name] = (float(new_shape), float(new_rate))
         new_members[name] = new_values
@@ -357,11 +357,10 @@ def shift_populations(members, populations, carried, total_loglik, current, rng,
     return populations, members, current, False
 
 
-def gamma_population(shape, rate, values, log_values) -> float:
-    """The members' joint log density under ``Gamma(shape, rate)`` (``log_values`` their
-    logarithms)."""
-    return float(values.size * (shape * np.log(rate) - special.gammaln(shape))
-                 + (shape - 1.0) * log_values.sum() - rate * values.sum())
+def gamma_log_density(value, shape, rate):
+    """``log Gamma(value; shape, rate)``, elementwise."""
+    return shape * np.log(rate) - special.gammaln(shape) + (shape - 1.0) * np.log(value) \
+        - rate * value
 
 
 class AdaptiveWalk:

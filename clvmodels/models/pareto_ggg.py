@@ -33,8 +33,8 @@ from ..data import RFM_COLUMNS
 from ..exceptions import DataError
 from ..priors import Prior
 from .cnbd import litt_column, simulated_frame
-from .latent import (CustomerStreams, SharedStream, draw_gamma_population,
-                     corrected_slice_update, draw_keys, shift_populations, AdaptiveWalk)
+from .latent import (AdaptiveWalk, CustomerStreams, SharedStream, corrected_slice_update,
+                     draw_gamma_population, draw_keys, gamma_log_density, shift_populations)
 from .latent_model import LatentModel, run_chains
 
 POPULATION = ("t", "gamma", "r", "alpha", "s", "beta")
@@ -54,7 +54,7 @@ INDEPENDENCE_STEPS = {"lambda": 1, "mu": 2}
 # on BTYDplus's grocery data the slowest effective sample size at the defaults 250 -> 358-445
 # (three seeds) with 4, 300-380 with 2, 350-390 with 6 and one move of mu above; carrying the
 # dropout rates of t_x <= 10 or 20 weeks instead of t_x <= beta (about 5): 280-380
-JOINT = ("r", "alpha", "s", "beta")
+JOINT = ("lambda", "mu")
 JOINT_MOVES = 4
 VAGUE = (1e-3, 1e-3)  # BTYDplus's Gamma(0.001, 0.001) hyperpriors
 MIN_MU = np.exp(-30)  # BTYDplus's floor on drawn rates (avoids underflow)
@@ -102,32 +102,30 @@ def _chain(arguments):
     # is mostly the population's); fixed by the data, so the moves are reversible
     weak = {"lambda": x * start["t"] / start["gamma"] <= start["r"], "mu": t_x <= start["beta"]}
     movers = {True: slice(None), False: np.flatnonzero(weak["lambda"] | weak["mu"])}
-    walk = AdaptiveWalk(4, tune)
+    walk = AdaptiveWalk(2 * len(JOINT), tune)
 
     def carry_populations(names, carried, factor) -> bool:
         """One :func:`clvmodels.models.latent.shift_populations` move of the populations of
         ``names`` with their ``carried`` members (None: all of them); the likelihood's terms
         are recomputed only for the customers who move, and kept if the move is accepted."""
         where = movers[carried is None]
+        moved_terms = ("silence",) if set(names) == {"mu"} else ("gaps", "silence")  # no mu in gaps
         proposed_terms = {}
 
         def total(members):
             values = dict(state)
             values.update(members)
+            k, lam, mu = (values[name][where] for name in ("k", "lambda", "mu"))
             with np.errstate(all="ignore"):
-                for term in ("gaps", "silence"):
-                    if term == "gaps" and set(names) == {"mu"}:  # mu is not in the gaps
-                        continue
+                for term in moved_terms:
                     proposed_terms[term] = terms[term].copy()
                     proposed_terms[term][where] = (
-                        pggg.gaps_loglik(values["k"][where], values["lambda"][where], x[where],
-                                         t_x[where], litt[where]) if term == "gaps" else
-                        pggg.silence_loglik(values["k"][where], values["lambda"][where],
-                                            values["mu"][where], t_x[where], T[where]))
+                        pggg.gaps_loglik(k, lam, x[where], t_x[where], litt[where])
+                        if term == "gaps" else pggg.silence_loglik(k, lam, mu, t_x[where],
+                                                                   T[where]))
             return float(sum(np.sum(v) for v in proposed_terms.values()))
 
-        current = float(sum(np.sum(terms[t]) for t in ("gaps", "silence")
-                            if not (t == "gaps" and set(names) == {"mu"})))
+        current = float(sum(np.sum(terms[term]) for term in moved_terms))
         populations = {name: (pop[SHAPES[name]], pop[RATES[name]]) for name in names}
         new_populations, members, _, accepted = shift_populations(
             {name: state[name] for name in names}, populations,
@@ -196,8 +194,9 @@ def _chain(arguments):
                     if step < tune:  # warm-up: each step size towards 40 % acceptance
                         steps[key] *= np.exp((moved - 0.4) / np.sqrt(step + 1.0))
         for _ in range(JOINT_MOVES):
-            moved = carry_populations(("lambda", "mu"), weak, walk.factor)
-            walk.update(step, np.log([pop[p] for p in JOINT]), moved)
+            moved = carry_populations(JOINT, weak, walk.factor)
+            walk.update(step, np.log([pop[parameter] for name in JOINT
+                                      for parameter in (SHAPES[name], RATES[name])]), moved)
         if step >= tune:
             population[step - tune] = [pop[name] for name in POPULATION]
     return {"population": population, "width": width}
@@ -206,12 +205,6 @@ def _chain(arguments):
 # -- the customers given the population's posterior ------------------------------------------
 CUSTOMER_THIN = 2  # iterations of a customer's chain per kept draw
 PLACES = {"index": 1, "lambda": 2, "mu": 3, "k": 4, "start": 5, "future": 6}  # of the streams
-
-
-def gamma_log_density(value, shape, rate):
-    """``log Gamma(value; shape, rate)``, elementwise."""
-    return shape * np.log(rate) - special.gammaln(shape) + (shape - 1.0) * np.log(value) \
-        - rate * value
 
 
 def sample_customers(population, width, x, t_x, T, litt, keys, tune: int, draws: int):
