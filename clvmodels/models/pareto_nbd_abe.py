@@ -269,6 +269,10 @@ class HierarchicalParetoNBD(LatentModel):
     customer_draws, customer_tune : int
         Per customer, in predictions: the draws of her rates (every second iteration of her
         chain given the population's posterior) and the warm-up iterations before them.
+        A prediction is the mean of her draws, so it carries their Monte Carlo error: for a
+        customer without repeat purchases on CDNOW about a seventh of the value at 200 draws
+        (0.137 by 5,000 draws; eight seeds of 200: 0.129 to 0.180); set 1,000 or more where
+        such customers' values are used one by one (the time grows in proportion).
     priors : dict, optional
         The conjugate priors (Rossi, Allenby & McCulloch 2005, 2.8), defaults BTYDplus's:
         ``{"coefficients": (mean, precision)}``: each covariate's coefficient on each log rate
