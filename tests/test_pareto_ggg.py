@@ -160,22 +160,25 @@ MOVES = {  # the proposal's factor on (log shape, log rate) of one population
 
 @pytest.mark.parametrize("move", list(MOVES))
 @pytest.mark.parametrize("carry", ["all", "some"])
-def test_population_moves_leave_the_hierarchy_invariant(move, carry):
+@pytest.mark.parametrize("exposed", [False, True])
+def test_population_moves_leave_the_hierarchy_invariant(move, carry, exposed):
     """Without data (a flat likelihood), start 3,000 replicates exactly at the prior (shape ~
     Gamma(4, 2), rate ~ Gamma(3, 1), 6 members ~ Gamma(shape, rate)) and make one move each,
-    carrying all members or the first three only: the moved shape and rate are still
-    distributed as their priors, and so is every member given them (each member's
-    probability integral transform is uniform), which needs the move's Jacobians (a move
-    without them fails this test)."""
+    carrying all members or the first three only, each keeping her place in the population
+    or (``exposed``) in her own conditional Gamma(shape, rate + exposure): the moved shape and
+    rate are still distributed as their priors, and so is every member given them (each
+    member's probability integral transform is uniform), which needs the move's Jacobians (a
+    move without them fails this test)."""
     rng = np.random.default_rng(21)
     carried = None if carry == "all" else np.arange(6) < 3
+    exposures = {"v": np.array([0.0, 0.5, 8.0, 2.0, 30.0, 1.0])} if exposed else None
     moved, places = [], []
     for _ in range(3000):
         shape, rate = rng.gamma(4, 1 / 2), rng.gamma(3, 1.0)
         members = rng.gamma(shape, 1 / rate, 6)
         populations, new_members, *_ = shift_populations(
             {"v": members}, {"v": (shape, rate)}, {"v": carried}, lambda m: 0.0, 0.0, rng,
-            {"v": PRIORS}, np.array(MOVES[move]))
+            {"v": PRIORS}, np.array(MOVES[move]), exposures)
         shape, rate = populations["v"]
         moved.append((shape, rate))
         places.append(stats.gamma.cdf(new_members["v"], shape, scale=1 / rate))
@@ -183,7 +186,7 @@ def test_population_moves_leave_the_hierarchy_invariant(move, carry):
     assert stats.kstest(shapes, stats.gamma(4, scale=1 / 2).cdf).pvalue > 0.001
     assert stats.kstest(rates, stats.gamma(3, scale=1.0).cdf).pvalue > 0.001
     places = np.array(places)
-    for column in (0, 5):  # a carried member (always) and one left where she was (for "some")
+    for column in (0, 2, 5):  # carried (with and without exposure); left where she was
         assert stats.kstest(places[:, column], "uniform").pvalue > 0.001
 
 
@@ -221,6 +224,25 @@ def test_a_spread_move_keeps_the_population_mean_and_moves_along_it():
     new_members = new_members["mu"]
     assert np.all(np.argsort(new_members[carried]) == np.argsort(members[carried]))
     assert np.array_equal(new_members[~carried], members[~carried])
+
+
+def test_a_conditional_move_of_the_rate_scales_each_member_by_her_exposure():
+    """With exposures, a move of the rate alone scales a member by ``(rate + e) / (rate' +
+    e)``: one without exposure moves with the population, one with a long exposure hardly;
+    a member left out stays bit-identical."""
+    rng = np.random.default_rng(6)
+    members = np.array([0.2, 0.1, 0.05, 0.3])
+    exposure = np.array([0.0, 4.0, 50.0, 4.0])
+    carried = np.array([True, True, True, False])
+    populations, new_members, _, accepted = shift_populations(
+        {"mu": members}, {"mu": (0.5, 4.0)}, {"mu": carried}, lambda m: 0.0, 0.0, rng,
+        {"mu": ((1e-3, 1e-3), (1e-3, 1e-3))}, np.array([[0.0, 0.0], [0.0, 0.3]]),
+        {"mu": exposure})
+    shape, rate = populations["mu"]
+    assert accepted and shape == 0.5 and rate != 4.0
+    expected = members * (4.0 + exposure) / (rate + exposure)
+    assert new_members["mu"][:3] == pytest.approx(expected[:3], rel=1e-12)
+    assert new_members["mu"][3] == members[3]
 
 
 def test_a_move_the_data_refuse_is_rejected_and_changes_nothing():

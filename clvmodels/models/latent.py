@@ -277,7 +277,7 @@ def draw_gamma_population(values, shape, rng, shape_prior, rate_prior, width: fl
 
 
 def shift_populations(members, populations, carried, total_loglik, current, rng, priors,
-                      factor):
+                      factor, exposures=None):
     """A Metropolis-Hastings move of one or more Gamma populations' shapes and rates at once,
     each member either carried along or left where she is: the non-centred half of an
     interweaving strategy (Yu & Meng 2011, "To Center or Not to Center: That Is Not the
@@ -296,6 +296,14 @@ def shift_populations(members, populations, carried, total_loglik, current, rng,
     the Jacobians of the members' map and of the random walk on the logarithms; the map is its
     own inverse for the reverse step, so the move is reversible whatever the proposal's
     ``factor``.
+
+    With ``exposures``, a member keeps her standardised place in her own conditional instead:
+    where her data contribute ``exp(-v e)`` (``e`` her exposure), her conditional is
+    ``Gamma(shape, rate + e)`` up to the rest of her likelihood, with ``E log v = psi(shape) -
+    log(rate + e)``. A move of the rate then scales each member by ``(rate + e) / (rate' +
+    e)``: a member with no exposure moves with the population, one with a long exposure
+    hardly at all, and each stays where her data put her (``e = 0`` for all is the move
+    above).
 
     Parameters
     ----------
@@ -319,6 +327,9 @@ def shift_populations(members, populations, carried, total_loglik, current, rng,
         ``(2 m, 2 m)`` for ``m`` populations: the proposal is ``factor @ z``, ``z`` standard
         normal, on the log shapes and log rates in the order of ``members`` (each population's
         shape, then its rate).
+    exposures : dict, optional
+        Each population's members' exposures (arrays fixed by the data, or None for none):
+        the carried members keep their place in ``Gamma(shape, rate + exposure)``.
 
     Returns
     -------
@@ -339,9 +350,11 @@ def shift_populations(members, populations, carried, total_loglik, current, rng,
         log_values = np.log(values)
         moved = (np.ones(values.size, dtype=bool) if carried[name] is None
                  else np.asarray(carried[name], dtype=bool))
+        exposure = 0.0 if exposures is None or exposures.get(name) is None \
+            else np.asarray(exposures[name], dtype=np.float64)
         spread = np.sqrt(special.polygamma(1, [shape, new_shape]))
-        standardised = (log_values - special.digamma(shape) + np.log(rate)) / spread[0]
-        new_log = np.where(moved, special.digamma(new_shape) - np.log(new_rate)
+        standardised = (log_values - special.digamma(shape) + np.log(rate + exposure)) / spread[0]
+        new_log = np.where(moved, special.digamma(new_shape) - np.log(new_rate + exposure)
                            + spread[1] * standardised, log_values)
         new_values = np.where(moved, np.exp(new_log), values)  # the others exactly as they were
         log_ratio += (np.sum(gamma_log_density(new_values, new_shape, new_rate))
