@@ -304,6 +304,26 @@ def short_fit():
     return model, rfm
 
 
+def test_a_total_over_customers_warns_that_its_interval_is_too_narrow(short_fit):
+    """Each customer's draws come from her own chain, so draw d of two customers is not the
+    same population draw: clvmodels.total says its interval misses the shared uncertainty
+    (a model whose draws are aligned does not warn); the mean is still the sum."""
+    import warnings
+
+    import clvmodels
+
+    model, rfm = short_fit
+    with pytest.warns(UserWarning, match="interval of this total is too narrow"):
+        table = clvmodels.total(model.expected_purchases, rfm, 26)
+    assert table.loc["all", "mean"] == pytest.approx(model.expected_purchases(rfm, 26).sum())
+    with pytest.warns(UserWarning, match="too narrow"):
+        clvmodels.total(lambda part, **k: model.probability_alive(part, **k), rfm)
+    bg = clvmodels.BetaGeo().fit(rfm[["frequency", "recency", "T"]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clvmodels.total(bg.expected_purchases, rfm, 26)
+
+
 def test_predictions_align_by_label_and_carry_their_draws(short_fit):
     """Predictions are found by customer label (any order, a subset), their intervals are in
     order, the draws' mean is the plain prediction; an unfitted model says so. (A skewed

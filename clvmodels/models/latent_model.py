@@ -274,7 +274,7 @@ class LatentModel(FittedModel, ABC):
             rfm, None, time_unit, max_draws,
             lambda latent, history, ends, keys: self._alive(latent, history))
         return summarise_draws(compute, rows, n_draws, interval, "probability_alive", rfm.index,
-                               expand=inverse, return_draws=return_draws)
+                               expand=inverse, return_draws=return_draws, aligned=False)
 
     def probability_any_purchase(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
                                  return_draws: bool = False, time_unit=None):
@@ -298,7 +298,8 @@ class LatentModel(FittedModel, ABC):
             rfm, t, time_unit, max_draws,
             lambda latent, history, ends, keys: self._any_purchase(latent, history, ends))
         return summarise_draws(compute, rows, n_draws, interval, "probability_any_purchase",
-                               rfm.index, expand=inverse, return_draws=return_draws)
+                               rfm.index, expand=inverse, return_draws=return_draws,
+                               aligned=False)
 
     def expected_purchases(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
                            return_draws: bool = False, time_unit=None):
@@ -323,7 +324,8 @@ class LatentModel(FittedModel, ABC):
             lambda latent, history, ends, keys: self._expected(
                 latent, history, np.atleast_1d(ends), keys)[..., 0])
         return summarise_draws(compute, rows, n_draws, interval, "expected_purchases",
-                               rfm.index, expand=inverse, return_draws=return_draws)
+                               rfm.index, expand=inverse, return_draws=return_draws,
+                               aligned=False)
 
     def discounted_purchases(self, rfm: pd.DataFrame, times, coefficients, max_draws=None,
                              time_unit=None, interval=None):
