@@ -288,19 +288,19 @@ def total(predict, rfm: pd.DataFrame, *args, by=None, interval: float = 0.94,
     args = [aligned(a, "t") for a in args]
     kwargs = {k: aligned(v, k) for k, v in kwargs.items()}
     cut = lambda value, part: value.iloc[part] if isinstance(value, pd.Series) else value
-    sums, center, aligned = None, "mean", True
+    sums, center, same_draws = None, "mean", True
     for start in range(0, len(rfm), MAX_RETURNED_ROWS):
         part = slice(start, start + MAX_RETURNED_ROWS)
         draws = predict(rfm.iloc[part], *(cut(a, part) for a in args), interval=interval,
                         max_draws=max_draws, return_draws=True,
                         **{k: cut(v, part) for k, v in kwargs.items()})
         center = draws.attrs.get("center", "mean")
-        aligned = aligned and draws.attrs.get("aligned", True)
+        same_draws = same_draws and draws.attrs.get("aligned", True)
         onehot = np.zeros((len(names), len(draws)))
         onehot[codes[part], np.arange(len(draws))] = 1.0
         block = onehot @ draws.to_numpy()
         sums = block if sums is None else sums + block
-    if not aligned:
+    if not same_draws:
         warnings.warn(
             "the interval of this total is too narrow: the model draws each customer from a "
             "chain of her own, so draw d of two customers comes from different draws of the "
