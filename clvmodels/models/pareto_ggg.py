@@ -47,7 +47,8 @@ RESCALED = ("k", "mu")  # weakly informed members: their rate also moves with th
 # rate and its spread, below), independence steps of each customer's lambda and mu; chosen by
 # the smallest effective sample size per second on 30,000 simulated customers
 # (benchmarks/latent.py): 1.5 with these, 1.4 with 2 and 3 moves, 0.9 with 6 for mu, 1.2 with
-# 4 steps for mu (the sampler before the spread moves and the corrected slices of k: 0.7)
+# 4 steps for mu (the sampler before the spread moves and the corrected slices of k: 0.7);
+# mu's rounds went from 2 to 1 when the conditional moves below took over half their work
 POPULATION_MOVES = {"k": 1, "mu": 1}
 INDEPENDENCE_STEPS = {"lambda": 1, "mu": 2}
 # then moves of the dropout population (s, beta) with every dropout rate keeping her place in
@@ -109,7 +110,7 @@ def _chain(arguments):
     movers = {True: slice(None), False: np.flatnonzero(weak["lambda"] | weak["mu"])}
     walk = AdaptiveWalk(2 * len(JOINT), tune)
     conditional_walk = AdaptiveWalk(2, tune)
-    exposures = {"mu": t_x}  # a dropout rate's conditional: Gamma(s, beta + t_x) (times the rest)
+    dropout_exposure = {"mu": t_x}  # a dropout rate's conditional: Gamma(s, beta + t_x) (x rest)
 
     def carry_populations(names, carried, factor, exposures=None) -> bool:
         """One :func:`clvmodels.models.latent.shift_populations` move of the populations of
@@ -203,7 +204,7 @@ def _chain(arguments):
                     if step < tune:  # warm-up: each step size towards 40 % acceptance
                         steps[key] *= np.exp((moved - 0.4) / np.sqrt(step + 1.0))
         for _ in range(CONDITIONAL_MOVES):
-            moved = carry_populations(("mu",), None, conditional_walk.factor, exposures)
+            moved = carry_populations(("mu",), None, conditional_walk.factor, dropout_exposure)
             conditional_walk.update(step, np.log([pop["s"], pop["beta"]]), moved)
         for _ in range(JOINT_MOVES):
             moved = carry_populations(JOINT, weak, walk.factor)
