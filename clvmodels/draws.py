@@ -100,6 +100,18 @@ def take_rows(params: list, rows) -> list:
     return [p[rows] if p.shape[0] > 1 else p for p in params]
 
 
+def row_means(values) -> np.ndarray:
+    """The mean over axis 1 (the draws) of ``(rows, draws, ...)`` values, added draw by draw
+    in one order whatever the number of rows: numpy's reductions pick their order of addition
+    by the array's shape, so a customer's mean could differ in its last bit alone and in a
+    frame."""
+    draws = np.ascontiguousarray(np.moveaxis(np.asarray(values, dtype=np.float64), 1, 0))
+    total = draws[0].copy()
+    for draw in draws[1:]:
+        total += draw
+    return total / len(draws)
+
+
 def summarise_draws(compute, n_rows: int, n_draws: int, interval, name: str, index,
                     expand=None, return_draws: bool = False, center: str = "mean",
                     aligned: bool = True):
@@ -156,7 +168,7 @@ def summarise_draws(compute, n_rows: int, n_draws: int, interval, name: str, ind
         if center == "first":
             out[rows, 0], values = values[:, 0], values[:, 1:] if n_draws > 1 else values
         else:
-            out[rows, 0] = values.mean(axis=1)
+            out[rows, 0] = row_means(values)
         if interval is not None:
             out[rows, 1:] = np.quantile(values, [(1 - interval) / 2, (1 + interval) / 2], axis=1).T
 

@@ -15,7 +15,7 @@ import pandas as pd
 from .._math import levels
 from ..arguments import check_count, check_mass, check_numbers
 from ..data import RFM_COLUMNS, check_rfm, unique_rows
-from ..draws import CHUNK_ELEMENTS, fill_doc, for_each_chunk, take_rows
+from ..draws import CHUNK_ELEMENTS, fill_doc, for_each_chunk, row_means, take_rows
 from ..exceptions import DataError
 from ..priors import prior_draws
 from .regression import unique_with_covariates
@@ -538,7 +538,7 @@ class PurchaseModel:
         params = self.parameter_draws(max_draws)
         compute, n_rows, inverse = self.discounted_purchases(rfm, times, np.eye(len(times)),
                                                              max_draws, time_unit)
-        values = np.concatenate([compute(rows).mean(axis=1) for rows in np.array_split(
+        values = np.concatenate([row_means(compute(rows)) for rows in np.array_split(
             np.arange(n_rows), max(1, n_rows * params[0].shape[1] * len(times)
                                    // CHUNK_ELEMENTS))])
         return pd.DataFrame(values[inverse], index=rfm.index, columns=times)
@@ -596,8 +596,8 @@ class PurchaseModel:
         self.check_fitted()
         t = np.asarray(self.horizon(t), dtype=float)
         params = self._new_customer_parameters(self.parameter_draws(max_draws), customers)
-        values = self.formulas.expected_purchases_new(
-            *(p[..., None] for p in params), t.reshape(1, 1, -1)).mean(axis=1)  # (rows, t)
+        values = row_means(self.formulas.expected_purchases_new(
+            *(p[..., None] for p in params), t.reshape(1, 1, -1)))  # (rows, t)
         if customers is None:
             return values.reshape(t.shape)[()]
         return per_new_customer(values, customers.index, t, "expected_purchases")
@@ -634,7 +634,7 @@ class PurchaseModel:
         params = self._new_customer_parameters(self.parameter_draws(max_draws), customers)
         value = self.formulas.probability_of_purchases(
             *(p[..., None] for p in params), n.reshape(1, 1, -1), t.reshape(1, 1, -1))
-        value = value.mean(axis=1)  # (rows, points)
+        value = row_means(value)  # (rows, points)
         if customers is None:
             return value.reshape(n.shape)[()]
         return pd.Series(value[:, 0], index=customers.index,

@@ -20,7 +20,7 @@ from .._math import sbg
 from ..arguments import check_count, check_numbers
 from ..columns import as_day, integer_ids, normalize_ids, parse_dates
 from ..data import unique_rows
-from ..draws import take_rows
+from ..draws import row_means, take_rows
 from ..exceptions import DataError, DataQualityWarning
 from ..files import require_columns
 from ..interface import given, show
@@ -467,7 +467,7 @@ class ShiftedBetaGeoModel:
         self.check_fitted()
         values = check_periods(values, low)
         alpha, beta = self._new_customer_parameters(self.parameter_draws(max_draws), customers)
-        out = formula(alpha[..., None], beta[..., None], values[None, None, :]).mean(axis=1)
+        out = row_means(formula(alpha[..., None], beta[..., None], values[None, None, :]))
         if customers is not None:
             return pd.DataFrame(out, index=customers.index,
                                 columns=pd.Index(values, name="period"))
@@ -530,7 +530,7 @@ class ShiftedBetaGeoModel:
         self.check_fitted()
         check_rate(discount_rate)
         alpha, beta = self._new_customer_parameters(self.parameter_draws(max_draws), customers)
-        values = sbg.discounted_expected_lifetime(alpha, beta, discount_rate).mean(axis=1)
+        values = row_means(sbg.discounted_expected_lifetime(alpha, beta, discount_rate))
         if customers is None:
             return float(values[0])
         return pd.Series(values, index=customers.index, name="discounted_expected_lifetime")
