@@ -13,7 +13,6 @@ release the interpreter lock, so threads share the work without copying the data
 from __future__ import annotations
 
 import os
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -113,8 +112,7 @@ def row_means(values) -> np.ndarray:
 
 
 def summarise_draws(compute, n_rows: int, n_draws: int, interval, name: str, index,
-                    expand=None, return_draws: bool = False, center: str = "mean",
-                    aligned: bool = True):
+                    expand=None, return_draws: bool = False, center: str = "mean"):
     """Mean over draws (and equal-tailed interval) of ``compute(rows) -> (len(rows), n_draws)``.
 
     Parameters
@@ -137,10 +135,6 @@ def summarise_draws(compute, n_rows: int, n_draws: int, interval, name: str, ind
         The point value: the mean over draws (a posterior), or the first draw with the
         interval over the others (a maximum-likelihood estimate and draws from its
         asymptotic distribution: the point stays the plug-in prediction).
-    aligned : bool
-        Whether draw ``d`` of every customer comes from the same parameter draw, so that sums
-        over customers per draw carry the uncertainty they share (:func:`total` warns where
-        not: a model whose customers each run a chain of their own).
 
     Returns
     -------
@@ -157,7 +151,6 @@ def summarise_draws(compute, n_rows: int, n_draws: int, interval, name: str, ind
                             "customers): pass a subset, or clvmodels.total for sums")
         table = pd.DataFrame(compute(rows), index=index)
         table.attrs["center"] = center  # which draw is the point (clvmodels.total reads it)
-        table.attrs["aligned"] = aligned  # whether per-draw sums over customers mean anything
         return table
     chunk = max(1, CHUNK_ELEMENTS // max(n_draws, 1))
     out = np.empty((n_rows, 1 if interval is None else 3))
@@ -300,26 +293,17 @@ def total(predict, rfm: pd.DataFrame, *args, by=None, interval: float = 0.94,
     args = [aligned(a, "t") for a in args]
     kwargs = {k: aligned(v, k) for k, v in kwargs.items()}
     cut = lambda value, part: value.iloc[part] if isinstance(value, pd.Series) else value
-    sums, center, same_draws = None, "mean", True
+    sums, center = None, "mean"
     for start in range(0, len(rfm), MAX_RETURNED_ROWS):
         part = slice(start, start + MAX_RETURNED_ROWS)
         draws = predict(rfm.iloc[part], *(cut(a, part) for a in args), interval=interval,
                         max_draws=max_draws, return_draws=True,
                         **{k: cut(v, part) for k, v in kwargs.items()})
         center = draws.attrs.get("center", "mean")
-        same_draws = same_draws and draws.attrs.get("aligned", True)
         onehot = np.zeros((len(names), len(draws)))
         onehot[codes[part], np.arange(len(draws))] = 1.0
         block = onehot @ draws.to_numpy()
         sums = block if sums is None else sums + block
-    if not same_draws:
-        warnings.warn(
-            "the interval of this total is too narrow: the model draws each customer from a "
-            "chain of her own, so draw d of two customers comes from different draws of the "
-            "population and the per-draw sums miss the uncertainty all customers share (on "
-            "CDNOW the hierarchical Pareto/NBD's 39-week total: 1,504-1,734 from these sums, "
-            "about 1,424-1,780 from the population's uncertainty alone); the mean is right",
-            UserWarning, stacklevel=2)
     if return_draws:
         return pd.DataFrame(sums, index=names)
     if center == "first" and sums.shape[1] > 1:

@@ -233,5 +233,4 @@ def customer_value(
         raise DataError("an interval needs parameter draws, and neither model has them")
     return summarise_draws(compute, len(first), n_draws, interval, "clv", rfm.index,
                            expand=customer_row, return_draws=return_draws,
-                           center="first" if both_mle else "mean",
-                           aligned=not getattr(purchase_model, "latent", False))
+                           center="first" if both_mle else "mean")

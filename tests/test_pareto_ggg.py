@@ -304,24 +304,20 @@ def short_fit():
     return model, rfm
 
 
-def test_a_total_over_customers_warns_that_its_interval_is_too_narrow(short_fit):
-    """Each customer's draws come from her own chain, so draw d of two customers is not the
-    same population draw: clvmodels.total says its interval misses the shared uncertainty
-    (a model whose draws are aligned does not warn); the mean is still the sum."""
-    import warnings
-
+def test_a_total_over_customers_carries_the_uncertainty_they_share(short_fit):
+    """Draw d of every customer is given the same population draw, so the per-draw sums of a
+    total vary with the population as well as with each customer: their variance is well
+    above the sum of the customers' own (the sum alone, were each customer's draws from a
+    chain of her own); the mean is still the sum of the predictions."""
     import clvmodels
 
     model, rfm = short_fit
-    with pytest.warns(UserWarning, match="interval of this total is too narrow"):
-        table = clvmodels.total(model.expected_purchases, rfm, 26)
+    table = clvmodels.total(model.expected_purchases, rfm, 26)
     assert table.loc["all", "mean"] == pytest.approx(model.expected_purchases(rfm, 26).sum())
-    with pytest.warns(UserWarning, match="too narrow"):
-        clvmodels.total(lambda part, **k: model.probability_alive(part, **k), rfm)
-    bg = clvmodels.BetaGeo().fit(rfm[["frequency", "recency", "T"]])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        clvmodels.total(bg.expected_purchases, rfm, 26)
+    draws = model.expected_purchases(rfm, 26, return_draws=True).to_numpy()
+    sums = clvmodels.total(model.expected_purchases, rfm, 26, return_draws=True).to_numpy()[0]
+    assert sums == pytest.approx(draws.sum(axis=0))
+    assert sums.var() > 1.25 * draws.var(axis=1).sum()  # 1.65 here; 0.85 unaligned
 
 
 def test_predictions_align_by_label_and_carry_their_draws(short_fit):
@@ -420,24 +416,20 @@ def test_customer_streams_draw_their_distributions(shape):
     assert stats.kstest(g, stats.gamma(shape).cdf).pvalue > 0.001
 
 
-def test_customer_sampler_leaves_the_population_prior_invariant():
-    """Histories without information (nothing observed: T = 0) and a population posterior of
-    two points: each customer's k, lambda and mu are then draws of the population's mixture of
-    Gammas (a sampler that mishandles the choice of population draw, a Jacobian or a proposal
-    fails this)."""
+def test_each_customer_draw_follows_its_own_population_row():
+    """Histories without information (nothing observed: T = 0) and two population rows far
+    apart: each customer's draw d of k, lambda and mu is a draw of row d's Gammas, the second
+    after only the iterations given its row (a sampler that mishandles a proposal, a Jacobian
+    or the move from one row to the next fails this)."""
     population = np.array([[4.0, 2.0, 2.0, 1.0, 0.5, 2.0], [2.0, 2.0, 3.0, 2.0, 1.0, 1.0]])
     n = 4000
     zeros = np.zeros(n)
     k, lam, mu = sample_customers(population, 1.0, zeros, zeros, zeros, zeros,
-                                  customer_keys(3, np.arange(n, dtype=float)), 30, 1)
-    for j, values in enumerate((k, lam, mu)):
-        shape, rate = population[:, 2 * j], population[:, 2 * j + 1]
-
-        def mixture(v, shape=shape, rate=rate):
-            return 0.5 * (stats.gamma(shape[0], scale=1 / rate[0]).cdf(v)
-                          + stats.gamma(shape[1], scale=1 / rate[1]).cdf(v))
-
-        assert stats.kstest(values[:, 0], mixture).pvalue > 0.001, POPULATION[2 * j]
+                                  customer_keys(3, np.arange(n, dtype=float)), 30, 2)
+    for d in (0, 1):
+        for j, values in enumerate((k, lam, mu)):
+            law = stats.gamma(population[d, 2 * j], scale=1 / population[d, 2 * j + 1])
+            assert stats.kstest(values[:, d], law.cdf).pvalue > 0.001, (d, POPULATION[2 * j])
 
 
 def test_priors_are_gamma_priors_given_as_prior_or_pair():

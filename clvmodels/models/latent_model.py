@@ -3,7 +3,11 @@ hierarchical Pareto/NBD): the fit keeps the population's posterior only (a few t
 of a few numbers, whatever the number of customers), and a prediction draws each customer's
 variables given her history and that posterior with a short chain of her own and random numbers
 of her own (:class:`clvmodels.models.latent.CustomerStreams`), so that her prediction is the
-same alone, in any frame or chunk and after a model file's round trip.
+same alone, in any frame or chunk and after a model file's round trip. Her draw ``d`` is given
+the population's draw ``d`` of a schedule shared by every customer (``customer_draws`` draws
+spread evenly over the posterior), so that draw ``d`` of all customers is one draw of the joint
+posterior: sums over customers per draw (:func:`clvmodels.total`, the customer equity) carry
+the uncertainty about the population that all customers share.
 
 A model defines its chain (a function of picklable arguments: ``(..., rng)`` to ``{"population":
 (draws, p) array, **facts}``), what a fit records, the history columns a customer's key and
@@ -66,9 +70,10 @@ class LatentModel(FittedModel, ABC):
 
     @abstractmethod
     def _sample(self, population: np.ndarray, history: np.ndarray, keys: np.ndarray):
-        """Her latent variables given the population draws ``population`` (``(P, p)``), for
-        rows of ``history`` (``(rows, columns)``, :meth:`_history`'s): a tuple of ``(rows,
-        customer_draws)`` arrays."""
+        """Her latent variables given the population draws ``population`` (``(customer_draws,
+        p)``: her draw ``d`` given row ``d``, as every customer's), for rows of ``history``
+        (``(rows, columns)``, :meth:`_history`'s): a tuple of ``(rows, customer_draws)``
+        arrays."""
 
     @property
     def population_names_(self) -> tuple[str, ...]:
@@ -202,6 +207,8 @@ class LatentModel(FittedModel, ABC):
         keys = customer_keys(0 if self.random_state is None else self.random_state,
                              *histories[:, :width].T)
         population = self._population()
+        rows = np.linspace(0, len(population) - 1, self.customer_draws).round().astype(int)
+        population = population[rows]  # draw d of every customer is given row d
         kept = np.arange(self.customer_draws)
         if max_draws is not None:
             max_draws = check_count(max_draws, "max_draws", low=1)
@@ -274,7 +281,7 @@ class LatentModel(FittedModel, ABC):
             rfm, None, time_unit, max_draws,
             lambda latent, history, ends, keys: self._alive(latent, history))
         return summarise_draws(compute, rows, n_draws, interval, "probability_alive", rfm.index,
-                               expand=inverse, return_draws=return_draws, aligned=False)
+                               expand=inverse, return_draws=return_draws)
 
     def probability_any_purchase(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
                                  return_draws: bool = False, time_unit=None):
@@ -298,8 +305,7 @@ class LatentModel(FittedModel, ABC):
             rfm, t, time_unit, max_draws,
             lambda latent, history, ends, keys: self._any_purchase(latent, history, ends))
         return summarise_draws(compute, rows, n_draws, interval, "probability_any_purchase",
-                               rfm.index, expand=inverse, return_draws=return_draws,
-                               aligned=False)
+                               rfm.index, expand=inverse, return_draws=return_draws)
 
     def expected_purchases(self, rfm: pd.DataFrame, t, *, interval=None, max_draws=None,
                            return_draws: bool = False, time_unit=None):
@@ -324,8 +330,7 @@ class LatentModel(FittedModel, ABC):
             lambda latent, history, ends, keys: self._expected(
                 latent, history, np.atleast_1d(ends), keys)[..., 0])
         return summarise_draws(compute, rows, n_draws, interval, "expected_purchases",
-                               rfm.index, expand=inverse, return_draws=return_draws,
-                               aligned=False)
+                               rfm.index, expand=inverse, return_draws=return_draws)
 
     def discounted_purchases(self, rfm: pd.DataFrame, times, coefficients, max_draws=None,
                              time_unit=None, interval=None):

@@ -34,7 +34,7 @@ from ..exceptions import DataError
 from ..priors import Prior
 from .cnbd import litt_column, simulated_frame
 from .latent import (AdaptiveWalk, CustomerStreams, SharedStream, corrected_slice_update,
-                     draw_gamma_population, draw_keys, gamma_log_density, shift_populations)
+                     draw_gamma_population, draw_keys, shift_populations)
 from .latent_model import LatentModel, run_chains
 
 POPULATION = ("t", "gamma", "r", "alpha", "s", "beta")
@@ -216,63 +216,55 @@ def _chain(arguments):
 
 
 # -- the customers given the population's posterior ------------------------------------------
-CUSTOMER_THIN = 2  # iterations of a customer's chain per kept draw
-PLACES = {"index": 1, "lambda": 2, "mu": 3, "k": 4, "start": 5, "future": 6}  # of the streams
+CUSTOMER_THIN = 2  # iterations of a customer's chain per kept draw (each given its own row)
+PLACES = {"lambda": 2, "mu": 3, "k": 4, "start": 5, "future": 6, "k_prior": 7}  # streams
 
 
 def sample_customers(population, width, x, t_x, T, litt, keys, tune: int, draws: int):
     """Each customer's latent ``k``, ``lambda`` and ``mu`` drawn given her history and the
-    population's posterior draws ``population`` (``(P, 6)``, columns :data:`POPULATION`):
-    a chain per customer on (which population draw, her variables), whose stationary
-    distribution is ``p(pop | fit) p(theta | pop) p(history | theta)``, the posterior of a
-    customer outside the fit (for one in it, her own history counts in ``p(pop | fit)`` as
-    well: one customer among the fit's thousands). An iteration: a population draw proposed
-    uniformly from ``population`` and accepted with the ratio of her variables' Gamma
-    densities (the proposal is the posterior, so no likelihood is needed), then her lambda and
-    mu by independence Metropolis and her k by a slice update of its cheap part corrected by
-    the silence term, as in the fit.
+    population's posterior draws ``population`` (``(draws, 6)``, columns :data:`POPULATION`):
+    her draw ``d`` is given row ``d``, the same row for every customer, so that draw ``d`` of
+    all customers is one draw of the joint posterior and sums over customers per draw carry
+    the uncertainty they share (:func:`clvmodels.total`). Her chain runs ``tune`` iterations
+    given row 0, then :data:`CUSTOMER_THIN` given each row and keeps the last: her lambda and
+    mu by independence Metropolis, her k by independence Metropolis from the row's Gamma (so
+    that where her data say little of it, it follows the row at once) and by a slice update of
+    its cheap part corrected by the silence term, as in the fit. Its target given row ``d`` is ``p(theta | pop_d,
+    history)``, so over the rows ``p(theta | fit)``: exact for a customer in the fit; for
+    one outside it, her own history is left out of the population's posterior (one customer
+    among the fit's thousands). The rows are consecutive draws spread over the posterior
+    (:meth:`~clvmodels.models.latent_model.LatentModel._customers`): a customer's variables
+    given two of them differ by far less than their own spread, so a few iterations follow.
 
     Every random number comes from :class:`~clvmodels.models.latent.CustomerStreams` with
-    ``keys``, so a customer's draws depend on her key alone.
+    ``keys``, so a customer's draws depend on her key (and the rows) alone.
 
     Returns
     -------
     (k, lambda, mu)
-        Each ``(customers, draws)``, every :data:`CUSTOMER_THIN`-th iteration after ``tune``.
+        Each ``(customers, draws)``.
     """
     n = x.size
     streams = CustomerStreams(keys)
     everyone = slice(None)
-    size = len(population)
     shapes = {name: population[:, POPULATION.index(shape)] for name, shape, _ in PROCESSES}
     rates = {name: population[:, POPULATION.index(rate)] for name, _, rate in PROCESSES}
-
-    def pick(u):
-        return np.minimum((u * size).astype(np.int64), size - 1)
-
-    j = pick(streams.uniform(everyone, PLACES["start"], 0))
-    state = {"k": shapes["k"][j] / rates["k"][j], "mu": shapes["mu"][j] / rates["mu"][j]}
-    state["lambda"] = np.maximum(streams.gamma(everyone, shapes["lambda"][j] + state["k"] * x,
+    state = {"k": np.full(n, shapes["k"][0] / rates["k"][0]),
+             "mu": np.full(n, shapes["mu"][0] / rates["mu"][0])}
+    state["lambda"] = np.maximum(streams.gamma(everyone, shapes["lambda"][0] + state["k"] * x,
                                                PLACES["start"], 1)
-                                 / (rates["lambda"][j] + state["k"] * t_x), MIN_MU)
+                                 / (rates["lambda"][0] + state["k"] * t_x), MIN_MU)
     out = {name: np.empty((n, draws)) for name in state}
     with np.errstate(all="ignore"):  # her silence term at the current state, kept up to date
         silence = pggg.silence_loglik(state["k"], state["lambda"], state["mu"], t_x, T)
 
-    def prior(index, rows=everyone):
-        return sum(gamma_log_density(state[name][rows], shapes[name][index], rates[name][index])
-                   for name in state)
-
     for step in range(tune + draws * CUSTOMER_THIN):
+        j = max(step - tune, 0) // CUSTOMER_THIN  # the population's row of this iteration
         with np.errstate(all="ignore"):
-            proposal = pick(streams.uniform(everyone, step, PLACES["index"], 0))
-            take = (np.log(streams.uniform(everyone, step, PLACES["index"], 1))
-                    < prior(proposal) - prior(j))
-            j = np.where(take, proposal, j)
             for name, shape, rate in (
                     ("lambda", shapes["lambda"][j] + state["k"] * x,
                      rates["lambda"][j] + state["k"] * t_x),
-                    ("mu", shapes["mu"][j], rates["mu"][j] + t_x)):
+                    ("mu", np.full(n, shapes["mu"][j]), rates["mu"][j] + t_x)):
                 for attempt in range(INDEPENDENCE_STEPS[name]):
                     where = (step, PLACES[name], attempt)
                     values = dict(state)
@@ -285,11 +277,23 @@ def sample_customers(population, width, x, t_x, T, litt, keys, tune: int, draws:
                     state[name] = np.where(take, values[name], state[name])
                     silence = np.where(take, proposed, silence)
 
+            # her k proposed from the row's Gamma, accepted with the likelihood's ratio: where
+            # the data say little of k (few purchases) it follows a new row at once
+            values = dict(state)
+            values["k"] = np.maximum(streams.gamma(everyone, np.full(n, shapes["k"][j]), step,
+                                                   PLACES["k_prior"], 0) / rates["k"][j], MIN_MU)
+            proposed = pggg.silence_loglik(values["k"], state["lambda"], state["mu"], t_x, T)
+            take = (np.log(streams.uniform(everyone, step, PLACES["k_prior"], 1))
+                    < proposed - silence
+                    + pggg.gaps_loglik(values["k"], state["lambda"], x, t_x, litt)
+                    - pggg.gaps_loglik(state["k"], state["lambda"], x, t_x, litt))
+            state["k"] = np.where(take, values["k"], state["k"])
+            silence = np.where(take, proposed, silence)
+
             def log_density(log_k, rows):
                 """The cheap part of log k's conditional (as in the fit)."""
                 k = np.exp(log_k)
-                jj = j[rows]
-                return (shapes["k"][jj] * log_k - rates["k"][jj] * k
+                return (shapes["k"][j] * log_k - rates["k"][j] * k
                         + pggg.gaps_loglik(k, state["lambda"][rows], x[rows], t_x[rows],
                                            litt[rows]))
 
@@ -299,10 +303,10 @@ def sample_customers(population, width, x, t_x, T, litt, keys, tune: int, draws:
                 np.log(state["k"]), streams, width,
                 log_density(np.log(state["k"]), everyone), silence, place=(step, PLACES["k"]))
             state["k"] = np.maximum(np.exp(log_k), MIN_MU)
-        done = step - tune
-        if done >= 0 and done % CUSTOMER_THIN == 0:
+        done = step - tune + 1
+        if done > 0 and done % CUSTOMER_THIN == 0:  # the last iteration given row j
             for name, value in state.items():
-                out[name][:, done // CUSTOMER_THIN] = value
+                out[name][:, j] = value
     return out["k"], out["lambda"], out["mu"]
 
 
@@ -347,8 +351,10 @@ class ParetoGGG(LatentModel):
         Draws kept per chain, warm-up iterations per chain, chains (defaults: 4 x (500 +
         2,000), the issue's measure; BTYDplus runs 2 x (500 + 2,500) thinned to 50).
     customer_draws, customer_tune : int
-        Per customer, in predictions: the draws of her variables (every second iteration of
-        her chain) and the warm-up iterations before them.
+        Per customer, in predictions: the draws of her variables (two iterations of her chain
+        each, draw ``d`` given population draw ``d`` of a schedule every customer shares, so
+        that totals over customers carry the population's uncertainty) and the warm-up
+        iterations before them.
         A prediction is the mean of her draws, so it carries their Monte Carlo error: for a
         customer without repeat purchases (alive in few draws) about a third of the value at
         200 draws (the models guide); set 1,000 or more where such customers' values are used

@@ -50,8 +50,8 @@ PRIOR_DEFAULTS = {
 MAX_LOG_RATE = 70.0  # BTYDplus's bounds on a customer's log rates (no overflow)
 GROUP_MOVES = 3  # rounds of the population's group moves per iteration (see _chain)
 RATE_SWEEPS = 1  # slice updates of every customer's two log rates per iteration
-CUSTOMER_THIN = 2
-PLACES = {"index": 1, "lambda": 2, "mu": 3, "start": 5}
+CUSTOMER_THIN = 2  # iterations of a customer's chain per kept draw (each given its own row)
+PLACES = {"rates": 2, "prior": 3}  # of the customers' streams
 
 
 def covariance_names() -> tuple[str, ...]:
@@ -210,47 +210,49 @@ def hyperprior(B, sigma, B0, A0, nu, V) -> float:
 
 def sample_customers(population, K: int, widths, x, t_x, T, X, keys, tune: int, draws: int):
     """Each customer's ``lambda`` and ``mu`` drawn given her history, her covariates ``X``
-    and the population's posterior draws (``(P, 2K + 3)``: ``B`` row by row, then the
-    covariance), as :func:`clvmodels.models.pareto_ggg.sample_customers`: a chain per
-    customer on (which population draw, her log rates), a population draw proposed from the
-    posterior and accepted with the ratio of her rates' normal densities under the two, then
-    her rates' slice updates; random numbers of her own (``keys``). Returns ``(lambda, mu)``,
-    each ``(customers, draws)``."""
+    and the population's posterior draws (``(draws, 2K + 3)``: ``B`` row by row, then the
+    covariance), as :func:`clvmodels.models.pareto_ggg.sample_customers`: her draw ``d`` given
+    row ``d``, the same row for every customer (so that sums over customers per draw carry the
+    uncertainty they share), her chain ``tune`` iterations given row 0, then
+    :data:`CUSTOMER_THIN` given each row, keeping the last. An iteration: both her log rates by
+    independence Metropolis from the row's normal (so that where her data say little, they
+    follow the row at once), then each by a slice update given the other; random numbers of
+    her own (``keys``). Returns ``(lambda, mu)``, each ``(customers, draws)``."""
     n = x.size
     streams = CustomerStreams(keys)
-    everyone = slice(None)
-    size = len(population)
-    Bs = population[:, :2 * K].reshape(size, K, 2)
-    sigmas = np.empty((size, 2, 2))
+    Bs = population[:, :2 * K].reshape(len(population), K, 2)
+    sigmas = np.empty((len(population), 2, 2))
     sigmas[:, 0, 0], sigmas[:, 0, 1], sigmas[:, 1, 1] = population[:, 2 * K:].T
     sigmas[:, 1, 0] = sigmas[:, 0, 1]
-    inverses = np.linalg.inv(sigmas)
-    log_dets = np.linalg.slogdet(sigmas)[1]
+    roots = np.linalg.cholesky(sigmas)
+    def means(row):  # row by row (einsum, no BLAS): a customer's numbers are hers alone
+        return np.einsum("ik,kj->ij", X, Bs[row])
 
-    def pick(u):
-        return np.minimum((u * size).astype(np.int64), size - 1)
-
-    def means(index):
-        return np.einsum("ik,ikj->ij", X, Bs[index])
-
-    def log_prior(theta, index):
-        d = theta - means(index)
-        return -0.5 * (np.einsum("ij,ijk,ik->i", d, inverses[index], d) + log_dets[index])
-
-    j = pick(streams.uniform(everyone, PLACES["start"], 0))
-    theta = means(j).copy()  # each customer starts at her population draw's mean
+    theta = means(0)  # each customer starts at her mean under the first row
+    with np.errstate(all="ignore"):
+        current = pnbd.individual_loglik(*np.exp(theta.T), x, t_x, T)
     out = np.empty((2, n, draws))
     for step in range(tune + draws * CUSTOMER_THIN):
-        proposal = pick(streams.uniform(everyone, step, PLACES["index"], 0))
+        j = max(step - tune, 0) // CUSTOMER_THIN  # the population's row of this iteration
+        mean = means(j)
+        # both log rates proposed from the row's normal, accepted with the likelihood's
+        # ratio: where her data say little (no repeat purchase) they follow a new row at once
+        z0, z1 = (streams.normal(slice(None), step, PLACES["prior"], i) for i in (0, 1))
+        root = roots[j]
+        proposal = mean + np.column_stack([root[0, 0] * z0, root[1, 0] * z0 + root[1, 1] * z1])
         with np.errstate(all="ignore"):
-            take = (np.log(streams.uniform(everyone, step, PLACES["index"], 1))
-                    < log_prior(theta, proposal) - log_prior(theta, j))
-        j = np.where(take, proposal, j)
-        _update_rates(theta, means(j), sigmas[j], x, t_x, T, streams, widths,
-                      place=(step, PLACES["lambda"]))
-        done = step - tune
-        if done >= 0 and done % CUSTOMER_THIN == 0:
-            out[:, :, done // CUSTOMER_THIN] = np.exp(theta.T)
+            proposed = np.where(np.all(np.abs(proposal) <= MAX_LOG_RATE, axis=1),
+                                pnbd.individual_loglik(*np.exp(proposal.T), x, t_x, T), -np.inf)
+            take = (np.log(streams.uniform(slice(None), step, PLACES["prior"], 2))
+                    < proposed - current)
+        theta[take] = proposal[take]
+        _update_rates(theta, mean, sigmas[j], x, t_x, T, streams, widths,
+                      place=(step, PLACES["rates"]))
+        with np.errstate(all="ignore"):
+            current = pnbd.individual_loglik(*np.exp(theta.T), x, t_x, T)
+        done = step - tune + 1
+        if done > 0 and done % CUSTOMER_THIN == 0:  # the last iteration given row j
+            out[:, :, j] = np.exp(theta.T)
     return out[0], out[1]
 
 
@@ -267,11 +269,14 @@ class HierarchicalParetoNBD(LatentModel):
         Draws kept per chain, warm-up iterations per chain, chains (default 4 x (500 +
         2,000)).
     customer_draws, customer_tune : int
-        Per customer, in predictions: the draws of her rates (every second iteration of her
-        chain given the population's posterior) and the warm-up iterations before them.
+        Per customer, in predictions: the draws of her rates (two iterations of her chain
+        each, draw ``d`` given population draw ``d`` of a schedule every customer shares, so
+        that totals over customers carry the population's uncertainty) and the warm-up
+        iterations before them.
         A prediction is the mean of her draws, so it carries their Monte Carlo error: for a
-        customer without repeat purchases on CDNOW about a seventh of the value at 200 draws
-        (0.137 by 5,000 draws; eight seeds of 200: 0.129 to 0.180); set 1,000 or more where
+        customer without repeat purchases on CDNOW about an eighth of the value at 200 draws
+        (32 weeks after her only purchase, 39 weeks ahead: 0.171 by 5,000 draws, sd 0.31 per
+        draw; eight seeds of 200: 0.155 to 0.207); set 1,000 or more where
         such customers' values are used one by one (the time grows in proportion).
     priors : dict, optional
         The conjugate priors (Rossi, Allenby & McCulloch 2005, 2.8), defaults BTYDplus's:
