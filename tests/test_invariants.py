@@ -282,6 +282,21 @@ def test_every_model_file_loads_back_to_the_same_predictions(base, tmp_path):
             np.testing.assert_array_equal(after[key], before[key], err_msg=f"{name}: {key}")
 
 
+def test_every_model_gives_a_customer_alone_her_numbers_in_a_frame(base):
+    """A customer's predictions do not depend on who else is in the frame, to the bit (series
+    that stopped once every customer in the array had converged gave the regularity models'
+    customers other last digits alone than in a frame)."""
+    for name, model, frame in fitted_models(base):
+        head = frame.iloc[:8]
+        whole = predictions(model, head)
+        for i in range(len(head)):
+            alone = predictions(model, head.iloc[[i]])
+            for key, values in whole.items():
+                if len(values) == len(head):  # per customer (not the sBG's cohort survival)
+                    np.testing.assert_array_equal(alone[key][0], values[i],
+                                                  err_msg=f"{name}: {key}, customer {i}")
+
+
 @FAST
 @given(rows=st.integers(1, 40), draws=st.integers(1, 300), extra=st.integers(1, 3),
        draws_first=st.booleans(), seed=st.integers(0, 2 ** 32 - 1))

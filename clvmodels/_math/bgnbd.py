@@ -259,11 +259,14 @@ def expected_purchases_if_alive_series(s, u, a, B, terms: int = 200):
     """
     term = s * u
     total, magnitude = term.copy(), np.abs(term)
-    for k in range(1, terms):
-        term = -term * (s + k) * u * (a + k - 1) / ((k + 1) * (a + B + k - 1))
-        total += term
-        magnitude += np.abs(term)
-        if np.all(np.abs(term) <= 1e-17 * np.abs(total)):
+    done = np.zeros(np.shape(total), dtype=bool)  # each element stops at its own term, so
+    for k in range(1, terms):                     # its sum does not depend on the others
+        term = np.where(done, term, -term * (s + k) * u * (a + k - 1)
+                        / ((k + 1) * (a + B + k - 1)))
+        total = np.where(done, total, total + term)
+        magnitude = np.where(done, magnitude, magnitude + np.abs(term))
+        done = done | (np.abs(term) <= 1e-17 * np.abs(total))
+        if np.all(done):
             break
     with np.errstate(all="ignore"):
         good = (np.abs(term) <= 1e-12 * np.abs(total)) & (magnitude < 1e6 * np.abs(total))

@@ -222,6 +222,8 @@ def _one_pass(k, r, alpha, a, b, x, t_x, T, t, mbg, dying: bool):
         weight = (a / (a + b_alive)) * np.ones_like(tau) if dying else np.ones_like(tau)
         cumulative = np.zeros(np.broadcast(tau, weight).shape)
         part = np.zeros_like(cumulative)
+        done = np.zeros(part.shape, dtype=bool)  # each element stops at its own term, so
+        # that its sum does not depend on the others in the array (a customer alone or not)
         purchase, step = 1, 0
         while step < MAX_PURCHASES * k:
             if step % k == 0:  # the threshold of purchase n = step / k + 1
@@ -230,14 +232,16 @@ def _one_pass(k, r, alpha, a, b, x, t_x, T, t, mbg, dying: bool):
                 weight = weight * (b_alive + purchase - 1) / (
                     a + b_alive + purchase - (0 if dying else 1))
                 purchase += 1
-            added = tau * cumulative
+            added = np.where(done, 0.0, tau * cumulative)
             part = part + added
             j = start + step
             ratio = z * (j + shape) / (j + 1)
             tau = tau * ratio
             step += 1
-            if step >= k and np.all((added <= TOLERANCE * part) & (ratio < 1) | (tau == 0)):
-                break
+            if step >= k:
+                done = done | (added <= TOLERANCE * part) & (ratio < 1) | (tau == 0)
+                if np.all(done):
+                    break
         total = total + weights[i] * part
     return np.where(t > 0, total, 0.0)
 

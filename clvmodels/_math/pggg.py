@@ -57,6 +57,7 @@ def log_upper_gamma(a, z):
         c = np.full_like(zz, 1e300)
         d = 1.0 / b
         h = d.copy()
+        done = np.zeros(h.shape, dtype=bool)
         for i in range(1, 300):
             an = -i * (i - aa)
             b = b + 2.0
@@ -66,8 +67,9 @@ def log_upper_gamma(a, z):
             c = np.where(np.abs(c) < 1e-300, 1e-300, c)
             d = 1.0 / d
             delta = d * c
-            h = h * delta
-            if np.all(np.abs(delta - 1.0) < 1e-15):
+            h = np.where(done, h, h * delta)  # each stops at its own term: its value does
+            done = done | (np.abs(delta - 1.0) < 1e-15)  # not depend on the others
+            if np.all(done):
                 break
         out[tail] = aa * np.log(zz) - zz - special.gammaln(aa) + np.log(h)
         return out if np.ndim(q) else out[0]
