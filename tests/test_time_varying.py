@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 from numpy.polynomial.legendre import leggauss
 from scipy import integrate, special
 
@@ -311,6 +311,36 @@ def test_predictions_follow_labels_not_positions(base, fitted, seed):
     moved = fitted.expected_purchases(head.iloc[order], 8, covariates_over_time=(
         clvmodels.read_covariates_over_time(shuffled, freq="W")))
     pd.testing.assert_series_equal(moved.sort_index(), reference.sort_index())
+
+
+def test_a_customer_alone_gets_her_number_in_the_frame(base, fitted):
+    """To the bit: her forecast's running sums are her own (a running sum over every customer's
+    pieces, less its value at her first, gave 3 of 15 customers other last bits alone)."""
+    _, calendar, *_, rfm = base
+    longer = clvmodels.read_covariates_over_time(future_table(calendar), customer=None,
+                                                 freq="W")
+    head = rfm.iloc[:15]
+    whole = fitted.expected_purchases(head, 8, covariates_over_time=longer)
+    alone = [fitted.expected_purchases(head.iloc[[i]], 8, covariates_over_time=longer).iloc[0]
+             for i in range(len(head))]
+    np.testing.assert_array_equal(alone, whole.to_numpy())
+
+
+@settings(max_examples=50, deadline=None)
+@given(counts=st.lists(st.integers(0, 6), min_size=1, max_size=30), seed=st.integers(0, 1000))
+@example(counts=[0] * 9 + [6], seed=1)  # one long customer among many empty: the loop
+@example(counts=[5, 6, 5, 6], seed=2)  # as many pieces each: the padded table
+def test_the_running_sums_of_a_customers_pieces_are_hers_alone(counts, seed):
+    values = np.random.default_rng(seed).lognormal(size=sum(counts)) * 1e3
+    starts = np.r_[0, np.cumsum(counts)]
+    row = np.repeat(np.arange(len(counts)), counts)
+    out = pnbd_dynamic.exclusive_cumsum(values, starts, row)
+    for i, count in enumerate(counts):
+        own = values[starts[i]:starts[i + 1]]
+        alone = pnbd_dynamic.exclusive_cumsum(own, np.array([0, count]),
+                                              np.zeros(count, dtype=int))
+        np.testing.assert_array_equal(out[starts[i]:starts[i + 1]], alone)
+        np.testing.assert_allclose(alone, np.cumsum(own) - own, rtol=1e-12, atol=1e-9)
 
 
 def test_weights_are_repeated_customers(base):

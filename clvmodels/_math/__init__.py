@@ -38,6 +38,20 @@ def dot(a, b) -> float:
     return np.einsum("i,i->", a, b)
 
 
+def linear_predictor(design, coefficients) -> np.ndarray:
+    """``design @ coefficients`` (``(n, m)`` by ``(m,)`` or ``(m, D)``) added column by column:
+    each row's value has the same bits whatever the other rows and the arrays' layout (BLAS and
+    einsum add in orders that depend on both, so a customer's prediction alone could differ in
+    its last bit from hers in a frame), and no BLAS threads to wake."""
+    design = np.asarray(design, dtype=np.float64)
+    coefficients = np.asarray(coefficients, dtype=np.float64)
+    out = np.zeros((design.shape[0],) + coefficients.shape[1:])
+    columns = design[:, :, None] if coefficients.ndim == 2 else design
+    for j in range(design.shape[1]):
+        out += columns[:, j] * coefficients[j]
+    return out
+
+
 def levels(x) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values of ``x`` and the index of each row into them: functions of ``x`` alone
     (frequencies take few values) then run once per distinct value. Small non-negative whole

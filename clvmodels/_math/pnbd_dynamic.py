@@ -45,6 +45,8 @@ import numpy as np
 from numpy.polynomial.legendre import leggauss
 from scipy import special
 
+from . import linear_predictor
+
 RULE_SIZES = (2, 3, 4, 6, 8)
 # the largest kappa_n = e (p + 2n) / (1 + e) (e the relative growth of a factor (c + a u)^-p over
 # a piece) that each rule integrates to a relative 3e-11, measured on (1 + e v)^-p over e in
@@ -226,12 +228,30 @@ def segment_sum(values, row, n):
 
 def exclusive_cumsum(values, starts, row):
     """Per piece, the sum of ``values`` (pieces, or pieces x k) over the earlier pieces of its
-    customer (pieces sorted by row, ``starts`` each row's first piece and the end)."""
-    before = np.cumsum(values, axis=0) - values
-    if not len(values):
-        return before
-    first = np.minimum(starts[:-1], len(values) - 1)
-    return before - before[first][row]
+    customer (pieces sorted by row, ``starts`` each row's first piece and the end), added in
+    order within each customer: a running sum over every customer's pieces less its value at
+    her first would make her sums depend on the customers before her (their bits, and on a
+    large base digits lost to cancellation)."""
+    values = np.asarray(values, dtype=np.float64)
+    out = np.zeros_like(values)
+    counts = np.diff(starts)
+    longest = int(counts.max(initial=0))
+    if not len(values) or longest < 2:
+        return out
+    if len(counts) * longest <= 4 * len(values):  # about as many pieces each: a padded table
+        position = np.arange(len(values)) - starts[row]
+        table = np.zeros((len(counts), longest) + values.shape[1:])
+        table[row, position] = values
+        running = np.zeros_like(table)
+        np.cumsum(table[:, :-1], axis=1, out=running[:, 1:])  # along each row, in order
+        return running[row, position]
+    order = np.argsort(-counts, kind="stable")
+    longer = -counts[order]  # ascending: the customers with more than k pieces come first
+    for k in range(1, int(counts.max())):
+        rows = order[:np.searchsorted(longer, -k, side="left")]
+        at = starts[rows] + k
+        out[at] = out[at - 1] + values[at - 1]
+    return out
 
 
 def multipliers(gamma_static, gamma_time, z_static, z_time, pieces):
@@ -239,9 +259,9 @@ def multipliers(gamma_static, gamma_time, z_static, z_time, pieces):
     time-varying part per table row (``pieces.source``)."""
     eta = np.zeros(len(pieces.row))
     if len(gamma_static):
-        eta += (z_static @ gamma_static)[pieces.row]
+        eta += linear_predictor(z_static, gamma_static)[pieces.row]
     if len(gamma_time):
-        eta += (z_time @ gamma_time)[pieces.source]
+        eta += linear_predictor(z_time, gamma_time)[pieces.source]
     return eta
 
 
@@ -268,8 +288,10 @@ def loglik_grad(r, alpha, s, beta, gp, gd, d, gradient=True):
     out_gp, out_gd = np.empty((n, kp)), np.empty((n, kd))
     out_dA, out_dB = np.empty((n, kp)), np.empty((n, kd))
     kernel()(pieces.starts, pieces.width, pieces.source, d.dead,
-                    np.exp(d.zs_p @ gp[:ksp]), np.exp(d.zt_p @ gp[ksp:]),
-                    np.exp(d.zs_d @ gd[:ksd]), np.exp(d.zt_d @ gd[ksd:]),
+                    np.exp(linear_predictor(d.zs_p, gp[:ksp])),
+                    np.exp(linear_predictor(d.zt_p, gp[ksp:])),
+                    np.exp(linear_predictor(d.zs_d, gd[:ksd])),
+                    np.exp(linear_predictor(d.zt_d, gd[ksd:])),
                     d.zs_p, d.zt_p, d.zs_d, d.zt_d, rx, float(alpha), float(s), float(beta),
                     NODES, LOG_WEIGHTS, RULE_START, np.array(RULE_SIZES), np.array(RULE_LIMITS),
                     gradient, out, out_gp, out_gd, out_dA, out_dB)
@@ -280,7 +302,7 @@ def loglik_grad(r, alpha, s, beta, gp, gd, d, gradient=True):
         dead = np.log(s) + log_d
     total = np.logaddexp(alive, dead)
     ll = (special.gammaln(rx) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-          + d.sums_p @ gp + total)
+          + linear_predictor(d.sums_p, gp) + total)
     if not gradient:
         return ll, alive, dead, A_T, B_T
     w = np.exp(dead - total)  # posterior probability of death in (t_x, T]

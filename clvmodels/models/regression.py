@@ -38,7 +38,7 @@ from ..covariates import Design
 from .options import FitOptions
 from ..arguments import check_count
 from ..data import HISTORY_COLUMNS, unique_rows
-from .._math import dot
+from .._math import dot, linear_predictor
 from ..exceptions import DataError
 
 ROW_BLOCK = 8192  # rows of the per-customer likelihood evaluated at once
@@ -200,10 +200,9 @@ class CovariateSpecification:
         params = list(draws[:len(self.base_names)])
         for j, sign, process, block in self.links:
             gamma = np.vstack([draws[i] for i in block])  # (m, D)
-            # one draw (the likelihood, thousands of times in a fit): einsum, not BLAS, whose
-            # threads cost more to wake than the product and fight the sampler's processes
-            eta = (np.einsum("nm,m->n", design[process], gamma[:, 0])[:, None]
-                   if gamma.shape[1] == 1 else design[process] @ gamma)
+            # column by column, not BLAS: a customer's bits do not depend on the other rows,
+            # and no BLAS threads to wake (they fight the sampler's processes)
+            eta = linear_predictor(design[process], gamma)
             with np.errstate(over="ignore"):
                 params[j] = params[j] * np.exp(sign * eta)
         return params
@@ -525,7 +524,7 @@ def simulation_parameters(links: dict, params: dict, customers: pd.DataFrame | N
                 raise DataError(f"coefficient of {name!r}: the customers' design columns are "
                                 f"{names}")
             gamma[names.index(name)] = float(value)
-        out[param] = params[param] * np.exp(signs[param] * (z @ gamma))
+        out[param] = params[param] * np.exp(signs[param] * linear_predictor(z, gamma))
     return out
 
 

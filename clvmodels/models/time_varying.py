@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .._math import linear_predictor
 from .._math import pnbd_dynamic as dyn
 from ..covariates import Encoding
 from ..data import AT_PURCHASES, FIRST_PURCHASE, HISTORY, check_rfm, rfm_time_unit
@@ -647,7 +648,8 @@ class TimeVaryingParetoNBD(MaximumLikelihoodModel):
     def _discounted(self, rfm, times, coefficients, max_draws, time_unit, interval, table):
         coefficients = np.asarray(coefficients, dtype=float)
         return self._over_draws(rfm, table, times, interval, max_draws, time_unit,
-                                lambda alive, cum, surv: (alive[:, None] * cum) @ coefficients)
+                                lambda alive, cum, surv: linear_predictor(alive[:, None] * cum,
+                                                                         coefficients))
 
     def discounted_expected_transactions(self, rfm: pd.DataFrame, horizon: float,
                                          discount_rate: float, *, covariates_over_time=None,
