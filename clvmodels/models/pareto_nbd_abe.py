@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
-from .._math import pnbd
+from .._math import linear_predictor, pnbd
 from ..arguments import check_count
 from ..data import RFM_COLUMNS
 from ..exceptions import DataError
@@ -225,8 +225,9 @@ def sample_customers(population, K: int, widths, x, t_x, T, X, keys, tune: int, 
     sigmas[:, 0, 0], sigmas[:, 0, 1], sigmas[:, 1, 1] = population[:, 2 * K:].T
     sigmas[:, 1, 0] = sigmas[:, 0, 1]
     roots = np.linalg.cholesky(sigmas)
-    def means(row):  # row by row (einsum, no BLAS): a customer's numbers are hers alone
-        return np.einsum("ik,kj->ij", X, Bs[row])
+
+    def means(row):  # column by column: a customer's numbers are hers alone
+        return linear_predictor(X, Bs[row])
 
     theta = means(0)  # each customer starts at her mean under the first row
     with np.errstate(all="ignore"):
