@@ -24,3 +24,10 @@ def cdnow_calibration(cdnow):
 @pytest.fixture(scope="session")
 def fitted(cdnow_calibration):
     return clvmodels.BetaGeo().fit(cdnow_calibration), clvmodels.GammaGamma().fit(cdnow_calibration)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The slow tests first (stably), so that under ``-n 2`` (pyproject's addopts) the longest
+    start at once and the short ones fill in around them: in collection order the notebooks and
+    the CDNOW reproductions came last and one worker ran them alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
