@@ -160,6 +160,7 @@ def _chain(arguments):
         # residuals stay put in both). Each costs one pass of the likelihood; the dropout rates
         # are weakly informed, so without them their mean, spread and correlation mix slowly
         current = loglik(theta)
+        current_prior = hyperprior(B, sigma, B0, A0, nu, V)
         for _ in range(GROUP_MOVES):
             for move, which in (("shift", 0), ("shift", 1), ("scale", 0), ("scale", 1),
                                 ("shear", 1)):
@@ -184,12 +185,13 @@ def _chain(arguments):
                     shear = np.array([[1.0, 0.0], [size, 1.0]])
                     new_sigma = shear @ sigma @ shear.T
                 proposed = loglik(proposal)
+                proposed_prior = hyperprior(new_B, new_sigma, B0, A0, nu, V)
                 ratio = (float(np.sum(proposed - current)) + jacobian
-                         + hyperprior(new_B, new_sigma, B0, A0, nu, V)
-                         - hyperprior(B, sigma, B0, A0, nu, V))
+                         + proposed_prior - current_prior)
                 accepted = np.log(rng.uniform()) < ratio
                 if accepted:
                     theta, B, sigma, current = proposal, new_B, new_sigma, proposed
+                    current_prior = proposed_prior
                 if step < tune:  # warm-up: each move's size towards 40 % acceptance
                     sizes[move, which] *= np.exp((float(accepted) - 0.4) / np.sqrt(step + 1.0))
         if step >= tune:
