@@ -27,7 +27,13 @@ def fitted(cdnow_calibration):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The slow tests first (stably), so that under ``-n 2`` (pyproject's addopts) the longest
+    """The slow tests first, then the docstring examples (some fit every model on CDNOW), then
+    the rest (each group in its order), so that under ``-n 2`` (pyproject's addopts) the longest
     start at once and the short ones fill in around them: in collection order the notebooks and
     the CDNOW reproductions came last and one worker ran them alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    def rank(item):
+        if item.get_closest_marker("slow") is not None:
+            return 0
+        return 1 if isinstance(item, pytest.DoctestItem) else 2
+
+    items.sort(key=rank)

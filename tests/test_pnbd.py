@@ -225,7 +225,7 @@ def test_the_command_line_backtest_and_files_take_the_model(cdnow, tmp_path):
 def test_the_bayesian_twin(cdnow_calibration, model):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bayes = clvmodels.BayesianParetoNBD(draws=300, tune=300, chains=2,
+        bayes = clvmodels.BayesianParetoNBD(draws=200, tune=200, chains=2,
                                             until_converged=False,
                                             random_state=2).fit(cdnow_calibration)
     # the posteriors of s and beta are wide and skewed (standard errors 31 % and 53 %): the
