@@ -34,6 +34,6 @@ def pytest_collection_modifyitems(config, items):
     def rank(item):
         if item.get_closest_marker("slow") is not None:
             return 0
-        return 1 if isinstance(item, pytest.DoctestItem) else 2
+        return 1 if isinstance(item, getattr(pytest, "DoctestItem", ())) else 2
 
     items.sort(key=rank)
