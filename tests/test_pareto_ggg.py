@@ -579,3 +579,18 @@ def test_a_bayesian_pair_gives_each_model_its_own_settings(cdnow_calibration):
     with pytest.raises(clvmodels.DataError, match=r"neither pggg nor gg takes \['nonsense'\]"):
         clvmodels.ModelPair.fit(cdnow_calibration, purchases="pggg", bayesian=True,
                                 options={"nonsense": 1, "customer_draws": 5})
+
+
+def _blas_threads(_job):
+    from threadpoolctl import threadpool_info
+
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_each_chain_process_runs_one_blas_thread():
+    """The latent models' chains run in processes of their own, one per core: a BLAS thread
+    pool in each only fights the others (Abe's CDNOW fit took twice as long with them)."""
+    from clvmodels.models.latent_model import run_chains
+
+    pools = run_chains(_blas_threads, [0, 1], cores=2)
+    assert all(threads and set(threads) == {1} for threads in pools), pools  # numpy's, scipy's
