@@ -18,6 +18,10 @@ bootstrap interval (1,000 resamples of the customers) of each difference:
 
     .venv/bin/python benchmarks/latent.py compare --customers 3000
 
+Abe's hierarchical Pareto/NBD on CDNOW with the first purchase as covariate, the defaults:
+
+    .venv/bin/python benchmarks/latent.py abe
+
 BTYDplus's grocery data (the event log exported from R: BTYDplus is GPL and not bundled): the
 four models' holdout errors with paired intervals, and Pareto/GGG beside the published output of
 BTYDplus's vignette (population medians, the first six customers, the mean absolute error):
@@ -64,6 +68,35 @@ def scale(args) -> None:
     print(f"\nexpected purchases of {len(head):,} customers (each her own chain given the "
           f"population's draws, {model.customer_draws} draws): "
           f"{time.perf_counter() - start:.1f} s")
+
+
+def abe(args) -> None:
+    """Abe's hierarchical Pareto/NBD on CDNOW (2,357 customers, 39 weeks), the first purchase's
+    amount in thousands as covariate (BTYDplus's model M2): the fit's wall time, the CPU time
+    of its chain processes (more than two per second of wall time on 2 cores means their
+    threads fight), peak memory and convergence."""
+    import clvmodels
+
+    tx = clvmodels.load_cdnow()
+    split = clvmodels.calibration_holdout(tx, calibration_end="1997-09-30",
+                                          observation_end="1998-06-30", time_unit="W")
+    first = tx.sort_values("date", kind="stable").groupby("customer_id")["amount"].first()
+    split["first_sales"] = first.reindex(split.index) / 1000
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    model = clvmodels.HierarchicalParetoNBD(customer_covariates=["first_sales"],
+                                           draws=args.draws, tune=args.tune,
+                                           chains=args.chains, random_state=1).fit(split)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    summary = model.summary()
+    print(f"CDNOW, {args.chains} chains x ({args.tune} + {args.draws}): {seconds:.1f} s; chain "
+          f"processes' CPU {cpu:.1f} s; peak RSS main "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB, largest "
+          f"chain process {after.ru_maxrss / 1024:,.0f} MiB; r_hat <= "
+          f"{summary['r_hat'].max():.3f}, bulk ESS >= {summary['ess_bulk'].min():.0f}\n")
+    print(summary[["mean", "sd", "ess_bulk", "r_hat"]].to_string())
 
 
 def compare(args) -> None:
@@ -218,6 +251,11 @@ def main() -> None:
                    default=[200, 1000], help="each customer's draws for the predictions, "
                    "comma-separated (default 200,1000)")
     c.set_defaults(run=compare)
+    a = sub.add_parser("abe")
+    a.add_argument("--draws", type=int, default=2000)
+    a.add_argument("--tune", type=int, default=500)
+    a.add_argument("--chains", type=int, default=4)
+    a.set_defaults(run=abe)
     g = sub.add_parser("grocery")
     g.add_argument("--elog", required=True,
                    help="BTYDplus's groceryElog as CSV (cust,date), e.g. from R: "
