@@ -54,7 +54,7 @@ def run_chains(chain, jobs, cores=None) -> list:
 
 def _one_blas_thread() -> None:
     """In a chain's own process every core already runs a chain: a BLAS thread pool there only
-    fights the others' (Abe's CDNOW fit, 4 chains on 2 cores: 104 s with them, 52 s without;
+    fights the others' (Abe's CDNOW fit, 4 chains on 2 cores: 104 s with them, 50 s without;
     the same as a PyMC chain's, :class:`clvmodels.models.bayesian.BoundLoglik`)."""
     from threadpoolctl import threadpool_limits
 
